@@ -1,0 +1,35 @@
+# Shared set-up for bin/run and bin/test: a virtualenv installed from a lock file.
+# Sourced, not run; expects to be in the project root.
+
+PYTHON=${PYTHON:-python3}
+
+# ensure_venv LOCKFILE: create .venv and install LOCKFILE into it, once per lock-file content.
+ensure_venv() {
+  local lock=$1
+  local stamp=".venv/.installed-$(basename "$lock")"
+  local digest
+  digest=$(sha256sum "$lock" | cut -d' ' -f1)
+  if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv"
+    "$PYTHON" -m venv .venv
+  fi
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    echo "==> installing $lock"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$lock"
+    echo "$digest" > "$stamp"
+  fi
+}
+
+# ensure_browser: Debian's Chromium and a Korean font for the browser tests' screenshots.
+ensure_browser() {
+  local missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing ${missing[*]} (apt)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}

@@ -1,0 +1,125 @@
+"""The architecture map: a column layout of services and data stores, drawn as SVG.
+
+Supporting services sit left of the menu services they serve, data stores on the
+right; an edge goes from a service to each store it uses and each service it calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+NODE_WIDTH = 220
+NODE_HEIGHT = 40
+ROW_GAP = 14
+COLUMN_GAP = 110
+HEADER_HEIGHT = 34
+MARGIN = 16
+
+
+@dataclass(frozen=True)
+class Node:
+    key: str
+    label: str
+    kind: str  # "menu", "supporting" or "store"
+    x: int
+    y: int
+
+    @property
+    def width(self) -> int:
+        return NODE_WIDTH
+
+    @property
+    def height(self) -> int:
+        return NODE_HEIGHT
+
+    @property
+    def text_x(self) -> int:
+        return self.x + NODE_WIDTH // 2
+
+    @property
+    def text_y(self) -> int:
+        return self.y + NODE_HEIGHT // 2 + 5
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    kind: str  # "uses" or "calls"
+    path: str
+
+
+@dataclass(frozen=True)
+class ColumnHeading:
+    label: str
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class ArchitectureMap:
+    width: int
+    height: int
+    nodes: list[Node]
+    edges: list[Edge]
+    headings: list[ColumnHeading]
+
+
+def layout_architecture_map(services, data_stores) -> ArchitectureMap:
+    """Place services and stores in columns and route an edge for each relation.
+
+    `services` carry `stores_used` and `talks_to_shown`, as the overview selector sets them.
+    """
+    supporting = [s for s in services if s.role == "supporting"]
+    menu = [s for s in services if s.role != "supporting"]
+    columns = [
+        (label, kind, items)
+        for label, kind, items in (
+            (_("Supporting"), "supporting", supporting),
+            (_("Menu"), "menu", menu),
+            (_("Data stores"), "store", data_stores),
+        )
+        if items
+    ]
+    nodes: dict[str, Node] = {}
+    headings = []
+    for index, (label, kind, items) in enumerate(columns):
+        x = MARGIN + index * (NODE_WIDTH + COLUMN_GAP)
+        headings.append(ColumnHeading(str(label), x + NODE_WIDTH // 2, MARGIN + 14))
+        for row, item in enumerate(items):
+            key = f"{'store' if kind == 'store' else 'service'}-{item.pk}"
+            y = MARGIN + HEADER_HEIGHT + row * (NODE_HEIGHT + ROW_GAP)
+            nodes[key] = Node(key, item.name, kind, x, y)
+
+    edges = []
+    for service in services:
+        source = nodes[f"service-{service.pk}"]
+        targets = [("uses", f"store-{s.pk}") for s in service.stores_used]
+        targets += [("calls", f"service-{s.pk}") for s in service.talks_to_shown]
+        for kind, key in targets:
+            target = nodes.get(key)
+            if target is not None:
+                edges.append(Edge(source.key, target.key, kind, _route(source, target)))
+
+    tallest = max((len(items) for _label, _kind, items in columns), default=0)
+    width = 2 * MARGIN + len(columns) * NODE_WIDTH + max(len(columns) - 1, 0) * COLUMN_GAP
+    height = 2 * MARGIN + HEADER_HEIGHT + max(tallest, 1) * (NODE_HEIGHT + ROW_GAP)
+    return ArchitectureMap(width, height, list(nodes.values()), edges, headings)
+
+
+def _route(source: Node, target: Node) -> str:
+    """A cubic curve between facing sides, or a loop out to the right within one column."""
+    source_mid = source.y + NODE_HEIGHT // 2
+    target_mid = target.y + NODE_HEIGHT // 2
+    if source.x == target.x:
+        x = source.x + NODE_WIDTH
+        bulge = x + 40
+        return f"M{x},{source_mid} C{bulge},{source_mid} {bulge},{target_mid} {x},{target_mid}"
+    if source.x < target.x:
+        start, end = source.x + NODE_WIDTH, target.x
+    else:
+        start, end = source.x, target.x + NODE_WIDTH
+    middle = (start + end) // 2
+    return f"M{start},{source_mid} C{middle},{source_mid} {middle},{target_mid} {end},{target_mid}"

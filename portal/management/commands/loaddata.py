@@ -1,0 +1,62 @@
+"""Django's loaddata, refusing invalid or duplicated rows instead of writing them.
+
+Stock loaddata saves rows without model validation, and with natural keys a
+second row carrying the same slug silently overwrites the first. Here every
+row is validated (fields, validators, constraints) and every natural key may
+appear once per run; the first problem aborts the whole load, which runs in a
+single transaction, so nothing is half-written.
+"""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.core.management.commands import loaddata
+
+
+class FixtureRowError(ValueError):
+    """A fixture row that must not be loaded; the message names the row and the field."""
+
+
+class Command(loaddata.Command):
+    def loaddata(self, fixture_labels):
+        self.seen_natural_keys = set()
+        try:
+            super().loaddata(fixture_labels)
+        except CommandError:
+            raise
+        except Exception as error:
+            # Stock loaddata already prefixes the fixture's file; show that, not a traceback.
+            raise CommandError(str(error)) from error
+
+    def save_obj(self, obj):
+        instance = obj.object
+        label = instance._meta.label_lower
+        row = _describe(instance)
+        if hasattr(instance, "natural_key"):
+            key = (label, tuple(instance.natural_key()))
+            if key in self.seen_natural_keys:
+                raise FixtureRowError(f"{label} {row}: duplicate natural key {key[1]!r}.")
+            self.seen_natural_keys.add(key)
+        if instance.pk is not None:
+            # The row came with a pk, or its natural key matched a stored row: unique
+            # checks must then not count the stored row as a clash with itself.
+            manager = type(instance)._default_manager.using(self.using)
+            instance._state.adding = not manager.filter(pk=instance.pk).exists()
+        try:
+            # Forward references are resolved after every row is saved; skip them here.
+            instance.full_clean(exclude=[field.name for field in obj.deferred_fields or ()])
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items()
+            )
+            raise FixtureRowError(f"{label} {row}: {problems}") from None
+        return super().save_obj(obj)
+
+
+def _describe(instance) -> str:
+    slug = getattr(instance, "slug", None)
+    if slug:
+        return repr(slug)
+    try:
+        return repr(instance.natural_key())
+    except Exception:  # a row too broken to name itself is named by its pk
+        return f"(pk={instance.pk})"

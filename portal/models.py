@@ -1,0 +1,249 @@
+"""The catalog: platform tools grouped by category, with what an operator needs to know."""
+
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+class SlugManager(models.Manager):
+    """Looks catalog rows up by slug, their natural key, so fixtures load idempotently."""
+
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+
+class CategoryQuerySet(models.QuerySet):
+    def for_home(self):
+        """Categories with the counts the home page cards show, in one query."""
+        services = Service.objects.filter(category=models.OuterRef("pk"))
+        return self.annotate(
+            visible_count=_count(services.filter(role=Service.Role.MENU, hidden=False)),
+            hidden_count=_count(services.filter(role=Service.Role.MENU, hidden=True)),
+            supporting_count=_count(services.filter(role=Service.Role.SUPPORTING)),
+            data_store_count=_count(DataStore.objects.filter(category=models.OuterRef("pk"))),
+            checklist_count=_count(ChecklistItem.objects.filter(category=models.OuterRef("pk"))),
+            touchpoint_count=_count(
+                ConfigNote.objects.filter(category=models.OuterRef("pk"), is_access_touchpoint=True)
+            ),
+        )
+
+
+def _count(queryset: models.QuerySet) -> models.Subquery:
+    """A correlated COUNT(*) subquery; separate subqueries avoid the row explosion of joins."""
+    counted = queryset.order_by().values("category").annotate(n=models.Count("*")).values("n")
+    return models.functions.Coalesce(models.Subquery(counted), 0)
+
+
+class SlugCategoryManager(SlugManager.from_queryset(CategoryQuerySet)):
+    pass
+
+
+class Category(models.Model):
+    """A group of platform tools shown as one overview document (e.g. DevOps)."""
+
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=80, help_text=_("Short name, e.g. DevOps."))
+    title = models.CharField(_("title"), max_length=120, help_text=_("e.g. DevOps Guide."))
+    summary = models.CharField(_("summary"), max_length=255)
+    description = models.TextField(_("description"), blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    objects = SlugCategoryManager()
+
+    class Meta:
+        ordering = ["position", "slug"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("portal:category", args=[self.slug])
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+def validate_service_location(value: str) -> None:
+    """A service is reached by a path under the platform domain or an absolute http(s) URL."""
+    if value.startswith("/"):
+        if value.startswith("//"):
+            raise ValidationError(
+                _("Enter a path such as /gitlab, not a protocol-relative URL."), code="invalid"
+            )
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError(
+            _("Enter a path such as /gitlab or an http(s) URL; %(value)s is neither."),
+            code="invalid",
+            params={"value": value},
+        )
+
+
+class Service(models.Model):
+    """A platform tool (GitLab, Jenkins, …) or a supporting component of one."""
+
+    class Role(models.TextChoices):
+        MENU = "menu", _("Menu")
+        SUPPORTING = "supporting", _("Supporting")
+
+    class Access(models.TextChoices):
+        KEYCLOAK_OIDC = "keycloak_oidc", _("Keycloak OIDC")
+        OAUTH2_PROXY = "oauth2_proxy", _("oauth2-proxy")
+        PORTAL_SESSION = "portal_session", _("Portal session")
+        NONE = "none", _("None")
+
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="services", verbose_name=_("category")
+    )
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    summary = models.CharField(_("summary"), max_length=255)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.MENU)
+    hidden = models.BooleanField(
+        _("hidden"), default=False, help_text=_("Counted, but not shown to members.")
+    )
+    location = models.CharField(
+        _("path or URL"),
+        max_length=500,
+        blank=True,
+        validators=[validate_service_location],
+        help_text=_("A path under the platform domain (/gitlab) or an absolute http(s) URL."),
+    )
+    access = models.CharField(
+        _("access protection"), max_length=20, choices=Access.choices, default=Access.NONE
+    )
+    talks_to = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="talked_to_by",
+        verbose_name=_("talks to"),
+        help_text=_("Services this one calls; drawn as edges on the architecture map."),
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["category", "position", "slug"]
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+        indexes = [models.Index(fields=["category", "position"], name="service_category_position")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class DataStore(models.Model):
+    """A database, cache or volume that a category's services keep their state in."""
+
+    class Kind(models.TextChoices):
+        RELATIONAL = "relational", _("Relational")
+        CACHE = "cache", _("Cache")
+        EMBEDDED = "embedded", _("Embedded")
+        OBJECT_STORAGE = "object_storage", _("Object Storage")
+        SEARCH = "search", _("Search")
+        QUEUE = "queue", _("Queue")
+        DOCUMENT = "document", _("Document")
+
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="data_stores", verbose_name=_("category")
+    )
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    description = models.TextField(_("description"))
+    remark = models.CharField(_("remark"), max_length=255, blank=True)
+    used_by = models.ManyToManyField(
+        Service, blank=True, related_name="data_stores", verbose_name=_("used by")
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["category", "position", "slug"]
+        verbose_name = _("data store")
+        verbose_name_plural = _("data stores")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class CategoryItemManager(models.Manager):
+    """Finds an ordered item by its category's slug and its position, its natural key."""
+
+    def get_by_natural_key(self, category_slug, position):
+        return self.get(category__slug=category_slug, position=position)
+
+
+class CategoryItem(models.Model):
+    """An ordered line of text under a category; `code` in backticks renders as code."""
+
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, verbose_name=_("category"))
+    position = models.PositiveIntegerField(_("position"))
+    text = models.TextField(_("text"))
+
+    objects = CategoryItemManager()
+
+    class Meta:
+        abstract = True
+        ordering = ["category", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "position"], name="%(class)s_unique_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def natural_key(self):
+        return (self.category.slug, self.position)
+
+    natural_key.dependencies = ["portal.category"]
+
+
+class FocusArea(CategoryItem):
+    """One thing the category's tools are for ("이 메뉴에서 하는 일")."""
+
+    class Meta(CategoryItem.Meta):
+        default_related_name = "focus_areas"
+        verbose_name = _("focus area")
+        verbose_name_plural = _("focus areas")
+
+
+class ChecklistItem(CategoryItem):
+    """One step of the category's operations checklist ("운영 점검 포인트")."""
+
+    class Meta(CategoryItem.Meta):
+        default_related_name = "checklist_items"
+        verbose_name = _("checklist item")
+        verbose_name_plural = _("checklist items")
+
+
+class ConfigNote(CategoryItem):
+    """A configuration note ("구성 메모"); some are SSO / access touchpoints."""
+
+    is_access_touchpoint = models.BooleanField(
+        _("SSO / access touchpoint"),
+        default=False,
+        help_text=_("Counted under SSO / Access Touchpoints."),
+    )
+
+    class Meta(CategoryItem.Meta):
+        default_related_name = "config_notes"
+        verbose_name = _("configuration note")
+        verbose_name_plural = _("configuration notes")

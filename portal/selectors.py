@@ -1,0 +1,222 @@
+"""Reads of the catalog for pages and the API, each in a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Value
+from django.http import Http404
+
+from .diagram import ArchitectureMap, layout_architecture_map
+from .models import Category, ChecklistItem, ConfigNote, DataStore, FocusArea, Service
+
+
+@dataclass(frozen=True)
+class TextItem:
+    """A focus area, checklist item or configuration note, as the page shows it."""
+
+    position: int
+    text: str
+    is_access_touchpoint: bool = False
+
+
+@dataclass
+class CategoryOverview:
+    """Everything the category overview page and its JSON show, counts computed from it."""
+
+    category: Category
+    categories: list[Category]
+    services: list[Service]
+    data_stores: list[DataStore]
+    focus_areas: list[TextItem]
+    checklist: list[TextItem]
+    config_notes: list[TextItem]
+    visible_count: int
+    hidden_count: int
+    supporting_count: int
+    architecture_map: ArchitectureMap
+    store_users: dict[int, list[Service]] = field(default_factory=dict)
+
+    @property
+    def item_count(self) -> int:
+        return len(self.services)
+
+    @property
+    def data_store_count(self) -> int:
+        return len(self.data_stores)
+
+    @property
+    def checklist_count(self) -> int:
+        return len(self.checklist)
+
+    @property
+    def touchpoint_count(self) -> int:
+        return sum(1 for note in self.config_notes if note.is_access_touchpoint)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "items": self.item_count,
+            "visible_apps": self.visible_count,
+            "hidden_apps": self.hidden_count,
+            "supporting": self.supporting_count,
+            "data_stores": self.data_store_count,
+            "checklist_items": self.checklist_count,
+            "access_touchpoints": self.touchpoint_count,
+        }
+
+    def as_dict(self) -> dict:
+        category = self.category
+        return {
+            "slug": category.slug,
+            "name": category.name,
+            "title": category.title,
+            "summary": category.summary,
+            "description": category.description,
+            "last_scan": None,
+            "counts": self.counts(),
+            "services": [
+                {
+                    "slug": service.slug,
+                    "name": service.name,
+                    "summary": service.summary,
+                    "role": service.role,
+                    "hidden": service.hidden,
+                    "location": service.location,
+                    "access": service.access,
+                    "data_stores": [store.slug for store in service.stores_used],
+                    "talks_to": [other.slug for other in service.talks_to_shown],
+                }
+                for service in self.services
+            ],
+            "data_stores": [
+                {
+                    "slug": store.slug,
+                    "name": store.name,
+                    "kind": store.kind,
+                    "description": store.description,
+                    "remark": store.remark,
+                    "used_by": [service.slug for service in self.store_users[store.pk]],
+                }
+                for store in self.data_stores
+            ],
+            "focus_areas": [item.text for item in self.focus_areas],
+            "checklist": [item.text for item in self.checklist],
+            "config_notes": [
+                {"text": note.text, "access_touchpoint": note.is_access_touchpoint}
+                for note in self.config_notes
+            ],
+        }
+
+
+def category_overview(*, slug: str, show_hidden: bool) -> CategoryOverview:
+    """Load one category's overview in five queries, whatever the catalog's size:
+
+    1. every category (the page's category switcher; the current one is picked from it),
+    2. the category's services,
+    3. its data stores,
+    4. the edges of its map: store users and service-to-service calls, as one UNION,
+    5. its focus areas, checklist and notes, as one UNION.
+    """
+    categories = list(Category.objects.all())
+    category = next((c for c in categories if c.slug == slug), None)
+    if category is None:
+        raise Http404("No such category.")
+
+    all_services = list(Service.objects.filter(category=category))
+    data_stores = list(DataStore.objects.filter(category=category))
+
+    services_by_id = {service.pk: service for service in all_services}
+    stores_by_id = {store.pk: store for store in data_stores}
+    for service in all_services:
+        service.stores_used = []
+        service.talks_to_shown = []
+    store_users: dict[int, list[Service]] = {store.pk: [] for store in data_stores}
+    for source_id, target_id, kind in _map_edges(category):
+        source = services_by_id.get(source_id)
+        if source is None:
+            continue
+        if kind == "store" and target_id in stores_by_id:
+            source.stores_used.append(stores_by_id[target_id])
+            store_users[target_id].append(source)
+        elif kind == "service" and target_id in services_by_id:
+            source.talks_to_shown.append(services_by_id[target_id])
+
+    def by_position(row):
+        return (row.position, row.slug)
+
+    for service in all_services:
+        service.stores_used.sort(key=by_position)
+        service.talks_to_shown.sort(key=by_position)
+    for users in store_users.values():
+        users.sort(key=by_position)
+
+    texts: dict[str, list[TextItem]] = {"focus": [], "checklist": [], "note": []}
+    for kind, position, text, touchpoint in _text_items(category):
+        texts[kind].append(TextItem(position, text, bool(touchpoint)))
+    for items in texts.values():
+        items.sort(key=lambda item: item.position)
+
+    menu = [s for s in all_services if s.role == Service.Role.MENU]
+    shown = [s for s in all_services if show_hidden or not s.hidden]
+    for store in data_stores:
+        store.users_shown = [s for s in store_users[store.pk] if show_hidden or not s.hidden]
+    return CategoryOverview(
+        category=category,
+        categories=categories,
+        services=shown,
+        data_stores=data_stores,
+        focus_areas=texts["focus"],
+        checklist=texts["checklist"],
+        config_notes=texts["note"],
+        visible_count=sum(1 for s in menu if not s.hidden),
+        hidden_count=sum(1 for s in menu if s.hidden),
+        supporting_count=sum(1 for s in all_services if s.role == Service.Role.SUPPORTING),
+        architecture_map=layout_architecture_map(shown, data_stores),
+        store_users=store_users,
+    )
+
+
+def _map_edges(category: Category):
+    kind = CharField()
+    uses = (
+        DataStore.used_by.through.objects.filter(datastore__category=category)
+        .annotate(kind=Value("store", output_field=kind))
+        .values_list("service_id", "datastore_id", "kind")
+    )
+    calls = (
+        Service.talks_to.through.objects.filter(from_service__category=category)
+        .annotate(kind=Value("service", output_field=kind))
+        .values_list("from_service_id", "to_service_id", "kind")
+    )
+    return uses.union(calls, all=True)
+
+
+def _text_items(category: Category):
+    kind, flag = CharField(), BooleanField()
+    focus = (
+        FocusArea.objects.filter(category=category)
+        .order_by()
+        .annotate(kind=Value("focus", output_field=kind), flag=Value(False, output_field=flag))
+        .values_list("kind", "position", "text", "flag")
+    )
+    checklist = (
+        ChecklistItem.objects.filter(category=category)
+        .order_by()
+        .annotate(kind=Value("checklist", output_field=kind), flag=Value(False, output_field=flag))
+        .values_list("kind", "position", "text", "flag")
+    )
+    notes = (
+        ConfigNote.objects.filter(category=category)
+        .order_by()
+        .annotate(
+            kind=Value("note", output_field=kind),
+            flag=ExpressionWrapper(F("is_access_touchpoint"), output_field=flag),
+        )
+        .values_list("kind", "position", "text", "flag")
+    )
+    return focus.union(checklist, notes, all=True)
+
+
+def home_categories() -> list[Category]:
+    """Every category with its counts, in one query."""
+    return list(Category.objects.for_home())

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("categories/<slug:slug>/", views.category_detail, name="category"),
+    path("api/categories/", views.api_categories, name="api-categories"),
+    path("api/categories/<slug:slug>/", views.api_category, name="api-category"),
+]

@@ -1,0 +1,75 @@
+"""Production settings refuse to start half-configured, naming the variable."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL_SECRET = "k3J9x!f0QpZ2vL8mW4rT6yU1oI5aS7dF9gH2jK4lZ6xC8vB0nM_prod-secret-value"
+
+
+def run_check(**overrides) -> subprocess.CompletedProcess:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_the_development_secret():
+    result = run_check(DEBUG="false", ALLOWED_HOSTS="portal.example.com")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set to a real secret when DEBUG is false" in result.stderr
+
+
+def test_production_refuses_a_short_secret():
+    result = run_check(DEBUG="false", SECRET_KEY="short", ALLOWED_HOSTS="portal.example.com")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be a random value of at least 50 characters" in result.stderr
+
+
+@pytest.mark.parametrize("hosts", [None, "", "*"])
+def test_production_requires_allowed_hosts(hosts):
+    overrides = {"DEBUG": "false", "SECRET_KEY": REAL_SECRET}
+    if hosts is not None:
+        overrides["ALLOWED_HOSTS"] = hosts
+    result = run_check(**overrides)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must list the portal's host names" in result.stderr
+
+
+def test_production_starts_when_configured():
+    result = run_check(DEBUG="false", SECRET_KEY=REAL_SECRET, ALLOWED_HOSTS="portal.example.com")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DEBUG", "maybe", "DEBUG must be true or false, not 'maybe'"),
+        ("CONN_MAX_AGE", "soon", "CONN_MAX_AGE must be a whole number, not 'soon'"),
+        ("LANGUAGE_CODE", "fr", "LANGUAGE_CODE must be one of ko, en, not 'fr'"),
+    ],
+)
+def test_malformed_settings_are_named(name, value, message):
+    result = run_check(**{name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_embedded_defaults(settings):
+    assert settings.TIME_ZONE == "Asia/Seoul" or "TIME_ZONE" in os.environ
+    assert settings.LANGUAGE_CODE == "ko" or "LANGUAGE_CODE" in os.environ
+    assert settings.AUTH_USER_MODEL == "accounts.User"

@@ -1,0 +1,56 @@
+"""Builders for catalog rows that tests need in bulk."""
+
+from portal.models import Category, ChecklistItem, ConfigNote, DataStore, FocusArea, Service
+
+
+def make_category(slug="big", *, services=0, stores=0, items=0, hidden_every=0):
+    """A category with `services` services (every 5th supporting), `stores` data stores
+    each used by two services, service-to-service calls, and `items` of each text list."""
+    category = Category.objects.create(
+        slug=slug, name=slug.title(), title=f"{slug.title()} Guide", summary="A large category"
+    )
+    made_services = Service.objects.bulk_create(
+        Service(
+            category=category,
+            slug=f"{slug}-service-{n}",
+            name=f"Service {n}",
+            summary=f"Service number {n}",
+            role=Service.Role.SUPPORTING if n % 5 == 4 else Service.Role.MENU,
+            hidden=bool(hidden_every) and n % hidden_every == 0,
+            location=f"/svc-{n}",
+            position=n,
+        )
+        for n in range(services)
+    )
+    made_stores = DataStore.objects.bulk_create(
+        DataStore(
+            category=category,
+            slug=f"{slug}-store-{n}",
+            name=f"Store {n}",
+            kind=DataStore.Kind.RELATIONAL,
+            description=f"Store number {n}",
+            position=n,
+        )
+        for n in range(stores)
+    )
+    if made_services:
+        DataStore.used_by.through.objects.bulk_create(
+            DataStore.used_by.through(datastore=store, service=made_services[(n + k) % services])
+            for n, store in enumerate(made_stores)
+            for k in (0, 1)
+        )
+        Service.talks_to.through.objects.bulk_create(
+            Service.talks_to.through(
+                from_service=service, to_service=made_services[(n + 1) % services]
+            )
+            for n, service in enumerate(made_services)
+        )
+    for model in (FocusArea, ChecklistItem):
+        model.objects.bulk_create(
+            model(category=category, position=n, text=f"{model.__name__} {n}") for n in range(items)
+        )
+    ConfigNote.objects.bulk_create(
+        ConfigNote(category=category, position=n, text=f"Note {n}", is_access_touchpoint=n % 2 == 0)
+        for n in range(items)
+    )
+    return category

@@ -1,0 +1,79 @@
+"""Admins edit the whole catalog in the Admin UI, with validation that names the field."""
+
+import pytest
+
+from portal.models import Category, Service
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/portal/category/",
+        "/admin/portal/service/?role__exact=supporting",
+        "/admin/portal/datastore/?q=redis",
+        "/admin/portal/focusarea/",
+        "/admin/portal/checklistitem/",
+        "/admin/portal/confignote/?is_access_touchpoint__exact=1",
+    ],
+)
+def test_catalog_lists_open_for_admins(catalog, alice_client, url):
+    assert alice_client.get(url).status_code == 200
+
+
+def test_category_page_edits_everything_inline(catalog, alice_client):
+    devops = Category.objects.get(slug="devops")
+    page = alice_client.get(f"/admin/portal/category/{devops.pk}/change/").content.decode()
+    for prefix in ["services", "data_stores", "focus_areas", "checklist_items", "config_notes"]:
+        assert f'name="{prefix}-TOTAL_FORMS"' in page
+
+
+def test_service_search_and_filter(catalog, alice_client):
+    page = alice_client.get("/admin/portal/service/?q=runner").content.decode()
+    assert "GitLab Runner" in page and ">Jenkins<" not in page
+
+
+def test_admin_refuses_an_unusable_location(catalog, alice_client):
+    gitlab = Service.objects.get(slug="gitlab")
+    response = alice_client.post(
+        f"/admin/portal/service/{gitlab.pk}/change/",
+        {
+            "category": gitlab.category_id,
+            "slug": "gitlab",
+            "name": "GitLab",
+            "summary": gitlab.summary,
+            "role": "menu",
+            "location": "ftp://gitlab.example.com",
+            "access": "keycloak_oidc",
+            "position": 20,
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors.keys() == {"location"}
+    gitlab.refresh_from_db()
+    assert gitlab.location == "/gitlab"
+
+
+def test_admin_refuses_a_duplicate_slug(catalog, alice_client):
+    devops = Category.objects.get(slug="devops")
+    response = alice_client.post(
+        "/admin/portal/service/add/",
+        {
+            "category": devops.pk,
+            "slug": "jenkins",
+            "name": "Jenkins 2",
+            "summary": "x",
+            "role": "menu",
+            "location": "/jenkins2",
+            "access": "none",
+            "position": 99,
+        },
+    )
+    assert response.status_code == 200
+    assert "slug" in response.context["adminform"].form.errors
+    assert Service.objects.filter(name="Jenkins 2").count() == 0
+
+
+def test_members_cannot_open_the_admin(catalog, bob_client):
+    response = bob_client.get("/admin/portal/category/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")

@@ -1,0 +1,99 @@
+"""The JSON API returns what the pages show, counts included."""
+
+from portal.models import Service
+
+
+def test_category_list_shape(catalog, bob_client):
+    response = bob_client.get("/api/categories/")
+    assert response.status_code == 200
+    categories = response.json()["categories"]
+    assert [c["slug"] for c in categories] == ["devops", "identity-access"]
+    devops = categories[0]
+    assert devops == {
+        "slug": "devops",
+        "name": "DevOps",
+        "title": "DevOps Guide",
+        "summary": "Source control, CI/CD, job automation, and task execution visibility",
+        "url": "http://testserver/categories/devops/",
+        "counts": {
+            "visible_apps": 4,
+            "hidden_apps": 0,
+            "supporting": 1,
+            "data_stores": 4,
+            "checklist_items": 3,
+            "access_touchpoints": 2,
+        },
+    }
+
+
+def test_category_detail_shape(catalog, bob_client):
+    body = bob_client.get("/api/categories/devops/").json()
+    assert body["title"] == "DevOps Guide"
+    assert body["last_scan"] is None
+    assert body["counts"] == {
+        "items": 5,
+        "visible_apps": 4,
+        "hidden_apps": 0,
+        "supporting": 1,
+        "data_stores": 4,
+        "checklist_items": 3,
+        "access_touchpoints": 2,
+    }
+    assert [s["slug"] for s in body["services"]] == [
+        "admin-ui",
+        "gitlab",
+        "jenkins",
+        "flower",
+        "gitlab-runner",
+    ]
+    gitlab = body["services"][1]
+    assert gitlab == {
+        "slug": "gitlab",
+        "name": "GitLab",
+        "summary": "소스코드/이슈/CI 통합 플랫폼 (Keycloak OIDC)",
+        "role": "menu",
+        "hidden": False,
+        "location": "/gitlab",
+        "access": "keycloak_oidc",
+        "data_stores": ["gitlab-postgresql", "gitlab-redis"],
+        "talks_to": [],
+    }
+    jenkins_home = body["data_stores"][2]
+    assert jenkins_home == {
+        "slug": "jenkins-home",
+        "name": "Jenkins Home (Volume)",
+        "kind": "embedded",
+        "description": "Jenkins job 설정, plugin state, build 기록 등 파일 기반 상태 저장소입니다.",
+        "remark": "전통적인 RDBMS가 아니라 파일시스템 볼륨 기반 상태 저장",
+        "used_by": ["jenkins"],
+    }
+    assert body["checklist"][0] == (
+        "GitLab 로그인 문제 시 `/gitlab/users/auth/openid_connect` POST 흐름과 callback 로그 확인"
+    )
+    assert [n["access_touchpoint"] for n in body["config_notes"]] == [True, True, False]
+    assert len(body["focus_areas"]) == 4
+
+
+def test_hidden_services_are_left_out_for_members_but_counted(catalog, bob_client):
+    Service.objects.filter(slug="gitlab-runner").update(hidden=True)
+    body = bob_client.get("/api/categories/devops/").json()
+    assert "gitlab-runner" not in [s["slug"] for s in body["services"]]
+    assert body["counts"]["supporting"] == 1
+    assert body["counts"]["items"] == 4
+
+
+def test_anonymous_api_call_gets_401_without_data(catalog, client):
+    for url in ["/api/categories/", "/api/categories/devops/"]:
+        response = client.get(url)
+        assert response.status_code == 401
+        assert response.json() == {"error": "authentication required"}
+
+
+def test_unknown_category_is_404(catalog, bob_client):
+    response = bob_client.get("/api/categories/nope/")
+    assert response.status_code == 404
+    assert response.json() == {"error": "no such category"}
+
+
+def test_api_rejects_writes(catalog, bob_client):
+    assert bob_client.post("/api/categories/devops/").status_code == 405

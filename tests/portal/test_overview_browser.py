@@ -1,0 +1,52 @@
+"""The overview in a real browser, at desktop and phone widths; screenshots are kept."""
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from tests.browser import ARTIFACTS, chromium, signed_in_context
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def member_session(live_server, django_user_model):
+    call_command("loaddata", "catalog", verbosity=0)
+    bob = django_user_model.objects.create_user(username="bob")
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+@pytest.mark.parametrize(
+    ("name", "viewport"),
+    [("desktop", {"width": 1366, "height": 900}), ("phone", {"width": 390, "height": 844})],
+)
+def test_overview_renders_and_reflows(live_server, member_session, name, viewport):
+    with chromium() as browser:
+        context = signed_in_context(
+            browser, live_server, member_session, viewport=viewport, locale="ko-KR"
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}/categories/devops/")
+        assert page.locator("h1").inner_text() == "DevOps Guide"
+        assert page.get_by_text("핵심 서비스 스냅샷").is_visible()
+        assert page.locator(".service-card").count() == 5
+        assert page.locator("svg.architecture-map .node").count() == 9
+
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {name} width"
+
+        cards = page.locator(".service-card").all()
+        lefts = {round(card.bounding_box()["x"]) for card in cards}
+        if name == "phone":
+            assert len(lefts) == 1, "service cards should stack in one column on a phone"
+        else:
+            assert len(lefts) > 1, "service cards should sit side by side on a desktop"
+
+        path = ARTIFACTS / f"overview-devops-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 10_000
+        context.close()

@@ -1,0 +1,166 @@
+"""The category overview reproduces the seed page and shows what the catalog holds."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from portal.models import ChecklistItem, Service
+from tests.pagetext import page_text, squeeze
+
+SEED = Path(__file__).parent.parent / "data" / "seed_devops_overview.txt"
+SHARED_SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_13c88b72db14781f.txt"
+# Filled by the health issue: until a scan has run the header says "No scan yet".
+HEALTH_LINE = "Last Scan: 오전 5:36:00 • System Optimal"
+
+
+def seed_lines() -> list[str]:
+    """The seed's content lines, without the capture's list markers and code backticks."""
+    lines = []
+    for raw in SEED.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line == HEALTH_LINE:
+            continue
+        line = re.sub(r"^(•|\d+\.)\s+", "", line)
+        lines.append(line.replace("`", ""))
+    return lines
+
+
+@pytest.fixture
+def devops_page(catalog, bob_client):
+    response = bob_client.get(reverse("portal:category", args=["devops"]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_vendored_seed_is_the_shared_seed():
+    if not SHARED_SEED.exists():
+        pytest.skip("../shared is not beside this checkout")
+    assert SEED.read_bytes() == SHARED_SEED.read_bytes()
+
+
+def test_every_seed_line_is_on_the_page_in_order(devops_page):
+    text = squeeze(page_text(devops_page))
+    position = 0
+    for line in seed_lines():
+        found = text.find(squeeze(line), position)
+        assert found >= 0, f"seed line missing or out of order: {line!r}"
+        position = found + len(squeeze(line))
+
+
+def test_counts_match_the_seed(devops_page):
+    text = squeeze(page_text(devops_page))
+    for label, value in [
+        ("VisibleApps", 4),
+        ("HiddenApps", 0),
+        ("Supporting", 1),
+        ("DataStores", 4),
+        ("ChecklistItems", 3),
+        ("SSO/AccessTouchpoints", 2),
+    ]:
+        assert f"{label}{value}" in text, label
+    assert "5Items" in text
+
+
+def test_scan_slot_says_no_scan_yet(devops_page):
+    assert "Last Scan:" in devops_page
+    assert "아직 스캔 없음" in devops_page
+
+
+def test_checklist_code_is_rendered_as_code(devops_page):
+    assert "<code>/gitlab/users/auth/openid_connect</code>" in devops_page
+
+
+def test_catalog_text_is_escaped(catalog, bob_client):
+    ChecklistItem.objects.filter(category__slug="devops", position=1).update(
+        text="<script>alert(1)</script> then `<b>code</b>`"
+    )
+    page = bob_client.get("/categories/devops/").content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; then <code>&lt;b&gt;code&lt;/b&gt;</code>" in page
+
+
+def test_architecture_map_draws_services_stores_and_edges(devops_page):
+    svg = re.search(r"<svg class=\"architecture-map\".*?</svg>", devops_page, re.S).group(0)
+    gitlab = Service.objects.get(slug="gitlab")
+    runner = Service.objects.get(slug="gitlab-runner")
+    for name in [
+        "Admin UI",
+        "GitLab",
+        "Jenkins",
+        "Flower",
+        "GitLab Runner",
+        "GitLab Internal PostgreSQL",
+        "Jenkins Home (Volume)",
+    ]:
+        assert f">{name}</text>" in svg
+    assert svg.count('class="edge edge-uses"') == 5
+    assert svg.count('class="edge edge-calls"') == 2
+    assert f'data-source="service-{runner.pk}" data-target="service-{gitlab.pk}"' in svg
+
+
+def test_hidden_services_are_counted_but_not_shown_to_members(catalog, bob_client, alice_client):
+    Service.objects.filter(slug="flower").update(hidden=True)
+    member_page = squeeze(page_text(bob_client.get("/categories/devops/").content.decode()))
+    assert "VisibleApps3" in member_page and "HiddenApps1" in member_page
+    assert "4Items" in member_page
+    assert "Celery작업모니터링UI" not in member_page
+
+    admin_page = alice_client.get("/categories/devops/").content.decode()
+    assert "Celery 작업 모니터링 UI" in admin_page
+    assert "badge-hidden" in admin_page
+
+
+def test_unknown_category_is_404(catalog, bob_client):
+    assert bob_client.get("/categories/nope/").status_code == 404
+
+
+def test_second_category_is_reachable_from_the_first(devops_page, bob_client):
+    assert 'href="/categories/identity-access/"' in devops_page
+    page = bob_client.get("/categories/identity-access/").content.decode()
+    assert "Identity &amp; Access Guide" in page
+    assert "oauth2-proxy Session Redis" in page
+
+
+def test_home_lists_categories_with_counts(catalog, bob_client):
+    text = squeeze(page_text(bob_client.get("/").content.decode()))
+    assert "DevOpsGuide" in text and "Identity&AccessGuide" in text
+    assert (
+        "VisibleApps4HiddenApps0Supporting1DataStores4ChecklistItems3SSO/AccessTouchpoints2" in text
+    )
+
+
+def test_home_renders_in_two_queries(catalog, bob_client, django_assert_num_queries):
+    # 1. the signed-in user, 2. the categories with their six counts as subqueries.
+    # (The session is read from the cache.)
+    with django_assert_num_queries(2):
+        assert bob_client.get("/").status_code == 200
+
+
+def test_language_switch_shows_english(devops_page, bob_client):
+    response = bob_client.post(
+        "/i18n/setlang/", {"language": "en", "next": "/categories/devops/"}, follow=True
+    )
+    page = response.content.decode()
+    assert "Core service snapshot" in page
+    assert "핵심 서비스 스냅샷" not in page
+    # Catalog text stays in its own words.
+    assert "회원 승인 및 개인 워크스페이스 운영 콘솔" in page
+
+
+@pytest.mark.parametrize("url", ["/", "/categories/devops/"])
+def test_anonymous_visitor_is_sent_to_sign_in(catalog, client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('accounts:login')}?next={url}"
+
+
+def test_local_sign_in_leads_back_to_the_page(catalog, client, bob):
+    response = client.post(
+        "/accounts/login/",
+        {"username": "bob", "password": "bob-password", "next": "/categories/devops/"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/categories/devops/"
+    assert client.get("/categories/devops/").status_code == 200
