@@ -6,6 +6,8 @@ Serves the portal with gunicorn (2 sync workers, 127.0.0.1, DEBUG off) on a fres
 SQLite database, or on DATABASE_URL if set; loads the seed catalog and a 200-service,
 100-store category; then drives each URL with wrk (apt-get install wrk) for the same
 time and prints requests/s and the ratio to the minimal view. Goal: ratio >= 0.5.
+A signed-in empty page (session, user, top bar, no catalog) is measured as well: it
+is the floor every portal page pays before the overview's own work.
 """
 
 import argparse
@@ -31,6 +33,7 @@ def free_port() -> int:
 
 def prepare(env: dict) -> str:
     """Migrate, load the catalogs, make a member; return their session cookie."""
+
     def manage(*args):
         subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -54,7 +57,11 @@ def prepare(env: dict) -> str:
     )
     result = subprocess.run(
         [PYTHON, "manage.py", "shell", "-c", script],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return result.stdout.strip().splitlines()[-1]
 
@@ -72,9 +79,21 @@ def wait_until_serving(port: int, timeout: float = 30) -> None:
 
 def wrk(url: str, cookie: str, seconds: int, connections: int) -> tuple[float, str]:
     result = subprocess.run(
-        ["wrk", f"-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-         "-H", f"Cookie: sessionid={cookie}", "-H", "Accept-Language: ko", url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-H",
+            f"Cookie: sessionid={cookie}",
+            "-H",
+            "Accept-Language: ko",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))
     if "Non-2xx" in result.stdout or "Socket errors" in result.stdout:
@@ -107,22 +126,36 @@ def main() -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "aixops.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "aixops.wsgi",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         wait_until_serving(port)
         base = f"http://127.0.0.1:{port}"
         targets = [
             ("minimal Django view", "/bench/minimal/"),
+            ("signed-in empty page (floor)", "/bench/signed-in/"),
             ("seed overview (5 services)", "/categories/devops/"),
             ("200-service overview", "/categories/big/"),
         ]
         for _label, path in targets:  # warm up every worker's caches
             wrk(base + path, cookie, 2, args.connections)
-        print(f"database: {env['DATABASE_URL'].split(':')[0]}, gunicorn 2 workers, "
-              f"wrk {args.connections} connections x {args.seconds}s")
+        print(
+            f"database: {env['DATABASE_URL'].split(':')[0]}, gunicorn 2 workers, "
+            f"wrk {args.connections} connections x {args.seconds}s"
+        )
         floor = None
         for label, path in targets:
             rate, p50 = wrk(base + path, cookie, args.seconds, args.connections)

@@ -1,5 +1,12 @@
 from django.http import HttpResponse
+from django.template import engines
 from django.urls import include, path
+
+from accounts.access import member_required
+
+SIGNED_IN_PAGE = engines["django"].from_string(
+    '{% extends "portal/base.html" %}{% block content %}<p>ok</p>{% endblock %}'
+)
 
 
 def minimal(request):
@@ -7,7 +14,14 @@ def minimal(request):
     return HttpResponse("ok")
 
 
+@member_required
+def signed_in_floor(request):
+    """What any signed-in portal page costs: session, user, the top bar, no catalog."""
+    return HttpResponse(SIGNED_IN_PAGE.render({}, request))
+
+
 urlpatterns = [
     path("bench/minimal/", minimal),
+    path("bench/signed-in/", signed_in_floor),
     path("", include("aixops.urls")),
 ]

@@ -3,8 +3,9 @@
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -247,3 +248,48 @@ class ConfigNote(CategoryItem):
         default_related_name = "config_notes"
         verbose_name = _("configuration note")
         verbose_name_plural = _("configuration notes")
+
+
+class CatalogRevision(models.Model):
+    """A counter that moves on every catalog write; cached overview pages are keyed by it.
+
+    It lives in the database, not the cache, so that a write from any process (an
+    admin's save in one gunicorn worker, `loaddata` from a shell) is seen by all.
+    """
+
+    SINGLETON_ID = 1
+
+    number = models.PositiveBigIntegerField(_("number"), default=0)
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("catalog revision")
+        verbose_name_plural = _("catalog revisions")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"catalog revision {self.number}"
+
+    @classmethod
+    def current(cls) -> int:
+        """The current revision number, in one primary-key lookup.
+
+        Raw SQL because this runs on every overview view, where the ORM's query
+        compilation cost more than the query itself.
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT number FROM {cls._meta.db_table} WHERE id = %s",  # noqa: S608
+                [cls.SINGLETON_ID],
+            )
+            row = cursor.fetchone()
+        return row[0] if row else 0
+
+    @classmethod
+    def bump(cls) -> None:
+        """Move the counter on; an UPDATE in place, so concurrent bumps never lose one."""
+        moved = cls.objects.filter(pk=cls.SINGLETON_ID).update(
+            number=models.F("number") + 1, changed_at=timezone.now()
+        )
+        if not moved:
+            cls.objects.get_or_create(pk=cls.SINGLETON_ID, defaults={"number": 1})

@@ -4,6 +4,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import member_required
 
+from .pages import category_page
 from .selectors import category_overview, home_categories
 
 
@@ -16,8 +17,8 @@ def home(request):
 @require_GET
 @member_required
 def category_detail(request, slug):
-    overview = category_overview(slug=slug, show_hidden=request.user.is_staff)
-    return render(request, "portal/category_detail.html", {"overview": overview})
+    page = category_page(slug=slug, show_hidden=request.user.is_staff)
+    return render(request, "portal/category_detail.html", {"page": page})
 
 
 @require_GET

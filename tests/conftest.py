@@ -1,8 +1,17 @@
 """Personas and shared fixtures: alice runs the platform, bob is a member."""
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts cold: cached pages from another test's database must not leak in."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -1,0 +1,54 @@
+"""Catalog pages rendered once per catalog revision and language, then served from the cache."""
+
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+from .models import CatalogRevision
+from .selectors import category_overview
+
+PAGE_CACHE_SECONDS = 60 * 60
+
+
+@dataclass(frozen=True)
+class CategoryPage:
+    """The parts of a category page that do not depend on who reads it."""
+
+    title: str
+    nav: SafeString
+    body: SafeString
+
+
+def category_page(*, slug: str, show_hidden: bool) -> CategoryPage:
+    """The overview's title, navigation and body: two queries when cached, seven when not.
+
+    The key holds everything the fragments vary by. The user's own parts (CSRF
+    tokens, name, language switch) stay outside, in the base template.
+    """
+    key = ":".join(
+        [
+            "portal",
+            "category",
+            slug,
+            "staff" if show_hidden else "member",
+            get_language(),
+            str(CatalogRevision.current()),
+        ]
+    )
+    parts = cache.get(key)
+    if parts is None:
+        overview = category_overview(slug=slug, show_hidden=show_hidden)
+        parts = (
+            overview.category.title,
+            render_to_string(
+                "portal/_category_nav.html",
+                {"categories": overview.categories, "current": overview.category.slug},
+            ),
+            render_to_string("portal/_category_body.html", {"overview": overview}),
+        )
+        cache.set(key, parts, PAGE_CACHE_SECONDS)
+    title, nav, body = parts
+    return CategoryPage(title=title, nav=mark_safe(nav), body=mark_safe(body))  # noqa: S308
