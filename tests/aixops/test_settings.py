@@ -73,3 +73,32 @@ def test_embedded_defaults(settings):
     assert settings.TIME_ZONE == "Asia/Seoul" or "TIME_ZONE" in os.environ
     assert settings.LANGUAGE_CODE == "ko" or "LANGUAGE_CODE" in os.environ
     assert settings.AUTH_USER_MODEL == "accounts.User"
+
+
+def test_csrf_trusted_origins_need_a_scheme():
+    result = run_check(CSRF_TRUSTED_ORIGINS="portal.example.com")
+    assert result.returncode != 0
+    assert "CSRF_TRUSTED_ORIGINS entries need a scheme" in result.stderr
+
+
+def test_production_defaults_are_secure():
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER)"
+    )
+    env_overrides = {"DEBUG": "false", "SECRET_KEY": REAL_SECRET, "ALLOWED_HOSTS": "p.example.com"}
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    env.update(env_overrides)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == (
+        "True True True 31536000 ('HTTP_X_FORWARDED_PROTO', 'https')"
+    )
