@@ -1,0 +1,215 @@
+"""`catalog export` and `catalog import`: the catalog round-trips through YAML, and a bad
+file is refused whole, with messages that name the file, the entry and the field."""
+
+from io import StringIO
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from portal.models import CatalogRevision, Category, ConfigNote, DataStore, FocusArea, Service
+
+
+def export_text() -> str:
+    out = StringIO()
+    call_command("catalog", "export", stdout=out)
+    return out.getvalue()
+
+
+def run_import(path, *args) -> list[str]:
+    out = StringIO()
+    call_command("catalog", "import", str(path), *args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def snapshot():
+    return (
+        list(Category.objects.values()),
+        list(Service.objects.values()),
+        list(DataStore.objects.values()),
+        sorted(DataStore.used_by.through.objects.values_list("datastore_id", "service_id")),
+        sorted(Service.talks_to.through.objects.values_list("from_service_id", "to_service_id")),
+        list(FocusArea.objects.values("category_id", "position", "text")),
+        list(ConfigNote.objects.values("category_id", "position", "text", "is_access_touchpoint")),
+    )
+
+
+@pytest.fixture
+def exported(catalog, tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(export_text(), encoding="utf-8")
+    return path
+
+
+def edit(path, change) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def test_export_holds_the_whole_seed_catalog(catalog):
+    data = yaml.safe_load(export_text())
+    devops = data["categories"][0]
+    assert devops["title"] == "DevOps Guide"
+    assert [s["slug"] for s in devops["services"]] == [
+        "admin-ui",
+        "gitlab",
+        "jenkins",
+        "flower",
+        "gitlab-runner",
+    ]
+    assert devops["services"][2]["talks_to"] == ["gitlab"]
+    assert devops["data_stores"][3]["used_by"] == ["admin-ui", "flower"]
+    assert devops["checklist"][0].startswith(
+        "GitLab 로그인 문제 시 `/gitlab/users/auth/openid_connect`"
+    )
+    assert [n["access_touchpoint"] for n in devops["config_notes"]] == [True, True, False]
+
+
+def test_reimporting_an_export_changes_nothing(exported):
+    before = snapshot()
+    revision = CatalogRevision.current()
+    assert run_import(exported) == ["No changes."]
+    assert snapshot() == before
+    assert CatalogRevision.current() == revision
+
+
+def test_export_import_round_trip_into_an_empty_catalog_loses_nothing(exported):
+    original = exported.read_text(encoding="utf-8")
+    Category.objects.all().delete()
+    assert Service.objects.count() == 0
+    changes = run_import(exported)
+    assert "+ category devops" in changes and "+ service gitlab-runner" in changes
+    assert export_text() == original
+
+
+def test_import_reports_each_change(exported):
+    def change(data):
+        devops = data["categories"][0]
+        devops["summary"] = "CI/CD and source control"
+        devops["services"][2]["summary"] = "Pipelines"
+        devops["services"][2]["talks_to"] = []
+        devops["services"].append(
+            {"slug": "nexus", "name": "Nexus", "summary": "Artifacts", "location": "/nexus"}
+        )
+        devops["focus_areas"].append("아티팩트 저장소(Nexus)")
+
+    edit(exported, change)
+    changes = run_import(exported)
+    assert changes == [
+        "~ category devops: summary",
+        "~ service jenkins: summary",
+        "+ service nexus",
+        "~ category devops: focus_areas (4 → 5)",
+        "~ service jenkins: talks_to",
+    ]
+    assert Service.objects.get(slug="nexus").position == 60
+    assert Service.objects.get(slug="jenkins").talks_to.count() == 0
+    assert FocusArea.objects.filter(category__slug="devops").count() == 5
+
+
+def test_dry_run_reports_but_writes_nothing(exported):
+    edit(exported, lambda data: data["categories"][0].update(title="Renamed"))
+    before = snapshot()
+    assert run_import(exported, "--dry-run") == [
+        "~ category devops: title",
+        "Dry run: nothing was written.",
+    ]
+    assert snapshot() == before
+
+
+def test_prune_deletes_what_the_file_leaves_out(exported):
+    edit(exported, lambda data: data["categories"].pop())
+    assert run_import(exported) == ["No changes."]
+    changes = run_import(exported, "--prune")
+    assert "- data store keycloak-postgresql" in changes
+    assert "- service oauth2-proxy" in changes
+    assert "- category identity-access" in changes
+    assert list(Category.objects.values_list("slug", flat=True)) == ["devops"]
+
+
+def refused(path) -> str:
+    with pytest.raises(CommandError) as error:
+        call_command("catalog", "import", str(path), stdout=StringIO())
+    return str(error.value)
+
+
+def test_a_bad_entry_names_file_entry_and_field_and_changes_nothing(exported):
+    def change(data):
+        devops = data["categories"][0]
+        devops["title"] = "Changed but must not be written"
+        devops["services"][1]["location"] = "ftp://gitlab.example.com"
+
+    edit(exported, change)
+    before = snapshot()
+    message = refused(exported)
+    assert "nothing was changed" in message
+    assert f"{exported}: categories[0] 'devops' > services[1] 'gitlab': location: " in message
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda d: d["categories"][0]["services"][0].update(colour="red"),
+            "services[0] 'admin-ui': colour: unknown field",
+        ),
+        (
+            lambda d: d["categories"][0]["services"][0].pop("name"),
+            "services[0] 'admin-ui': name: this field is required",
+        ),
+        (
+            lambda d: d["categories"][0]["services"][0].update(hidden="no"),
+            "hidden: expected bool, got 'no'",
+        ),
+        (
+            lambda d: d["categories"][0].update(position="first"),
+            "categories[0] 'devops': position: expected int, got 'first'",
+        ),
+        (
+            lambda d: d["categories"][0]["services"][0].update(role="sidecar"),
+            "services[0] 'admin-ui': role: ",
+        ),
+        (
+            lambda d: d["categories"][1]["services"][0].update(slug="gitlab"),
+            "duplicate service slug 'gitlab'",
+        ),
+        (
+            lambda d: d["categories"][0]["services"][2].update(talks_to=["nowhere"]),
+            "service 'jenkins': talks_to: no service 'nowhere'",
+        ),
+        (
+            lambda d: d["categories"][0]["data_stores"][0].update(kind="spreadsheet"),
+            "data_stores[0] 'gitlab-postgresql': kind: ",
+        ),
+        (lambda d: d.update(colour="red"), "unknown top-level keys: colour"),
+    ],
+)
+def test_bad_files_are_refused_whole(exported, change, expected):
+    edit(exported, change)
+    before = snapshot()
+    assert expected in refused(exported)
+    assert snapshot() == before
+
+
+def test_every_problem_is_reported_at_once(exported):
+    def change(data):
+        data["categories"][0]["services"][0]["location"] = "nope"
+        data["categories"][1]["data_stores"][0]["kind"] = "spreadsheet"
+
+    edit(exported, change)
+    message = refused(exported)
+    assert message.startswith("2 problem(s)")
+
+
+def test_invalid_yaml_is_refused_with_its_line(catalog, tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("categories:\n- slug: x\n  name: [unclosed\n", encoding="utf-8")
+    message = refused(path)
+    assert f"{path} (line " in message and "not valid YAML" in message
+
+
+def test_missing_file_is_refused(db, tmp_path):
+    assert "cannot read" in refused(tmp_path / "absent.yaml")
