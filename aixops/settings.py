@@ -5,6 +5,7 @@ DEBUG on) so that a fresh machine runs with no configuration. Production sets
 DEBUG=false, and then a real SECRET_KEY and ALLOWED_HOSTS are required.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "aixops.observability.RequestIdMiddleware",
+    "aixops.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -209,6 +211,20 @@ CELERY_TASK_TRACK_STARTED = True
 # Where the portal's own services live, e.g. https://platform.example.com; service
 # paths such as /gitlab are shown relative to it.
 PLATFORM_BASE_URL = env.str("PLATFORM_BASE_URL", default="")
+
+# /metrics answers a Prometheus that presents METRICS_TOKEN as a bearer token, or scrapes
+# from one of METRICS_ALLOWED_NETWORKS. Behind nginx every client looks like 127.0.0.1,
+# so production keeps /metrics off the public proxy and relies on the token.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(network)
+        for network in env.list(
+            "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"] if DEBUG else []
+        )
+    ]
+except ValueError as error:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {error}.") from None
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "text"):

@@ -1,0 +1,97 @@
+"""Prometheus metrics at /metrics: request figures, plus what apps report about their domain.
+
+Under gunicorn every worker counts its own requests; with PROMETHEUS_MULTIPROC_DIR set
+(aixops/gunicorn.conf.py does) the workers write their figures to files there and a
+scrape adds them up, so the totals are right whichever worker answers the scrape.
+Domain figures (members, scans, …) are read from the database at scrape time by
+collectors that apps register, so they need no cross-process bookkeeping at all.
+"""
+
+import hmac
+import ipaddress
+import os
+import time
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseForbidden
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "aixops_http_requests_total",
+    "HTTP requests answered, by method, view and status code.",
+    ["method", "view", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "aixops_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method and view.",
+    ["method", "view"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+_domain_collectors: list = []
+
+
+def register_domain_collector(collector) -> None:
+    """Add a collector (an object with `collect()`) whose figures come from the database."""
+    if collector not in _domain_collectors:
+        _domain_collectors.append(collector)
+
+
+class RequestMetricsMiddleware:
+    """Counts and times every request, labelled by view name so the label set stays small."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        view = match.view_name if match else "unmatched"
+        REQUESTS.labels(request.method, view, str(response.status_code)).inc()
+        REQUEST_SECONDS.labels(request.method, view).observe(time.perf_counter() - started)
+        return response
+
+
+@require_GET
+@never_cache
+def metrics_view(request):
+    if not scrape_allowed(request):
+        return HttpResponseForbidden("metrics: token or allowed network required\n")
+    return HttpResponse(scrape(), content_type=CONTENT_TYPE_LATEST)
+
+
+def scrape() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        process_figures = CollectorRegistry()
+        multiprocess.MultiProcessCollector(process_figures)
+    else:
+        process_figures = REGISTRY
+    domain_figures = CollectorRegistry(auto_describe=True)
+    for collector in _domain_collectors:
+        domain_figures.register(collector)
+    return generate_latest(process_figures) + generate_latest(domain_figures)
+
+
+def scrape_allowed(request) -> bool:
+    """A matching bearer token, or a client address inside METRICS_ALLOWED_NETWORKS."""
+    token = settings.METRICS_TOKEN
+    if token:
+        offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if offered and hmac.compare_digest(offered.encode(), token.encode()):
+            return True
+    try:
+        client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(client in network for network in settings.METRICS_ALLOWED_NETWORKS)
