@@ -1,0 +1,177 @@
+"""What the benchmarks share: a prepared database, a gunicorn to measure, and wrk."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+# wrk reports these through its Lua hook, as one JSON line after the run.
+_WRK_REPORT = """
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "seconds": %f, "p50_ms": %f, "p95_ms": %f, "p99_ms": %f, '
+    .. '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "timeouts": %d, '
+    .. '"status_errors": %d}\\n',
+    summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1e3, latency:percentile(95) / 1e3, latency:percentile(99) / 1e3,
+    errors.connect, errors.read, errors.write, errors.timeout, errors.status))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_environment(workdir: Path) -> dict:
+    """Production-like settings on a scratch data directory (or DATABASE_URL, if given)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-" + "x7Qp2Lm9Zr4Tv8Wy1Ks5Hd3Jf6Gb0Nc" * 2,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "DATA_DIR": str(workdir),
+        "PYTHONPATH": str(ROOT),
+        "LOG_LEVEL": "WARNING",
+    }
+    env.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
+    return env
+
+
+def prepare(env: dict) -> str:
+    """Migrate, load the seed catalog and a 200-service category, sign a member in.
+
+    Returns the member's session cookie.
+    """
+
+    def manage(*args):
+        subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+    manage("migrate", "--no-input", "-v0")
+    manage("collectstatic", "--no-input", "-v0")
+    manage("loaddata", "catalog", "-v0")
+    script = (
+        "from django.contrib.auth import get_user_model\n"
+        "from django.contrib.sessions.backends.db import SessionStore\n"
+        "from portal.models import Category\n"
+        "from tests.factories import make_category\n"
+        "if not Category.objects.filter(slug='big').exists():\n"
+        "    make_category('big', services=200, stores=100, items=20)\n"
+        "user, _ = get_user_model().objects.get_or_create(username='bench-member')\n"
+        "session = SessionStore()\n"
+        "session['_auth_user_id'] = str(user.pk)\n"
+        "session['_auth_user_backend'] = 'django.contrib.auth.backends.ModelBackend'\n"
+        "session['_auth_user_hash'] = user.get_session_auth_hash()\n"
+        "session.create()\n"
+        "print(session.session_key)\n"
+    )
+    result = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+@contextmanager
+def prepared_portal(*gunicorn_args: str):
+    """A prepared database and a gunicorn serving it on 127.0.0.1; yields (base URL, cookie)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="aixops-bench-"))
+    env = bench_environment(workdir)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "prometheus")
+    cookie = prepare(env)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "-c",
+            "aixops/gunicorn.conf.py",
+            "aixops.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--access-logfile",
+            "/dev/null",
+            *gunicorn_args,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        _wait_until_serving(port)
+        yield f"http://127.0.0.1:{port}", cookie, env
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_until_serving(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not start")
+
+
+def wrk(url: str, cookie: str, *, seconds: int, connections: int, threads: int = 2) -> dict:
+    """Drive one URL with wrk; return requests/s, latency percentiles and error counts."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK_REPORT)
+    try:
+        result = subprocess.run(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "-s",
+                script.name,
+                "--timeout",
+                "10s",
+                "-H",
+                f"Cookie: sessionid={cookie}",
+                "-H",
+                "Accept-Language: ko",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        os.unlink(script.name)
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures["rate"] = figures["requests"] / figures["seconds"]
+    figures["errors"] = sum(
+        figures[key]
+        for key in ("connect_errors", "read_errors", "write_errors", "timeouts", "status_errors")
+    )
+    return figures

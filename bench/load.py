@@ -1,0 +1,64 @@
+"""Load on the overview: 50 concurrent clients for 60 s against gunicorn and PostgreSQL.
+
+    .venv/bin/python bench/load.py [--seconds 60] [--clients 50] [--workers 2]
+
+Uses the machine's PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
+aixops_bench, created if missing) and gunicorn with aixops/gunicorn.conf.py, then drives
+/categories/devops/ with wrk (apt-get install wrk) and prints p50, p95 and p99 latency,
+throughput and the error count. Goal: 0 errors and p95 under 100 ms on 2 cores.
+"""
+
+import argparse
+import os
+import sys
+
+from common import wrk
+
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/aixops_bench"
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    server = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if exists.fetchone() is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE)
+    ensure_database(os.environ["DATABASE_URL"])
+    sys.path.insert(0, os.path.dirname(__file__))
+    from common import prepared_portal
+
+    with prepared_portal("--workers", str(args.workers), "--threads", str(args.threads)) as (
+        base,
+        cookie,
+        _env,
+    ):
+        url = f"{base}/categories/devops/"
+        wrk(url, cookie, seconds=3, connections=args.clients)  # warm-up
+        figures = wrk(url, cookie, seconds=args.seconds, connections=args.clients)
+        print(
+            f"overview under load: {args.clients} clients x {args.seconds}s, gunicorn "
+            f"{args.workers} workers x {args.threads} threads, PostgreSQL"
+        )
+        print(
+            f"requests {figures['requests']}  rate {figures['rate']:.1f}/s  "
+            f"p50 {figures['p50_ms']:.1f} ms  p95 {figures['p95_ms']:.1f} ms  "
+            f"p99 {figures['p99_ms']:.1f} ms  errors {figures['errors']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
