@@ -34,7 +34,7 @@ def env_flag(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
 
 
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+def env_int(name: str, default: int | None, *, minimum: int = 0) -> int | None:
     """A whole-number variable with a lower bound, refused with its name when malformed."""
     raw = env.str(name, default="")
     if raw == "":
@@ -211,6 +211,14 @@ CELERY_TASK_TRACK_STARTED = True
 # Where the portal's own services live, e.g. https://platform.example.com; service
 # paths such as /gitlab are shown relative to it.
 PLATFORM_BASE_URL = env.str("PLATFORM_BASE_URL", default="")
+
+# Members' personal workspaces (accounts/workspace_backends).
+WORKSPACE_BACKEND = env.str("WORKSPACE_BACKEND", default="local")
+WORKSPACE_ROOT = Path(env.str("WORKSPACE_ROOT", default=str(DATA_DIR / "workspaces")))
+WORKSPACE_ARCHIVE = Path(env.str("WORKSPACE_ARCHIVE", default=str(DATA_DIR / "workspace-archive")))
+# Owner of new workspace directories; unset keeps the portal's own user.
+WORKSPACE_UID = env_int("WORKSPACE_UID", default=None)
+WORKSPACE_GID = env_int("WORKSPACE_GID", default=None)
 
 # /metrics answers a Prometheus that presents METRICS_TOKEN as a bearer token, or scrapes
 # from one of METRICS_ALLOWED_NETWORKS. Behind nginx every client looks like 127.0.0.1,
