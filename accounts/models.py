@@ -181,8 +181,9 @@ class User(AbstractUser):
             )
         return bool(result.changed)
 
-    def approve(self, *, by: User | None, reason: str = "", ip: str | None = None,
-                automatic: bool = False) -> bool:  # fmt: skip
+    def approve(
+        self, *, by: User | None, reason: str = "", ip: str | None = None, automatic: bool = False
+    ) -> bool:
         """pending → approved. True if this call made the change, False if already approved."""
         return self._move(self.APPROVE, by=by, reason=reason, ip=ip, automatic=automatic)
 

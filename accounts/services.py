@@ -86,9 +86,12 @@ def sign_in_member(*, identity: Identity, ip: str | None) -> User:
         _sync_groups(user, identity.groups, created=created, admin=user.is_staff)
         if created:
             AuditEvent.objects.create(
-                actor=user, actor_name=user.username, action=AuditEvent.Action.SIGN_UP,
-                target=user, client_ip=ip,
-            )  # fmt: skip
+                actor=user,
+                actor_name=user.username,
+                action=AuditEvent.Action.SIGN_UP,
+                target=user,
+                client_ip=ip,
+            )
         if user.membership == User.Membership.PENDING:
             reason = auto_approval_reason(identity)
             if reason:

@@ -11,8 +11,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import MembershipError, User
 
-PAST = {"approve": "approved", "reject": "rejected", "suspend": "suspended",
-        "reinstate": "reinstated"}  # fmt: skip
+PAST = {
+    "approve": "approved",
+    "reject": "rejected",
+    "suspend": "suspended",
+    "reinstate": "reinstated",
+}
 TRANSITIONS = {
     "approve": User.APPROVE,
     "reject": User.REJECT,
