@@ -17,6 +17,7 @@ import requests
 from django.conf import settings
 from django.contrib import auth
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+from django.db import transaction
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -317,16 +318,17 @@ class PortalCallbackView(OIDCAuthenticationCallbackView):
         return failure_page(self.request, "refused", status=400)
 
     def login_success(self):
-        response = super().login_success()
-        session = self.request.session
-        OIDCSession.objects.update_or_create(
-            session_key=session.session_key,
-            defaults={
-                "sid": session.get("oidc_sid", ""),
-                "sub": session.get("oidc_sub", ""),
-                "user": self.user,
-            },
-        )
+        # One transaction for the session key change, last_login and the sid mapping: one
+        # commit instead of four (the callback's time budget).
+        with transaction.atomic():
+            response = super().login_success()
+            session = self.request.session
+            OIDCSession.objects.create(
+                session_key=session.session_key,  # fresh: login() has just cycled it
+                sid=session.get("oidc_sid", ""),
+                sub=session.get("oidc_sub", ""),
+                user=self.user,
+            )
         return response
 
     @property

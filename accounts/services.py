@@ -75,14 +75,24 @@ def sign_in_member(*, identity: Identity, ip: str | None) -> User:
         if created:
             user = User(oidc_subject=identity.subject, membership=User.Membership.PENDING)
             user.set_unusable_password()  # Keycloak owns the password
-        if created or user.username != identity.username:
+        renamed = created or user.username != identity.username
+        if renamed:
             user.username = _free_username(identity.username, identity.subject, exclude_pk=user.pk)
-        user.email = identity.email
-        user.first_name = identity.first_name[:150]
-        user.last_name = identity.last_name[:150]
-        user.is_staff = is_staff or is_superuser
-        user.is_superuser = is_superuser
-        user.save()
+        profile = {
+            "email": identity.email,
+            "first_name": identity.first_name[:150],
+            "last_name": identity.last_name[:150],
+            "is_staff": is_staff or is_superuser,
+            "is_superuser": is_superuser,
+        }
+        changed = [name for name, value in profile.items() if getattr(user, name) != value]
+        for name in changed:
+            setattr(user, name, profile[name])
+        if created:
+            user.save()
+        elif changed or renamed:
+            # Most sign-ins change nothing: no UPDATE then (the callback's time budget).
+            user.save(update_fields=[*changed, "username"])
         _sync_groups(user, identity.groups, created=created, admin=user.is_staff)
         if created:
             AuditEvent.objects.create(
