@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as accounts_views
+from accounts.oidc import PortalLogoutView
 
 urlpatterns = [
-    # The admin's own password form would bypass Keycloak and the break-glass rules.
+    # The admin's own password form would bypass Keycloak and the break-glass rules, and its
+    # sign-out would leave the Keycloak session open.
     path("admin/login/", accounts_views.login),
+    path("admin/logout/", PortalLogoutView.as_view()),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("oidc/", include("accounts.oidc_urls")),

@@ -75,3 +75,10 @@ def test_backchannel_logout_ends_the_portal_session(sso, live_server, catalog, a
     assert not OIDCSession.objects.exists()
     assert LogoutTokenUse.objects.count() == 1
     assert browser.get(f"{live_server.url}/api/categories/").status_code == 401
+
+
+def test_signing_out_of_the_admin_also_ends_the_keycloak_session(sso):
+    client = Client()
+    sign_in(client, "admin")
+    response = client.post("/admin/logout/")
+    assert response["Location"].startswith(sso.endpoint("logout") + "?id_token_hint=")
