@@ -16,8 +16,11 @@ def act(client, url, action, *users, **extra):
 
 def test_admin_index_shows_the_pending_count(carol, sam, django_user_model):
     django_user_model.objects.create_user(username="frank")
-    page = client_for(sam).get("/admin/").content.decode()
+    client = client_for(sam)
+    page = client.get("/admin/", headers={"accept-language": "en"}).content.decode()
     assert "2 members are waiting for approval" in page
+    korean = client.get("/admin/", headers={"accept-language": "ko"}).content.decode()
+    assert "회원 2명이 승인을 기다리고 있습니다" in korean
     assert QUEUE in page
 
 
