@@ -8,6 +8,16 @@ from django.test import Client
 
 
 @pytest.fixture(scope="session", autouse=True)
+def live_server_threads_close_their_connections():
+    """The live server answers each request on a new thread; with persistent connections
+    (CONN_MAX_AGE) those threads would leave PostgreSQL sessions open and block dropping
+    the test database at the end."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(scope="session", autouse=True)
 def celery_runs_tasks_in_process():
     """Tasks run eagerly in tests (the live-worker suite starts a real worker)."""
     from aixops.celery import app
