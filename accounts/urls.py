@@ -1,13 +1,13 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
+
+from . import views
+from .oidc import PortalLogoutView
 
 app_name = "accounts"
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="accounts/login.html"),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", views.login, name="login"),
+    path("break-glass/", views.BreakGlassLoginView.as_view(), name="break-glass"),
+    path("logout/", PortalLogoutView.as_view(), name="logout"),
+    path("signed-out/", views.signed_out, name="signed-out"),
 ]

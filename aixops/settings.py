@@ -71,7 +71,8 @@ DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
 INSTALLED_APPS = [
     "accounts",
     "portal",
-    "django.contrib.admin",
+    # The admin site with the membership gate and the pending-members count.
+    "accounts.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -90,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.OIDCSessionRefresh",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -129,9 +131,82 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://aixops")}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 AUTH_USER_MODEL = "accounts.User"
+# accounts:login sends visitors on to Keycloak when OIDC_ISSUER is set, and shows the local
+# form otherwise (the embedded setup without a provider, and most tests).
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "portal:home"
-LOGOUT_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "accounts:signed-out"
+AUTHENTICATION_BACKENDS = [
+    # Answers only the /oidc/callback/ request (it needs `code` and `state`).
+    "accounts.oidc.PortalOIDCBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Keycloak single sign-on (mozilla-django-oidc) -----------------------------------------
+# Everything comes from the realm's discovery document, fetched once per process; each
+# endpoint can be overridden. Without OIDC_ISSUER the portal signs in with local accounts.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="aixops-portal")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+if OIDC_ISSUER and not OIDC_ISSUER.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+    raise ImproperlyConfigured("OIDC_ISSUER must be an https:// URL (or loopback for development).")
+if OIDC_ISSUER and not DEBUG and not OIDC_RP_CLIENT_SECRET:
+    raise ImproperlyConfigured("OIDC_CLIENT_SECRET must be set when OIDC_ISSUER is set.")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_JWKS_ENDPOINT", default="")
+OIDC_OP_LOGOUT_ENDPOINT = env.str("OIDC_LOGOUT_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = "RS256"  # the only algorithm accepted, whatever a token's header says
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", default=5, minimum=1)
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of RP-initiated logout
+OIDC_AUTHENTICATE_CLASS = "accounts.oidc.PortalAuthenticationRequestView"
+OIDC_CALLBACK_CLASS = "accounts.oidc.PortalCallbackView"
+OIDC_OP_LOGOUT_URL_METHOD = "accounts.oidc.provider_logout_url"
+# Seconds allowed for clock skew when checking exp, iat and nbf.
+OIDC_LEEWAY = env_int("OIDC_LEEWAY", default=30)
+# How often a signed-in session is re-checked with Keycloak (refresh token grant); a user
+# disabled there loses access within this many seconds.
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env_int("OIDC_REFRESH_INTERVAL", default=300, minimum=5)
+# How old a back-channel logout token may be (its `iat`).
+OIDC_LOGOUT_TOKEN_MAX_AGE = env_int("OIDC_LOGOUT_TOKEN_MAX_AGE", default=600, minimum=10)
+OIDC_ADMIN_ROLES = env.list("OIDC_ADMIN_ROLES", default=["aixops-admin"])
+OIDC_SUPERUSER_ROLES = env.list("OIDC_SUPERUSER_ROLES", default=[])
+# The Django group (with the admin UI's permissions) that holders of an admin role join.
+OIDC_ADMIN_GROUP = env.str("OIDC_ADMIN_GROUP", default="Platform admins")
+# An address Keycloak has not verified: "drop" signs the person in without it (no mail, no
+# domain rule), "reject" refuses the sign-in, "allow" keeps it.
+OIDC_UNVERIFIED_EMAIL = env.str("OIDC_UNVERIFIED_EMAIL", default="drop")
+if OIDC_UNVERIFIED_EMAIL not in {"drop", "reject", "allow"}:
+    raise ImproperlyConfigured(
+        f"OIDC_UNVERIFIED_EMAIL must be drop, reject or allow, not {OIDC_UNVERIFIED_EMAIL!r}."
+    )
+# Break-glass: the local username/password form for superusers when Keycloak is down.
+LOCAL_LOGIN_ENABLED = env_flag("LOCAL_LOGIN_ENABLED", default=True)
+
+# --- Member approval -----------------------------------------------------------------------
+# Auto-approval at sign-in: holders of these roles or groups, or verified addresses in these
+# domains. By default whoever holds an admin role is let in.
+MEMBER_AUTO_APPROVE_ROLES = env.list("MEMBER_AUTO_APPROVE_ROLES", default=OIDC_ADMIN_ROLES)
+MEMBER_AUTO_APPROVE_GROUPS = env.list("MEMBER_AUTO_APPROVE_GROUPS", default=[])
+MEMBER_AUTO_APPROVE_EMAIL_DOMAINS = env.list("MEMBER_AUTO_APPROVE_EMAIL_DOMAINS", default=[])
+# Shown on the waiting page: whom to ask.
+MEMBER_APPROVAL_CONTACT = env.str("MEMBER_APPROVAL_CONTACT", default="")
+# The portal's own address, for links in e-mail.
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env_flag("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=10, minimum=1)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="AIXOps <aixops@localhost>")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -207,6 +282,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_TASK_TRACK_STARTED = True
+# Run tasks in-process instead of through the broker: the embedded run until it has a worker.
+CELERY_TASK_ALWAYS_EAGER = env_flag("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # Where the portal's own services live, e.g. https://platform.example.com; service
 # paths such as /gitlab are shown relative to it.

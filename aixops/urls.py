@@ -1,14 +1,22 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import views as accounts_views
+from accounts.oidc import PortalLogoutView
+
 from . import metrics, probes
 
 urlpatterns = [
     path("healthz", probes.healthz, name="healthz"),
     path("readyz", probes.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # The admin's own password form would bypass Keycloak and the break-glass rules, and its
+    # sign-out would leave the Keycloak session open.
+    path("admin/login/", accounts_views.login),
+    path("admin/logout/", PortalLogoutView.as_view()),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("oidc/", include("accounts.oidc_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("portal.urls")),
 ]

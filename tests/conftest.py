@@ -1,9 +1,35 @@
-"""Personas and shared fixtures: alice runs the platform, bob is a member."""
+"""Personas and shared fixtures: alice runs the platform, bob is a member, carol waits for
+approval, dave was rejected, erin is suspended, sam is an approved staff member."""
 
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def live_server_threads_close_their_connections():
+    """The live server answers each request on a new thread; with persistent connections
+    (CONN_MAX_AGE) those threads would leave PostgreSQL sessions open and block dropping
+    the test database at the end."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def celery_runs_tasks_in_process():
+    """Tasks run eagerly in tests (the live-worker suite starts a real worker)."""
+    from aixops.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Personas have passwords; the production hasher would spend most of the suite on them."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +56,10 @@ def alice(django_user_model):
 
 @pytest.fixture
 def bob(django_user_model):
-    """A platform member."""
-    return django_user_model.objects.create_user(username="bob", password="bob-password")
+    """A platform member, approved."""
+    return django_user_model.objects.create_user(
+        username="bob", password="bob-password", membership="approved"
+    )
 
 
 @pytest.fixture
@@ -46,3 +74,41 @@ def alice_client(alice):
     client = Client()
     client.force_login(alice)
     return client
+
+
+def _member(django_user_model, username, membership, **extra):
+    return django_user_model.objects.create_user(
+        username=username,
+        password=f"{username}-password",
+        email=f"{username}@example.com",
+        membership=membership,
+        **extra,
+    )
+
+
+@pytest.fixture
+def carol(django_user_model):
+    """Signed up, waiting for approval."""
+    return _member(django_user_model, "carol", "pending")
+
+
+@pytest.fixture
+def dave(django_user_model):
+    """Rejected."""
+    return _member(django_user_model, "dave", "rejected", membership_reason="not on the team")
+
+
+@pytest.fixture
+def erin(django_user_model):
+    """Approved once, now suspended."""
+    return _member(django_user_model, "erin", "suspended", membership_reason="left the project")
+
+
+@pytest.fixture
+def sam(django_user_model):
+    """An approved staff member who is not a superuser: rights through the admin group."""
+    from accounts.services import admin_group
+
+    user = _member(django_user_model, "sam", "approved", is_staff=True)
+    user.groups.add(admin_group())
+    return user

@@ -1,5 +1,7 @@
 """Builders for catalog rows that tests need in bulk."""
 
+from django.test import Client
+
 from portal.models import Category, ChecklistItem, ConfigNote, DataStore, FocusArea, Service
 
 
@@ -54,3 +56,10 @@ def make_category(slug="big", *, services=0, stores=0, items=0, hidden_every=0):
         for n in range(items)
     )
     return category
+
+
+def client_for(user) -> Client:
+    """A test client signed in as `user`."""
+    client = Client()
+    client.force_login(user)
+    return client

@@ -33,3 +33,21 @@ ensure_browser() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
+
+# ensure_oidc_provider: the dev OpenID provider's Node packages (devtools/oidc-provider),
+# installed from its lock file once per lock-file content.
+ensure_oidc_provider() {
+  local dir=devtools/oidc-provider
+  local stamp="$dir/node_modules/.installed-package-lock"
+  local digest
+  digest=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "Node.js (>= 20.19) and npm are needed for the dev OpenID provider: apt-get install nodejs npm" >&2
+    return 1
+  fi
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    echo "==> installing $dir (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$digest" > "$stamp"
+  fi
+}

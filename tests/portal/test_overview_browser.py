@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def member_session(live_server, django_user_model):
     call_command("loaddata", "catalog", verbosity=0)
-    bob = django_user_model.objects.create_user(username="bob")
+    bob = django_user_model.objects.create_user(username="bob", membership="approved")
     client = Client()
     client.force_login(bob)
     return client

@@ -1,0 +1,201 @@
+"""Work on members that spans models or leaves the process: sign-in from Keycloak claims,
+automatic approval, and the e-mails that follow a transition."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.core.mail import send_mail, send_mass_mail
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from .models import AuditEvent, User
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the identity provider says about a person, already verified and policy-filtered."""
+
+    subject: str
+    username: str
+    email: str = ""
+    email_verified: bool = False
+    first_name: str = ""
+    last_name: str = ""
+    roles: frozenset[str] = field(default_factory=frozenset)
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+
+def client_ip(request) -> str | None:
+    """The caller's address as the web server saw it (gunicorn behind nginx is configured to
+    pass the real address on; the portal never trusts X-Forwarded-For itself)."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def auto_approval_reason(identity: Identity) -> str | None:
+    """Why the rules in MEMBER_AUTO_APPROVE_* let this person in at once, or None."""
+    for role in sorted(identity.roles & set(settings.MEMBER_AUTO_APPROVE_ROLES)):
+        return f"role {role}"
+    for group in sorted(identity.groups & set(settings.MEMBER_AUTO_APPROVE_GROUPS)):
+        return f"group {group}"
+    # An unverified address proves nothing about its domain.
+    if identity.email and identity.email_verified:
+        domain = identity.email.rsplit("@", 1)[-1].lower()
+        if domain in {d.lower() for d in settings.MEMBER_AUTO_APPROVE_EMAIL_DOMAINS}:
+            return f"e-mail domain {domain}"
+    return None
+
+
+def _free_username(wanted: str, subject: str, *, exclude_pk: int | None) -> str:
+    """`wanted` if no other account has it, else `wanted.<first 8 of sub>` (a local
+    break-glass `admin` and Keycloak's `admin` are different people)."""
+    wanted = (wanted or subject)[:150]
+    taken = User.objects.filter(username=wanted).exclude(pk=exclude_pk).exists()
+    return f"{wanted[:141]}.{subject[:8]}" if taken else wanted
+
+
+def sign_in_member(*, identity: Identity, ip: str | None) -> User:
+    """Find the member by subject (never by e-mail), create them `pending` the first time,
+    and copy profile, staff/superuser flags and groups from the claims at every sign-in."""
+    is_staff = bool(identity.roles & set(settings.OIDC_ADMIN_ROLES))
+    is_superuser = bool(identity.roles & set(settings.OIDC_SUPERUSER_ROLES))
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(oidc_subject=identity.subject).first()
+        created = user is None
+        if created:
+            user = User(oidc_subject=identity.subject, membership=User.Membership.PENDING)
+            user.set_unusable_password()  # Keycloak owns the password
+        renamed = created or user.username != identity.username
+        if renamed:
+            user.username = _free_username(identity.username, identity.subject, exclude_pk=user.pk)
+        profile = {
+            "email": identity.email,
+            "first_name": identity.first_name[:150],
+            "last_name": identity.last_name[:150],
+            "is_staff": is_staff or is_superuser,
+            "is_superuser": is_superuser,
+        }
+        changed = [name for name, value in profile.items() if getattr(user, name) != value]
+        for name in changed:
+            setattr(user, name, profile[name])
+        if created:
+            user.save()
+        elif changed or renamed:
+            # Most sign-ins change nothing: no UPDATE then (the callback's time budget).
+            user.save(update_fields=[*changed, "username"])
+        _sync_groups(user, identity.groups, created=created, admin=user.is_staff)
+        if created:
+            AuditEvent.objects.create(
+                actor=user,
+                actor_name=user.username,
+                action=AuditEvent.Action.SIGN_UP,
+                target=user,
+                client_ip=ip,
+            )
+        if user.membership == User.Membership.PENDING:
+            reason = auto_approval_reason(identity)
+            if reason:
+                user.approve(by=None, reason=f"auto-approval: {reason}", ip=ip, automatic=True)
+            elif created:
+                transaction.on_commit(lambda: _enqueue("accounts.tasks.notify_admins", user.pk))
+    return user
+
+
+def _sync_groups(user: User, names: Iterable[str], *, created: bool, admin: bool) -> None:
+    """Make the user's Keycloak groups (full paths, `/…`) exactly `names`, and membership of
+    the portal's admin group follow the admin role. Other groups an admin gave in the portal
+    are left alone."""
+    wanted = {name[:150] for name in names if name.startswith("/")}
+    managed = Q(name__startswith="/") | Q(name=settings.OIDC_ADMIN_GROUP)
+    current = set() if created else set(user.groups.filter(managed).values_list("name", flat=True))
+    if admin:
+        wanted.add(admin_group().name)
+    if wanted == current:
+        return
+    if current - wanted:
+        user.groups.remove(*Group.objects.filter(name__in=current - wanted))
+    if wanted - current:
+        Group.objects.bulk_create(
+            [Group(name=name) for name in wanted - current], ignore_conflicts=True
+        )
+        user.groups.add(*Group.objects.filter(name__in=wanted - current))
+
+
+def admin_group() -> Group:
+    """The Django group that Keycloak admins join: what they may do in the admin UI.
+
+    Made on first use with its permissions: the catalog, members (view, change; no delete,
+    which would erase their audit trail), the pending queue and the audit log (view).
+    """
+    group, created = Group.objects.get_or_create(name=settings.OIDC_ADMIN_GROUP)
+    if created:
+        members = Q(
+            content_type__app_label="accounts",
+            content_type__model__in=["user", "pendingmember"],
+            codename__regex=r"^(view|change)_",
+        )
+        audit = Q(content_type__app_label="accounts", codename="view_auditevent")
+        permissions = Permission.objects.filter(
+            Q(content_type__app_label="portal") | members | audit
+        )
+        group.permissions.set(permissions)
+    return group
+
+
+def notify_members_after_commit(action: str, ids: list[int], reason: str) -> None:
+    """Tell approved or rejected members, once the transaction that moved them commits."""
+    if action in (User.APPROVE.action, User.REJECT.action):
+        transaction.on_commit(
+            lambda: _enqueue("accounts.tasks.notify_members", action, list(ids), reason)
+        )
+
+
+def _enqueue(task_name: str, *args) -> None:
+    """Hand a job to Celery (tasks import this module, hence the late import)."""
+    from . import tasks
+
+    getattr(tasks, task_name.rsplit(".", 1)[1]).delay(*args)
+
+
+def send_member_notices(*, action: str, ids: list[int], reason: str) -> int:
+    """E-mail each member (with an address) that they were approved or rejected."""
+    subject_template = f"accounts/email/{action}_subject.txt"
+    body_template = f"accounts/email/{action}_body.txt"
+    messages = []
+    members = User.objects.filter(pk__in=ids).exclude(email="").only("username", "email")
+    with translation.override(settings.LANGUAGE_CODE):
+        for member in members:
+            context = {"member": member, "reason": reason, "portal_url": settings.PORTAL_URL}
+            subject = render_to_string(subject_template, context).strip()
+            body = render_to_string(body_template, context)
+            messages.append((subject, body, None, [member.email]))
+    return send_mass_mail(messages, fail_silently=False) if messages else 0
+
+
+def send_pending_notice(*, user_id: int) -> int:
+    """E-mail the approving admins that someone is waiting."""
+    member = User.objects.filter(pk=user_id, membership=User.Membership.PENDING).first()
+    if member is None:  # approved (or gone) before the mail went out: nothing to say
+        return 0
+    recipients = list(
+        User.objects.filter(is_staff=True, is_active=True, membership=User.Membership.APPROVED)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not recipients:
+        return 0
+    context = {"member": member, "portal_url": settings.PORTAL_URL}
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = render_to_string("accounts/email/pending_subject.txt", context).strip()
+        body = render_to_string("accounts/email/pending_body.txt", context)
+    return send_mail(subject, body, None, recipients)

@@ -1,0 +1,29 @@
+"""Set up Django for a bench script on a fresh SQLite database (or DATABASE_URL if set)."""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup() -> None:
+    """Configure settings for an in-process run, migrate, and return."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aixops.settings")
+    if "DATABASE_URL" not in os.environ:
+        os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="aixops-bench-")
+    os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client, and 'testserver' in ALLOWED_HOSTS
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("migrate", "--no-input", verbosity=0)

@@ -1,0 +1,291 @@
+"""Tokens and requests the portal must refuse. These sign their own tokens with a test key
+(no provider needed); the request-level ones go through the real provider."""
+
+import base64
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.exceptions import SuspiciousOperation
+from django.test import Client
+
+from accounts import oidc
+from accounts.models import LogoutTokenUse
+from tests.oidc.flow import provider_login, sign_in
+
+ISSUER = "https://sso.example.test/realms/aixops"
+CLIENT_ID = "aixops-portal"
+JWKS_URI = f"{ISSUER}/protocol/openid-connect/certs"
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+KID = "test-key"
+
+
+@pytest.fixture
+def realm(settings):
+    """A realm whose discovery document and keys are already cached: no network at all."""
+    settings.OIDC_ISSUER = ISSUER
+    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
+    oidc._discovery[ISSUER] = {"issuer": ISSUER, "jwks_uri": JWKS_URI}
+    public = jwt.PyJWK(
+        {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(KEY.public_key())), "kid": KID},
+        algorithm="RS256",
+    )
+    oidc._jwks[JWKS_URI] = (time.monotonic(), {KID: public})
+
+
+def sign(claims=None, *, key=KEY, alg="RS256", kid=KID, **overrides) -> str:
+    now = int(time.time())
+    body = {
+        "iss": ISSUER,
+        "aud": CLIENT_ID,
+        "sub": "s-1",
+        "iat": now,
+        "exp": now + 300,
+        "nonce": "n-1",
+        **(claims or {}),
+        **overrides,
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
+
+
+def check_id_token(token, nonce="n-1"):
+    return oidc.PortalOIDCBackend().verify_token(token, nonce=nonce)
+
+
+def test_a_good_id_token_passes(realm):
+    assert check_id_token(sign())["sub"] == "s-1"
+
+
+def test_tampered_signature_is_refused(realm):
+    header, _payload, signature = sign().split(".")
+    forged = base64.urlsafe_b64encode(
+        json.dumps(
+            {
+                "iss": ISSUER,
+                "aud": CLIENT_ID,
+                "sub": "admin",
+                "exp": 2**31,
+                "iat": int(time.time()),
+                "nonce": "n-1",
+            }
+        ).encode()
+    ).rstrip(b"=")
+    with pytest.raises(SuspiciousOperation):
+        check_id_token(f"{header}.{forged.decode()}.{signature}")
+
+
+def test_token_signed_by_another_key_is_refused(realm):
+    with pytest.raises(SuspiciousOperation):
+        check_id_token(sign(key=OTHER_KEY))
+
+
+def test_alg_none_is_refused(realm):
+    unsigned = jwt.encode(
+        {"iss": ISSUER, "aud": CLIENT_ID, "sub": "s-1", "exp": 2**31, "nonce": "n-1"},
+        None,
+        algorithm="none",
+        headers={"kid": KID},
+    )
+    with pytest.raises(SuspiciousOperation):
+        check_id_token(unsigned)
+
+
+def test_hs256_with_the_public_key_as_secret_is_refused(realm):
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": KID}).encode())
+    body = base64.urlsafe_b64encode(json.dumps({"iss": ISSUER, "aud": CLIENT_ID}).encode())
+    with pytest.raises(SuspiciousOperation):
+        check_id_token(f"{header.decode()}.{body.decode()}.c2ln")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "another-client"},
+        {"iss": "https://evil.example.test/realms/aixops"},
+        {"exp": int(time.time()) - 3600},
+        {"iss": None},
+        {"aud": None},
+        {"exp": None},
+        {"sub": None},
+    ],
+    ids=["wrong aud", "wrong iss", "expired", "no iss", "no aud", "no exp", "no sub"],
+)
+def test_wrong_claims_are_refused(realm, claims):
+    with pytest.raises(SuspiciousOperation):
+        check_id_token(sign(claims))
+
+
+def test_a_little_clock_skew_is_tolerated(realm):
+    assert check_id_token(sign(exp=int(time.time()) - 5))
+
+
+def test_nonce_mismatch_is_refused(realm):
+    with pytest.raises(SuspiciousOperation):
+        check_id_token(sign(), nonce="another")
+
+
+def test_missing_nonce_is_refused(realm):
+    with pytest.raises(SuspiciousOperation):
+        check_id_token(sign(nonce=None), nonce=None)
+
+
+def test_several_audiences_need_azp(realm):
+    with pytest.raises(SuspiciousOperation):
+        check_id_token(sign(aud=[CLIENT_ID, "other"]))
+    assert check_id_token(sign(aud=[CLIENT_ID, "other"], azp=CLIENT_ID))
+
+
+def test_unknown_key_id_is_refused(realm, monkeypatch):
+    monkeypatch.setattr(oidc, "_get_json", lambda url: {"keys": []})
+    oidc._jwks[JWKS_URI] = (0.0, oidc._jwks[JWKS_URI][1])  # allow one refetch
+    with pytest.raises(SuspiciousOperation):
+        check_id_token(sign(kid="rotated-away"))
+
+
+# --- back-channel logout tokens -------------------------------------------------------------
+
+EVENT = {"http://schemas.openid.net/event/backchannel-logout": {}}
+
+
+def logout_token(**overrides):
+    claims = {
+        "events": EVENT,
+        "sid": "sid-1",
+        "jti": str(uuid.uuid4()),
+        "nonce": None,
+        "exp": None,
+        **overrides,
+    }
+    return sign(claims)
+
+
+def post_logout(token):
+    return Client().post("/oidc/backchannel-logout/", {"logout_token": token})
+
+
+def test_a_good_logout_token_is_accepted_once(realm, db):
+    token = logout_token()
+    assert post_logout(token).status_code == 200
+    assert LogoutTokenUse.objects.count() == 1
+    replay = post_logout(token)
+    assert replay.status_code == 400 and "replayed" in replay.json()["error_description"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"events": None},
+        {"events": {"http://schemas.openid.net/event/other": {}}},
+        {"nonce": "n-1"},
+        {"sid": None, "sub": None},
+        {"jti": None},
+        {"aud": "another-client"},
+        {"iss": "https://evil.example.test/realms/aixops"},
+        {"iat": None},
+        {"iat": int(time.time()) - 3600},
+        {"iat": int(time.time()) + 3600},
+    ],
+    ids=[
+        "no events",
+        "wrong event",
+        "nonce",
+        "no sid or sub",
+        "no jti",
+        "wrong aud",
+        "wrong iss",
+        "no iat",
+        "old iat",
+        "future iat",
+    ],
+)
+def test_bad_logout_tokens_get_a_400(realm, db, overrides):
+    response = post_logout(logout_token(**overrides))
+    assert response.status_code == 400
+    assert not LogoutTokenUse.objects.exists()
+
+
+def test_logout_token_with_a_bad_signature_gets_a_400(realm, db):
+    assert (
+        post_logout(sign({"events": EVENT, "sid": "x", "jti": "j"}, key=OTHER_KEY)).status_code
+        == 400
+    )
+    assert post_logout("not-a-jwt").status_code == 400
+    assert Client().post("/oidc/backchannel-logout/", {}).status_code == 400
+
+
+def test_backchannel_logout_takes_only_post(realm, db):
+    assert Client().get("/oidc/backchannel-logout/").status_code == 405
+
+
+# --- requests, through the real provider --------------------------------------------------
+
+
+def test_replayed_state_shows_the_try_again_page(sso):
+    client = Client()
+    start = client.get("/oidc/authenticate/")
+    callback, _ = provider_login(
+        start["Location"], "member", "member", stop_at="http://testserver/"
+    )
+    path = callback.removeprefix("http://testserver")
+    assert client.get(path).status_code == 302
+    replay = client.get(path)
+    assert replay.status_code == 400
+    body = replay.content.decode()
+    assert 'data-reason="lost_state"' in body and "/oidc/authenticate/" in body
+
+
+def test_callback_from_another_browser_shows_the_try_again_page(sso):
+    start = Client().get("/oidc/authenticate/")
+    callback, _ = provider_login(
+        start["Location"], "member", "member", stop_at="http://testserver/"
+    )
+    response = Client().get(callback.removeprefix("http://testserver"))
+    assert response.status_code == 400
+    assert 'data-reason="lost_state"' in response.content.decode()
+
+
+def test_provider_error_shows_a_friendly_page(sso):
+    client = Client()
+    client.get("/oidc/authenticate/")
+    state = next(iter(client.session["oidc_states"]))
+    response = client.get(
+        "/oidc/callback/",
+        {"error": "access_denied", "error_description": "User said no", "state": state},
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'data-reason="provider_error"' in body and "User said no" in body
+    assert state not in client.session.get("oidc_states", {})
+
+
+def test_nonce_mismatch_through_the_provider_is_refused(sso):
+    client = Client()
+    start = client.get("/oidc/authenticate/")
+    session = client.session
+    state = next(iter(session["oidc_states"]))
+    session["oidc_states"][state]["nonce"] = "not-the-nonce-sent"
+    session.save()
+    callback, _ = provider_login(
+        start["Location"], "member", "member", stop_at="http://testserver/"
+    )
+    response = client.get(callback.removeprefix("http://testserver"))
+    assert response.status_code == 400
+    assert 'data-reason="refused"' in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize(
+    "evil", ["https://evil.example/", "//evil.example/", "https:evil.example", "/\\evil.example"]
+)
+def test_open_redirect_in_next_is_refused(sso, evil):
+    client = Client()
+    login = client.get("/accounts/login/", {"next": evil})
+    assert login["Location"] == "/oidc/authenticate/"
+    response, _ = sign_in(client, "member", next_url=evil)
+    assert response.status_code == 302
+    assert response["Location"] == "/"
