@@ -1,9 +1,17 @@
 """Personas and shared fixtures: alice runs the platform, bob is a member."""
 
+import os
+import uuid
+
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
+
+from tests.servers import HttpServer, TcpServer, free_port
+
+# The tests' own Redis database: a developer's worker (database 0) never sees it.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +54,31 @@ def alice_client(alice):
     client = Client()
     client.force_login(alice)
     return client
+
+
+@pytest.fixture(autouse=True)
+def own_scan_lock(settings):
+    """Every test its own scan lock, in the tests' Redis database, so that neither a
+    developer's worker nor another test run (another worktree) holds it."""
+    settings.HEALTH_LOCK_URL = TEST_REDIS_URL
+    settings.HEALTH_LOCK_KEY = f"aixops-test:{uuid.uuid4().hex}:scan-lock"
+
+
+@pytest.fixture
+def http_server():
+    """A real HTTP server on a free 127.0.0.1 port: /ok, /down, /error, /slow, /hang."""
+    with HttpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def tcp_server():
+    """A real TCP server on a free 127.0.0.1 port that accepts and closes."""
+    with TcpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def refused_port():
+    """A 127.0.0.1 port with nothing listening: connections are refused."""
+    return free_port()

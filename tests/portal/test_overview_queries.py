@@ -52,9 +52,7 @@ def test_seed_overview_query_count(catalog, scanned, bob_client, django_assert_n
         assert bob_client.get("/categories/devops/").status_code == 200
 
 
-def test_large_overview_has_the_same_query_count(
-    scanned, bob_client, django_assert_num_queries
-):
+def test_large_overview_has_the_same_query_count(scanned, bob_client, django_assert_num_queries):
     make_category("big", services=200, stores=100, items=20, hidden_every=7)
     scanned()
     with django_assert_num_queries(OVERVIEW_QUERIES_COLD):
