@@ -217,7 +217,13 @@ def scan_queue() -> str:
     """
     from .tasks import refresh_health
 
-    return refresh_health.apply_async(retry=False, expires=settings.HEALTH_SCAN_INTERVAL).id
+    # A connection of its own, to the broker the settings name now.
+    with refresh_health.app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
+        connection.ensure_connection(max_retries=1)
+        result = refresh_health.apply_async(
+            connection=connection, retry=False, expires=settings.HEALTH_SCAN_INTERVAL
+        )
+    return result.id
 
 
 def results_prune(*, now: datetime | None = None) -> dict:
