@@ -1,7 +1,6 @@
 """A scan probes every enabled check once, records it all or nothing, and never overlaps."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from portal.health import latest_scan_info
 from portal.models import CheckResult, HealthCheck, MaintenanceWindow, Scan, Service
 from portal.scans import ScanLock, results_prune, scan_run
 from tests.factories import make_finished_scan
+from tests.subprocesses import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,20 +143,6 @@ def test_two_scans_fired_at_once_give_one_run_and_one_skip(http_server):
     assert Scan.objects.filter(state="finished").count() == 1
 
 
-def subprocess_env(**extra) -> dict:
-    """The environment for a child process that must use this test's database."""
-    env = dict(os.environ)
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
-    else:
-        env["DATABASE_URL"] = (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
-    env.update(extra)
-    return env
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_scan_is_never_shown_and_the_next_one_completes(http_server):
     call_command("loaddata", "catalog", verbosity=0)
@@ -165,7 +151,7 @@ def test_a_killed_scan_is_never_shown_and_the_next_one_completes(http_server):
     child = subprocess.Popen(
         [sys.executable, "manage.py", "refresh_health"],
         cwd=ROOT,
-        env=subprocess_env(
+        env=child_env(
             HEALTH_LOCK_URL=settings.HEALTH_LOCK_URL,
             HEALTH_LOCK_KEY=key,
             HEALTH_LOCK_SECONDS="3",
