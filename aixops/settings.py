@@ -180,6 +180,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_TASK_TRACK_STARTED = True
+# A worker started before its broker (bin/run starts them together) waits for it.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Health scans. Beat queues one every HEALTH_SCAN_INTERVAL seconds; a queued scan
 # expires after one interval, so a backlog (worker down for an hour) never piles up.
@@ -219,4 +221,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # httpx logs every request at INFO: one line per check per scan is noise.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

@@ -227,6 +227,11 @@ class ItemHealth:
     def label(self) -> str:
         return HealthStatus(self.status).label
 
+    @property
+    def dependencies_down_shown(self) -> list[tuple[str, str]]:
+        """(name, status in words) for the card's "depends on …" lines."""
+        return [(name, HealthStatus(status).label) for name, status in self.dependencies_down]
+
     @classmethod
     def from_checks(cls, checks: list[HealthCheck]) -> ItemHealth:
         """One item's health from its checks (usually one): the worst status and the

@@ -61,11 +61,13 @@ async def probe_all(
     if not specs:
         return []
     gate = asyncio.Semaphore(concurrency)
-    # One client (one connection pool) for every HTTP probe. The pool is sized to the
-    # concurrency: a bigger one buys nothing and httpx's pool bookkeeping grows with
-    # it (see bench/scan.py). Environment proxies are ignored on purpose: probes of
-    # internal hosts must go direct.
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # One client for every HTTP probe, with no idle connections kept: a scan asks each
+    # target once, so there is nothing to reuse, and httpcore checks every pooled
+    # connection for every queued request, which made a 500-check scan burn seconds
+    # of CPU once connections were kept alive (bench/scan.py). The pool is sized to
+    # the concurrency. Environment proxies are ignored on purpose: probes of internal
+    # hosts must go direct.
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
     async with httpx.AsyncClient(
         limits=limits,
         follow_redirects=False,
