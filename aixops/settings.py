@@ -9,6 +9,7 @@ import ipaddress
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -88,6 +89,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "portal.middleware.ReaderTimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -123,6 +125,12 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not SQLite's default in-memory test database, so that a Celery worker
+    # started by the integration tests (another process) sees the test data.
+    DATABASES["default"]["TEST"].setdefault("NAME", str(DATA_DIR / "test-aixops.sqlite3"))
+    # The worker writes while the tests read: wait for the lock rather than fail.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://aixops")}
@@ -284,6 +292,37 @@ CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_TASK_TRACK_STARTED = True
 # Run tasks in-process instead of through the broker: the embedded run until it has a worker.
 CELERY_TASK_ALWAYS_EAGER = env_flag("CELERY_TASK_ALWAYS_EAGER", default=False)
+# A worker started before its broker (bin/run starts them together) waits for it.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Health scans. Beat queues one every HEALTH_SCAN_INTERVAL seconds; a queued scan
+# expires after one interval, so a backlog (worker down for an hour) never piles up.
+# The scan's own deadline sits below the task's soft time limit, which sits below
+# the hard one; the overlap lock outlives the hard limit, so only a dead worker's
+# lock ever lapses.
+HEALTH_SCAN_INTERVAL = env_int("HEALTH_SCAN_INTERVAL", default=60, minimum=5)
+HEALTH_SCAN_DEADLINE = env_int("HEALTH_SCAN_DEADLINE", default=45, minimum=1)
+HEALTH_SCAN_SOFT_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 10
+HEALTH_SCAN_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 20
+HEALTH_SCAN_CONCURRENCY = env_int("HEALTH_SCAN_CONCURRENCY", default=100, minimum=1)
+HEALTH_RETENTION_DAYS = env_int("HEALTH_RETENTION_DAYS", default=14, minimum=1)
+HEALTH_LOCK_URL = env.str("HEALTH_LOCK_URL", default=CELERY_BROKER_URL)
+HEALTH_LOCK_KEY = env.str("HEALTH_LOCK_KEY", default="aixops:health:scan-lock")
+HEALTH_LOCK_SECONDS = env_int("HEALTH_LOCK_SECONDS", default=HEALTH_SCAN_TIME_LIMIT + 10, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "refresh-health": {
+        "task": "portal.tasks.refresh_health",
+        "schedule": HEALTH_SCAN_INTERVAL,
+        "options": {"expires": HEALTH_SCAN_INTERVAL},
+    },
+    "prune-health": {
+        "task": "portal.tasks.prune_health",
+        "schedule": crontab(hour=4, minute=17),
+        "options": {"expires": 60 * 60},
+    },
+}
+# Where operators watch the workers; the stale-scan warning links here.
+FLOWER_URL = env.str("FLOWER_URL", default="/flower/")
 
 # Where the portal's own services live, e.g. https://platform.example.com; service
 # paths such as /gitlab are shown relative to it.
@@ -339,6 +378,8 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # httpx logs every request at INFO: one line per check per scan is noise.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 # Celery keeps the logging configured here instead of installing its own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -1,7 +1,23 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from .models import Category, ChecklistItem, ConfigNote, DataStore, FocusArea, Service
+from .models import (
+    Category,
+    ChecklistItem,
+    CheckResult,
+    ConfigNote,
+    DataStore,
+    FocusArea,
+    HealthCheck,
+    MaintenanceWindow,
+    Scan,
+    Service,
+)
+from .scans import scan_queue
 
 
 class ServiceInline(admin.TabularInline):
@@ -75,6 +91,12 @@ class CategoryAdmin(admin.ModelAdmin):
         return category.data_store_count
 
 
+class MaintenanceWindowInline(admin.TabularInline):
+    model = MaintenanceWindow
+    fields = ["starts_at", "ends_at", "note"]
+    extra = 0
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "category", "role", "hidden", "location", "access", "position"]
@@ -84,6 +106,7 @@ class ServiceAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["talks_to"]
     ordering = ["category__position", "position"]
+    inlines = [MaintenanceWindowInline]
 
 
 @admin.register(DataStore)
@@ -113,3 +136,145 @@ admin.site.register(ChecklistItem, CategoryItemAdmin)
 class ConfigNoteAdmin(CategoryItemAdmin):
     list_display = ["text", "category", "position", "is_access_touchpoint"]
     list_filter = ["category", "is_access_touchpoint"]
+
+
+@admin.register(HealthCheck)
+class HealthCheckAdmin(admin.ModelAdmin):
+    list_display = [
+        "slug",
+        "owner",
+        "kind",
+        "target",
+        "status",
+        "latency_ms",
+        "uptime_24h",
+        "checked_at",
+        "enabled",
+    ]
+    list_filter = ["kind", "status", "enabled", "service__category"]
+    list_select_related = ["service", "data_store"]
+    search_fields = ["slug", "target", "service__name", "data_store__name"]
+    autocomplete_fields = ["service", "data_store"]
+    readonly_fields = [
+        "status",
+        "consecutive_failures",
+        "consecutive_successes",
+        "latency_ms",
+        "detail",
+        "checked_at",
+        "uptime_24h",
+        "uptime_7d",
+    ]
+    fieldsets = [
+        (None, {"fields": ["slug", "service", "data_store", "enabled", "position"]}),
+        (
+            _("Probe"),
+            {
+                "fields": [
+                    "kind",
+                    "method",
+                    "target",
+                    "accepted_statuses",
+                    "timeout",
+                    "degraded_after_ms",
+                    "conditions",
+                ]
+            },
+        ),
+        (_("Flap control"), {"fields": ["failures_before_down", "successes_before_up"]}),
+        (_("Last known state (written by scans)"), {"fields": readonly_fields}),
+    ]
+
+    @admin.display(description=_("service or data store"))
+    def owner(self, check):
+        return check.service or check.data_store
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by scans only: browsable, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Scan)
+class ScanAdmin(ReadOnlyAdmin):
+    list_display = [
+        "pk",
+        "state",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "checked",
+        "up",
+        "degraded",
+        "down",
+        "maintenance",
+        "task_id",
+    ]
+    list_filter = ["state"]
+    search_fields = ["task_id"]
+    date_hierarchy = "started_at"
+    show_full_result_count = False
+    change_list_template = "admin/portal/scan/change_list.html"
+
+    def get_urls(self):
+        scan_now = self.admin_site.admin_view(self.scan_now_view)
+        return [path("scan-now/", scan_now, name="portal_scan_scan_now"), *super().get_urls()]
+
+    def scan_now_view(self, request):
+        """Queue a scan now; with the broker down, say so instead of failing."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            task_id = scan_queue()
+        except Exception as error:  # kombu raises several types for an unreachable broker
+            self.message_user(
+                request,
+                _("Could not queue a scan: the broker is unreachable (%(error)s).")
+                % {"error": error},
+                messages.ERROR,
+            )
+        else:
+            self.message_user(
+                request,
+                _("Scan queued as task %(task)s; follow it in Flower.") % {"task": task_id},
+                messages.SUCCESS,
+            )
+        return redirect("admin:portal_scan_changelist")
+
+
+@admin.register(CheckResult)
+class CheckResultAdmin(ReadOnlyAdmin):
+    list_display = [
+        "checked_at",
+        "health_check",
+        "outcome",
+        "status",
+        "latency_ms",
+        "detail",
+        "scan",
+    ]
+    list_filter = ["status", "outcome", "health_check"]
+    list_select_related = ["health_check", "scan"]
+    search_fields = ["health_check__slug", "detail"]
+    date_hierarchy = "checked_at"
+    # Results pile up (one per check per minute): no COUNT(*) over all of them per page.
+    show_full_result_count = False
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ["service", "starts_at", "ends_at", "note"]
+    list_filter = ["service__category"]
+    list_select_related = ["service"]
+    autocomplete_fields = ["service"]
+    date_hierarchy = "starts_at"

@@ -1,12 +1,14 @@
-"""Catalog pages rendered once per catalog revision and language, then served from the cache."""
+"""Catalog pages rendered once per catalog revision, scan and language, then cached."""
 
 from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
+from .health import latest_scan_info
 from .models import CatalogRevision
 from .selectors import category_overview
 
@@ -23,11 +25,15 @@ class CategoryPage:
 
 
 def category_page(*, slug: str, show_hidden: bool) -> CategoryPage:
-    """The overview's title, navigation and body: two queries when cached, seven when not.
+    """The overview's title, navigation and body: three queries when cached, nine when not.
 
-    The key holds everything the fragments vary by. The user's own parts (CSRF
-    tokens, name, language switch) stay outside, in the base template.
+    The key holds everything the fragments vary by: the catalog revision, the latest
+    finished scan and whether it is stale now (so a new scan, or beat falling silent,
+    shows on the next view), the language and the reader's time zone (the scan time
+    is shown in both). The user's own parts (CSRF tokens, name, language switch) stay
+    outside, in the base template.
     """
+    scan = latest_scan_info()
     key = ":".join(
         [
             "portal",
@@ -35,12 +41,14 @@ def category_page(*, slug: str, show_hidden: bool) -> CategoryPage:
             slug,
             "staff" if show_hidden else "member",
             get_language(),
+            timezone.get_current_timezone_name(),
             str(CatalogRevision.current()),
+            scan.cache_key if scan else "noscan",
         ]
     )
     parts = cache.get(key)
     if parts is None:
-        overview = category_overview(slug=slug, show_hidden=show_hidden)
+        overview = category_overview(slug=slug, show_hidden=show_hidden, scan=scan)
         parts = (
             overview.category.title,
             render_to_string(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Value
+from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Q, Value
 from django.http import Http404
 
+from . import health
 from .diagram import ArchitectureMap, layout_architecture_map
 from .models import Category, ChecklistItem, ConfigNote, DataStore, FocusArea, Service
+
+# Passed as `scan` to have the selector look the latest scan up itself.
+LOAD_SCAN = object()
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class CategoryOverview:
     hidden_count: int
     supporting_count: int
     architecture_map: ArchitectureMap
+    health: health.CategoryHealth
     store_users: dict[int, list[Service]] = field(default_factory=dict)
 
     @property
@@ -72,7 +77,8 @@ class CategoryOverview:
             "title": category.title,
             "summary": category.summary,
             "description": category.description,
-            "last_scan": None,
+            "last_scan": self.health.as_dict()["last_scan"],
+            "health": self.health.as_dict(),
             "counts": self.counts(),
             "services": [
                 {
@@ -85,6 +91,7 @@ class CategoryOverview:
                     "access": service.access,
                     "data_stores": [store.slug for store in service.stores_used],
                     "talks_to": [other.slug for other in service.talks_to_shown],
+                    "health": service.health.as_dict(),
                 }
                 for service in self.services
             ],
@@ -96,6 +103,7 @@ class CategoryOverview:
                     "description": store.description,
                     "remark": store.remark,
                     "used_by": [service.slug for service in self.store_users[store.pk]],
+                    "health": store.health.as_dict(),
                 }
                 for store in self.data_stores
             ],
@@ -108,15 +116,23 @@ class CategoryOverview:
         }
 
 
-def category_overview(*, slug: str, show_hidden: bool) -> CategoryOverview:
-    """Load one category's overview in five queries, whatever the catalog's size:
+def category_overview(
+    *, slug: str, show_hidden: bool, scan: health.ScanInfo | object | None = LOAD_SCAN
+) -> CategoryOverview:
+    """Load one category's overview in six queries, whatever the catalog's size:
 
     1. every category (the page's category switcher; the current one is picked from it),
     2. the category's services,
     3. its data stores,
     4. the edges of its map: store users and service-to-service calls, as one UNION,
-    5. its focus areas, checklist and notes, as one UNION.
+    5. its focus areas, checklist and notes, as one UNION,
+    6. the health checks of its services and stores, each with its maintenance flag;
+       uptime and sparkline figures are kept on the check rows by the scans.
+
+    Plus one for the latest scan unless the caller passes `scan` (pages already know it).
     """
+    if scan is LOAD_SCAN:
+        scan = health.latest_scan_info()
     categories = list(Category.objects.all())
     category = next((c for c in categories if c.slug == slug), None)
     if category is None:
@@ -156,6 +172,12 @@ def category_overview(*, slug: str, show_hidden: bool) -> CategoryOverview:
     for items in texts.values():
         items.sort(key=lambda item: item.position)
 
+    checks = health.checks_with_maintenance().filter(
+        Q(service__category=category) | Q(data_store__category=category)
+    )
+    health.attach_health(all_services, data_stores, checks)
+    category_health = health.category_health(health.parts_of(all_services, data_stores), scan)
+
     menu = [s for s in all_services if s.role == Service.Role.MENU]
     shown = [s for s in all_services if show_hidden or not s.hidden]
     for store in data_stores:
@@ -173,6 +195,7 @@ def category_overview(*, slug: str, show_hidden: bool) -> CategoryOverview:
         supporting_count=sum(1 for s in all_services if s.role == Service.Role.SUPPORTING),
         architecture_map=layout_architecture_map(shown, data_stores),
         store_users=store_users,
+        health=category_health,
     )
 
 
@@ -217,6 +240,66 @@ def _text_items(category: Category):
     return focus.union(checklist, notes, all=True)
 
 
-def home_categories() -> list[Category]:
-    """Every category with its counts, in one query."""
-    return list(Category.objects.for_home())
+def home_categories(*, with_health: bool = False) -> list[Category]:
+    """Every category with its counts, in one query.
+
+    With health, each also gets `health` (a CategoryHealth), for two more queries: the
+    latest scan, and every enabled check with its category, role and maintenance flag.
+    """
+    categories = list(Category.objects.for_home())
+    if not with_health:
+        return categories
+    scan = health.latest_scan_info()
+    parts: dict[int, list[tuple[str, str]]] = {category.pk: [] for category in categories}
+    rows = health.checks_with_maintenance().values_list(
+        "service__category_id",
+        "service__role",
+        "data_store__category_id",
+        "status",
+        "in_maintenance",
+    )
+    for service_category, role, store_category, status, in_maintenance in rows:
+        shown = health.HealthStatus.MAINTENANCE if in_maintenance else status
+        if service_category is not None:
+            parts[service_category].append((role, shown))
+        else:
+            parts[store_category].append((health.STORE, shown))
+    for category in categories:
+        category.health = health.category_health(parts[category.pk], scan)
+    return categories
+
+
+def health_report(*, show_hidden: bool) -> dict:
+    """The latest health of every category, service and data store, in five queries:
+    the latest scan, categories, services, data stores, and the enabled checks."""
+    scan = health.latest_scan_info()
+    categories = list(Category.objects.all())
+    services = list(Service.objects.all())
+    stores = list(DataStore.objects.all())
+    health.attach_health(services, stores, health.checks_with_maintenance())
+    slugs = {category.pk: category.slug for category in categories}
+    report_categories = []
+    for category in categories:
+        own_services = [s for s in services if s.category_id == category.pk]
+        own_stores = [s for s in stores if s.category_id == category.pk]
+        category_health = health.category_health(health.parts_of(own_services, own_stores), scan)
+        report_categories.append(
+            {
+                "slug": category.slug,
+                "status": category_health.status,
+                "label": str(category_health.label),
+                "last_known": category_health.last_known,
+            }
+        )
+    return {
+        "last_scan": health.category_health([], scan).as_dict()["last_scan"],
+        "categories": report_categories,
+        "services": [
+            {"slug": s.slug, "category": slugs[s.category_id], **s.health.as_dict()}
+            for s in services
+            if show_hidden or not s.hidden
+        ],
+        "data_stores": [
+            {"slug": s.slug, "category": slugs[s.category_id], **s.health.as_dict()} for s in stores
+        ],
+    }

@@ -14,10 +14,23 @@ from .models import (
     ConfigNote,
     DataStore,
     FocusArea,
+    HealthCheck,
+    MaintenanceWindow,
     Service,
 )
 
-CATALOG_MODELS = [Category, Service, DataStore, FocusArea, ChecklistItem, ConfigNote]
+# Health checks and maintenance windows too: an admin's edit shows at once rather than
+# after the next scan. Scans write check state in bulk, which sends no signals.
+CATALOG_MODELS = [
+    Category,
+    Service,
+    DataStore,
+    FocusArea,
+    ChecklistItem,
+    ConfigNote,
+    HealthCheck,
+    MaintenanceWindow,
+]
 
 
 def catalog_changed(sender, **kwargs) -> None:

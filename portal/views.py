@@ -5,13 +5,13 @@ from django.views.decorators.http import require_GET
 from accounts.access import member_required
 
 from .pages import category_page
-from .selectors import category_overview, home_categories
+from .selectors import category_overview, health_report, home_categories
 
 
 @require_GET
 @member_required
 def home(request):
-    return render(request, "portal/home.html", {"categories": home_categories()})
+    return render(request, "portal/home.html", {"categories": home_categories(with_health=True)})
 
 
 @require_GET
@@ -53,3 +53,11 @@ def api_category(request, slug):
     except Http404:
         return JsonResponse({"error": "no such category"}, status=404)
     return JsonResponse(overview.as_dict(), json_dumps_params={"ensure_ascii": False})
+
+
+@require_GET
+@member_required(api=True)
+def api_health(request):
+    return JsonResponse(
+        health_report(show_hidden=request.user.is_staff), json_dumps_params={"ensure_ascii": False}
+    )

@@ -1,10 +1,18 @@
 """Personas and shared fixtures: alice runs the platform, bob is a member, carol waits for
 approval, dave was rejected, erin is suspended, sam is an approved staff member."""
 
+import os
+import uuid
+
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
+
+from tests.servers import HttpServer, TcpServer, free_port
+
+# The tests' own Redis database: a developer's worker (database 0) never sees it.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,6 +32,16 @@ def celery_runs_tasks_in_process():
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+
+
+@pytest.fixture
+def tasks_go_to_the_broker():
+    """For a test about queueing itself: tasks are sent to the broker, not run in-process."""
+    from aixops.celery import app
+
+    app.conf.task_always_eager = False
+    yield
+    app.conf.task_always_eager = True
 
 
 @pytest.fixture(autouse=True)
@@ -112,3 +130,31 @@ def sam(django_user_model):
     user = _member(django_user_model, "sam", "approved", is_staff=True)
     user.groups.add(admin_group())
     return user
+
+
+@pytest.fixture(autouse=True)
+def own_scan_lock(settings):
+    """Every test its own scan lock, in the tests' Redis database, so that neither a
+    developer's worker nor another test run (another worktree) holds it."""
+    settings.HEALTH_LOCK_URL = TEST_REDIS_URL
+    settings.HEALTH_LOCK_KEY = f"aixops-test:{uuid.uuid4().hex}:scan-lock"
+
+
+@pytest.fixture
+def http_server():
+    """A real HTTP server on a free 127.0.0.1 port: /ok, /down, /error, /slow, /hang."""
+    with HttpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def tcp_server():
+    """A real TCP server on a free 127.0.0.1 port that accepts and closes."""
+    with TcpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def refused_port():
+    """A 127.0.0.1 port with nothing listening: connections are refused."""
+    return free_port()

@@ -1,8 +1,19 @@
 """Builders for catalog rows that tests need in bulk."""
 
 from django.test import Client
+from django.utils import timezone
 
-from portal.models import Category, ChecklistItem, ConfigNote, DataStore, FocusArea, Service
+from portal.models import (
+    Category,
+    ChecklistItem,
+    ConfigNote,
+    DataStore,
+    FocusArea,
+    HealthCheck,
+    Scan,
+    Service,
+)
+from portal.models.health import SPARKLINE_POINTS
 
 
 def make_category(slug="big", *, services=0, stores=0, items=0, hidden_every=0):
@@ -63,3 +74,37 @@ def client_for(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def make_checks(category, *, status="up", latency_ms=42.0):
+    """A health check with a full sparkline and uptimes for every service and data store
+    of `category`, as scans would have left them."""
+    latencies = [latency_ms + (n % 7) * 3 for n in range(SPARKLINE_POINTS)]
+    state = {
+        "status": status,
+        "latency_ms": latency_ms,
+        "uptime_24h": 99.5,
+        "uptime_7d": 99.9,
+        "recent_latencies": latencies,
+        "checked_at": timezone.now(),
+    }
+    return HealthCheck.objects.bulk_create(
+        [
+            HealthCheck(slug=f"{service.slug}-http", service=service, target="/health", **state)
+            for service in category.services.all()
+        ]
+        + [
+            HealthCheck(
+                slug=f"{store.slug}-tcp", data_store=store, kind="tcp", target="db:5432", **state
+            )
+            for store in category.data_stores.all()
+        ]
+    )
+
+
+def make_finished_scan(*, at=None, **counts):
+    """A finished scan, as if a worker had just run one."""
+    at = at or timezone.now()
+    return Scan.objects.create(
+        state=Scan.State.FINISHED, started_at=at, finished_at=at, duration_ms=120, **counts
+    )

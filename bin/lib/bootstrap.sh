@@ -51,3 +51,16 @@ ensure_oidc_provider() {
     echo "$digest" > "$stamp"
   fi
 }
+
+# redis_answers HOST PORT: true when a Redis server answers PING there.
+redis_answers() {
+  .venv/bin/python - "$1" "$2" <<'PY' 2>/dev/null
+import socket, sys
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1) as sock:
+        sock.sendall(b"PING\r\n")
+        sys.exit(0 if sock.recv(16).startswith(b"+PONG") else 1)
+except OSError:
+    sys.exit(1)
+PY
+}

@@ -28,8 +28,9 @@ def test_a_session_within_the_interval_is_not_rechecked(
     approved_session, django_assert_num_queries
 ):
     _, client = approved_session
-    # 1. the user, 2. the categories: no refresh, no session write.
-    with django_assert_num_queries(2):
+    # The home page's own four (the user, the categories, the latest scan, the checks):
+    # no refresh, no session write.
+    with django_assert_num_queries(4):
         assert client.get("/").status_code == 200
 
 

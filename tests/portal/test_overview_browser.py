@@ -4,7 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from portal.models import Category, HealthCheck
 from tests.browser import ARTIFACTS, chromium, signed_in_context
+from tests.factories import make_checks, make_finished_scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -12,6 +14,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def member_session(live_server, django_user_model):
     call_command("loaddata", "catalog", verbosity=0)
+    # Health of every kind on one page: Jenkins slow, GitLab's database down.
+    make_checks(Category.objects.get(slug="devops"))
+    HealthCheck.objects.filter(service__slug="jenkins").update(status="degraded", latency_ms=1840)
+    HealthCheck.objects.filter(data_store__slug="gitlab-postgresql").update(
+        status="down", latency_ms=None, uptime_24h=93.1
+    )
+    make_finished_scan()
     bob = django_user_model.objects.create_user(username="bob", membership="approved")
     client = Client()
     client.force_login(bob)
@@ -25,7 +34,12 @@ def member_session(live_server, django_user_model):
 def test_overview_renders_and_reflows(live_server, member_session, name, viewport):
     with chromium() as browser:
         context = signed_in_context(
-            browser, live_server, member_session, viewport=viewport, locale="ko-KR"
+            browser,
+            live_server,
+            member_session,
+            viewport=viewport,
+            locale="ko-KR",
+            timezone_id="Asia/Seoul",
         )
         page = context.new_page()
         page.goto(f"{live_server.url}/categories/devops/")
@@ -33,6 +47,9 @@ def test_overview_renders_and_reflows(live_server, member_session, name, viewpor
         assert page.get_by_text("핵심 서비스 스냅샷").is_visible()
         assert page.locator(".service-card").count() == 5
         assert page.locator("svg.architecture-map .node").count() == 9
+        assert page.locator(".scan-status").inner_text().endswith("• Partial Outage")
+        assert page.locator(".service-card .sparkline").count() == 5
+        assert page.get_by_text("의존 저장소 GitLab Internal PostgreSQL: 중단").is_visible()
 
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -46,6 +63,11 @@ def test_overview_renders_and_reflows(live_server, member_session, name, viewpor
         else:
             assert len(lefts) > 1, "service cards should sit side by side on a desktop"
 
+        # What a reader sees first: the header with the scan line and the first cards.
+        page.locator(".hero").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"overview-devops-{name}-top.png"))
+        page.locator(".service-card").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"overview-devops-{name}-cards.png"))
         path = ARTIFACTS / f"overview-devops-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000

@@ -1,18 +1,22 @@
 """The category overview reproduces the seed page and shows what the catalog holds."""
 
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 
-from portal.models import ChecklistItem, Service
+from portal.models import Category, ChecklistItem, Service
+from tests.factories import make_checks, make_finished_scan
 from tests.pagetext import page_text, squeeze
 
 SEED = Path(__file__).parent.parent / "data" / "seed_devops_overview.txt"
 SHARED_SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_13c88b72db14781f.txt"
-# Filled by the health issue: until a scan has run the header says "No scan yet".
+# The seed's health line: the last scan finished at 05:36:00 in Seoul, everything up.
 HEALTH_LINE = "Last Scan: 오전 5:36:00 • System Optimal"
+SCAN_TIME = datetime(2025, 6, 2, 5, 36, 0, tzinfo=ZoneInfo("Asia/Seoul"))
 
 
 def seed_lines() -> list[str]:
@@ -20,7 +24,7 @@ def seed_lines() -> list[str]:
     lines = []
     for raw in SEED.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
-        if not line or line == HEALTH_LINE:
+        if not line:
             continue
         line = re.sub(r"^(•|\d+\.)\s+", "", line)
         lines.append(line.replace("`", ""))
@@ -28,7 +32,17 @@ def seed_lines() -> list[str]:
 
 
 @pytest.fixture
-def devops_page(catalog, bob_client):
+def seed_scan(catalog, monkeypatch):
+    """As on the seed: every item checked and up, the last scan finished at 05:36:00 in
+    Seoul, and the clock half a minute later (so the scan is fresh, not stale)."""
+    for category in Category.objects.all():
+        make_checks(category)
+    make_finished_scan(at=SCAN_TIME, checked=12, up=12)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: SCAN_TIME + timedelta(seconds=30))
+
+
+@pytest.fixture
+def devops_page(seed_scan, bob_client):
     response = bob_client.get(reverse("portal:category", args=["devops"]))
     assert response.status_code == 200
     return response.content.decode()
@@ -63,9 +77,14 @@ def test_counts_match_the_seed(devops_page):
     assert "5Items" in text
 
 
-def test_scan_slot_says_no_scan_yet(devops_page):
-    assert "Last Scan:" in devops_page
-    assert "아직 스캔 없음" in devops_page
+def test_health_line_is_the_seeds(devops_page):
+    assert squeeze(HEALTH_LINE) in squeeze(page_text(devops_page))
+
+
+def test_scan_slot_says_no_scan_yet_before_any_scan(catalog, bob_client):
+    page = bob_client.get("/categories/devops/").content.decode()
+    assert "Last Scan:" in page
+    assert "아직 스캔 없음" in page
 
 
 def test_checklist_code_is_rendered_as_code(devops_page):
@@ -131,10 +150,11 @@ def test_home_lists_categories_with_counts(catalog, bob_client):
     )
 
 
-def test_home_renders_in_two_queries(catalog, bob_client, django_assert_num_queries):
-    # 1. the signed-in user, 2. the categories with their six counts as subqueries.
-    # (The session is read from the cache.)
-    with django_assert_num_queries(2):
+def test_home_renders_in_four_queries(catalog, bob_client, django_assert_num_queries):
+    # 1. the signed-in user, 2. the categories with their six counts as subqueries,
+    # 3. the latest finished scan, 4. every enabled check with its category, role and
+    # maintenance flag (for each category's status). The session is read from the cache.
+    with django_assert_num_queries(4):
         assert bob_client.get("/").status_code == 200
 
 

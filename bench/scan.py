@@ -1,0 +1,158 @@
+"""A health scan of 500 checks against a local server, concurrent and one by one.
+
+    .venv/bin/python bench/scan.py [--checks 500] [--concurrency 25,50,100,200,500]
+                                   [--skip-sequential]
+
+The server (tests/servers.py, in its own process so its CPU is not counted) answers
+at once for 89% of the checks, after 1 s for 10% and never for 1%; every check has a
+2 s timeout. The script prints, for each concurrency (the httpx pool is sized to it),
+the probing pass's wall time and CPU time; then the full scan as the Celery task runs
+it (probes plus the bulk writes, on a fresh SQLite database, with the default
+HEALTH_SCAN_CONCURRENCY); then the same checks probed sequentially.
+Goals: scan wall time <= 1.5 x the timeout (3 s), and >= 10x faster than sequential.
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TIMEOUT = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def path_for(n: int) -> str:
+    if n % 100 == 0:
+        return "/hang"
+    if n % 10 == 5:
+        return "/slow?seconds=1"
+    return "/ok"
+
+
+def specs_for(base: str, count: int):
+    from portal.probes import ProbeSpec
+
+    return [
+        ProbeSpec(key=n, kind="http", target=f"{base}{path_for(n)}", timeout=TIMEOUT)
+        for n in range(count)
+    ]
+
+
+def measure(run) -> tuple[float, float, object]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def tally(outcomes) -> str:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items()))
+
+
+def sequential(specs):
+    import httpx
+
+    from portal.probes import probe_one
+
+    async def run():
+        async with httpx.AsyncClient(trust_env=False) as client:
+            return [await probe_one(spec, client) for spec in specs]
+
+    return asyncio.run(run())
+
+
+def full_scan(base: str, count: int) -> tuple[float, float, dict]:
+    """The real scan (scan_run): probes, results and state written in bulk, on SQLite."""
+    data = tempfile.mkdtemp(prefix="aixops-bench-")
+    os.environ.update(
+        DATA_DIR=data,
+        DJANGO_SETTINGS_MODULE="aixops.settings",
+        HEALTH_LOCK_URL=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        HEALTH_LOCK_KEY=f"aixops-bench:{uuid.uuid4().hex}",
+    )
+    os.environ.pop("DATABASE_URL", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from portal.models import HealthCheck
+    from portal.scans import scan_run
+    from tests.factories import make_category
+
+    call_command("migrate", verbosity=0)
+    category = make_category("bench", services=count)
+    HealthCheck.objects.bulk_create(
+        HealthCheck(
+            slug=f"bench-{n}",
+            service=service,
+            target=f"{base}{path_for(n)}",
+            timeout=TIMEOUT,
+            degraded_after_ms=None,
+        )
+        for n, service in enumerate(category.services.order_by("position"))
+    )
+    return measure(scan_run)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--checks", type=int, default=500)
+    parser.add_argument("--concurrency", default="25,50,100,200,500")
+    parser.add_argument("--skip-sequential", action="store_true")
+    args = parser.parse_args()
+
+    from portal.probes import probe_all
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.servers", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        server.stdout.readline()  # "serving on ..."
+        base = f"http://127.0.0.1:{port}"
+        specs = specs_for(base, args.checks)
+        print(f"{args.checks} HTTP checks, timeout {TIMEOUT:g} s: 89% fast, 10% 1 s, 1% hang")
+        print(f"{'concurrency':>12} {'wall s':>8} {'cpu s':>7}  outcomes")
+        for concurrency in [int(c) for c in args.concurrency.split(",")]:
+            wall, cpu, outcomes = measure(
+                lambda c=concurrency: asyncio.run(probe_all(specs, concurrency=c, deadline=30))
+            )
+            print(f"{concurrency:>12} {wall:>8.2f} {cpu:>7.2f}  {tally(outcomes)}")
+
+        wall, cpu, summary = full_scan(base, args.checks)
+        from django.conf import settings
+
+        print(
+            f"full scan (probes + bulk writes, SQLite, concurrency "
+            f"{settings.HEALTH_SCAN_CONCURRENCY}): wall {wall:.2f} s, cpu {cpu:.2f} s, {summary}"
+        )
+        if not args.skip_sequential:
+            seq_wall, seq_cpu, outcomes = measure(lambda: sequential(specs))
+            print(f"sequential: wall {seq_wall:.2f} s, cpu {seq_cpu:.2f} s  {tally(outcomes)}")
+            print(f"speed-up of the full scan over sequential: {seq_wall / wall:.1f}x")
+    finally:
+        server.terminate()
+        server.wait(5)
+
+
+if __name__ == "__main__":
+    main()

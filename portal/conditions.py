@@ -1,0 +1,167 @@
+"""Conditions on an HTTP answer, in a small language in the spirit of Gatus.
+
+    [STATUS] == 200
+    [RESPONSE_TIME] < 300
+    [BODY].status == UP
+    [BODY].checks[0].state != DOWN
+
+One condition per line: a placeholder, a comparison, a value. The text is parsed
+with a regular expression into a `Condition` and evaluated by comparing values;
+it is never handed to `eval`, so a condition cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+PLACEHOLDERS = ("STATUS", "RESPONSE_TIME", "BODY")
+
+_OPERATORS: dict[str, Callable[[object, object], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+_CONDITION = re.compile(
+    r"""^\s*\[(?P<placeholder>[A-Z_]+)\]
+        (?P<path>(?:\.[A-Za-z_][\w-]*|\[\d+\])*)
+        \s*(?P<op>==|!=|<=|>=|<|>)\s*
+        (?P<value>.*?)\s*$""",
+    re.VERBOSE,
+)
+_PATH_STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]")
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be parsed; the message says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a probe saw, for conditions to test: status code, latency and body."""
+
+    status: int
+    response_time_ms: float
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One parsed condition, e.g. `[BODY].status == UP`."""
+
+    text: str
+    placeholder: str
+    path: tuple[str | int, ...]
+    op: str
+    value: str
+
+    def evaluate(self, answer: Answer) -> bool:
+        """True when the answer satisfies the condition; a missing body field never does."""
+        try:
+            actual = self._actual(answer)
+        except LookupError:
+            return False
+        expected: object = self.value
+        number = _number(self.value)
+        actual_number = _number(actual)
+        if number is not None and actual_number is not None:
+            actual, expected = actual_number, number
+        elif self.op not in ("==", "!="):
+            # Ordering only makes sense between numbers.
+            return False
+        else:
+            actual = _text(actual)
+        return _OPERATORS[self.op](actual, expected)
+
+    def _actual(self, answer: Answer) -> object:
+        if self.placeholder == "STATUS":
+            return answer.status
+        if self.placeholder == "RESPONSE_TIME":
+            return answer.response_time_ms
+        if not self.path:
+            return answer.body.decode("utf-8", "replace").strip()
+        try:
+            node: object = json.loads(answer.body)
+        except ValueError as error:
+            raise LookupError("the body is not JSON") from error
+        for step in self.path:
+            if isinstance(step, int):
+                if not isinstance(node, list) or step >= len(node):
+                    raise LookupError(step)
+                node = node[step]
+            else:
+                if not isinstance(node, dict) or step not in node:
+                    raise LookupError(step)
+                node = node[step]
+        return node
+
+
+def parse_condition(text: str) -> Condition:
+    """Parse one condition, or raise ConditionError saying what is wrong."""
+    match = _CONDITION.match(text)
+    if match is None:
+        raise ConditionError(
+            f"{text.strip()!r} is not a condition such as [STATUS] == 200 or [BODY].status == UP."
+        )
+    placeholder, path_text = match["placeholder"], match["path"]
+    if placeholder not in PLACEHOLDERS:
+        raise ConditionError(
+            f"[{placeholder}] is not a known placeholder; use "
+            + ", ".join(f"[{name}]" for name in PLACEHOLDERS)
+            + "."
+        )
+    if path_text and placeholder != "BODY":
+        raise ConditionError(f"only [BODY] can be followed by a path, not [{placeholder}].")
+    value = match["value"]
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    elif value == "":
+        raise ConditionError(f"{text.strip()!r} has nothing to compare with.")
+    if placeholder in ("STATUS", "RESPONSE_TIME") and _number(value) is None:
+        raise ConditionError(f"[{placeholder}] is compared with a number, not {value!r}.")
+    path = tuple(
+        int(index) if index else name for name, index in _PATH_STEP.findall(path_text or "")
+    )
+    return Condition(text.strip(), placeholder, path, match["op"], value)
+
+
+def parse_conditions(text: str) -> list[Condition]:
+    """Parse one condition per non-blank line; the error names the line."""
+    conditions = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            conditions.append(parse_condition(line))
+        except ConditionError as error:
+            raise ConditionError(f"line {number}: {error}") from None
+    return conditions
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

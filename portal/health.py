@@ -1,0 +1,310 @@
+"""Health rules: what a service, a data store and a category are, from their checks.
+
+Pure rules (status precedence, category aggregation, staleness, the scan time as a
+reader sees it, sparkline geometry) and the reads that feed them. Scans write the
+checks (portal/scans.py); pages, the API and the home page read them through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
+
+from .models import HealthCheck, HealthStatus, MaintenanceWindow, Scan
+
+# A scan older than this many intervals means beat, the worker or the broker is down.
+STALE_AFTER_INTERVALS = 3
+
+# Worst first: a service with several checks shows its worst.
+_SEVERITY = {
+    HealthStatus.DOWN: 4,
+    HealthStatus.DEGRADED: 3,
+    HealthStatus.MAINTENANCE: 2,
+    HealthStatus.UP: 1,
+    HealthStatus.UNKNOWN: 0,
+}
+
+
+class CategoryStatus(models.TextChoices):
+    """A category's aggregate status, in the words of the seed page's header."""
+
+    OPTIMAL = "optimal", _("System Optimal")
+    DEGRADED = "degraded", _("Degraded")
+    PARTIAL_OUTAGE = "partial_outage", _("Partial Outage")
+    MAJOR_OUTAGE = "major_outage", _("Major Outage")
+    MAINTENANCE = "maintenance", _("Maintenance")
+    STALE = "stale", _("Stale")
+    NO_SCAN = "no_scan", _("No scan yet")
+
+
+# The part an item plays in its category, for the aggregation below.
+MENU, SUPPORTING, STORE = "menu", "supporting", "store"
+
+
+def worst(statuses: Iterable[str]) -> str:
+    """The most severe of some statuses; unknown when there are none."""
+    return max(statuses, key=lambda status: _SEVERITY[status], default=HealthStatus.UNKNOWN)
+
+
+def category_status(parts: Iterable[tuple[str, str]]) -> str:
+    """A category's status from (part, status) pairs, part being menu, supporting or store.
+
+    A menu service down is a major outage; a supporting service or a data store down
+    is a partial one; then degraded, then maintenance. Items not checked yet do not
+    count either way. Staleness is decided before this (see `ScanInfo`).
+    """
+    parts = list(parts)
+    down = {part for part, status in parts if status == HealthStatus.DOWN}
+    if MENU in down:
+        return CategoryStatus.MAJOR_OUTAGE
+    if down:
+        return CategoryStatus.PARTIAL_OUTAGE
+    statuses = {status for _part, status in parts}
+    if HealthStatus.DEGRADED in statuses:
+        return CategoryStatus.DEGRADED
+    if HealthStatus.MAINTENANCE in statuses:
+        return CategoryStatus.MAINTENANCE
+    return CategoryStatus.OPTIMAL
+
+
+def is_stale(finished_at: datetime, *, now: datetime, interval: int) -> bool:
+    """True when the last finished scan is older than STALE_AFTER_INTERVALS intervals."""
+    return now - finished_at > timedelta(seconds=STALE_AFTER_INTERVALS * interval)
+
+
+def format_scan_time(moment: datetime) -> str:
+    """Hours, minutes and seconds in the active language and time zone:
+    `오전 5:36:00` in Korean, `5:36:00 AM` in English.
+
+    The format itself is a translation, so each language says the time its own way.
+    """
+    # Translators: a Django time format (g: hour, i: minutes, s: seconds, A: AM/PM).
+    time_format = pgettext("scan time format", "g:i:s A")
+    return dateformat.format(timezone.localtime(moment), time_format)
+
+
+@dataclass(frozen=True)
+class ScanInfo:
+    """The latest finished scan, as the pages need it: which one, when, and whether stale."""
+
+    id: int
+    finished_at: datetime
+    stale: bool
+
+    @property
+    def time_display(self) -> str:
+        return format_scan_time(self.finished_at)
+
+    @property
+    def cache_key(self) -> str:
+        return f"scan{self.id}{'-stale' if self.stale else ''}"
+
+
+def latest_scan_info(*, now: datetime | None = None) -> ScanInfo | None:
+    """The latest finished scan and its staleness now, in one query; None before any."""
+    row = (
+        Scan.objects.finished()
+        .order_by("-finished_at", "-pk")
+        .values_list("pk", "finished_at")
+        .first()
+    )
+    if row is None:
+        return None
+    now = now or timezone.now()
+    return ScanInfo(
+        id=row[0],
+        finished_at=row[1],
+        stale=is_stale(row[1], now=now, interval=settings.HEALTH_SCAN_INTERVAL),
+    )
+
+
+@dataclass(frozen=True)
+class CategoryHealth:
+    """The header of a category page: last scan time and the category's status."""
+
+    scan: ScanInfo | None
+    status: str  # a CategoryStatus value
+    last_known: str  # the status the checks show, even when the scan is stale
+
+    @property
+    def label(self) -> str:
+        return CategoryStatus(self.status).label
+
+    @property
+    def last_known_label(self) -> str:
+        return CategoryStatus(self.last_known).label
+
+    @property
+    def flower_url(self) -> str:
+        return settings.FLOWER_URL
+
+    @property
+    def stale_after_minutes(self) -> int:
+        return max(1, STALE_AFTER_INTERVALS * settings.HEALTH_SCAN_INTERVAL // 60)
+
+    def as_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "label": str(CategoryStatus(self.status).label),
+            "last_known": self.last_known,
+            "last_scan": (
+                {
+                    "id": self.scan.id,
+                    "finished_at": self.scan.finished_at.isoformat(),
+                    "stale": self.scan.stale,
+                }
+                if self.scan
+                else None
+            ),
+        }
+
+
+def category_health(parts: Iterable[tuple[str, str]], scan: ScanInfo | None) -> CategoryHealth:
+    """Stale or not scanned yet wins over what the (old) checks say."""
+    last_known = category_status(parts)
+    if scan is None:
+        return CategoryHealth(scan=None, status=CategoryStatus.NO_SCAN, last_known=last_known)
+    if scan.stale:
+        return CategoryHealth(scan=scan, status=CategoryStatus.STALE, last_known=last_known)
+    return CategoryHealth(scan=scan, status=last_known, last_known=last_known)
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    """A small latency chart as SVG polyline points, drawn on the server."""
+
+    WIDTH = 120
+    HEIGHT = 28
+
+    segments: tuple[str, ...]
+    peak_ms: float
+
+    @classmethod
+    def from_latencies(cls, latencies: Iterable[float | None]) -> Sparkline | None:
+        """Points scaled to the box; a failed probe (no latency) breaks the line."""
+        values = list(latencies)
+        known = [value for value in values if value is not None]
+        if len(known) < 2:
+            return None
+        peak = max(known) or 1.0
+        step = cls.WIDTH / max(len(values) - 1, 1)
+        segments, current = [], []
+        for index, value in enumerate(values):
+            if value is None:
+                if current:
+                    segments.append(" ".join(current))
+                current = []
+                continue
+            y = cls.HEIGHT - 2 - (cls.HEIGHT - 4) * value / peak
+            current.append(f"{index * step:.1f},{y:.1f}")
+        if current:
+            segments.append(" ".join(current))
+        return cls(segments=tuple(segments), peak_ms=peak)
+
+
+@dataclass
+class ItemHealth:
+    """A service's or data store's health as its card shows it."""
+
+    status: str = HealthStatus.UNKNOWN
+    latency_ms: float | None = None
+    uptime_24h: float | None = None
+    uptime_7d: float | None = None
+    detail: str = ""
+    checked: bool = False
+    sparkline: Sparkline | None = None
+    # Data stores this service uses that are down: (name, status).
+    dependencies_down: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return HealthStatus(self.status).label
+
+    @property
+    def dependencies_down_shown(self) -> list[tuple[str, str]]:
+        """(name, status in words) for the card's "depends on …" lines."""
+        return [(name, HealthStatus(status).label) for name, status in self.dependencies_down]
+
+    @classmethod
+    def from_checks(cls, checks: list[HealthCheck]) -> ItemHealth:
+        """One item's health from its checks (usually one): the worst status and the
+        lowest uptimes; latency and sparkline of the check that decided the status."""
+        if not checks:
+            return cls()
+        shown = [(check, _shown_status(check)) for check in checks]
+        deciding, status = max(shown, key=lambda pair: _SEVERITY[pair[1]])
+        uptimes_24h = [c.uptime_24h for c in checks if c.uptime_24h is not None]
+        uptimes_7d = [c.uptime_7d for c in checks if c.uptime_7d is not None]
+        return cls(
+            status=status,
+            latency_ms=deciding.latency_ms,
+            uptime_24h=min(uptimes_24h, default=None),
+            uptime_7d=min(uptimes_7d, default=None),
+            detail=deciding.detail,
+            checked=True,
+            sparkline=Sparkline.from_latencies(deciding.recent_latencies),
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "uptime_24h": self.uptime_24h,
+            "uptime_7d": self.uptime_7d,
+            "detail": self.detail,
+            "depends_on_down": [name for name, _status in self.dependencies_down],
+        }
+
+
+def _shown_status(check: HealthCheck) -> str:
+    # `in_maintenance` is annotated by checks_with_maintenance().
+    if getattr(check, "in_maintenance", False):
+        return HealthStatus.MAINTENANCE
+    return check.status
+
+
+def checks_with_maintenance(*, now: datetime | None = None) -> models.QuerySet:
+    """Enabled checks, each knowing whether its service is in a maintenance window now;
+    one query, whatever the number of checks and windows."""
+    now = now or timezone.now()
+    windows = MaintenanceWindow.objects.active(now).filter(service=models.OuterRef("service"))
+    return (
+        HealthCheck.objects.filter(enabled=True)
+        .annotate(in_maintenance=models.Exists(windows))
+        .order_by("position", "pk")
+    )
+
+
+def attach_health(services: list, stores: list, checks: Iterable[HealthCheck]) -> None:
+    """Give each service and data store its `health` (an ItemHealth), and each service
+    the names of the data stores it uses that are down (`stores_used` must be set)."""
+    by_service: dict[int, list[HealthCheck]] = {}
+    by_store: dict[int, list[HealthCheck]] = {}
+    for check in checks:
+        if check.service_id is not None:
+            by_service.setdefault(check.service_id, []).append(check)
+        else:
+            by_store.setdefault(check.data_store_id, []).append(check)
+    for store in stores:
+        store.health = ItemHealth.from_checks(by_store.get(store.pk, []))
+    for service in services:
+        service.health = ItemHealth.from_checks(by_service.get(service.pk, []))
+        service.health.dependencies_down = [
+            (store.name, store.health.status)
+            for store in getattr(service, "stores_used", [])
+            if store.health.status == HealthStatus.DOWN
+        ]
+
+
+def parts_of(services: Iterable, stores: Iterable) -> list[tuple[str, str]]:
+    """(part, status) pairs for category_status(), from items with `health` attached."""
+    pairs = [(service.role, service.health.status) for service in services]
+    pairs += [(STORE, store.health.status) for store in stores]
+    return pairs

@@ -1,0 +1,30 @@
+"""The portal's models: the catalog (categories, services, data stores, their texts) and
+the health of what it catalogs (checks, scans, results, maintenance windows)."""
+
+from .catalog import (
+    CatalogRevision,
+    Category,
+    ChecklistItem,
+    ConfigNote,
+    DataStore,
+    FocusArea,
+    Service,
+    validate_service_location,
+)
+from .health import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, Scan
+
+__all__ = [
+    "CatalogRevision",
+    "Category",
+    "CheckResult",
+    "ChecklistItem",
+    "ConfigNote",
+    "DataStore",
+    "FocusArea",
+    "HealthCheck",
+    "HealthStatus",
+    "MaintenanceWindow",
+    "Scan",
+    "Service",
+    "validate_service_location",
+]

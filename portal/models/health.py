@@ -1,0 +1,439 @@
+"""Health of the catalog's services and data stores: checks, scans, results, maintenance."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..conditions import Condition, ConditionError, parse_conditions
+from .catalog import DataStore, Service, SlugManager
+
+# How many latencies a check keeps for its card's sparkline.
+SPARKLINE_POINTS = 30
+
+
+class HealthStatus(models.TextChoices):
+    """What a check, service, data store or result is, as people see it."""
+
+    UP = "up", _("up")
+    DEGRADED = "degraded", _("degraded")
+    DOWN = "down", _("down")
+    MAINTENANCE = "maintenance", _("maintenance")
+    UNKNOWN = "unknown", _("not checked yet")
+
+
+class HealthCheck(models.Model):
+    """How to probe one service or data store, and what the probes have said so far.
+
+    The configuration (kind, target, limits, conditions) is edited by admins; the
+    state (status, counters, latency, uptime, recent latencies) is written by scans
+    only, in bulk, so that a page reads a card's whole health from this one row.
+    """
+
+    class Kind(models.TextChoices):
+        HTTP = "http", _("HTTP(S) request")
+        TCP = "tcp", _("TCP connect")
+        REDIS = "redis", _("Redis PING")
+        POSTGRES = "postgres", _("PostgreSQL SELECT 1")
+
+    class Method(models.TextChoices):
+        GET = "GET", "GET"
+        HEAD = "HEAD", "HEAD"
+        POST = "POST", "POST"
+        OPTIONS = "OPTIONS", "OPTIONS"
+
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="health_checks",
+        verbose_name=_("service"),
+    )
+    data_store = models.ForeignKey(
+        DataStore,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="health_checks",
+        verbose_name=_("data store"),
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.HTTP)
+    method = models.CharField(_("method"), max_length=8, choices=Method.choices, default=Method.GET)
+    target = models.CharField(
+        _("target"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "HTTP: an http(s) URL, or a path relative to PLATFORM_BASE_URL. TCP: host:port. "
+            "Redis: a redis:// URL (blank: the portal's broker). PostgreSQL: a postgres:// URL."
+        ),
+    )
+    accepted_statuses = models.CharField(
+        _("accepted status codes"),
+        max_length=100,
+        default="200-399",
+        help_text=_("HTTP only: codes and ranges, e.g. 200-299,301."),
+    )
+    timeout = models.FloatField(
+        _("timeout (seconds)"),
+        default=5.0,
+        validators=[MinValueValidator(0.1), MaxValueValidator(60)],
+    )
+    degraded_after_ms = models.PositiveIntegerField(
+        _("degraded above (ms)"),
+        null=True,
+        blank=True,
+        default=1000,
+        help_text=_("An answer slower than this counts as degraded; blank: never."),
+    )
+    conditions = models.TextField(
+        _("conditions"),
+        blank=True,
+        help_text=_(
+            "HTTP only, one per line: [STATUS] == 200, [RESPONSE_TIME] < 300, [BODY].status == UP."
+        ),
+    )
+    failures_before_down = models.PositiveSmallIntegerField(
+        _("failures before down"), default=2, validators=[MinValueValidator(1)]
+    )
+    successes_before_up = models.PositiveSmallIntegerField(
+        _("successes before up"), default=1, validators=[MinValueValidator(1)]
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    status = models.CharField(
+        _("status"), max_length=16, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN
+    )
+    consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    consecutive_successes = models.PositiveIntegerField(_("consecutive successes"), default=0)
+    latency_ms = models.FloatField(_("latency (ms)"), null=True, blank=True)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
+    uptime_24h = models.FloatField(_("uptime 24 h"), null=True, blank=True)
+    uptime_7d = models.FloatField(_("uptime 7 d"), null=True, blank=True)
+    recent_latencies = models.JSONField(
+        _("recent latencies"), default=list, blank=True, editable=False
+    )
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["position", "slug"]
+        verbose_name = _("health check")
+        verbose_name_plural = _("health checks")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(service__isnull=False, data_store__isnull=True)
+                | models.Q(service__isnull=True, data_store__isnull=False),
+                name="healthcheck_one_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def save(self, *args, **kwargs):
+        # Whatever writes a check (admin, fixture, shell), a scan must be able to probe it.
+        self.clean()
+        super().save(*args, **kwargs)
+
+    def natural_key(self):
+        return (self.slug,)
+
+    # Validation -------------------------------------------------------------------
+
+    def clean(self) -> None:
+        """Refuse a check that cannot be probed, naming the field that is wrong."""
+        errors: dict[str, list] = {}
+        if (self.service_id is None) == (self.data_store_id is None):
+            errors.setdefault("service", []).append(
+                _("A check belongs to exactly one service or one data store.")
+            )
+        try:
+            validate_target(self.kind, self.target)
+        except ValidationError as error:
+            errors.setdefault("target", []).extend(error.messages)
+        if self.kind == self.Kind.HTTP:
+            try:
+                parse_status_codes(self.accepted_statuses)
+            except ValueError as error:
+                errors.setdefault("accepted_statuses", []).append(str(error))
+        if self.conditions.strip():
+            if self.kind != self.Kind.HTTP:
+                errors.setdefault("conditions", []).append(
+                    _("Conditions apply to HTTP checks only.")
+                )
+            else:
+                try:
+                    parse_conditions(self.conditions)
+                except ConditionError as error:
+                    errors.setdefault("conditions", []).append(str(error))
+        if errors:
+            raise ValidationError(errors)
+
+    # What the probe needs ----------------------------------------------------------
+
+    def resolved_target(self) -> str:
+        """The target to probe: relative HTTP paths are joined to PLATFORM_BASE_URL and a
+        blank Redis target is the portal's own broker."""
+        if self.kind == self.Kind.HTTP and self.target.startswith("/"):
+            base = settings.PLATFORM_BASE_URL
+            if not base:
+                return ""
+            return urljoin(base.rstrip("/") + "/", self.target.lstrip("/"))
+        if self.kind == self.Kind.REDIS and not self.target:
+            return settings.CELERY_BROKER_URL
+        return self.target
+
+    def accepts(self, status_code: int) -> bool:
+        """Whether an HTTP status code counts as an answer."""
+        return any(
+            low <= status_code <= high for low, high in parse_status_codes(self.accepted_statuses)
+        )
+
+    def parsed_conditions(self) -> list[Condition]:
+        return parse_conditions(self.conditions)
+
+    # Flap control ------------------------------------------------------------------
+
+    def record(self, outcome: str, *, latency_ms: float | None, detail: str, at: datetime) -> str:
+        """Take one probe's outcome (up, degraded or down) and move the check's status.
+
+        Flap control: the status goes down only after `failures_before_down` failures
+        in a row, and comes back only after `successes_before_up` answers in a row;
+        until then it keeps what it was. Degraded is an answer, only a slow one.
+        Returns the new status. Changes this instance only; the scan saves in bulk.
+        """
+        if outcome == HealthStatus.DOWN:
+            self.consecutive_failures += 1
+            self.consecutive_successes = 0
+            if self.consecutive_failures >= self.failures_before_down:
+                self.status = HealthStatus.DOWN
+        else:
+            self.consecutive_successes += 1
+            self.consecutive_failures = 0
+            if self.status in (HealthStatus.UP, HealthStatus.DEGRADED) or (
+                self.consecutive_successes >= self.successes_before_up
+            ):
+                self.status = outcome
+        self.latency_ms = latency_ms
+        self.detail = detail[:500]
+        self.checked_at = at
+        self.recent_latencies = [*self.recent_latencies, latency_ms][-SPARKLINE_POINTS:]
+        return self.status
+
+
+def parse_status_codes(text: str) -> list[tuple[int, int]]:
+    """`200-299,301` as [(200, 299), (301, 301)]; ValueError names what is wrong."""
+    ranges = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        low_text, _dash, high_text = part.partition("-")
+        try:
+            low, high = int(low_text), int(high_text or low_text)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a status code or a range such as 200-299.") from None
+        if not (100 <= low <= high <= 599):
+            raise ValueError(f"{part!r} is not within 100-599.")
+        ranges.append((low, high))
+    if not ranges:
+        raise ValueError("Give at least one status code, e.g. 200-399.")
+    return ranges
+
+
+_URL_SCHEMES = {
+    HealthCheck.Kind.HTTP: ("http", "https"),
+    HealthCheck.Kind.REDIS: ("redis", "rediss"),
+    HealthCheck.Kind.POSTGRES: ("postgres", "postgresql"),
+}
+
+
+def validate_target(kind: str, target: str) -> None:
+    """Refuse a target its kind of check cannot probe: wrong scheme, no host, bad port."""
+    target = target.strip()
+    if kind == HealthCheck.Kind.REDIS and not target:
+        return
+    if not target:
+        raise ValidationError(_("A target is required for this kind of check."))
+    if kind == HealthCheck.Kind.HTTP and target.startswith("/"):
+        if target.startswith("//"):
+            raise ValidationError(_("Enter a path such as /gitlab/, not a protocol-relative URL."))
+        return
+    if kind == HealthCheck.Kind.TCP:
+        if "://" in target:
+            raise ValidationError(_("Enter host:port, not a URL."))
+        _host_and_port(f"tcp://{target}", require_port=True)
+        return
+    schemes = _URL_SCHEMES.get(kind)
+    if schemes is None:
+        raise ValidationError(_("Unknown kind of check."))
+    scheme = urlsplit(target).scheme.lower()
+    if scheme not in schemes:
+        raise ValidationError(
+            _("%(scheme)s URLs cannot be probed here; use %(allowed)s.")
+            % {
+                "scheme": f"{scheme}://" if scheme else _("Scheme-less"),
+                "allowed": " or ".join(f"{s}://" for s in schemes),
+            }
+        )
+    _host_and_port(target, require_port=False)
+
+
+def _host_and_port(url: str, *, require_port: bool) -> None:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValidationError(_("The port must be a number from 1 to 65535.")) from None
+    if not parts.hostname:
+        raise ValidationError(_("The target has no host."))
+    if port == 0 or (require_port and port is None):
+        raise ValidationError(_("The port must be a number from 1 to 65535."))
+    if parts.hostname.startswith("[") or ":" in parts.hostname:
+        try:
+            ipaddress.IPv6Address(parts.hostname.strip("[]"))
+        except ValueError:
+            raise ValidationError(_("The target's host is not valid.")) from None
+
+
+class ScanQuerySet(models.QuerySet):
+    def finished(self):
+        return self.filter(state=Scan.State.FINISHED)
+
+    def latest_finished(self) -> Scan | None:
+        """The scan whose results the pages show; unfinished scans never count."""
+        return self.finished().order_by("-finished_at", "-pk").first()
+
+
+class Scan(models.Model):
+    """One pass over every enabled check, by one Celery task (or `manage.py refresh_health`).
+
+    A scan is recorded as running when it starts; its results, the checks' new state
+    and its finish are written in one transaction, so a scan whose worker died stays
+    `running` (later marked abandoned) and is never shown as finished.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("running")
+        FINISHED = "finished", _("finished")
+        ABANDONED = "abandoned", _("abandoned")
+
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.RUNNING
+    )
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    task_id = models.CharField(_("Celery task id"), max_length=64, blank=True)
+    checked = models.PositiveIntegerField(_("checked"), default=0)
+    up = models.PositiveIntegerField(_("up"), default=0)
+    degraded = models.PositiveIntegerField(_("degraded"), default=0)
+    down = models.PositiveIntegerField(_("down"), default=0)
+    maintenance = models.PositiveIntegerField(_("maintenance"), default=0)
+    unknown = models.PositiveIntegerField(_("not settled"), default=0)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+
+    objects = ScanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = _("scan")
+        verbose_name_plural = _("scans")
+        indexes = [models.Index(fields=["state", "-finished_at"], name="scan_state_finished")]
+
+    def __str__(self) -> str:
+        return f"scan {self.pk} ({self.state})"
+
+    def summary(self) -> dict:
+        """The small JSON summary a scan task returns and Flower shows."""
+        return {
+            "scan": self.pk,
+            "checked": self.checked,
+            "up": self.up,
+            "degraded": self.degraded,
+            "down": self.down,
+            "maintenance": self.maintenance,
+            "duration": round((self.duration_ms or 0) / 1000, 3),
+        }
+
+
+class CheckResult(models.Model):
+    """What one check said in one scan: the probe's outcome and the status it led to."""
+
+    scan = models.ForeignKey(
+        Scan, on_delete=models.CASCADE, related_name="results", verbose_name=_("scan")
+    )
+    health_check = models.ForeignKey(
+        HealthCheck, on_delete=models.CASCADE, related_name="results", verbose_name=_("check")
+    )
+    checked_at = models.DateTimeField(_("checked at"))
+    outcome = models.CharField(_("probe outcome"), max_length=16, choices=HealthStatus.choices)
+    status = models.CharField(_("status"), max_length=16, choices=HealthStatus.choices)
+    latency_ms = models.FloatField(_("latency (ms)"), null=True, blank=True)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-pk"]
+        verbose_name = _("check result")
+        verbose_name_plural = _("check results")
+        indexes = [
+            # Uptime windows are read per check over time; pruning by time alone.
+            models.Index(fields=["health_check", "checked_at"], name="result_check_time"),
+            models.Index(fields=["checked_at"], name="result_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.health_check_id} {self.status} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class MaintenanceWindowQuerySet(models.QuerySet):
+    def active(self, at: datetime | None = None):
+        """Windows open at `at` (now by default)."""
+        at = at or timezone.now()
+        return self.filter(starts_at__lte=at, ends_at__gt=at)
+
+
+class MaintenanceWindow(models.Model):
+    """A planned period in which a service's checks still run but its status reads
+    `maintenance` and does not count as an outage."""
+
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.CASCADE,
+        related_name="maintenance_windows",
+        verbose_name=_("service"),
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    note = models.CharField(_("note"), max_length=255, blank=True)
+
+    objects = MaintenanceWindowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        verbose_name = _("maintenance window")
+        verbose_name_plural = _("maintenance windows")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="maintenance_ends_after_start",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.starts_at:%Y-%m-%d %H:%M}-{self.ends_at:%H:%M}"
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("A window ends after it starts.")})

@@ -1,0 +1,185 @@
+"""Health checks are validated when saved, naming the field; conditions never run code."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from portal.conditions import Answer, ConditionError, parse_condition, parse_conditions
+from portal.models import DataStore, HealthCheck, Service
+
+
+def invalid_fields(**fields) -> set[str]:
+    check = HealthCheck(slug="x", **fields)
+    with pytest.raises(ValidationError) as caught:
+        check.full_clean()
+    return set(caught.value.message_dict)
+
+
+@pytest.fixture
+def gitlab(catalog):
+    return Service.objects.get(slug="gitlab")
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "field"),
+    [
+        ("http", "file:///etc/passwd", "target"),
+        ("http", "gopher://example.com/", "target"),
+        ("http", "ftp://example.com/", "target"),
+        ("http", "//example.com/health", "target"),
+        ("http", "http://example.com:70000/", "target"),
+        ("http", "https://:443/", "target"),
+        ("tcp", "db.internal:0", "target"),
+        ("tcp", "db.internal:65536", "target"),
+        ("tcp", "db.internal", "target"),
+        ("tcp", "http://db.internal:5432", "target"),
+        ("redis", "http://cache:6379", "target"),
+        ("redis", "redis://cache:99999/0", "target"),
+        ("postgres", "mysql://db/x", "target"),
+        ("postgres", "", "target"),
+    ],
+)
+def test_unusable_targets_are_refused_naming_the_field(gitlab, kind, target, field):
+    assert field in invalid_fields(service=gitlab, kind=kind, target=target)
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [
+        ("http", "/gitlab/-/readiness"),
+        ("http", "https://gitlab.example.com/-/health"),
+        ("tcp", "gitlab-postgresql:5432"),
+        ("tcp", "[::1]:6379"),
+        ("redis", "redis://:secret@gitlab-redis:6379/0"),
+        ("redis", ""),
+        ("postgres", "postgresql://gitlab@gitlab-postgresql:5432/gitlabhq_production"),
+    ],
+)
+def test_usable_targets_pass(gitlab, kind, target):
+    HealthCheck(slug="x", service=gitlab, kind=kind, target=target).full_clean()
+
+
+def test_bad_condition_is_refused_naming_the_field(gitlab):
+    fields = invalid_fields(
+        service=gitlab, target="/gitlab", conditions="[STATUS] == 200\n[FOO] > 1"
+    )
+    assert fields == {"conditions"}
+
+
+def test_conditions_belong_to_http_checks(gitlab):
+    fields = invalid_fields(
+        service=gitlab, kind="tcp", target="gitlab:22", conditions="[STATUS] == 200"
+    )
+    assert fields == {"conditions"}
+
+
+def test_bad_status_codes_are_refused(gitlab):
+    assert invalid_fields(service=gitlab, target="/g", accepted_statuses="200-abc") == {
+        "accepted_statuses"
+    }
+    assert invalid_fields(service=gitlab, target="/g", accepted_statuses="700") == {
+        "accepted_statuses"
+    }
+
+
+def test_a_check_belongs_to_one_service_or_one_store(gitlab):
+    store = DataStore.objects.get(slug="gitlab-redis")
+    assert "service" in invalid_fields(target="/g")
+    assert "service" in invalid_fields(service=gitlab, data_store=store, target="/g")
+
+
+def test_out_of_range_limits_are_refused(gitlab):
+    assert invalid_fields(service=gitlab, target="/g", timeout=0, failures_before_down=0) == {
+        "timeout",
+        "failures_before_down",
+    }
+
+
+def test_saving_an_unparseable_check_is_refused_outside_forms_too(gitlab):
+    with pytest.raises(ValidationError):
+        HealthCheck.objects.create(slug="x", service=gitlab, target="file:///etc/passwd")
+
+
+def test_relative_targets_resolve_under_the_platform_base_url(gitlab, settings):
+    check = HealthCheck(slug="x", service=gitlab, target="/gitlab/-/readiness")
+    settings.PLATFORM_BASE_URL = "https://platform.example.com/"
+    assert check.resolved_target() == "https://platform.example.com/gitlab/-/readiness"
+    settings.PLATFORM_BASE_URL = ""
+    assert check.resolved_target() == ""
+
+
+def test_a_blank_redis_target_is_the_portals_broker(gitlab, settings):
+    settings.CELERY_BROKER_URL = "redis://broker:6379/3"
+    check = HealthCheck(slug="x", service=gitlab, kind="redis", target="")
+    assert check.resolved_target() == "redis://broker:6379/3"
+
+
+class TestConditions:
+    def test_parses_the_three_placeholders(self):
+        status, time, body = parse_conditions(
+            "[STATUS] == 200\n\n[RESPONSE_TIME] < 300\n[BODY].status == UP"
+        )
+        assert (status.placeholder, status.op, status.value) == ("STATUS", "==", "200")
+        assert (time.placeholder, time.op) == ("RESPONSE_TIME", "<")
+        assert (body.path, body.value) == (("status",), "UP")
+
+    def test_evaluates_against_an_answer(self):
+        answer = Answer(status=200, response_time_ms=120.0, body=b'{"status": "UP", "n": [3]}')
+        assert parse_condition("[STATUS] == 200").evaluate(answer)
+        assert parse_condition("[RESPONSE_TIME] < 300").evaluate(answer)
+        assert not parse_condition("[RESPONSE_TIME] > 300").evaluate(answer)
+        assert parse_condition("[BODY].status == UP").evaluate(answer)
+        assert parse_condition("[BODY].n[0] >= 3").evaluate(answer)
+        assert not parse_condition("[BODY].missing == UP").evaluate(answer)
+        assert not parse_condition("[BODY].status > 3").evaluate(answer)
+
+    def test_quoted_values_and_plain_bodies(self):
+        answer = Answer(status=200, response_time_ms=1.0, body=b"OK\n")
+        assert parse_condition('[BODY] == "OK"').evaluate(answer)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "__import__('os').system('true')",
+            "[STATUS] = 200",
+            "[STATUS] == two hundred",
+            "[RESPONSE_TIME].x < 3",
+            "[BODY].status ==",
+            "[HEADERS].x == 1",
+        ],
+    )
+    def test_refuses_anything_else(self, text):
+        with pytest.raises(ConditionError):
+            parse_condition(text)
+
+    def test_errors_name_the_line(self):
+        with pytest.raises(ConditionError, match="line 2"):
+            parse_conditions("[STATUS] == 200\nnonsense")
+
+
+def test_shipped_health_fixtures_load_twice_without_changes(catalog):
+    call_command("loaddata", "health_checks", verbosity=0)
+    first = list(HealthCheck.objects.order_by("slug").values())
+    assert {row["slug"] for row in first} >= {"gitlab-http", "gitlab-postgresql-tcp"}
+    call_command("loaddata", "health_checks", verbosity=0)
+    assert list(HealthCheck.objects.order_by("slug").values()) == first
+
+
+def test_embedded_health_fixture_checks_what_runs_locally(catalog):
+    call_command("loaddata", "health_checks_local", verbosity=0)
+    kinds = dict(HealthCheck.objects.values_list("slug", "kind"))
+    assert kinds == {
+        "admin-ui-local": "http",
+        "flower-local": "http",
+        "celery-redis-local": "redis",
+    }
+
+
+def test_a_fixture_with_a_bad_check_is_refused(catalog, tmp_path, settings):
+    (tmp_path / "bad_checks.yaml").write_text(
+        "- model: portal.healthcheck\n"
+        "  fields: {slug: bad, service: [gitlab], kind: http, target: 'file:///etc/passwd'}\n"
+    )
+    settings.FIXTURE_DIRS = [tmp_path]
+    with pytest.raises(CommandError, match="target"):
+        call_command("loaddata", "bad_checks", verbosity=0)

@@ -1,0 +1,259 @@
+"""What people see of health: the category header, the cards, the home page, the API,
+the admin, and pages that keep working when the broker or the workers are down."""
+
+from datetime import timedelta
+
+import pytest
+import redis
+from django.utils import timezone
+
+from aixops.celery import app as celery_app
+from portal.models import Category, CheckResult, HealthCheck, MaintenanceWindow, Scan, Service
+from tests.conftest import TEST_REDIS_URL
+from tests.factories import make_checks, make_finished_scan
+from tests.pagetext import page_text, squeeze
+
+
+@pytest.fixture
+def checked(catalog):
+    """Every seed item has a check and is up; no scan has finished yet."""
+    for category in Category.objects.all():
+        make_checks(category)
+
+
+def devops(client, **headers) -> str:
+    response = client.get("/categories/devops/", **headers)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def text_of(html: str) -> str:
+    return squeeze(page_text(html))
+
+
+def set_status(status, **lookup):
+    HealthCheck.objects.filter(**lookup).update(status=status)
+
+
+def test_header_in_english_shows_the_time_with_seconds(checked, bob_client):
+    scan = make_finished_scan()
+    bob_client.cookies["django_language"] = "en"
+    page = devops(bob_client)
+    shown = timezone.localtime(scan.finished_at).strftime("%-I:%M:%S %p")
+    assert squeeze(f"Last Scan: {shown} • System Optimal") in text_of(page)
+    assert 'data-scan-status="optimal"' in page
+
+
+def test_header_follows_the_readers_time_zone(checked, bob_client):
+    scan = make_finished_scan()
+    bob_client.cookies["tz"] = "America/New_York"
+    page = devops(bob_client)
+    local = scan.finished_at.astimezone(timezone.zoneinfo.ZoneInfo("America/New_York"))
+    assert f"{local:%-I:%M:%S}" in text_of(page)
+    assert local.isoformat(timespec="seconds")[:19] in page  # <time datetime=...>
+
+
+def test_an_unknown_time_zone_cookie_is_ignored(checked, bob_client):
+    make_finished_scan()
+    bob_client.cookies["tz"] = "Mars/Olympus_Mons"
+    assert "LastScan:" in text_of(devops(bob_client))
+
+
+@pytest.mark.parametrize(
+    ("lookup", "status", "label"),
+    [
+        ({"service__slug": "jenkins"}, "down", "Major Outage"),
+        ({"service__slug": "gitlab-runner"}, "down", "Partial Outage"),
+        ({"data_store__slug": "gitlab-redis"}, "down", "Partial Outage"),
+        ({"service__slug": "flower"}, "degraded", "Degraded"),
+    ],
+)
+def test_header_aggregates_the_category(checked, bob_client, lookup, status, label):
+    set_status(status, **lookup)
+    make_finished_scan()
+    assert f"•{label.replace(' ', '')}" in text_of(devops(bob_client))
+
+
+def test_maintenance_reads_maintenance_not_outage(checked, bob_client):
+    set_status("down", service__slug="jenkins")
+    now = timezone.now()
+    MaintenanceWindow.objects.create(
+        service=Service.objects.get(slug="jenkins"),
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=1),
+    )
+    make_finished_scan()
+    text = text_of(devops(bob_client))
+    assert "•Maintenance" in text
+    assert "점검중" in text
+
+
+def test_stale_scan_says_so_and_points_to_flower(checked, bob_client, settings):
+    settings.FLOWER_URL = "/flower/"
+    make_finished_scan(at=timezone.now() - timedelta(minutes=10))
+    page = devops(bob_client)
+    assert "•Stale" in text_of(page)
+    assert 'class="stale-warning"' in page
+    assert '<a href="/flower/">Flower</a>' in page
+    assert "System Optimal" in page  # the last known status, in words
+
+
+def test_no_scan_yet_keeps_saying_so(checked, bob_client):
+    assert "LastScan:아직스캔없음" in text_of(devops(bob_client))
+
+
+def test_cards_show_status_latency_uptime_and_a_sparkline(checked, bob_client):
+    make_finished_scan()
+    page = devops(bob_client)
+    assert page.count('class="health health-up"') == 9  # 5 services and 4 stores
+    assert page.count('class="sparkline"') == 9
+    text = text_of(page)
+    assert "정상" in text and "42ms" in text
+    assert "가동률24시간99.5%" in text and "가동률7일99.9%" in text
+
+
+def test_a_service_card_says_when_a_store_it_uses_is_down(checked, bob_client):
+    set_status("down", data_store__slug="gitlab-postgresql")
+    make_finished_scan()
+    bob_client.cookies["django_language"] = "en"
+    text = text_of(devops(bob_client))
+    assert "dependsonGitLabInternalPostgreSQL:down" in text
+
+
+def test_unchecked_items_say_not_checked_yet(catalog, bob_client):
+    make_finished_scan()
+    assert "미확인" in text_of(devops(bob_client))
+
+
+def test_home_shows_each_categorys_status(checked, bob_client):
+    set_status("down", data_store__slug="keycloak-postgresql")
+    make_finished_scan()
+    page = bob_client.get("/").content.decode()
+    assert 'data-category-status="optimal"' in page
+    assert 'data-category-status="partial_outage"' in page
+
+
+def test_api_health_gives_categories_services_and_stores(checked, bob_client):
+    set_status("down", service__slug="gitlab")
+    scan = make_finished_scan()
+    body = bob_client.get("/api/health/").json()
+    assert body["last_scan"]["id"] == scan.pk
+    assert body["last_scan"]["stale"] is False
+    statuses = {c["slug"]: c["status"] for c in body["categories"]}
+    assert statuses == {"devops": "major_outage", "identity-access": "optimal"}
+    gitlab = next(s for s in body["services"] if s["slug"] == "gitlab")
+    assert gitlab["status"] == "down" and gitlab["category"] == "devops"
+    assert {"latency_ms", "uptime_24h", "uptime_7d"} <= set(gitlab)
+    assert len(body["data_stores"]) == 6
+
+
+def test_api_category_includes_its_health(checked, bob_client):
+    scan = make_finished_scan()
+    body = bob_client.get("/api/categories/devops/").json()
+    assert body["last_scan"]["id"] == scan.pk
+    assert body["health"]["status"] == "optimal"
+    assert body["health"]["label"] == "System Optimal"
+    assert body["services"][0]["health"]["status"] == "up"
+
+
+def test_api_health_needs_a_signed_in_member(catalog, client):
+    assert client.get("/api/health/").status_code == 401
+
+
+class TestBrokerDown:
+    """With CELERY_BROKER_URL on a closed port, pages still render, from the database."""
+
+    @pytest.fixture(autouse=True)
+    def broker_down(self, settings, refused_port):
+        url = f"redis://127.0.0.1:{refused_port}/0"
+        settings.CELERY_BROKER_URL = url
+        previous = celery_app.conf.broker_url
+        celery_app.conf.broker_url = url
+        yield
+        celery_app.conf.broker_url = previous
+
+    def test_pages_render_with_the_last_known_state_and_stale(self, checked, bob_client):
+        make_finished_scan(at=timezone.now() - timedelta(minutes=30))
+        assert "•Stale" in text_of(devops(bob_client))
+        home = bob_client.get("/")
+        assert home.status_code == 200
+        assert 'data-category-status="stale"' in home.content.decode()
+        api = bob_client.get("/api/health/").json()
+        assert {c["status"] for c in api["categories"]} == {"stale"}
+        assert {c["last_known"] for c in api["categories"]} == {"optimal"}
+
+    def test_scan_now_says_the_broker_is_unreachable(
+        self, catalog, alice_client, tasks_go_to_the_broker
+    ):
+        response = alice_client.post("/admin/portal/scan/scan-now/", follow=True)
+        assert response.status_code == 200
+        assert "브로커에 연결할 수 없습니다" in response.content.decode()
+
+
+class TestAdmin:
+    def test_scans_and_results_are_browsable_and_read_only(self, checked, alice_client):
+        scan = make_finished_scan()
+        check = HealthCheck.objects.first()
+        CheckResult.objects.create(
+            scan=scan, health_check=check, checked_at=scan.finished_at, outcome="up", status="up"
+        )
+        for url in [
+            "/admin/portal/scan/",
+            f"/admin/portal/scan/{scan.pk}/change/",
+            "/admin/portal/checkresult/?status__exact=up",
+            "/admin/portal/healthcheck/?kind__exact=tcp",
+            "/admin/portal/maintenancewindow/",
+        ]:
+            assert alice_client.get(url).status_code == 200, url
+        assert alice_client.get("/admin/portal/scan/add/").status_code == 403
+        alice_client.post(f"/admin/portal/scan/{scan.pk}/delete/", {"post": "yes"})
+        assert Scan.objects.filter(pk=scan.pk).exists()
+        assert "지금 스캔" in alice_client.get("/admin/portal/scan/").content.decode()
+
+    def test_scan_now_queues_the_task(
+        self, catalog, alice_client, settings, tasks_go_to_the_broker
+    ):
+        settings.CELERY_BROKER_URL = TEST_REDIS_URL
+        queue = redis.Redis.from_url(TEST_REDIS_URL)
+        before = queue.llen("celery")
+        try:
+            response = alice_client.post("/admin/portal/scan/scan-now/", follow=True)
+            assert response.status_code == 200
+            assert "Flower" in response.content.decode()
+            assert queue.llen("celery") == before + 1
+        finally:
+            # Nobody consumes the tests' Redis database: take our message (the newest,
+            # kombu pushes on the left) back out.
+            if queue.llen("celery") > before:
+                queue.lpop("celery")
+
+    def test_scan_now_refuses_get(self, catalog, alice_client):
+        assert alice_client.get("/admin/portal/scan/scan-now/").status_code == 405
+
+    def test_members_cannot_scan(self, catalog, bob_client):
+        response = bob_client.post("/admin/portal/scan/scan-now/")
+        assert response.status_code == 302
+
+    def test_admin_refuses_a_file_url_naming_the_field(self, catalog, alice_client):
+        gitlab = Service.objects.get(slug="gitlab")
+        response = alice_client.post(
+            "/admin/portal/healthcheck/add/",
+            {
+                "slug": "gitlab-file",
+                "service": gitlab.pk,
+                "enabled": "on",
+                "position": 0,
+                "kind": "http",
+                "method": "GET",
+                "target": "file:///etc/passwd",
+                "accepted_statuses": "200-399",
+                "timeout": 5,
+                "degraded_after_ms": 1000,
+                "conditions": "",
+                "failures_before_down": 2,
+                "successes_before_up": 1,
+            },
+        )
+        assert response.status_code == 200
+        assert set(response.context["adminform"].form.errors) == {"target"}
+        assert not HealthCheck.objects.filter(slug="gitlab-file").exists()

@@ -1,0 +1,247 @@
+"""A scan probes every enabled check once, records it all or nothing, and never overlaps."""
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from portal import tasks
+from portal.health import latest_scan_info
+from portal.models import CheckResult, HealthCheck, MaintenanceWindow, Scan, Service
+from portal.scans import ScanLock, results_prune, scan_run
+from tests.factories import make_finished_scan
+from tests.subprocesses import child_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def add_check(slug, service_slug, target, **fields):
+    return HealthCheck.objects.create(
+        slug=slug, service=Service.objects.get(slug=service_slug), target=target, **fields
+    )
+
+
+@pytest.fixture
+def checks(catalog, http_server, refused_port):
+    """GitLab answers, Jenkins is slow, Flower fails; the Admin UI check is disabled."""
+    return {
+        "gitlab": add_check("gitlab-ok", "gitlab", http_server.url("/ok")),
+        "jenkins": add_check(
+            "jenkins-slow", "jenkins", http_server.url("/slow?seconds=0.2"), degraded_after_ms=100
+        ),
+        "flower": add_check("flower-refused", "flower", f"http://127.0.0.1:{refused_port}/"),
+        "admin": add_check("admin-off", "admin-ui", http_server.url("/ok"), enabled=False),
+    }
+
+
+def test_a_scan_records_results_state_and_its_summary(checks):
+    summary = scan_run(task_id="task-1")
+    assert summary == {
+        "scan": summary["scan"],
+        "checked": 3,
+        "up": 1,
+        "degraded": 1,
+        "down": 0,  # one failure is not enough to go down (flap control)
+        "maintenance": 0,
+        "duration": summary["duration"],
+    }
+    assert 0.2 <= summary["duration"] < 5
+    scan = Scan.objects.get()
+    assert (scan.state, scan.task_id, scan.unknown) == ("finished", "task-1", 1)
+    assert scan.finished_at >= scan.started_at
+    assert CheckResult.objects.filter(scan=scan).count() == 3
+    gitlab = HealthCheck.objects.get(slug="gitlab-ok")
+    assert (gitlab.status, gitlab.uptime_24h, gitlab.uptime_7d) == ("up", 100.0, 100.0)
+    assert len(gitlab.recent_latencies) == 1
+    flower = HealthCheck.objects.get(slug="flower-refused")
+    assert (flower.status, flower.consecutive_failures) == ("unknown", 1)
+    assert HealthCheck.objects.get(slug="admin-off").checked_at is None
+
+
+def test_the_second_failure_takes_a_check_down_and_uptime_counts_it(checks):
+    HealthCheck.objects.filter(slug="flower-refused").update(status="up")
+    scan_run()
+    second = scan_run()
+    assert second["down"] == 1
+    flower = HealthCheck.objects.get(slug="flower-refused")
+    assert flower.status == "down"
+    assert flower.uptime_24h == 50.0
+    assert list(flower.results.values_list("outcome", "status")) == [
+        ("down", "down"),
+        ("down", "up"),
+    ]
+
+
+def test_a_service_in_maintenance_is_probed_but_reads_maintenance(checks):
+    HealthCheck.objects.filter(slug="flower-refused").update(status="down")
+    now = timezone.now()
+    MaintenanceWindow.objects.create(
+        service=Service.objects.get(slug="flower"),
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(minutes=5),
+        note="Flower upgrade",
+    )
+    summary = scan_run()
+    assert (summary["maintenance"], summary["down"]) == (1, 0)
+    result = CheckResult.objects.get(health_check__slug="flower-refused")
+    assert (result.outcome, result.status) == ("down", "maintenance")
+    assert HealthCheck.objects.get(slug="flower-refused").uptime_24h == 100.0
+
+
+def test_a_scan_skips_while_another_holds_the_lock(checks):
+    lock = ScanLock.from_settings()
+    token = lock.acquire()
+    try:
+        assert scan_run() == {"skipped": "another scan is running"}
+        assert not Scan.objects.exists()
+    finally:
+        assert lock.release(token)
+    assert "checked" in scan_run()
+
+
+def test_the_lock_is_released_only_by_its_holder():
+    lock = ScanLock.from_settings()
+    token = lock.acquire()
+    assert lock.acquire() is None
+    assert not lock.release("someone-else")
+    assert lock.release(token)
+    assert lock.release(lock.acquire())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_scans_fired_at_once_give_one_run_and_one_skip(http_server):
+    call_command("loaddata", "catalog", verbosity=0)
+    add_check("gitlab-slow", "gitlab", http_server.url("/slow?seconds=0.5"))
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def fire():
+        start.wait()
+        try:
+            outcomes.append(scan_run())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=fire) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted("skipped" in outcome for outcome in outcomes) == [False, True]
+    assert Scan.objects.filter(state="finished").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_scan_is_never_shown_and_the_next_one_completes(http_server):
+    call_command("loaddata", "catalog", verbosity=0)
+    add_check("gitlab-hang", "gitlab", http_server.url("/hang"), timeout=30)
+    key = settings.HEALTH_LOCK_KEY
+    child = subprocess.Popen(
+        [sys.executable, "manage.py", "refresh_health"],
+        cwd=ROOT,
+        env=child_env(
+            HEALTH_LOCK_URL=settings.HEALTH_LOCK_URL,
+            HEALTH_LOCK_KEY=key,
+            HEALTH_LOCK_SECONDS="3",
+        ),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not Scan.objects.filter(state="running").exists():
+            assert time.monotonic() < deadline, "the child scan never started"
+            assert child.poll() is None, "the child scan ended early"
+            time.sleep(0.1)
+        # Mid-scan, as a worker killed by the OOM killer or a redeploy.
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    lock = redis.Redis.from_url(settings.HEALTH_LOCK_URL)
+    assert lock.get(key) is not None, "the dead scan's lock is still held"
+    assert latest_scan_info() is None
+    assert not CheckResult.objects.exists()
+    assert scan_run() == {"skipped": "another scan is running"}
+
+    time.sleep(max(0, lock.pttl(key)) / 1000 + 0.1)
+    HealthCheck.objects.filter(slug="gitlab-hang").update(target=http_server.url("/ok"))
+    summary = scan_run()
+    assert summary["up"] == 1
+    assert dict(Scan.objects.values_list("state", "task_id").order_by("pk")) == {
+        "abandoned": "",
+        "finished": "",
+    }
+    assert latest_scan_info().id == summary["scan"]
+
+
+def test_the_task_returns_the_summary(checks):
+    result = tasks.refresh_health.apply()
+    assert result.successful()
+    assert set(result.result) == {
+        "scan",
+        "checked",
+        "up",
+        "degraded",
+        "down",
+        "maintenance",
+        "duration",
+    }
+    assert Scan.objects.get().task_id == result.id
+    json.dumps(result.result)
+
+
+def test_refresh_health_command_prints_the_summary(checks):
+    out = StringIO()
+    call_command("refresh_health", stdout=out)
+    summary = json.loads(out.getvalue())
+    assert summary["checked"] == 3
+
+
+def test_refresh_health_command_says_when_redis_is_unreachable(checks, settings, refused_port):
+    settings.HEALTH_LOCK_URL = f"redis://127.0.0.1:{refused_port}/0"
+    with pytest.raises(Exception, match="HEALTH_LOCK_URL"):
+        call_command("refresh_health", stdout=StringIO())
+
+
+def test_prune_keeps_recent_results_and_the_latest_scan(checks, settings):
+    settings.HEALTH_RETENTION_DAYS = 14
+    scan_run()
+    old = timezone.now() - timedelta(days=15)
+    Scan.objects.update(started_at=old, finished_at=old)
+    CheckResult.objects.update(checked_at=old)
+    ancient = make_finished_scan(at=old - timedelta(days=1))
+    summary = results_prune()
+    assert summary["scans_deleted"] == 1
+    assert not Scan.objects.filter(pk=ancient.pk).exists()
+    # The only finished scan with results is the latest: kept, for the last known state.
+    assert CheckResult.objects.count() == 3
+    assert tasks.prune_health.apply().result["scans_deleted"] == 0
+
+
+def test_beat_schedules_the_scan_with_an_expiry_and_a_daily_prune():
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    scan = schedule["refresh-health"]
+    assert scan["task"] == "portal.tasks.refresh_health"
+    assert scan["schedule"] == settings.HEALTH_SCAN_INTERVAL == 60
+    assert scan["options"]["expires"] <= settings.HEALTH_SCAN_INTERVAL
+    assert schedule["prune-health"]["task"] == "portal.tasks.prune_health"
+    # The scan's deadline ends it before the soft time limit, and that before the hard one.
+    assert (
+        settings.HEALTH_SCAN_DEADLINE
+        < settings.HEALTH_SCAN_SOFT_TIME_LIMIT
+        < settings.HEALTH_SCAN_TIME_LIMIT
+        < settings.HEALTH_LOCK_SECONDS
+    )
+    assert tasks.refresh_health.soft_time_limit == settings.HEALTH_SCAN_SOFT_TIME_LIMIT

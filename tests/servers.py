@@ -1,0 +1,147 @@
+"""Real local servers for probes to hit: HTTP that answers fast, slowly, with 500 or
+never, and bare TCP. Each binds 127.0.0.1 on a free port and stops when told.
+
+    python -m tests.servers --port 8765     # serve HTTP in the foreground (bench/scan.py)
+
+HTTP paths: /ok (200, {"status": "UP"}), /down (200, {"status": "DOWN"}), /error (500),
+/slow?seconds=1.0 (200 after a pause), /hang (never answers). Connections are kept
+alive, as a real server's would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (and, closed again, one that refuses)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            method, target, _version = request_line.split(" ", 2)
+            headers = head.decode("latin-1").lower()
+            if "content-length:" in headers:
+                length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
+                await reader.readexactly(length)
+            parts = urlsplit(target)
+            status, body = await _route(parts.path, parse_qs(parts.query))
+            payload = b"" if method == "HEAD" else body
+            writer.write(
+                f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                "Connection: keep-alive\r\n\r\n".encode("latin-1")
+                + payload
+            )
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.LimitOverrunError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _route(path: str, query: dict) -> tuple[int, bytes]:
+    if path == "/ok":
+        return 200, json.dumps({"status": "UP", "checks": [{"state": "UP"}]}).encode()
+    if path == "/down":
+        return 200, json.dumps({"status": "DOWN"}).encode()
+    if path == "/error":
+        return 500, b'{"status": "ERROR"}'
+    if path == "/slow":
+        await asyncio.sleep(float(query.get("seconds", ["1"])[0]))
+        return 200, b'{"status": "UP"}'
+    if path == "/hang":
+        await asyncio.sleep(3600)
+    return 404, b"{}"
+
+
+class _Background:
+    """An asyncio server run on its own loop in a daemon thread."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.server: asyncio.base_events.Server | None = None
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    async def _start(self):
+        raise NotImplementedError
+
+    def start(self):
+        self.thread.start()
+        self.server = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(5)
+        return self
+
+    def stop(self):
+        async def close():
+            self.server.close()
+            # Cancel hanging handlers so the loop can stop.
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(close(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class HttpServer(_Background):
+    """The test HTTP server; `url(path)` gives an absolute URL on it."""
+
+    async def _start(self):
+        return await asyncio.start_server(_handle, "127.0.0.1", self.port, backlog=1024)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+class TcpServer(_Background):
+    """A server that accepts TCP connections and says nothing."""
+
+    async def _start(self):
+        async def accept(reader, writer):
+            writer.close()
+
+        return await asyncio.start_server(accept, "127.0.0.1", self.port)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+
+    async def serve():
+        server = await asyncio.start_server(_handle, "127.0.0.1", args.port, backlog=4096)
+        print(f"serving on 127.0.0.1:{args.port}", flush=True)
+        async with server:
+            await server.serve_forever()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
