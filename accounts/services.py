@@ -160,6 +160,22 @@ def notify_members_after_commit(action: str, ids: list[int], reason: str) -> Non
         )
 
 
+def workspaces_follow_membership_after_commit(
+    action: str, ids: list[int], *, by: User | None, ip: str | None
+) -> None:
+    """Once a membership change commits, the members' workspaces follow it: approval
+    requests one, suspension suspends it, reinstatement resumes it (accounts.workspaces).
+
+    After the commit, not inside it: the workspace operations claim their own rows and
+    queue their own tasks, and a failure there must not undo the membership change."""
+    if action not in (User.APPROVE.action, User.SUSPEND.action, User.REINSTATE.action):
+        return
+    from . import workspaces  # workspaces imports models, which import this late
+
+    ids = list(ids)
+    transaction.on_commit(lambda: workspaces.follow_membership(action, ids, by=by, ip=ip))
+
+
 def _enqueue(task_name: str, *args) -> None:
     """Hand a job to Celery (tasks import this module, hence the late import)."""
     from . import tasks

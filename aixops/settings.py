@@ -296,6 +296,26 @@ WORKSPACE_ARCHIVE = Path(env.str("WORKSPACE_ARCHIVE", default=str(DATA_DIR / "wo
 # Owner of new workspace directories; unset keeps the portal's own user.
 WORKSPACE_UID = env_int("WORKSPACE_UID", default=None)
 WORKSPACE_GID = env_int("WORKSPACE_GID", default=None)
+# Approving a member requests their workspace; an admin (or the rule below) provisions it.
+WORKSPACE_AUTO_REQUEST = env_flag("WORKSPACE_AUTO_REQUEST", default=True)
+# Provision requested workspaces at once instead of waiting for an admin.
+WORKSPACE_AUTO_PROVISION = env_flag("WORKSPACE_AUTO_PROVISION", default=False)
+WORKSPACE_DEFAULT_QUOTA_GIB = env_int("WORKSPACE_DEFAULT_QUOTA_GIB", default=10, minimum=1)
+# How often the periodic task measures active and suspended workspaces.
+WORKSPACE_USAGE_INTERVAL = env_int("WORKSPACE_USAGE_INTERVAL", default=15 * 60, minimum=10)
+# Flower's address; admin pages link a workspace's last task to FLOWER_URL/task/<id>.
+FLOWER_URL = env.str("FLOWER_URL", default="/flower").rstrip("/")
+# Each feature owns its keys in the beat schedule (health scans add theirs elsewhere), so
+# this merges into whatever schedule is already defined above instead of replacing it.
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "workspace-usage": {
+        "task": "accounts.tasks.refresh_workspace_usage",
+        "schedule": WORKSPACE_USAGE_INTERVAL,
+        # A backlog of measurements (worker down for a day) is worthless: drop stale ones.
+        "options": {"expires": WORKSPACE_USAGE_INTERVAL},
+    },
+}
 
 # /metrics answers a Prometheus that presents METRICS_TOKEN as a bearer token, or scrapes
 # from one of METRICS_ALLOWED_NETWORKS. Behind nginx every client looks like 127.0.0.1,
