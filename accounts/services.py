@@ -134,14 +134,15 @@ def _sync_groups(user: User, names: Iterable[str], *, created: bool, admin: bool
 def admin_group() -> Group:
     """The Django group that Keycloak admins join: what they may do in the admin UI.
 
-    Made on first use with its permissions: the catalog, members (view, change; no delete,
-    which would erase their audit trail), the pending queue and the audit log (view).
+    Made on first use with its permissions: the catalog, members and workspaces (view,
+    change; no delete, which would erase their audit trail), the pending queue and the
+    audit log (view).
     """
     group, created = Group.objects.get_or_create(name=settings.OIDC_ADMIN_GROUP)
     if created:
         members = Q(
             content_type__app_label="accounts",
-            content_type__model__in=["user", "pendingmember"],
+            content_type__model__in=["user", "pendingmember", "workspace"],
             codename__regex=r"^(view|change)_",
         )
         audit = Q(content_type__app_label="accounts", codename="view_auditevent")
