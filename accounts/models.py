@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models, transaction
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -313,7 +314,10 @@ class WorkspaceQuerySet(models.QuerySet):
         return self.exclude(status=Workspace.Status.DELETED)
 
     def over_quota(self):
-        return self.filter(usage_bytes__gt=models.F("quota_gib") * GIB)
+        # The quota is an integer column: widen it before multiplying, or PostgreSQL's
+        # int4 arithmetic overflows at 2 GiB.
+        quota_bytes = Cast("quota_gib", models.BigIntegerField()) * GIB
+        return self.filter(usage_bytes__gt=quota_bytes)
 
     def current_for(self, user: User) -> Workspace | None:
         """The member's live workspace, else their most recent deleted one, else None."""
@@ -409,7 +413,7 @@ class Workspace(models.Model):
         indexes = [models.Index(fields=["status"], name="workspace_status")]
 
     def __str__(self) -> str:
-        return f"{self.owner_id and self.owner.username}: {self.status}"
+        return f"{self.owner}: {self.status}"
 
     @property
     def quota_bytes(self) -> int:
