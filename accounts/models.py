@@ -306,6 +306,9 @@ def default_quota_gib() -> int:
 
 
 GIB = 1024**3
+# Usage above the quota. The quota is an integer column: widened before multiplying, or
+# PostgreSQL's int4 arithmetic overflows at 2 GiB.
+_OVER_QUOTA = models.Q(usage_bytes__gt=Cast("quota_gib", models.BigIntegerField()) * GIB)
 
 
 class WorkspaceQuerySet(models.QuerySet):
@@ -314,10 +317,15 @@ class WorkspaceQuerySet(models.QuerySet):
         return self.exclude(status=Workspace.Status.DELETED)
 
     def over_quota(self):
-        # The quota is an integer column: widen it before multiplying, or PostgreSQL's
-        # int4 arithmetic overflows at 2 GiB.
-        quota_bytes = Cast("quota_gib", models.BigIntegerField()) * GIB
-        return self.filter(usage_bytes__gt=quota_bytes)
+        return self.filter(_OVER_QUOTA)
+
+    def needing_attention(self) -> dict[str, int]:
+        """How many workspaces wait for an admin, failed, or are over quota: one query."""
+        return self.aggregate(
+            requested=models.Count("pk", filter=models.Q(status=Workspace.Status.REQUESTED)),
+            failed=models.Count("pk", filter=models.Q(status=Workspace.Status.FAILED)),
+            over_quota=models.Count("pk", filter=_OVER_QUOTA),
+        )
 
     def current_for(self, user: User) -> Workspace | None:
         """The member's live workspace, else their most recent deleted one, else None."""

@@ -185,3 +185,17 @@ def test_workspaces_cannot_be_added_or_deleted_as_rows(sam, requested):
 
 def test_members_cannot_reach_the_console(bob_client):
     assert bob_client.get(CHANGELIST).status_code == 302
+
+
+def test_the_admin_index_says_which_workspaces_need_an_admin(sam, bob, carol, alice):
+    carol.approve(by=alice)
+    Workspace.objects.create(owner=bob, backend="local", status="failed", last_error="disk")
+    Workspace.objects.create(
+        owner=carol, backend="local", status="active", quota_gib=1, usage_bytes=5 * 1024**3
+    )
+    page = client_for(sam).get("/admin/", headers={"accept-language": "en"}).text
+    assert "0 workspaces requested" in page
+    assert "1 workspace failed" in page and "1 workspace over quota" in page
+    assert f"{CHANGELIST}?quota=over" in page
+    korean = client_for(sam).get("/admin/", headers={"accept-language": "ko"}).text
+    assert "할당량을 넘은 워크스페이스 1개" in korean
