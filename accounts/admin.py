@@ -1,14 +1,19 @@
-"""Admin UI for members: the pending queue, approve / reject / suspend / reinstate, and the
-audit trail. The actions call the same `User.objects.transition()` as everything else."""
+"""Admin UI for members and their workspaces: the pending queue, approve / reject /
+suspend / reinstate, the workspace console, and the audit trail. The actions call the same
+`User.objects.transition()` and `accounts.workspaces` operations as everything else."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import AuditEvent, MembershipError, PendingMember, User
+from . import workspaces
+from .models import AuditEvent, MembershipError, PendingMember, User, Workspace
 from .services import client_ip
 
 
@@ -124,6 +129,13 @@ def reinstate(modeladmin, request, queryset):
     _run(modeladmin, request, queryset, User.REINSTATE)
 
 
+@admin.action(description=_("Request a workspace for selected members"), permissions=["change"])
+def request_workspaces(modeladmin, request, queryset):
+    ids = list(queryset.values_list("pk", flat=True))
+    result = workspaces.request(ids, by=request.user, ip=client_ip(request))
+    _report(modeladmin, request, result, _("request a workspace"))
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = [
@@ -137,7 +149,7 @@ class UserAdmin(DjangoUserAdmin):
     ]
     list_filter = ["membership", "is_staff", "is_superuser", "is_active", "groups"]
     search_fields = ["username", "email", "first_name", "last_name", "oidc_subject"]
-    actions = [approve, reject, suspend, reinstate]
+    actions = [approve, reject, suspend, reinstate, request_workspaces]
     readonly_fields = ["membership", "membership_changed_at", "membership_reason"]
     fieldsets = [
         *DjangoUserAdmin.fieldsets,
@@ -204,4 +216,227 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Workspaces ---------------------------------------------------------------------------
+
+
+def _report(modeladmin, request, result, label) -> None:
+    """Tell the admin what a (bulk) workspace operation did, skipped and refused."""
+    if result.changed:
+        modeladmin.message_user(
+            request,
+            ngettext(
+                "%(action)s: %(count)d workspace.",
+                "%(action)s: %(count)d workspaces.",
+                len(result.changed),
+            )
+            % {"action": label, "count": len(result.changed)},
+            messages.SUCCESS,
+        )
+    if result.unchanged:
+        modeladmin.message_user(
+            request,
+            _("Workspaces already done, left as they were: %(count)d.")
+            % {"count": len(result.unchanged)},
+            messages.INFO,
+        )
+    if result.refused:
+        modeladmin.message_user(
+            request,
+            _("Workspaces skipped, their state does not allow %(action)s: %(count)d.")
+            % {"count": len(result.refused), "action": label},
+            messages.WARNING,
+        )
+
+
+class QuotaForm(OptionalReasonForm):
+    quota_gib = forms.IntegerField(label=_("Storage quota (GiB)"), min_value=1, max_value=100_000)
+    cpu_limit = forms.DecimalField(
+        label=_("CPU limit (cores)"), required=False, min_value=0, max_digits=6, decimal_places=2
+    )
+    memory_mib = forms.IntegerField(label=_("Memory limit (MiB)"), required=False, min_value=1)
+    field_order = ["quota_gib", "cpu_limit", "memory_mib", "reason"]
+
+
+def _confirmed(modeladmin, request, queryset, operation, label, form_class=OptionalReasonForm):
+    """Every workspace action goes through a confirmation page listing the workspaces (with
+    a reason, and the figures for a quota change); only its submit runs the operation."""
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        ids = list(queryset.values_list("pk", flat=True))
+        try:
+            result = operation(ids, by=request.user, ip=client_ip(request), **form.cleaned_data)
+        except workspaces.WorkspaceError as exc:
+            modeladmin.message_user(request, str(exc), messages.ERROR)
+            return None
+        _report(modeladmin, request, result, label)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": label,
+        "opts": modeladmin.model._meta,
+        "form": form,
+        "workspaces": list(queryset.select_related("owner")),
+        "action": request.POST.get("action"),
+        "action_label": label,
+        "select_across": request.POST.get("select_across") == "1",
+    }
+    return TemplateResponse(request, "admin/accounts/workspace_confirm.html", context)
+
+
+@admin.action(description=_("Provision selected workspaces"), permissions=["change"])
+def provision_workspaces(modeladmin, request, queryset):
+    return _confirmed(modeladmin, request, queryset, workspaces.provision, _("Provision"))
+
+
+@admin.action(description=_("Suspend selected workspaces"), permissions=["change"])
+def suspend_workspaces(modeladmin, request, queryset):
+    return _confirmed(modeladmin, request, queryset, workspaces.suspend, _("Suspend"))
+
+
+@admin.action(description=_("Resume selected workspaces"), permissions=["change"])
+def resume_workspaces(modeladmin, request, queryset):
+    return _confirmed(modeladmin, request, queryset, workspaces.resume, _("Resume"))
+
+
+@admin.action(
+    description=_("Delete selected workspaces (archive, then remove)"), permissions=["change"]
+)
+def delete_workspaces(modeladmin, request, queryset):
+    return _confirmed(modeladmin, request, queryset, workspaces.delete, _("Delete"))
+
+
+@admin.action(description=_("Retry selected failed workspaces"), permissions=["change"])
+def retry_workspaces(modeladmin, request, queryset):
+    return _confirmed(modeladmin, request, queryset, workspaces.retry, _("Retry"))
+
+
+@admin.action(description=_("Change the quota of selected workspaces"), permissions=["change"])
+def change_quota(modeladmin, request, queryset):
+    return _confirmed(
+        modeladmin, request, queryset, workspaces.change_quota, _("Change quota"), QuotaForm
+    )
+
+
+class OverQuotaFilter(admin.SimpleListFilter):
+    title = _("quota")
+    parameter_name = "quota"
+
+    def lookups(self, request, model_admin):
+        return [("over", _("Over quota")), ("within", _("Within quota"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "over":
+            return queryset.over_quota()
+        if self.value() == "within":
+            return queryset.exclude(pk__in=queryset.over_quota().values("pk"))
+        return queryset
+
+
+class WorkspaceAuditInline(AuditTrailInline):
+    """The workspace's own lines of the audit log."""
+
+    fk_name = "workspace"
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    """The workspace console. Every field is read-only: changes go through the actions,
+    which are guarded, audited and queued like every other way in."""
+
+    list_display = [
+        "owner",
+        "status",
+        "usage_against_quota",
+        "over_quota",
+        "backend",
+        "location",
+        "updated_at",
+    ]
+    list_filter = ["status", OverQuotaFilter, "backend", "operation"]
+    search_fields = ["owner__username", "owner__email", "location"]
+    list_select_related = ["owner"]
+    list_per_page = 100
+    # One COUNT per page, not two: the unfiltered total is what the status filter is for.
+    show_full_result_count = False
+    actions = [
+        provision_workspaces,
+        suspend_workspaces,
+        resume_workspaces,
+        delete_workspaces,
+        retry_workspaces,
+        change_quota,
+    ]
+    fieldsets = [
+        (None, {"fields": ["owner", "status", "backend", "location", "archive"]}),
+        (_("Quota and usage"), {"fields": ["quota_gib", "cpu_limit", "memory_mib", "usage"]}),
+        (
+            _("Operations"),
+            {"fields": ["operation", "operation_claimed_at", "last_task", "last_error"]},
+        ),
+        (_("Times"), {"fields": ["created_at", "updated_at"]}),
+    ]
+    readonly_fields = [
+        "owner",
+        "status",
+        "backend",
+        "location",
+        "archive",
+        "quota_gib",
+        "cpu_limit",
+        "memory_mib",
+        "usage",
+        "operation",
+        "operation_claimed_at",
+        "last_task",
+        "last_error",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [WorkspaceAuditInline]
+
+    @admin.display(description=_("usage / quota"))
+    def usage_against_quota(self, obj):
+        if obj.usage_bytes is None:
+            return format_html("— / {} GiB", obj.quota_gib)
+        return format_html(
+            "{} / {} GiB ({}%)", filesizeformat(obj.usage_bytes), obj.quota_gib, obj.usage_percent
+        )
+
+    @admin.display(description=_("over quota"), boolean=True)
+    def over_quota(self, obj):
+        return obj.is_over_quota
+
+    @admin.display(description=_("usage"))
+    def usage(self, obj):
+        text = self.usage_against_quota(obj)
+        if obj.usage_measured_at:
+            text = format_html(
+                "{}, {} files, measured {}", text, obj.usage_files, obj.usage_measured_at
+            )
+        if obj.is_over_quota:
+            text = format_html(
+                '{} <strong style="color:#ba2121">{}</strong>', text, _("over quota")
+            )
+        return text
+
+    @admin.display(description=_("last task"))
+    def last_task(self, obj):
+        if not obj.task_id:
+            return "—"
+        return format_html(
+            '<a href="{}/task/{}" target="_blank" rel="noopener">{}</a>',
+            settings.FLOWER_URL,
+            obj.task_id,
+            obj.task_id,
+        )
+
+    def has_add_permission(self, request):
+        # Workspaces are requested by members or through the member list's action.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Rows are kept for the audit; "Delete selected workspaces" archives the data.
         return False

@@ -5,7 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class PortalAdminSite(admin.AdminSite):
-    """Django's admin site plus the membership gate and the pending-members count."""
+    """Django's admin site plus the membership gate, the pending-members count and the
+    workspaces that need an admin (requested, failed, over quota)."""
 
     site_header = _("AIXOps administration")
     site_title = _("AIXOps admin")
@@ -16,10 +17,11 @@ class PortalAdminSite(admin.AdminSite):
         return super().has_permission(request) and request.user.is_approved
 
     def index(self, request, extra_context=None):
-        from .models import User
+        from .models import User, Workspace
 
         extra_context = {
             **(extra_context or {}),
             "pending_members": User.objects.filter(membership=User.Membership.PENDING).count(),
+            "workspace_attention": Workspace.objects.needing_attention(),
         }
         return super().index(request, extra_context)

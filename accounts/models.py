@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models, transaction
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -117,6 +119,9 @@ class PortalUserManager(UserManager):
                     from . import services  # services import models: import late
 
                     services.notify_members_after_commit(transition.action, changed, reason)
+                    services.workspaces_follow_membership_after_commit(
+                        transition.action, changed, by=by, ip=ip
+                    )
         return TransitionResult(changed=changed, unchanged=unchanged, refused=refused)
 
 
@@ -231,6 +236,16 @@ class AuditEvent(models.Model):
         REJECT = "reject", _("Rejected")
         SUSPEND = "suspend", _("Suspended")
         REINSTATE = "reinstate", _("Reinstated")
+        WORKSPACE_REQUEST = "workspace.request", _("Workspace requested")
+        WORKSPACE_PROVISION = "workspace.provision", _("Workspace provisioning")
+        WORKSPACE_READY = "workspace.ready", _("Workspace ready")
+        WORKSPACE_SUSPEND = "workspace.suspend", _("Workspace suspended")
+        WORKSPACE_RESUME = "workspace.resume", _("Workspace resumed")
+        WORKSPACE_QUOTA = "workspace.quota", _("Workspace quota changed")
+        WORKSPACE_DELETE = "workspace.delete", _("Workspace deleting")
+        WORKSPACE_DELETED = "workspace.deleted", _("Workspace deleted")
+        WORKSPACE_FAILED = "workspace.failed", _("Workspace failed")
+        WORKSPACE_RETRY = "workspace.retry", _("Workspace retried")
 
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -249,6 +264,16 @@ class AuditEvent(models.Model):
     target = models.ForeignKey(
         User,
         verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+    )
+    # The member stays the target of workspace events too; this says which of their
+    # workspaces (a member may have had several, deleted ones are kept) it was about.
+    workspace = models.ForeignKey(
+        "Workspace",
+        verbose_name=_("workspace"),
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="audit_events",
     )
@@ -274,6 +299,197 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("The audit log is append-only.")
+
+
+def default_quota_gib() -> int:
+    return settings.WORKSPACE_DEFAULT_QUOTA_GIB
+
+
+GIB = 1024**3
+# Usage above the quota. The quota is an integer column: widened before multiplying, or
+# PostgreSQL's int4 arithmetic overflows at 2 GiB.
+_OVER_QUOTA = models.Q(usage_bytes__gt=Cast("quota_gib", models.BigIntegerField()) * GIB)
+
+
+class WorkspaceQuerySet(models.QuerySet):
+    def live(self):
+        """Every workspace but the deleted ones (kept for the audit)."""
+        return self.exclude(status=Workspace.Status.DELETED)
+
+    def over_quota(self):
+        return self.filter(_OVER_QUOTA)
+
+    def needing_attention(self) -> dict[str, int]:
+        """How many workspaces wait for an admin, failed, or are over quota: one query."""
+        return self.aggregate(
+            requested=models.Count("pk", filter=models.Q(status=Workspace.Status.REQUESTED)),
+            failed=models.Count("pk", filter=models.Q(status=Workspace.Status.FAILED)),
+            over_quota=models.Count("pk", filter=_OVER_QUOTA),
+        )
+
+    def current_for(self, user: User) -> Workspace | None:
+        """The member's live workspace, else their most recent deleted one, else None."""
+        return (
+            self.filter(owner=user)
+            .order_by(
+                models.Case(models.When(status=Workspace.Status.DELETED, then=1), default=0),
+                "-created_at",
+                "-id",
+            )
+            .first()
+        )
+
+
+class Workspace(models.Model):
+    """A member's personal workspace, made real by the backend named in `backend`.
+
+    Lifecycle: requested → provisioning → active ⇄ suspended; any → failed (with the error,
+    retryable); → deleting → deleted. The rules live in `accounts.workspaces`; the methods
+    here are its single-workspace shortcuts.
+
+    One live workspace per member: `owner` is a foreign key with a partial unique
+    constraint on the rows that are not deleted, rather than a one-to-one field. Deleted
+    workspaces stay as they were (their archive, their audit trail) and a member whose
+    workspace was deleted can request a fresh row.
+
+    `operation` is the backend call queued or running (or the one that failed, which a
+    retry runs again); `operation_claimed_at` is set by the one worker that claimed it.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        PROVISIONING = "provisioning", _("Provisioning")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        FAILED = "failed", _("Failed")
+        DELETING = "deleting", _("Deleting")
+        DELETED = "deleted", _("Deleted")
+
+    class Operation(models.TextChoices):
+        NONE = "", _("none")
+        PROVISION = "provision", _("provision")
+        SUSPEND = "suspend", _("suspend")
+        RESUME = "resume", _("resume")
+        DELETE = "delete", _("delete")
+
+    owner = models.ForeignKey(
+        User, verbose_name=_("member"), on_delete=models.PROTECT, related_name="workspaces"
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.REQUESTED
+    )
+    backend = models.CharField(_("backend"), max_length=32)
+    location = models.CharField(
+        _("location"), max_length=500, blank=True, help_text=_("Where to open it: a path or URL.")
+    )
+    archive = models.CharField(
+        _("archive"), max_length=500, blank=True, help_text=_("What the deletion kept.")
+    )
+    quota_gib = models.PositiveIntegerField(_("storage quota (GiB)"), default=default_quota_gib)
+    cpu_limit = models.DecimalField(
+        _("CPU limit (cores)"), max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    memory_mib = models.PositiveIntegerField(_("memory limit (MiB)"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True)
+    usage_bytes = models.PositiveBigIntegerField(_("usage (bytes)"), null=True, blank=True)
+    usage_files = models.PositiveIntegerField(_("files"), null=True, blank=True)
+    usage_measured_at = models.DateTimeField(_("usage measured"), null=True, blank=True)
+    operation = models.CharField(
+        _("operation"), max_length=16, choices=Operation.choices, blank=True, default=""
+    )
+    operation_claimed_at = models.DateTimeField(_("operation started"), null=True, blank=True)
+    task_id = models.CharField(_("last task id"), max_length=255, blank=True)
+    # Suspended because the member was: reinstating the member resumes only these, not
+    # a workspace an admin suspended for its own reasons.
+    suspended_with_member = models.BooleanField(default=False)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("workspace")
+        verbose_name_plural = _("workspaces")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner"],
+                condition=~models.Q(status="deleted"),
+                name="workspace_one_live_per_member",
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="workspace_status")]
+
+    def __str__(self) -> str:
+        return f"{self.owner}: {self.status}"
+
+    @property
+    def quota_bytes(self) -> int:
+        return self.quota_gib * GIB
+
+    @property
+    def is_over_quota(self) -> bool:
+        return self.usage_bytes is not None and self.usage_bytes > self.quota_bytes
+
+    @property
+    def usage_percent(self) -> int | None:
+        if self.usage_bytes is None:
+            return None
+        return round(100 * self.usage_bytes / self.quota_bytes)
+
+    @property
+    def location_is_url(self) -> bool:
+        return self.location.startswith(("https://", "http://"))
+
+    def spec(self):
+        """What the backend is told about this workspace."""
+        from .workspace_backends import WorkspaceSpec
+
+        return WorkspaceSpec(
+            workspace_id=self.pk,
+            username=self.owner.username,
+            quota_gib=self.quota_gib,
+            cpu_limit=float(self.cpu_limit) if self.cpu_limit is not None else None,
+            memory_mib=self.memory_mib,
+        )
+
+    def _run(self, name: str, **kwargs) -> bool:
+        from . import workspaces
+
+        result = getattr(workspaces, name)([self.pk], **kwargs)
+        self.refresh_from_db()
+        if result.refused:
+            raise workspaces.WorkspaceError(
+                _("The workspace is %(state)s; cannot %(action)s.")
+                % {"state": self.status, "action": name}
+            )
+        return bool(result.changed)
+
+    def provision(self, *, by: User | None, **kwargs) -> bool:
+        """requested → provisioning, then active once the backend made it."""
+        return self._run("provision", by=by, **kwargs)
+
+    def suspend(self, *, by: User | None, **kwargs) -> bool:
+        """active → suspended (read-only, stopped …)."""
+        return self._run("suspend", by=by, **kwargs)
+
+    def resume(self, *, by: User | None, **kwargs) -> bool:
+        """suspended → active."""
+        return self._run("resume", by=by, **kwargs)
+
+    def delete_workspace(self, *, by: User | None, **kwargs) -> bool:
+        """→ deleting, then deleted once the backend archived and removed it.
+
+        Not `delete()`: that would be Django's row deletion, which workspaces never see."""
+        return self._run("delete", by=by, **kwargs)
+
+    def retry(self, *, by: User | None, **kwargs) -> bool:
+        """failed → the failed operation, run again."""
+        return self._run("retry", by=by, **kwargs)
+
+    def change_quota(self, *, by: User | None, quota_gib: int, **kwargs) -> bool:
+        """A new quota (and CPU/memory limits, for backends that use them)."""
+        return self._run("change_quota", by=by, quota_gib=quota_gib, **kwargs)
 
 
 class OIDCSession(models.Model):

@@ -134,14 +134,15 @@ def _sync_groups(user: User, names: Iterable[str], *, created: bool, admin: bool
 def admin_group() -> Group:
     """The Django group that Keycloak admins join: what they may do in the admin UI.
 
-    Made on first use with its permissions: the catalog, members (view, change; no delete,
-    which would erase their audit trail), the pending queue and the audit log (view).
+    Made on first use with its permissions: the catalog, members and workspaces (view,
+    change; no delete, which would erase their audit trail), the pending queue and the
+    audit log (view).
     """
     group, created = Group.objects.get_or_create(name=settings.OIDC_ADMIN_GROUP)
     if created:
         members = Q(
             content_type__app_label="accounts",
-            content_type__model__in=["user", "pendingmember"],
+            content_type__model__in=["user", "pendingmember", "workspace"],
             codename__regex=r"^(view|change)_",
         )
         audit = Q(content_type__app_label="accounts", codename="view_auditevent")
@@ -158,6 +159,22 @@ def notify_members_after_commit(action: str, ids: list[int], reason: str) -> Non
         transaction.on_commit(
             lambda: _enqueue("accounts.tasks.notify_members", action, list(ids), reason)
         )
+
+
+def workspaces_follow_membership_after_commit(
+    action: str, ids: list[int], *, by: User | None, ip: str | None
+) -> None:
+    """Once a membership change commits, the members' workspaces follow it: approval
+    requests one, suspension suspends it, reinstatement resumes it (accounts.workspaces).
+
+    After the commit, not inside it: the workspace operations claim their own rows and
+    queue their own tasks, and a failure there must not undo the membership change."""
+    if action not in (User.APPROVE.action, User.SUSPEND.action, User.REINSTATE.action):
+        return
+    from . import workspaces  # workspaces imports models, which import this late
+
+    ids = list(ids)
+    transaction.on_commit(lambda: workspaces.follow_membership(action, ids, by=by, ip=ip))
 
 
 def _enqueue(task_name: str, *args) -> None:

@@ -10,4 +10,6 @@ urlpatterns = [
     path("break-glass/", views.BreakGlassLoginView.as_view(), name="break-glass"),
     path("logout/", PortalLogoutView.as_view(), name="logout"),
     path("signed-out/", views.signed_out, name="signed-out"),
+    path("workspace/", views.my_workspace, name="workspace"),
+    path("workspace/request/", views.request_workspace, name="workspace-request"),
 ]

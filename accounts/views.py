@@ -15,10 +15,12 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from . import oidc
-from .models import LogoutTokenUse, OIDCSession
+from . import oidc, workspaces
+from .access import member_required
+from .models import LogoutTokenUse, OIDCSession, Workspace
+from .services import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +106,23 @@ def end_oidc_sessions(*, sid: str | None, sub: str | None) -> int:
         store(session_key=key).delete()
     rows.delete()
     return len(keys)
+
+
+@require_GET
+@member_required
+def my_workspace(request):
+    """The member's workspace: status, usage against quota, where to open it; or the button
+    to request one. Two queries: the signed-in user and the workspace."""
+    workspace = Workspace.objects.current_for(request.user)
+    can_request = workspace is None or workspace.status == Workspace.Status.DELETED
+    return render(
+        request, "accounts/workspace.html", {"workspace": workspace, "can_request": can_request}
+    )
+
+
+@require_POST
+@member_required
+def request_workspace(request):
+    """The request button: asks for a workspace (nothing happens if there is one)."""
+    workspaces.request([request.user.pk], by=request.user, ip=client_ip(request))
+    return redirect("accounts:workspace")

@@ -321,8 +321,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 60 * 60},
     },
 }
-# Where operators watch the workers; the stale-scan warning links here.
-FLOWER_URL = env.str("FLOWER_URL", default="/flower/")
+# Where operators watch the workers: the stale-scan warning links here, and admin pages
+# link a workspace's last task to FLOWER_URL/task/<id>.
+FLOWER_URL = env.str("FLOWER_URL", default="/flower").rstrip("/")
 
 # Where the portal's own services live, e.g. https://platform.example.com; service
 # paths such as /gitlab are shown relative to it.
@@ -335,6 +336,19 @@ WORKSPACE_ARCHIVE = Path(env.str("WORKSPACE_ARCHIVE", default=str(DATA_DIR / "wo
 # Owner of new workspace directories; unset keeps the portal's own user.
 WORKSPACE_UID = env_int("WORKSPACE_UID", default=None)
 WORKSPACE_GID = env_int("WORKSPACE_GID", default=None)
+# Approving a member requests their workspace; an admin (or the rule below) provisions it.
+WORKSPACE_AUTO_REQUEST = env_flag("WORKSPACE_AUTO_REQUEST", default=True)
+# Provision requested workspaces at once instead of waiting for an admin.
+WORKSPACE_AUTO_PROVISION = env_flag("WORKSPACE_AUTO_PROVISION", default=False)
+WORKSPACE_DEFAULT_QUOTA_GIB = env_int("WORKSPACE_DEFAULT_QUOTA_GIB", default=10, minimum=1)
+# How often the periodic task measures active and suspended workspaces.
+WORKSPACE_USAGE_INTERVAL = env_int("WORKSPACE_USAGE_INTERVAL", default=15 * 60, minimum=10)
+CELERY_BEAT_SCHEDULE["workspace-usage"] = {
+    "task": "accounts.tasks.refresh_workspace_usage",
+    "schedule": WORKSPACE_USAGE_INTERVAL,
+    # A backlog of measurements (worker down for a day) is worthless: drop stale ones.
+    "options": {"expires": WORKSPACE_USAGE_INTERVAL},
+}
 
 # /metrics answers a Prometheus that presents METRICS_TOKEN as a bearer token, or scrapes
 # from one of METRICS_ALLOWED_NETWORKS. Behind nginx every client looks like 127.0.0.1,

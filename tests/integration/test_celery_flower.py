@@ -127,7 +127,7 @@ def _died(process: subprocess.Popen, log: Path):
 
 
 def test_a_queued_scan_runs_on_the_worker_and_flower_shows_it(
-    celery_env, flower, worker, http_server, tmp_path
+    celery_env, flower, worker, http_server, tmp_path, tasks_go_to_the_broker
 ):
     call_command("loaddata", "catalog", verbosity=0)
     HealthCheck.objects.create(
