@@ -8,6 +8,13 @@ class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("Accounts")
 
+    def ready(self) -> None:
+        from aixops.metrics import register_domain_collector
+
+        from .metrics import AccountsCollector
+
+        register_domain_collector(AccountsCollector())
+
 
 class PortalAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with the portal's admin site (accounts.admin_site)."""

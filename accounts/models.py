@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -11,6 +12,8 @@ from django.db import models, transaction
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+audit_logger = logging.getLogger("aixops.audit")
 
 
 class MembershipError(Exception):
@@ -215,6 +218,12 @@ class PendingMember(User):
 
 
 class AuditEventQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        events = super().bulk_create(objs, *args, **kwargs)
+        for event in events:
+            event.log()
+        return events
+
     def update(self, **kwargs):
         raise TypeError("The audit log is append-only.")
 
@@ -296,6 +305,22 @@ class AuditEvent(models.Model):
         if self.pk is not None and not self._state.adding:
             raise TypeError("The audit log is append-only.")
         super().save(*args, **kwargs)
+        self.log()
+
+    def log(self) -> None:
+        """Every audit event is also a log line, for the log shipper and its alerts."""
+        audit_logger.info(
+            "audit %s",
+            self.action,
+            extra={
+                "audit_action": self.action,
+                "audit_actor": self.actor_name or ("automatic" if self.automatic else "system"),
+                "audit_target_id": self.target_id,
+                "audit_workspace_id": self.workspace_id,
+                "audit_reason": self.reason,
+                "audit_client_ip": self.client_ip,
+            },
+        )
 
     def delete(self, *args, **kwargs):
         raise TypeError("The audit log is append-only.")

@@ -9,6 +9,7 @@ collectors that apps register, so they need no cross-process bookkeeping at all.
 
 import hmac
 import ipaddress
+import logging
 import os
 import time
 
@@ -25,6 +26,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 REQUESTS = Counter(
     "aixops_http_requests_total",
@@ -37,6 +39,8 @@ REQUEST_SECONDS = Histogram(
     ["method", "view"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+logger = logging.getLogger(__name__)
 
 _domain_collectors: list = []
 
@@ -77,10 +81,36 @@ def scrape() -> bytes:
         multiprocess.MultiProcessCollector(process_figures)
     else:
         process_figures = REGISTRY
-    domain_figures = CollectorRegistry(auto_describe=True)
-    for collector in _domain_collectors:
-        domain_figures.register(collector)
+    domain_figures = CollectorRegistry()
+    domain_figures.register(_DomainCollectors(_domain_collectors))
     return generate_latest(process_figures) + generate_latest(domain_figures)
+
+
+class _DomainCollectors:
+    """Runs each domain collector; one that fails (the database is down, say) is reported
+    as `aixops_collector_up 0` instead of failing the whole scrape, so the request
+    figures still reach Prometheus when they matter most."""
+
+    def __init__(self, collectors):
+        self.collectors = collectors
+
+    def collect(self):
+        up = GaugeMetricFamily(
+            "aixops_collector_up",
+            "1 if a domain collector ran at this scrape.",
+            labels=["collector"],
+        )
+        for collector in self.collectors:
+            name = type(collector).__name__
+            try:
+                families = list(collector.collect())
+            except Exception:
+                logger.exception("metrics collector %s failed", name)
+                up.add_metric([name], 0)
+                continue
+            up.add_metric([name], 1)
+            yield from families
+        yield up
 
 
 def scrape_allowed(request) -> bool:

@@ -7,6 +7,10 @@ class PortalConfig(AppConfig):
     verbose_name = _("Catalog")
 
     def ready(self) -> None:
+        from aixops.metrics import register_domain_collector
+
         from . import signals
+        from .metrics import HealthCollector
 
         signals.connect()
+        register_domain_collector(HealthCollector())

@@ -61,3 +61,14 @@ def test_task_log_lines_carry_the_task_id(json_log):
     line = next(line for line in json_log() if line["message"] == "inside a task")
     assert line["task_id"] == "task-123"
     assert line["request_id"] == ""
+
+
+def test_audit_events_are_logged(db, json_log, alice, carol):
+    carol.approve(by=alice, reason="on the team", ip="10.0.0.7")
+    line = next(line for line in json_log() if line["logger"] == "aixops.audit")
+    assert line["message"] == "audit approve"
+    assert line["audit_action"] == "approve"
+    assert line["audit_actor"] == "alice"
+    assert line["audit_target_id"] == carol.pk
+    assert line["audit_reason"] == "on the team"
+    assert line["audit_client_ip"] == "10.0.0.7"

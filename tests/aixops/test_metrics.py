@@ -24,7 +24,7 @@ def healthz_count(text: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def test_scrape_needs_the_token_or_an_allowed_network(client, settings):
+def test_scrape_needs_the_token_or_an_allowed_network(db, client, settings):
     settings.METRICS_TOKEN = "s3cret"
     settings.METRICS_ALLOWED_NETWORKS = []
     assert client.get("/metrics").status_code == 403
@@ -34,7 +34,7 @@ def test_scrape_needs_the_token_or_an_allowed_network(client, settings):
     assert response["Content-Type"].startswith("text/plain")
 
 
-def test_scrape_from_an_allowed_network(client, settings):
+def test_scrape_from_an_allowed_network(db, client, settings):
     import ipaddress
 
     settings.METRICS_TOKEN = ""
@@ -43,7 +43,7 @@ def test_scrape_from_an_allowed_network(client, settings):
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 403
 
 
-def test_requests_are_counted_by_view_and_status(client, settings):
+def test_requests_are_counted_by_view_and_status(db, client, settings):
     settings.METRICS_TOKEN = "s3cret"
     before = REQUESTS.labels("GET", "healthz", "200")._value.get()
     for _ in range(3):
@@ -71,6 +71,10 @@ def gunicorn_two_workers(tmp_path):
         "DATA_DIR": str(tmp_path),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
     }
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'metrics.sqlite3'}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "aixops/gunicorn.conf.py", "aixops.wsgi"],
         cwd=ROOT,
@@ -115,3 +119,73 @@ def test_counts_add_up_across_gunicorn_workers(gunicorn_two_workers):
     # Each worker keeps its own counter file: both answered, and both were added up.
     counter_files = {path.name for path in figures_dir.glob("counter_*.db")}
     assert len(counter_files) == 2, counter_files
+
+
+def metric_value(text: str, name: str, **labels) -> float | None:
+    """The value of one sample in Prometheus text, or None if it is absent."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        sample, _, value = line.rpartition(" ")
+        sample_name, _, sample_labels = sample.partition("{")
+        found = ",".join(sorted(sample_labels.rstrip("}").split(","))) if sample_labels else ""
+        if sample_name == name and found == wanted:
+            return float(value)
+    return None
+
+
+def test_domain_figures_come_from_the_database(
+    catalog, client, settings, alice, bob, carol, dave, erin
+):
+    from accounts.models import Workspace
+    from portal.models import Category, HealthCheck
+    from tests.factories import make_checks, make_finished_scan
+
+    settings.METRICS_TOKEN = "s3cret"
+    Workspace.objects.create(
+        owner=bob, status=Workspace.Status.ACTIVE, quota_gib=1, usage_bytes=2 * 1024**3
+    )
+    make_checks(Category.objects.get(slug="devops"), latency_ms=40.0)
+    HealthCheck.objects.filter(service__slug="jenkins").update(status="down", latency_ms=None)
+    make_finished_scan(checked=9, up=8, down=1)
+
+    text = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").text
+    assert metric_value(text, "aixops_members", state="approved") == 2  # alice, bob
+    assert metric_value(text, "aixops_members", state="pending") == 1
+    assert metric_value(text, "aixops_members", state="rejected") == 1
+    assert metric_value(text, "aixops_members", state="suspended") == 1
+    assert metric_value(text, "aixops_workspaces", status="active") == 1
+    assert metric_value(text, "aixops_workspaces", status="failed") == 0
+    assert metric_value(text, "aixops_workspaces_over_quota") == 1
+    assert 0 <= metric_value(text, "aixops_last_scan_age_seconds") < 60
+    assert metric_value(text, "aixops_last_scan_checks", status="down") == 1
+    assert metric_value(text, "aixops_last_scan_checks", status="up") == 8
+    item = {"category": "devops", "kind": "service"}
+    assert metric_value(text, "aixops_item_status", **item, item="jenkins", status="down") == 1
+    assert metric_value(text, "aixops_item_status", **item, item="jenkins", status="up") == 0
+    assert metric_value(text, "aixops_item_status", **item, item="gitlab", status="up") == 1
+    assert metric_value(text, "aixops_item_latency_seconds", **item, item="gitlab") > 0.039
+    assert metric_value(text, "aixops_item_latency_seconds", **item, item="jenkins") is None
+
+
+def test_no_scan_yet_leaves_the_scan_figures_out(db, client, settings):
+    settings.METRICS_TOKEN = "s3cret"
+    text = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").text
+    assert metric_value(text, "aixops_last_scan_age_seconds") is None
+    assert "# HELP aixops_last_scan_age_seconds" in text
+
+
+def test_a_failing_collector_does_not_fail_the_scrape(db, client, settings, monkeypatch):
+    from portal.metrics import HealthCollector
+
+    def broken(self):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(HealthCollector, "collect", broken)
+    settings.METRICS_TOKEN = "s3cret"
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret")
+    assert response.status_code == 200
+    assert metric_value(response.text, "aixops_collector_up", collector="HealthCollector") == 0
+    assert metric_value(response.text, "aixops_collector_up", collector="AccountsCollector") == 1
+    assert metric_value(response.text, "aixops_members", state="approved") == 0
