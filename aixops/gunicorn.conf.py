@@ -18,8 +18,8 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then so a slow leak never takes the portal down.
-max_requests = 2000
-max_requests_jitter = 200
+max_requests = 50_000
+max_requests_jitter = 5_000
 # nginx on the same host is the only client allowed to set X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
