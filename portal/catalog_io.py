@@ -260,29 +260,20 @@ def _check_category(entry, where, seen, problems) -> CategoryPlan | None:
             problems.append(f"{where}: {name}: expected a list")
             return plan
 
-    for index, item in enumerate(entry.get("services", [])):
-        item_where = _named(f"{where} > services[{index}]", item)
-        if not _check_entry(item, "service", item_where, problems):
-            continue
-        _note_slug("service", item["slug"], item_where, seen, problems)
-        service = Service(
-            position=(index + 1) * POSITION_STEP,
-            **{name: item[name] for name in SERVICE_FIELDS if name in item},
-        )
-        _validate(service, item_where, ["category"], problems)
-        plan.services.append((service, item.get("talks_to", [])))
-
-    for index, item in enumerate(entry.get("data_stores", [])):
-        item_where = _named(f"{where} > data_stores[{index}]", item)
-        if not _check_entry(item, "data store", item_where, problems):
-            continue
-        _note_slug("data store", item["slug"], item_where, seen, problems)
-        store = DataStore(
-            position=(index + 1) * POSITION_STEP,
-            **{name: item[name] for name in STORE_FIELDS if name in item},
-        )
-        _validate(store, item_where, ["category"], problems)
-        plan.stores.append((store, item.get("used_by", [])))
+    plan.services = _check_rows(
+        entry, "services", Service, "service", SERVICE_FIELDS, "talks_to", where, seen, problems
+    )
+    plan.stores = _check_rows(
+        entry,
+        "data_stores",
+        DataStore,
+        "data store",
+        STORE_FIELDS,
+        "used_by",
+        where,
+        seen,
+        problems,
+    )
 
     for name in ("focus_areas", "checklist"):
         plan.texts[name] = []
@@ -303,6 +294,24 @@ def _check_category(entry, where, seen, problems) -> CategoryPlan | None:
             continue
         plan.texts["config_notes"].append((note["text"], note.get("access_touchpoint", False)))
     return plan
+
+
+def _check_rows(entry, key, model, kind, fields, links, where, seen, problems) -> list:
+    """A category's services or data stores as unsaved rows, each with its linked slugs;
+    list order becomes display order."""
+    rows = []
+    for index, item in enumerate(entry.get(key, [])):
+        item_where = _named(f"{where} > {key}[{index}]", item)
+        if not _check_entry(item, kind, item_where, problems):
+            continue
+        _note_slug(kind, item["slug"], item_where, seen, problems)
+        row = model(
+            position=(index + 1) * POSITION_STEP,
+            **{name: item[name] for name in fields if name in item},
+        )
+        _validate(row, item_where, ["category"], problems)
+        rows.append((row, item.get(links, [])))
+    return rows
 
 
 def _check_references(plans, source, prune, problems) -> None:
