@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -547,3 +548,12 @@ class LogoutTokenUse(models.Model):
 
     def __str__(self) -> str:
         return self.jti
+
+    @classmethod
+    def prune(cls, *, now=None) -> int:
+        """Forget the `jti`s of tokens too old to be accepted anyway (their `iat` check
+        refuses them), so the table stays small; returns how many were forgotten."""
+        now = now or timezone.now()
+        horizon = settings.OIDC_LOGOUT_TOKEN_MAX_AGE + settings.OIDC_LEEWAY
+        deleted, _ = cls.objects.filter(seen_at__lt=now - timedelta(seconds=horizon)).delete()
+        return deleted

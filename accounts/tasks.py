@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import services, workspaces
+from .models import LogoutTokenUse
 
 # E-mail is worth retrying when the mail server hiccups; the notices are idempotent enough
 # (a member told twice is better than a member never told).
@@ -50,3 +51,9 @@ def refresh_workspace_usage() -> dict:
     for workspace_id in targets:
         measure_workspace_usage.delay(workspace_id)
     return {"queued": len(targets), "abandoned": workspaces.fail_abandoned()}
+
+
+@shared_task(name="accounts.tasks.prune_logout_tokens")
+def prune_logout_tokens() -> dict:
+    """Daily: forget back-channel logout token ids that can no longer be replayed."""
+    return {"forgotten": LogoutTokenUse.prune()}

@@ -344,6 +344,11 @@ WORKSPACE_AUTO_PROVISION = env_flag("WORKSPACE_AUTO_PROVISION", default=False)
 WORKSPACE_DEFAULT_QUOTA_GIB = env_int("WORKSPACE_DEFAULT_QUOTA_GIB", default=10, minimum=1)
 # How often the periodic task measures active and suspended workspaces.
 WORKSPACE_USAGE_INTERVAL = env_int("WORKSPACE_USAGE_INTERVAL", default=15 * 60, minimum=10)
+CELERY_BEAT_SCHEDULE["prune-logout-tokens"] = {
+    "task": "accounts.tasks.prune_logout_tokens",
+    "schedule": crontab(hour=4, minute=41),
+    "options": {"expires": 60 * 60},
+}
 CELERY_BEAT_SCHEDULE["workspace-usage"] = {
     "task": "accounts.tasks.refresh_workspace_usage",
     "schedule": WORKSPACE_USAGE_INTERVAL,
