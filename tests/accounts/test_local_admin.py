@@ -18,7 +18,7 @@ def run(settings, tmp_path) -> str:
 def test_creates_a_superuser_and_prints_working_credentials(db, settings, tmp_path):
     output = run(settings, tmp_path)
     username, password = output.strip().rsplit(": ", 1)[1].split(" / ")
-    assert username == "admin"
+    assert username == "local-admin"
     user = authenticate(username=username, password=password)
     assert user is not None and user.is_superuser and user.is_staff
     assert (tmp_path / "local-admin.txt").stat().st_mode & 0o777 == 0o600
@@ -28,7 +28,7 @@ def test_running_twice_keeps_the_same_account_and_password(db, settings, tmp_pat
     first = run(settings, tmp_path)
     second = run(settings, tmp_path)
     assert first == second
-    assert User.objects.filter(username="admin").count() == 1
+    assert User.objects.filter(username="local-admin").count() == 1
 
 
 def test_user_model_has_a_unique_optional_oidc_subject(db):

@@ -11,7 +11,7 @@ class Command(BaseCommand):
     help = "Create the local admin account of the embedded setup if missing, and print it."
 
     def add_arguments(self, parser):
-        parser.add_argument("--username", default="admin")
+        parser.add_argument("--username", default="local-admin")
 
     def handle(self, *args, username: str, **options):
         credentials_file = settings.DATA_DIR / "local-admin.txt"
