@@ -25,6 +25,8 @@ class Node:
     kind: str  # "menu", "supporting" or "store"
     x: int
     y: int
+    status: str = "unknown"  # the item's health, when the overview attached it
+    status_label: str = ""
 
     @property
     def width(self) -> int:
@@ -33,6 +35,14 @@ class Node:
     @property
     def height(self) -> int:
         return NODE_HEIGHT
+
+    @property
+    def dot_x(self) -> int:
+        return self.x + 14
+
+    @property
+    def dot_y(self) -> int:
+        return self.y + NODE_HEIGHT // 2
 
     @property
     def text_x(self) -> int:
@@ -91,7 +101,11 @@ def layout_architecture_map(services, data_stores) -> ArchitectureMap:
         for row, item in enumerate(items):
             key = f"{'store' if kind == 'store' else 'service'}-{item.pk}"
             y = MARGIN + HEADER_HEIGHT + row * (NODE_HEIGHT + ROW_GAP)
-            nodes[key] = Node(key, item.name, kind, x, y)
+            health = getattr(item, "health", None)
+            if health is None:
+                nodes[key] = Node(key, item.name, kind, x, y)
+            else:
+                nodes[key] = Node(key, item.name, kind, x, y, health.status, str(health.label))
 
     edges = []
     for service in services:

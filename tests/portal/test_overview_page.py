@@ -184,3 +184,16 @@ def test_local_sign_in_leads_back_to_the_page(catalog, client, bob):
     assert response.status_code == 302
     assert response["Location"] == "/categories/devops/"
     assert client.get("/categories/devops/").status_code == 200
+
+
+def test_map_nodes_carry_each_items_health(catalog, bob_client):
+    from portal.models import Category, HealthCheck
+    from tests.factories import make_checks, make_finished_scan
+
+    make_checks(Category.objects.get(slug="devops"))
+    HealthCheck.objects.filter(data_store__slug="gitlab-postgresql").update(status="down")
+    make_finished_scan()
+    page = bob_client.get("/categories/devops/").content.decode()
+    svg = re.search(r"<svg class=\"architecture-map\".*?</svg>", page, re.S).group(0)
+    assert svg.count('class="dot status-up"') == 8
+    assert svg.count('class="dot status-down"') == 1
