@@ -449,8 +449,22 @@ def run_operation(*, workspace_id: int, operation: str) -> dict:
     elif operation == Op.DELETE:
         fields.update(archive=answer or "", location="", usage_bytes=None, usage_files=None)
         action = Action.WORKSPACE_DELETED
-    _finish(workspace, claimed_at, action=action, **fields)
+    finished = _finish(workspace, claimed_at, action=action, **fields)
+    if finished and fields["status"] == Status.ACTIVE and not _owner_is_approved(workspace):
+        # The member was suspended while this operation ran, so suspending them could not
+        # catch a workspace that was not active yet; catch it now, the same way.
+        suspend(
+            [workspace.pk], by=None, automatic=True, reason="member suspended", with_member=True
+        )
+        location = fields.get("location", workspace.location)
+        return {**summary, "status": Status.SUSPENDED.value, "location": location}
     return {**summary, "status": fields["status"].value, "location": fields.get("location", "")}
+
+
+def _owner_is_approved(workspace: Workspace) -> bool:
+    # Read afresh: the membership may have changed since the workspace row was loaded.
+    membership = User.objects.filter(pk=workspace.owner_id).values_list("membership", flat=True)
+    return membership.first() == User.Membership.APPROVED
 
 
 def measure_usage(*, workspace_id: int) -> dict:

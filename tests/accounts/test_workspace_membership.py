@@ -82,3 +82,27 @@ def test_reinstating_leaves_a_workspace_an_admin_suspended_alone(bob, alice, com
         bob.reinstate(by=alice)
     workspace.refresh_from_db()
     assert workspace.status == "suspended"
+
+
+def test_a_provision_that_finishes_after_its_member_was_suspended_ends_suspended(
+    bob, alice, committed, workspace_dirs
+):
+    from accounts import workspaces
+
+    workspaces.request([bob.pk], by=bob)
+    workspace = Workspace.objects.get(owner=bob)
+    workspaces.provision([workspace.pk], by=alice)  # queued; the worker has not run it yet
+    with committed():
+        bob.suspend(by=alice, reason="left the project")
+    workspace.refresh_from_db()
+    assert workspace.status == "provisioning"  # nothing to suspend yet
+
+    with committed():
+        summary = workspaces.run_operation(workspace_id=workspace.pk, operation="provision")
+    assert summary["status"] == "suspended"
+    workspace.refresh_from_db()
+    assert workspace.status == "suspended" and workspace.suspended_with_member
+    assert stat.S_IMODE(os.stat(workspace.location).st_mode) & stat.S_IWUSR == 0
+    assert list(
+        AuditEvent.objects.filter(workspace=workspace).order_by("id").values_list("action")
+    )[-2:] == [("workspace.ready",), ("workspace.suspend",)]
