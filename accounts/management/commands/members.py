@@ -9,6 +9,7 @@ python manage.py members reinstate USERNAME...
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management import operator
 from accounts.models import MembershipError, User
 
 PAST = {
@@ -49,32 +50,19 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(pending)} pending")
             return
         usernames = options["usernames"]
-        found = dict(User.objects.filter(username__in=usernames).values_list("username", "pk"))
-        missing = [u for u in usernames if u not in found]
-        if missing:
-            raise CommandError(f"No such user: {', '.join(missing)}")
-        actor = None
-        if options["by"]:
-            actor = User.objects.filter(username=options["by"]).first()
-            if actor is None:
-                raise CommandError(f"No such user: {options['by']}")
+        found = operator.user_ids(usernames)
+        by = operator.actor(options["by"])
         try:
             result = User.objects.transition(
                 [found[u] for u in usernames],
                 TRANSITIONS[command],
-                by=actor,
+                by=by,
                 reason=options["reason"],
-                actor_name=actor.username if actor else "manage.py members",
+                actor_name=by.username if by else "manage.py members",
             )
         except MembershipError as exc:
             raise CommandError(str(exc)) from None
         names = {pk: name for name, pk in found.items()}
-        for label, ids in (
-            (PAST[command], result.changed),
-            ("already done", result.unchanged),
-            ("not allowed from their state", result.refused),
-        ):
-            if ids:
-                self.stdout.write(f"{label}: {', '.join(sorted(names[pk] for pk in ids))}")
+        operator.report(self.stdout, result, names, PAST[command])
         if result.refused:
             raise CommandError(f"{len(result.refused)} member(s) could not be {PAST[command]}.")

@@ -17,7 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import filesizeformat
 
 from accounts import workspaces
-from accounts.models import User, Workspace
+from accounts.management import operator
+from accounts.models import Workspace
 
 OPERATIONS = {
     "provision": workspaces.provision,
@@ -48,19 +49,12 @@ class Command(BaseCommand):
         if command == "list":
             return self._list(options["status"], options["over_quota"])
         usernames = options["usernames"]
-        users = dict(User.objects.filter(username__in=usernames).values_list("username", "pk"))
-        missing = [u for u in usernames if u not in users]
-        if missing:
-            raise CommandError(f"No such user: {', '.join(missing)}")
-        actor = None
-        if options["by"]:
-            actor = User.objects.filter(username=options["by"]).first()
-            if actor is None:
-                raise CommandError(f"No such user: {options['by']}")
+        users = operator.user_ids(usernames)
+        by = operator.actor(options["by"])
         common = {
-            "by": actor,
+            "by": by,
             "reason": options["reason"],
-            "actor_name": actor.username if actor else "manage.py workspaces",
+            "actor_name": by.username if by else "manage.py workspaces",
         }
         if command == "request":
             result = workspaces.request(list(users.values()), **common)
@@ -83,13 +77,7 @@ class Command(BaseCommand):
                     result = OPERATIONS[command](ids, **common)
             except workspaces.WorkspaceError as exc:
                 raise CommandError(str(exc)) from None
-        for label, ids in (
-            (f"{command}: done", result.changed),
-            ("already done", result.unchanged),
-            ("not allowed from their state", result.refused),
-        ):
-            if ids:
-                self.stdout.write(f"{label}: {', '.join(sorted(names[pk] for pk in ids))}")
+        operator.report(self.stdout, result, names, f"{command}: done")
         if result.refused:
             raise CommandError(f"{len(result.refused)} workspace(s) refused {command}.")
 
