@@ -14,6 +14,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from aixops.queries import PreparedLookup
+
 audit_logger = logging.getLogger("aixops.audit")
 
 
@@ -41,6 +43,10 @@ class TransitionResult:
     refused: list[int]  # in a state the transition does not start from
 
 
+# Every page view reads the signed-in user: compiled once (see PreparedLookup).
+_user_by_pk = PreparedLookup(lambda pk: User.objects.filter(pk=pk).order_by(), 0)
+
+
 class PortalUserManager(UserManager):
     """Creates users; superusers and users created as superusers are approved at once."""
 
@@ -52,6 +58,15 @@ class PortalUserManager(UserManager):
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         extra_fields.setdefault("membership", User.Membership.APPROVED)
         return super().create_superuser(username, email, password, **extra_fields)
+
+    def signed_in(self, pk) -> User | None:
+        """The user a session names, read afresh on every request so that a suspension or
+        a sign-out elsewhere takes effect at the next page."""
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None
+        return _user_by_pk.first(pk, using=self.db)
 
     def transition(
         self,

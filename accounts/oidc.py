@@ -29,6 +29,7 @@ from mozilla_django_oidc.views import (
 )
 
 from . import services
+from .backends import SessionUserMixin
 from .models import OIDCSession
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ def identity_from_claims(claims: dict) -> services.Identity:
     )
 
 
-class PortalOIDCBackend(OIDCAuthenticationBackend):
+class PortalOIDCBackend(SessionUserMixin, OIDCAuthenticationBackend):
     """mozilla-django-oidc's code-flow backend, matched by `sub`, with full id_token checks.
 
     Django builds a backend object for every request that reads the signed-in user, so

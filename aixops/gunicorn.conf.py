@@ -10,13 +10,17 @@ import shutil
 import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-# Threads let a worker keep serving while one request waits on the database or Keycloak.
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Pages are cached, so a request is mostly CPU: one process per core, and one more to
+# keep serving while a request waits on Keycloak. Sync workers behind the buffering nginx,
+# as gunicorn advises: with threads (gthread), kept-alive connections stay with the worker
+# that accepted them, and under 50 clients one worker queued while the other idled
+# (bench/load.py: p95 136-147 ms with 2 workers x 4 threads, 57-81 ms with sync workers).
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
-keepalive = 5
+keepalive = 5  # for gthread; sync workers close each connection
 # Recycle workers now and then so a slow leak never takes the portal down.
 max_requests = 50_000
 max_requests_jitter = 5_000

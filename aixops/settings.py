@@ -148,7 +148,7 @@ LOGOUT_REDIRECT_URL = "accounts:signed-out"
 AUTHENTICATION_BACKENDS = [
     # Answers only the /oidc/callback/ request (it needs `code` and `state`).
     "accounts.oidc.PortalOIDCBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.LocalAccountBackend",
 ]
 
 # --- Keycloak single sign-on (mozilla-django-oidc) -----------------------------------------

@@ -55,9 +55,11 @@ def bench_environment(workdir: Path) -> dict:
 
 
 def prepare(env: dict) -> str:
-    """Migrate, load the seed catalog and a 200-service category, sign a member in.
+    """Migrate, load the seed catalog and a 200-service category, record a finished scan
+    with every item's health (as beat would have), and sign a member in.
 
-    Returns the member's session cookie.
+    Returns the Cookie header a browser of that member sends: its session and the CSRF
+    cookie it was given on its first page.
     """
 
     def manage(*args):
@@ -70,17 +72,23 @@ def prepare(env: dict) -> str:
         "from django.contrib.auth import get_user_model\n"
         "from django.contrib.sessions.backends.db import SessionStore\n"
         "from portal.models import Category\n"
-        "from tests.factories import make_category\n"
+        "from django.middleware.csrf import CSRF_SECRET_LENGTH\n"
+        "from django.utils.crypto import get_random_string\n"
+        "from tests.factories import make_category, make_checks, make_finished_scan\n"
         "if not Category.objects.filter(slug='big').exists():\n"
-        "    make_category('big', services=200, stores=100, items=20)\n"
+        "    big = make_category('big', services=200, stores=100, items=20)\n"
+        "    make_checks(big)\n"
+        "    make_checks(Category.objects.get(slug='devops'))\n"
+        "make_finished_scan()\n"
         "user, _ = get_user_model().objects.get_or_create(\n"
         "    username='bench-member', defaults={'membership': 'approved'})\n"
         "session = SessionStore()\n"
         "session['_auth_user_id'] = str(user.pk)\n"
-        "session['_auth_user_backend'] = 'django.contrib.auth.backends.ModelBackend'\n"
+        "session['_auth_user_backend'] = 'accounts.backends.LocalAccountBackend'\n"
         "session['_auth_user_hash'] = user.get_session_auth_hash()\n"
         "session.create()\n"
-        "print(session.session_key)\n"
+        "csrf_secret = get_random_string(CSRF_SECRET_LENGTH)\n"
+        "print(f'sessionid={session.session_key}; csrftoken={csrf_secret}')\n"
     )
     result = subprocess.run(
         [PYTHON, "manage.py", "shell", "-c", script],
@@ -158,7 +166,7 @@ def wrk(url: str, cookie: str, *, seconds: int, connections: int, threads: int =
                 "--timeout",
                 "10s",
                 "-H",
-                f"Cookie: sessionid={cookie}",
+                f"Cookie: {cookie}",
                 "-H",
                 "Accept-Language: ko",
                 url,

@@ -20,8 +20,14 @@ def signed_in_floor(request):
     return HttpResponse(SIGNED_IN_PAGE.render({}, request))
 
 
+def fixed_bytes(request, size):
+    """A response as large as a page, with no work: what moving that many bytes costs."""
+    return HttpResponse(b"x" * size)
+
+
 urlpatterns = [
     path("bench/minimal/", minimal),
+    path("bench/bytes/<int:size>/", fixed_bytes),
     path("bench/signed-in/", signed_in_floor),
     path("", include("aixops.urls")),
 ]

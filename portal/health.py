@@ -106,23 +106,18 @@ class ScanInfo:
     def cache_key(self) -> str:
         return f"scan{self.id}{'-stale' if self.stale else ''}"
 
+    @classmethod
+    def of(cls, scan_id: int, finished_at: datetime, *, now: datetime | None = None) -> ScanInfo:
+        stale = is_stale(
+            finished_at, now=now or timezone.now(), interval=settings.HEALTH_SCAN_INTERVAL
+        )
+        return cls(id=scan_id, finished_at=finished_at, stale=stale)
+
 
 def latest_scan_info(*, now: datetime | None = None) -> ScanInfo | None:
     """The latest finished scan and its staleness now, in one query; None before any."""
-    row = (
-        Scan.objects.finished()
-        .order_by("-finished_at", "-pk")
-        .values_list("pk", "finished_at")
-        .first()
-    )
-    if row is None:
-        return None
-    now = now or timezone.now()
-    return ScanInfo(
-        id=row[0],
-        finished_at=row[1],
-        stale=is_stale(row[1], now=now, interval=settings.HEALTH_SCAN_INTERVAL),
-    )
+    row = Scan.objects.finished_latest_first().values_list("pk", "finished_at").first()
+    return ScanInfo.of(*row, now=now) if row else None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import member_required
 
-from .pages import category_page
+from .pages import category_page, render_category_page
 from .selectors import category_overview, health_report, home_categories
 
 
@@ -18,7 +18,7 @@ def home(request):
 @member_required
 def category_detail(request, slug):
     page = category_page(slug=slug, show_hidden=request.user.is_staff)
-    return render(request, "portal/category_detail.html", {"page": page})
+    return render_category_page(request, page)
 
 
 @require_GET

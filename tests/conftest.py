@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 
+from portal.pages import forget_recent_pages
 from tests.servers import HttpServer, TcpServer, free_port
 
 # The tests' own Redis database: a developer's worker (database 0) never sees it.
@@ -54,8 +55,10 @@ def fast_password_hashing(settings):
 def empty_cache():
     """Each test starts cold: cached pages from another test's database must not leak in."""
     cache.clear()
+    forget_recent_pages()
     yield
     cache.clear()
+    forget_recent_pages()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from .catalog import (
     ConfigNote,
     DataStore,
     FocusArea,
+    Revision,
     Service,
     validate_service_location,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "HealthCheck",
     "HealthStatus",
     "MaintenanceWindow",
+    "Revision",
     "Scan",
     "Service",
     "validate_service_location",

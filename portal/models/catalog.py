@@ -1,5 +1,7 @@
 """The catalog: platform tools grouped by category, with what an operator needs to know."""
 
+import zlib
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -250,6 +252,17 @@ class ConfigNote(CategoryItem):
         verbose_name_plural = _("configuration notes")
 
 
+class Revision(NamedTuple):
+    number: int
+    changed_at: object  # as the database hands it back: only compared, never shown
+
+    @property
+    def cache_key(self) -> str:
+        """The number, and when it moved: a database rebuilt or restored to an older number
+        never meets pages cached from the one it replaced."""
+        return f"rev{self.number}-{zlib.crc32(str(self.changed_at).encode()):08x}"
+
+
 class CatalogRevision(models.Model):
     """A counter that moves on every catalog write; cached overview pages are keyed by it.
 
@@ -271,19 +284,19 @@ class CatalogRevision(models.Model):
         return f"catalog revision {self.number}"
 
     @classmethod
-    def current(cls) -> int:
-        """The current revision number, in one primary-key lookup.
+    def current(cls) -> Revision:
+        """The current revision, in one primary-key lookup.
 
         Raw SQL because this runs on every overview view, where the ORM's query
         compilation cost more than the query itself.
         """
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT number FROM {cls._meta.db_table} WHERE id = %s",  # noqa: S608
+                f"SELECT number, changed_at FROM {cls._meta.db_table} WHERE id = %s",  # noqa: S608
                 [cls.SINGLETON_ID],
             )
             row = cursor.fetchone()
-        return row[0] if row else 0
+        return Revision(*row) if row else Revision(0, None)
 
     @classmethod
     def bump(cls) -> None:

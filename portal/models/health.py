@@ -312,9 +312,13 @@ class ScanQuerySet(models.QuerySet):
     def finished(self):
         return self.filter(state=Scan.State.FINISHED)
 
+    def finished_latest_first(self):
+        """Finished scans, the one whose results the pages show first. Unfinished scans
+        never count."""
+        return self.finished().order_by("-finished_at", "-pk")
+
     def latest_finished(self) -> Scan | None:
-        """The scan whose results the pages show; unfinished scans never count."""
-        return self.finished().order_by("-finished_at", "-pk").first()
+        return self.finished_latest_first().first()
 
 
 class Scan(models.Model):
