@@ -139,6 +139,27 @@ def prepared_portal(*gunicorn_args: str):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def gunicorn_settings(*gunicorn_args: str) -> dict[str, str]:
+    """gunicorn's own account of the settings the production config and these arguments
+    resolve to (workers, worker_class, threads, ...)."""
+    printed = subprocess.run(
+        [
+            *(PYTHON, "-m", "gunicorn", "-c", "aixops/gunicorn.conf.py", "--print-config"),
+            *gunicorn_args,
+            "aixops.wsgi",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {
+        name.strip(): value.strip()
+        for name, _, value in (line.partition("=") for line in printed.splitlines())
+        if value
+    }
+
+
 def _wait_until_serving(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

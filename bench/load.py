@@ -1,18 +1,18 @@
 """Load on the overview: 50 concurrent clients for 60 s against gunicorn and PostgreSQL.
 
-    .venv/bin/python bench/load.py [--seconds 60] [--clients 50] [--workers 2]
+    .venv/bin/python bench/load.py [--seconds 60] [--clients 50] [--workers N] [--threads N]
 
 Uses the machine's PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
-aixops_bench, created if missing) and gunicorn with aixops/gunicorn.conf.py, then drives
-/categories/devops/ with wrk (apt-get install wrk) and prints p50, p95 and p99 latency,
-throughput and the error count. Goal: 0 errors and p95 under 100 ms on 2 cores.
+aixops_bench, created if missing) and gunicorn with the production aixops/gunicorn.conf.py
+(sync workers, cores + 1 of them, unless told otherwise), then drives /categories/devops/
+with wrk (apt-get install wrk) as signed-in browsers would, and prints p50, p95 and p99
+latency, throughput and the error count. Goal: 0 errors and p95 under 100 ms on 2 cores.
 """
 
 import argparse
 import os
-import sys
 
-from common import wrk
+from common import gunicorn_settings, prepared_portal, wrk
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/aixops_bench"
 
@@ -32,26 +32,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the config's)")
+    parser.add_argument("--worker-class", help="gunicorn worker class (default: the config's)")
+    parser.add_argument("--threads", type=int, help="gunicorn threads (default: the config's)")
     args = parser.parse_args()
+    gunicorn_args = [
+        f"--{option.replace('_', '-')}={value}"
+        for option, value in vars(args).items()
+        if option in ("workers", "worker_class", "threads") and value is not None
+    ]
 
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE)
     ensure_database(os.environ["DATABASE_URL"])
-    sys.path.insert(0, os.path.dirname(__file__))
-    from common import prepared_portal
-
-    with prepared_portal("--workers", str(args.workers), "--threads", str(args.threads)) as (
-        base,
-        cookie,
-        _env,
-    ):
+    served_by = gunicorn_settings(*gunicorn_args)
+    with prepared_portal(*gunicorn_args) as (base, cookie, _env):
         url = f"{base}/categories/devops/"
         wrk(url, cookie, seconds=3, connections=args.clients)  # warm-up
         figures = wrk(url, cookie, seconds=args.seconds, connections=args.clients)
         print(
             f"overview under load: {args.clients} clients x {args.seconds}s, gunicorn "
-            f"{args.workers} workers x {args.threads} threads, PostgreSQL"
+            f"{served_by['workers']} {served_by['worker_class']} workers x "
+            f"{served_by['threads']} threads, PostgreSQL"
         )
         print(
             f"requests {figures['requests']}  rate {figures['rate']:.1f}/s  "
