@@ -6,6 +6,7 @@ right; an edge goes from a service to each store it uses and each service it cal
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +17,10 @@ ROW_GAP = 14
 COLUMN_GAP = 110
 HEADER_HEIGHT = 34
 MARGIN = 16
+# Labels start right of the status dot; what fits after it, in half-width characters
+# (a Hangul or other wide character counts two) at the map's 12px label size.
+LABEL_OFFSET = 26
+LABEL_FITS = 31
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,19 @@ class Node:
 
     @property
     def text_x(self) -> int:
-        return self.x + NODE_WIDTH // 2
+        return self.x + LABEL_OFFSET
+
+    @property
+    def short_label(self) -> str:
+        """The label, cut with an ellipsis where it would run out of the box."""
+        widths = [2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in self.label]
+        if sum(widths) <= LABEL_FITS:
+            return self.label
+        kept, used = 0, 1  # the ellipsis takes a place too
+        while used + widths[kept] <= LABEL_FITS:
+            used += widths[kept]
+            kept += 1
+        return self.label[:kept].rstrip() + "…"
 
     @property
     def text_y(self) -> int:

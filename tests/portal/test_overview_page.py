@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 
+from portal.diagram import Node
 from portal.models import Category, ChecklistItem, Service
 from tests.factories import make_checks, make_finished_scan
 from tests.pagetext import page_text, squeeze
@@ -197,3 +198,25 @@ def test_map_nodes_carry_each_items_health(catalog, bob_client):
     svg = re.search(r"<svg class=\"architecture-map\".*?</svg>", page, re.S).group(0)
     assert svg.count('class="dot status-up"') == 8
     assert svg.count('class="dot status-down"') == 1
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("Redis (Flower/Celery 관찰 대상)", "Redis (Flower/Celery 관찰 대상)"),
+        ("GitLab Internal PostgreSQL", "GitLab Internal PostgreSQL"),
+        # Wide characters take two places: sixteen Hangul do not fit where 31 letters do.
+        ("가나다라마바사아자차카타파하가나", "가나다라마바사아자차카타파하가…"),
+        ("A" * 31, "A" * 31),
+        ("A" * 32, "A" * 30 + "…"),
+    ],
+)
+def test_map_labels_are_cut_where_they_would_leave_their_box(label, shown):
+    assert Node("service-1", label, "menu", 0, 0).short_label == shown
+
+
+def test_every_seed_map_label_is_shown_whole(devops_page):
+    svg = devops_page[devops_page.index("<svg") : devops_page.index("</svg>")]
+    labels = re.findall(r'<text class="node-label"[^>]*>([^<]*)</text>', svg)
+    assert len(labels) == 9
+    assert not [label for label in labels if label.endswith("…")]
