@@ -138,6 +138,16 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://aixops")}
 # Sessions are read from the cache and written through to the database, so a page
 # view costs no session query while sessions still survive a cache flush.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+if not DEBUG and CACHES["default"]["BACKEND"] in {
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+}:
+    # Each gunicorn worker would keep its own copy of every session: a sign-out (or a
+    # back-channel logout from Keycloak) handled by one worker would not reach the others.
+    raise ImproperlyConfigured(
+        "CACHE_URL must name a cache all web workers share, e.g. redis://127.0.0.1:6379/1, "
+        "when DEBUG is false: sessions are cached there."
+    )
 
 AUTH_USER_MODEL = "accounts.User"
 # accounts:login sends visitors on to Keycloak when OIDC_ISSUER is set, and shows the local

@@ -35,6 +35,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Sessions and pages are cached here, as in production; emptied before and after a run.
+BENCH_CACHE_URL = "redis://127.0.0.1:6379/12"
+
+
 def bench_environment(workdir: Path) -> dict:
     """Production-like settings on a scratch data directory (or DATABASE_URL, if given)."""
     env = {
@@ -49,6 +53,7 @@ def bench_environment(workdir: Path) -> dict:
         "DATA_DIR": str(workdir),
         "PYTHONPATH": str(ROOT),
         "LOG_LEVEL": "WARNING",
+        "CACHE_URL": BENCH_CACHE_URL,
     }
     env.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
     return env
@@ -109,6 +114,7 @@ def prepared_portal(*gunicorn_args: str):
     workdir = Path(tempfile.mkdtemp(prefix="aixops-bench-"))
     env = bench_environment(workdir)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "prometheus")
+    empty_cache()
     cookie = prepare(env)
     port = free_port()
     server = subprocess.Popen(
@@ -137,6 +143,13 @@ def prepared_portal(*gunicorn_args: str):
         server.terminate()
         server.wait(timeout=15)
         shutil.rmtree(workdir, ignore_errors=True)
+        empty_cache()
+
+
+def empty_cache() -> None:
+    import redis
+
+    redis.Redis.from_url(BENCH_CACHE_URL).flushdb()
 
 
 def gunicorn_settings(*gunicorn_args: str) -> dict[str, str]:

@@ -9,19 +9,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_SECRET = "k3J9x!f0QpZ2vL8mW4rT6yU1oI5aS7dF9gH2jK4lZ6xC8vB0nM_prod-secret-value"
+# Not connected to by `check`; any shared cache will do.
+SHARED_CACHE = "redis://cache.example.com:6379/1"
 
 
 def run_check(**overrides) -> subprocess.CompletedProcess:
+    """`manage.py check` with these variables; None unsets one."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DJANGO_SETTINGS_MODULE"}
     }
+    env["CACHE_URL"] = SHARED_CACHE
     env.update(overrides)
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
-        env=env,
+        env={key: value for key, value in env.items() if value is not None},
         capture_output=True,
         text=True,
         timeout=60,
@@ -48,6 +52,15 @@ def test_production_requires_allowed_hosts(hosts):
     result = run_check(**overrides)
     assert result.returncode != 0
     assert "ALLOWED_HOSTS must list the portal's host names" in result.stderr
+
+
+@pytest.mark.parametrize("cache_url", [None, "locmemcache://", "dummycache://"])
+def test_production_refuses_a_cache_each_worker_keeps_to_itself(cache_url):
+    result = run_check(
+        DEBUG="false", SECRET_KEY=REAL_SECRET, ALLOWED_HOSTS="p.example.com", CACHE_URL=cache_url
+    )
+    assert result.returncode != 0
+    assert "CACHE_URL must name a cache all web workers share" in result.stderr
 
 
 def test_production_starts_when_configured():
@@ -87,7 +100,12 @@ def test_production_defaults_are_secure():
         "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
         "s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER)"
     )
-    env_overrides = {"DEBUG": "false", "SECRET_KEY": REAL_SECRET, "ALLOWED_HOSTS": "p.example.com"}
+    env_overrides = {
+        "DEBUG": "false",
+        "SECRET_KEY": REAL_SECRET,
+        "ALLOWED_HOSTS": "p.example.com",
+        "CACHE_URL": SHARED_CACHE,
+    }
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
     env.update(env_overrides)
     result = subprocess.run(
