@@ -124,7 +124,10 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'aixops.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Off by default: the check is a round trip (SELECT 1) before every request's first query,
+# and under load that wait was an eighth of a worker's time (bench/load.py). Without it, a
+# connection the database dropped (a restart) fails one request per worker, then reconnects.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_flag("CONN_HEALTH_CHECKS", default=False)
 DATABASES["default"].setdefault("TEST", {})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not SQLite's default in-memory test database, so that a Celery worker

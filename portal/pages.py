@@ -122,8 +122,8 @@ def _forget_rendered_pages(sender, file_path, **kwargs):
 
 @lru_cache(maxsize=16)
 def _frame(language: str) -> list[bytes | str]:
-    """The overview page around its parts, for one language: UTF-8 pieces alternating with
-    the names of the parts that go between them."""
+    """The overview page around its parts, for one language: UTF-8 text at even places,
+    the names of the parts that go between at odd ones."""
     with translation.override(language):
         rendered = render_to_string(
             "portal/category_detail.html",
@@ -132,9 +132,9 @@ def _frame(language: str) -> list[bytes | str]:
                 "page": {name: shell.marker(name) for name in ("title", "header", "body")},
             },
         )
-    pieces = shell.MARKER.split(rendered)
-    # split() alternates text and marker names: even indexes are text.
-    return [piece.encode() if index % 2 == 0 else piece for index, piece in enumerate(pieces)]
+    return [
+        piece if index % 2 else piece.encode() for index, piece in enumerate(shell.pieces(rendered))
+    ]
 
 
 def render_category_page(request, page: CategoryPage) -> HttpResponse:
@@ -146,9 +146,7 @@ def render_category_page(request, page: CategoryPage) -> HttpResponse:
         "header": shell.page_header(request, page.nav).encode(),
         "body": page.body,
     }
+    frame = _frame(translation.get_language())
     return HttpResponse(
-        b"".join(
-            parts[piece] if isinstance(piece, str) else piece
-            for piece in _frame(translation.get_language())
-        )
+        b"".join(parts[piece] if index % 2 else piece for index, piece in enumerate(frame))
     )

@@ -73,6 +73,7 @@ def test_production_starts_when_configured():
     [
         ("DEBUG", "maybe", "DEBUG must be true or false, not 'maybe'"),
         ("CONN_MAX_AGE", "soon", "CONN_MAX_AGE must be a whole number, not 'soon'"),
+        ("CONN_HEALTH_CHECKS", "often", "CONN_HEALTH_CHECKS must be true or false, not 'often'"),
         ("LANGUAGE_CODE", "fr", "LANGUAGE_CODE must be one of ko, en, not 'fr'"),
     ],
 )
