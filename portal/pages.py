@@ -80,8 +80,8 @@ _page_state = PreparedLookup(
 def page_state() -> tuple[Revision, ScanInfo | None]:
     """The catalog revision and the latest finished scan (with its staleness now)."""
     state = _page_state.first(using=CatalogRevision.objects.db)
-    if state is None:  # no catalog write yet
-        return Revision(0, None), latest_scan_info()
+    if state is None:  # no catalog write yet, so no revision row
+        return CatalogRevision.current(), latest_scan_info()
     scan = ScanInfo.of(state.scan_id, state.scan_finished_at) if state.scan_id else None
     return Revision(state.number, state.changed_at), scan
 
