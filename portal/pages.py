@@ -25,7 +25,7 @@ PAGE_CACHE_SECONDS = 60 * 60
 # being read right now. A revision or a scan makes new keys; old ones age out.
 RECENT_PAGES = 64
 
-# Indentation and blank lines between tags: a third of a large overview, and invisible.
+# Indentation and blank lines between tags: a seventh of a large overview, and invisible.
 _LAYOUT_WHITESPACE = re.compile(r"\s*\n\s*")
 
 
@@ -39,13 +39,13 @@ class CategoryPage:
 
 
 def category_page(*, slug: str, show_hidden: bool) -> CategoryPage:
-    """The overview's title, navigation and body: one query when cached, eight when not.
+    """The overview's title, navigation and body: one query when cached, seven when not.
 
     The key holds everything the fragments vary by: the catalog revision, the latest
     finished scan and whether it is stale now (so a new scan, or beat falling silent,
     shows on the next view), the language and the reader's time zone (the scan time
-    is shown in both). The user's own parts (CSRF tokens, name, language switch) stay
-    outside, in the base template.
+    is shown in both). The reader's own parts (CSRF token, name, language switch) stay
+    outside, in the top bar (portal/shell.py).
     """
     revision, scan = page_state()
     key = ":".join(
@@ -108,18 +108,6 @@ def _page_parts(key: str, slug: str, show_hidden: bool, scan: ScanInfo | None):
     return parts
 
 
-def forget_recent_pages() -> None:
-    """Drop this process's copies (the shared cache keeps its own); for tests."""
-    _page_parts.cache_clear()
-
-
-@file_changed.connect
-def _forget_rendered_pages(sender, file_path, **kwargs):
-    # runserver reloads edited templates without a restart; so must the pages.
-    _frame.cache_clear()
-    _page_parts.cache_clear()
-
-
 @lru_cache(maxsize=16)
 def _frame(language: str) -> list[bytes | str]:
     """The overview page around its parts, for one language: UTF-8 text at even places,
@@ -150,3 +138,15 @@ def render_category_page(request, page: CategoryPage) -> HttpResponse:
     return HttpResponse(
         b"".join(parts[piece] if index % 2 else piece for index, piece in enumerate(frame))
     )
+
+
+def forget_recent_pages() -> None:
+    """Drop this process's copies (the shared cache keeps its own); for tests."""
+    _page_parts.cache_clear()
+
+
+@file_changed.connect
+def _forget_rendered_pages(sender, file_path, **kwargs):
+    # runserver reloads edited templates without a restart; so must the pages.
+    _frame.cache_clear()
+    _page_parts.cache_clear()
