@@ -30,10 +30,15 @@ PROVIDER_DIR = Path(
 )
 HOST = "127.0.0.1"
 START_TIMEOUT = 20.0
+START_ATTEMPTS = 2
 
 
 class ProviderError(RuntimeError):
     pass
+
+
+class ProviderSilent(ProviderError):
+    """The provider is running but has not answered within START_TIMEOUT."""
 
 
 @dataclass
@@ -140,8 +145,24 @@ def running_provider(
     with tempfile.TemporaryDirectory(prefix="aixops-oidc-") as tmp:
         config_path = Path(tmp) / "config.json"
         config_path.write_text(json.dumps(config))
-        log_path = Path(tmp) / "provider.log"
+        provider = _start(realm, clients or [], config_path, Path(tmp))
+        try:
+            yield provider
+        finally:
+            stop_process(provider.process)
+
+
+def _start(realm: str, clients: list[dict], config_path: Path, tmp: Path) -> Provider:
+    """Start node and wait until the provider answers.
+
+    A start that never starts listening is stopped and tried once more on another port.
+    In one full test run the provider stayed silent for 20 s, with nothing in its output
+    to say why, while it starts in half a second otherwise.
+    """
+    failures = []
+    for attempt in range(1, START_ATTEMPTS + 1):
         port = free_port()
+        log_path = tmp / f"provider-{attempt}.log"
         env = {**os.environ, "PORT": str(port), "OIDC_PROVIDER_CONFIG": str(config_path)}
         with open(log_path, "wb") as log:
             # stdout/stderr go to a file, not a pipe nobody drains.
@@ -154,21 +175,25 @@ def running_provider(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C in the terminal is ours to handle
             )
-        issuer = f"http://{HOST}:{port}/realms/{realm}"
         provider = Provider(
-            issuer=issuer,
+            issuer=f"http://{HOST}:{port}/realms/{realm}",
             port=port,
             base_url=f"http://{HOST}:{port}",
             realm=realm,
-            clients=clients or [],
+            clients=clients,
             process=proc,
             log_path=log_path,
         )
         try:
             _wait_ready(provider)
-            yield provider
-        finally:
+            return provider
+        except ProviderSilent as exc:
             stop_process(proc)
+            failures.append(str(exc))
+        except BaseException:
+            stop_process(proc)
+            raise
+    raise ProviderError("\n\n".join(failures))
 
 
 def _wait_ready(provider: Provider) -> None:
@@ -188,7 +213,7 @@ def _wait_ready(provider: Provider) -> None:
         except httpx.HTTPError as exc:
             last_error = repr(exc)
         time.sleep(0.1)
-    raise ProviderError(
+    raise ProviderSilent(
         f"dev OIDC provider not ready at {provider.discovery_url} after {START_TIMEOUT}s "
         f"({last_error}); its output:\n{provider.logs()}"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import os
 import re
 import secrets
 import socket
@@ -350,3 +351,31 @@ def test_test_hooks_off_by_default_and_process_stops():
     assert proc.poll() is not None
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", other.port)) != 0
+
+
+def test_a_provider_that_never_listens_is_tried_twice_then_reported(tmp_path, monkeypatch):
+    from devtools import oidc_provider
+
+    # A stand-in for server.mjs that stays up without ever listening, and says who it is.
+    (tmp_path / "node_modules" / "oidc-provider").mkdir(parents=True)
+    (tmp_path / "node_modules" / "oidc-provider" / "package.json").write_text("{}")
+    (tmp_path / "server.mjs").write_text(
+        "import { appendFileSync } from 'node:fs';\n"
+        "appendFileSync('pids', `${process.pid}\\n`);\n"
+        "console.log('starting, never listening');\n"
+        "setInterval(() => {}, 1000);\n"
+    )
+    monkeypatch.setattr(oidc_provider, "PROVIDER_DIR", tmp_path)
+    monkeypatch.setattr(oidc_provider, "START_TIMEOUT", 1.0)
+
+    with pytest.raises(oidc_provider.ProviderError) as refused, running_provider():
+        pass
+
+    message = str(refused.value)
+    assert message.count("not ready at http://127.0.0.1:") == 2
+    assert message.count("starting, never listening") == 2
+    pids = [int(pid) for pid in (tmp_path / "pids").read_text().split()]
+    assert len(pids) == 2
+    for pid in pids:  # both attempts were stopped
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
