@@ -12,13 +12,14 @@ from django.utils import timezone, translation
 from django.utils.autoreload import file_changed
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from aixops.queries import PreparedLookup
 
 from . import shell
 from .health import ScanInfo, latest_scan_info
 from .models import CatalogRevision, Revision, Scan
-from .selectors import category_overview
+from .selectors import category_overview, home_categories
 
 PAGE_CACHE_SECONDS = 60 * 60
 # Pages a process keeps at hand: categories x (member, staff) x languages x time zones
@@ -30,38 +31,49 @@ _LAYOUT_WHITESPACE = re.compile(r"\s*\n\s*")
 
 
 @dataclass(frozen=True)
-class CategoryPage:
-    """The parts of a category page that do not depend on who reads it."""
+class Page:
+    """The parts of a catalog page that do not depend on who reads it."""
 
     title: str
     nav: SafeString
     body: bytes  # UTF-8, ready to be written out as it is
 
 
-def category_page(*, slug: str, show_hidden: bool) -> CategoryPage:
-    """The overview's title, navigation and body: one query when cached, seven when not.
-
-    The key holds everything the fragments vary by: the catalog revision, the latest
-    finished scan and whether it is stale now (so a new scan, or beat falling silent,
-    shows on the next view), the language and the reader's time zone (the scan time
-    is shown in both). The reader's own parts (CSRF token, name, language switch) stay
-    outside, in the top bar (portal/shell.py).
-    """
+def category_page(*, slug: str, show_hidden: bool) -> Page:
+    """A category's overview: one query when cached, seven when not."""
     revision, scan = page_state()
-    key = ":".join(
+    key = _key("category", slug, "staff" if show_hidden else "member", revision, scan)
+    return _page(_page_parts(key, _render_category, slug, show_hidden, scan))
+
+
+def home_page() -> Page:
+    """The categories with their counts and health: one query when cached, three when not."""
+    revision, scan = page_state()
+    return _page(_page_parts(_key("home", revision, scan), _render_home, scan))
+
+
+def _key(*parts) -> str:
+    """The cache key of a page: what it is, plus everything it varies by. The catalog
+    revision, the latest finished scan and whether it is stale now (so a new scan, or
+    beat falling silent, shows on the next view), the language and the reader's time
+    zone (the scan time is shown in both). The reader's own parts (CSRF token, name,
+    language switch) stay outside, in the top bar (portal/shell.py)."""
+    *what, revision, scan = parts
+    return ":".join(
         [
             "portal",
-            "category",
-            slug,
-            "staff" if show_hidden else "member",
+            *what,
             translation.get_language(),
             timezone.get_current_timezone_name(),
             revision.cache_key,
             scan.cache_key if scan else "noscan",
         ]
     )
-    title, nav, body = _page_parts(key, slug, show_hidden, scan)
-    return CategoryPage(title=title, nav=mark_safe(nav), body=body)  # noqa: S308
+
+
+def _page(parts) -> Page:
+    title, nav, body = parts
+    return Page(title=title, nav=mark_safe(nav), body=body)  # noqa: S308
 
 
 def _latest_scan_column(name):
@@ -87,34 +99,50 @@ def page_state() -> tuple[Revision, ScanInfo | None]:
 
 
 @lru_cache(maxsize=RECENT_PAGES)
-def _page_parts(key: str, slug: str, show_hidden: bool, scan: ScanInfo | None):
+def _page_parts(key: str, render, *args) -> tuple[str, str, bytes]:
     """The parts under `key`: from this process's recent pages, else the shared cache, else
-    rendered. The key names everything the parts depend on, so an entry is never stale; the
-    process keeps its own copy because fetching a large page from the shared cache cost
-    more than everything else the view does."""
+    `render(*args)`. The key names everything the parts depend on, so an entry is never
+    stale; the process keeps its own copy because fetching a large page from the shared
+    cache cost more than everything else the view does."""
     parts = cache.get(key)
     if parts is None:
-        overview = category_overview(slug=slug, show_hidden=show_hidden, scan=scan)
-        body = render_to_string("portal/_category_body.html", {"overview": overview})
-        parts = (
-            overview.category.title,
-            render_to_string(
-                "portal/_category_nav.html",
-                {"categories": overview.categories, "current": overview.category.slug},
-            ),
-            _LAYOUT_WHITESPACE.sub("\n", body).encode(),
-        )
+        title, nav, body = render(*args)
+        parts = (title, nav, _LAYOUT_WHITESPACE.sub("\n", body).encode())
         cache.set(key, parts, PAGE_CACHE_SECONDS)
     return parts
 
 
+def _render_category(slug: str, show_hidden: bool, scan: ScanInfo | None):
+    overview = category_overview(slug=slug, show_hidden=show_hidden, scan=scan)
+    return (
+        overview.category.title,
+        _nav(overview.categories, current=overview.category.slug),
+        render_to_string("portal/_category_body.html", {"overview": overview}),
+    )
+
+
+def _render_home(scan: ScanInfo | None):
+    categories = home_categories(with_health=True, scan=scan)
+    return (
+        gettext("Categories"),
+        _nav(categories, current=None),
+        render_to_string("portal/_home_body.html", {"categories": categories}),
+    )
+
+
+def _nav(categories, *, current: str | None) -> str:
+    return render_to_string(
+        "portal/_category_nav.html", {"categories": categories, "current": current}
+    )
+
+
 @lru_cache(maxsize=16)
 def _frame(language: str) -> list[bytes | str]:
-    """The overview page around its parts, for one language: UTF-8 text at even places,
-    the names of the parts that go between at odd ones."""
+    """A catalog page around its parts, for one language: UTF-8 text at even places, the
+    names of the parts that go between at odd ones."""
     with translation.override(language):
         rendered = render_to_string(
-            "portal/category_detail.html",
+            "portal/page.html",
             {
                 "LANGUAGE_CODE": language,
                 "page": {name: shell.marker(name) for name in ("title", "header", "body")},
@@ -125,10 +153,9 @@ def _frame(language: str) -> list[bytes | str]:
     ]
 
 
-def render_category_page(request, page: CategoryPage) -> HttpResponse:
-    """The overview: the language's frame, the reader's top bar and the cached body, whose
-    bytes are written out as they are rather than decoded into a template and encoded again.
-    """
+def render_page(request, page: Page) -> HttpResponse:
+    """The language's frame, the reader's top bar and the cached body, whose bytes are
+    written out as they are rather than decoded into a template and encoded again."""
     parts = {
         "title": escape(page.title).encode(),
         "header": shell.page_header(request, page.nav).encode(),

@@ -240,16 +240,18 @@ def _text_items(category: Category):
     return focus.union(checklist, notes, all=True)
 
 
-def home_categories(*, with_health: bool = False) -> list[Category]:
+def home_categories(*, with_health: bool = False, scan=LOAD_SCAN) -> list[Category]:
     """Every category with its counts, in one query.
 
-    With health, each also gets `health` (a CategoryHealth), for two more queries: the
-    latest scan, and every enabled check with its category, role and maintenance flag.
+    With health, each also gets `health` (a CategoryHealth), for one more query: every
+    enabled check with its category, role and maintenance flag; and one for the latest
+    scan unless the caller passes `scan` (pages already know it).
     """
     categories = list(Category.objects.for_home())
     if not with_health:
         return categories
-    scan = health.latest_scan_info()
+    if scan is LOAD_SCAN:
+        scan = health.latest_scan_info()
     parts: dict[int, list[tuple[str, str]]] = {category.pk: [] for category in categories}
     rows = health.checks_with_maintenance().values_list(
         "service__category_id",

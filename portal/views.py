@@ -1,24 +1,22 @@
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.access import member_required
 
-from .pages import category_page, render_category_page
+from .pages import category_page, home_page, render_page
 from .selectors import category_overview, health_report, home_categories
 
 
 @require_GET
 @member_required
 def home(request):
-    return render(request, "portal/home.html", {"categories": home_categories(with_health=True)})
+    return render_page(request, home_page())
 
 
 @require_GET
 @member_required
 def category_detail(request, slug):
-    page = category_page(slug=slug, show_hidden=request.user.is_staff)
-    return render_category_page(request, page)
+    return render_page(request, category_page(slug=slug, show_hidden=request.user.is_staff))
 
 
 @require_GET

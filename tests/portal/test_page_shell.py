@@ -29,6 +29,16 @@ def test_each_reader_sees_their_own_name_and_links(catalog, bob_client, sam, url
     assert ADMIN_LINK in sam_bar
 
 
+@pytest.mark.parametrize(("url", "current"), [("/", None), ("/categories/devops/", "devops")])
+def test_the_top_bar_links_every_category(catalog, bob_client, url, current):
+    nav = top_bar(bob_client.get(url).text)
+    nav = nav[nav.index('<nav class="topnav"') : nav.index("</nav>")]
+    assert 'href="/categories/devops/"' in nav
+    assert 'href="/categories/identity-access/"' in nav
+    marked = re.findall(r'href="/categories/([^/]+)/" aria-current="page"', nav)
+    assert marked == ([current] if current else [])
+
+
 def test_a_pending_member_gets_no_workspace_link(catalog, carol):
     bar = top_bar(client_for(carol).get("/categories/devops/").text)
     assert '<span class="who">carol</span>' in bar
