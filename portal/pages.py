@@ -81,7 +81,8 @@ def _latest_scan_column(name):
 
 
 # What every cached page depends on, in one query (see PreparedLookup): one round trip
-# fewer on every view, which is most of a cached view's cost on PostgreSQL.
+# fewer on every view. Under load on PostgreSQL, a cached view spent most of its time
+# waiting on round trips (py-spy on bench/load.py).
 _page_state = PreparedLookup(
     lambda: CatalogRevision.objects.filter(pk=CatalogRevision.SINGLETON_ID).annotate(
         scan_id=_latest_scan_column("pk"), scan_finished_at=_latest_scan_column("finished_at")
