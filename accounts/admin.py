@@ -12,6 +12,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from aixops.admin import ReadOnlyAdmin
+
 from . import workspaces
 from .models import AuditEvent, MembershipError, PendingMember, User, Workspace
 from .services import client_ip
@@ -192,7 +194,7 @@ class PendingMemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """The audit log, read-only: nobody edits history."""
 
     list_display = [
@@ -208,15 +210,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["actor_name", "target__username", "reason", "client_ip"]
     list_select_related = ["target"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Workspaces ---------------------------------------------------------------------------

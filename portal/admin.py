@@ -5,6 +5,8 @@ from django.shortcuts import redirect
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from aixops.admin import ReadOnlyAdmin
+
 from .models import (
     Category,
     ChecklistItem,
@@ -188,19 +190,6 @@ class HealthCheckAdmin(admin.ModelAdmin):
     @admin.display(description=_("service or data store"))
     def owner(self, check):
         return check.service or check.data_store
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by scans only: browsable, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Scan)
