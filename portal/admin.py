@@ -19,7 +19,7 @@ from .models import (
     Scan,
     Service,
 )
-from .scans import scan_queue
+from .scans import CHECK_STATE_FIELDS, scan_queue
 
 
 class ServiceInline(admin.TabularInline):
@@ -157,16 +157,8 @@ class HealthCheckAdmin(admin.ModelAdmin):
     list_select_related = ["service", "data_store"]
     search_fields = ["slug", "target", "service__name", "data_store__name"]
     autocomplete_fields = ["service", "data_store"]
-    readonly_fields = [
-        "status",
-        "consecutive_failures",
-        "consecutive_successes",
-        "latency_ms",
-        "detail",
-        "checked_at",
-        "uptime_24h",
-        "uptime_7d",
-    ]
+    # What scans write is not edited by hand; the sparkline's raw points are not shown.
+    readonly_fields = [field for field in CHECK_STATE_FIELDS if field != "recent_latencies"]
     fieldsets = [
         (None, {"fields": ["slug", "service", "data_store", "enabled", "position"]}),
         (
