@@ -11,21 +11,22 @@ from .models import User, Workspace
 
 class AccountsCollector:
     def collect(self):
-        members = GaugeMetricFamily(
-            "aixops_members", "Portal members by membership state.", labels=["state"]
+        yield _counted(
+            GaugeMetricFamily(
+                "aixops_members", "Portal members by membership state.", labels=["state"]
+            ),
+            User.objects,
+            "membership",
+            User.Membership.values,
         )
-        counts = dict(User.objects.values_list("membership").annotate(n=Count("pk")).order_by())
-        for state in User.Membership.values:
-            members.add_metric([state], counts.get(state, 0))
-        yield members
-
-        workspaces = GaugeMetricFamily(
-            "aixops_workspaces", "Personal workspaces by status.", labels=["status"]
+        yield _counted(
+            GaugeMetricFamily(
+                "aixops_workspaces", "Personal workspaces by status.", labels=["status"]
+            ),
+            Workspace.objects,
+            "status",
+            Workspace.Status.values,
         )
-        counts = dict(Workspace.objects.values_list("status").annotate(n=Count("pk")).order_by())
-        for status in Workspace.Status.values:
-            workspaces.add_metric([status], counts.get(status, 0))
-        yield workspaces
 
         over_quota = Workspace.objects.over_quota().count()
         yield GaugeMetricFamily(
@@ -33,3 +34,12 @@ class AccountsCollector:
             "Workspaces whose measured usage exceeds their quota.",
             value=over_quota,
         )
+
+
+def _counted(family: GaugeMetricFamily, rows, field: str, values) -> GaugeMetricFamily:
+    """`family` with the number of rows for each of `values` of `field`, counted in one
+    query; a value no row has is reported as 0."""
+    counts = dict(rows.values_list(field).annotate(n=Count("pk")).order_by())
+    for value in values:
+        family.add_metric([value], counts.get(value, 0))
+    return family
