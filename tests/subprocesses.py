@@ -1,8 +1,6 @@
 """Child processes that must see the test's database: a Celery worker, a scan."""
 
 import os
-import signal
-import subprocess
 
 from django.db import connection
 
@@ -22,15 +20,3 @@ def child_env(**extra: str) -> dict:
     env["DATABASE_URL"] = test_database_url()
     env.update(extra)
     return env
-
-
-def stop(process: subprocess.Popen, timeout: float = 10) -> None:
-    """SIGTERM, then SIGKILL if it does not go within `timeout` seconds."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)

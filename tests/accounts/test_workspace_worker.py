@@ -23,6 +23,7 @@ from django.db import connection
 
 from accounts.models import AuditEvent, Workspace
 from aixops.celery import app
+from devtools.processes import stop_process
 from tests.factories import client_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -103,12 +104,7 @@ def worker(transactional_db, tmp_path, settings):
         wait_for(lambda: "ready." in log_path.read_text(), "the worker to start", log_path)
         yield log_path
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process, grace=15)
         _point_app_at(original[0], original[1], eager=True)
         redis.Redis.from_url(REDIS_URL).flushdb()
 

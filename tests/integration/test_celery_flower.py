@@ -22,10 +22,11 @@ from django.conf import settings
 from django.core.management import call_command
 
 from aixops.celery import app as celery_app
+from devtools.processes import stop_process
 from portal.models import HealthCheck, Scan, Service
 from tests.conftest import TEST_REDIS_URL
 from tests.servers import free_port
-from tests.subprocesses import child_env, stop
+from tests.subprocesses import child_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -98,7 +99,7 @@ def flower(celery_env, tmp_path):
         )
         yield url
     finally:
-        stop(process)
+        stop_process(process, grace=10)
         log.close()
 
 
@@ -116,7 +117,7 @@ def worker(celery_env, run_id, tmp_path):
     try:
         yield hostname, process
     finally:
-        stop(process)
+        stop_process(process, grace=10)
         log.close()
 
 
