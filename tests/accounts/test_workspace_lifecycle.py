@@ -12,18 +12,11 @@ from django.db import IntegrityError
 from accounts import workspaces
 from accounts.models import AuditEvent, Workspace
 from accounts.workspaces import WorkspaceError
+from tests.accounts.workspace_helpers import audit_actions
 
 
 def mode(path) -> int:
     return stat.S_IMODE(os.lstat(path).st_mode)
-
-
-def actions(workspace) -> list[str]:
-    return list(
-        AuditEvent.objects.filter(workspace=workspace)
-        .order_by("id")
-        .values_list("action", flat=True)
-    )
 
 
 @pytest.fixture
@@ -79,7 +72,7 @@ def test_provision_makes_the_directory_and_records_where_it_is(bobs, workspace_d
     assert mode(root / "bob") == 0o2770
     assert "bob's AIXOps workspace" in (root / "bob" / "README.md").read_text()
     assert bobs.task_id and bobs.operation == "" and bobs.last_error == ""
-    assert actions(bobs) == ["workspace.request", "workspace.provision", "workspace.ready"]
+    assert audit_actions(bobs) == ["workspace.request", "workspace.provision", "workspace.ready"]
     provision_event = AuditEvent.objects.get(workspace=bobs, action="workspace.provision")
     ready_event = AuditEvent.objects.get(workspace=bobs, action="workspace.ready")
     assert provision_event.actor == alice
@@ -103,7 +96,7 @@ def test_suspend_makes_it_read_only_and_resume_gives_it_back(bobs, alice, commit
     assert mode(path) == 0o2770
     suspend_event = AuditEvent.objects.get(workspace=bobs, action="workspace.suspend")
     assert suspend_event.reason == "over quota for a month"
-    assert actions(bobs)[-2:] == ["workspace.suspend", "workspace.resume"]
+    assert audit_actions(bobs)[-2:] == ["workspace.suspend", "workspace.resume"]
 
 
 def test_delete_archives_removes_and_keeps_the_row(bobs, alice, committed, workspace_dirs, bob):
@@ -117,7 +110,7 @@ def test_delete_archives_removes_and_keeps_the_row(bobs, alice, committed, works
     assert bobs.archive.startswith(str(archive / "bob-"))
     with tarfile.open(bobs.archive) as tar:
         assert tar.extractfile("bob/results.csv").read() == b"a,b\n1,2\n"
-    assert actions(bobs)[-2:] == ["workspace.delete", "workspace.deleted"]
+    assert audit_actions(bobs)[-2:] == ["workspace.delete", "workspace.deleted"]
 
     # A member whose workspace was deleted may ask for a new one; the old row stays.
     assert workspaces.request([bob.pk], by=bob).changed == [bob.pk]

@@ -91,11 +91,7 @@ def test_backend_failure_then_retry(bob, alice, committed, settings, tmp_path):
     assert workspace.status == "active" and workspace.last_error == ""
     assert workspace.location == str(tmp_path / "workspaces" / "bob")
     assert workspace.task_id != first_task
-    assert list(
-        AuditEvent.objects.filter(workspace=workspace)
-        .order_by("id")
-        .values_list("action", flat=True)
-    ) == [
+    assert workspace_helpers.audit_actions(workspace) == [
         "workspace.request",
         "workspace.provision",
         "workspace.failed",

@@ -24,6 +24,7 @@ from django.db import connection
 from accounts.models import AuditEvent, Workspace
 from aixops.celery import app
 from devtools.processes import stop_process
+from tests.accounts.workspace_helpers import audit_actions
 from tests.factories import client_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -162,11 +163,7 @@ def test_a_workspace_lives_and_dies_through_a_real_worker(worker, bob, sam, sett
     assert not path.exists()
     with tarfile.open(workspace.archive) as tar:
         assert "bob/README.md" in tar.getnames()
-    assert list(
-        AuditEvent.objects.filter(workspace=workspace)
-        .order_by("id")
-        .values_list("action", flat=True)
-    ) == [
+    assert audit_actions(workspace) == [
         "workspace.request",
         "workspace.provision",
         "workspace.ready",

@@ -1,7 +1,9 @@
-"""A scripted workspace backend for tests that need to count calls or make one fail."""
+"""A scripted workspace backend for tests that need to count calls or make one fail, and
+the audit trail of a workspace."""
 
 from __future__ import annotations
 
+from accounts.models import AuditEvent
 from accounts.workspace_backends import BACKENDS, Usage, WorkspaceBackendError
 
 
@@ -44,3 +46,12 @@ def install(monkeypatch, settings) -> type[ScriptedBackend]:
     monkeypatch.setattr(ScriptedBackend, "usage_bytes", 0)
     settings.WORKSPACE_BACKEND = "scripted"
     return ScriptedBackend
+
+
+def audit_actions(workspace) -> list[str]:
+    """The actions audited on `workspace`, oldest first."""
+    return list(
+        AuditEvent.objects.filter(workspace=workspace)
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
