@@ -10,10 +10,12 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.autoreload import file_changed
+from django.utils.cache import patch_vary_headers
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
+from aixops.compression import GzipFrame, accepts_gzip
 from aixops.queries import PreparedLookup
 
 from . import shell
@@ -32,24 +34,26 @@ _LAYOUT_WHITESPACE = re.compile(r"\s*\n\s*")
 
 @dataclass(frozen=True)
 class Page:
-    """The parts of a catalog page that do not depend on who reads it."""
+    """A catalog page in one language, whole but for the reader's top bar: UTF-8 bytes
+    before and after it, as they are and gzipped around it."""
 
-    title: str
-    nav: SafeString
-    body: bytes  # UTF-8, ready to be written out as it is
+    nav: SafeString  # the category navigation, which the top bar shows
+    before_header: bytes
+    after_header: bytes
+    gzipped: GzipFrame
 
 
 def category_page(*, slug: str, show_hidden: bool) -> Page:
     """A category's overview: one query when cached, seven when not."""
     revision, scan = page_state()
     key = _key("category", slug, "staff" if show_hidden else "member", revision, scan)
-    return _page(_page_parts(key, _render_category, slug, show_hidden, scan))
+    return _cached_page(key, _render_category, slug, show_hidden, scan)
 
 
 def home_page() -> Page:
     """The categories with their counts and health: one query when cached, three when not."""
     revision, scan = page_state()
-    return _page(_page_parts(_key("home", revision, scan), _render_home, scan))
+    return _cached_page(_key("home", revision, scan), _render_home, scan)
 
 
 def _key(*parts) -> str:
@@ -69,11 +73,6 @@ def _key(*parts) -> str:
             scan.cache_key if scan else "noscan",
         ]
     )
-
-
-def _page(parts) -> Page:
-    title, nav, body = parts
-    return Page(title=title, nav=mark_safe(nav), body=body)  # noqa: S308
 
 
 def _latest_scan_column(name):
@@ -100,17 +99,34 @@ def page_state() -> tuple[Revision, ScanInfo | None]:
 
 
 @lru_cache(maxsize=RECENT_PAGES)
-def _page_parts(key: str, render, *args) -> tuple[str, str, bytes]:
-    """The parts under `key`: from this process's recent pages, else the shared cache, else
-    `render(*args)`. The key names everything the parts depend on, so an entry is never
-    stale; the process keeps its own copy because fetching a large page from the shared
-    cache cost more than everything else the view does."""
+def _cached_page(key: str, render, *args) -> Page:
+    """The page under `key`: from this process's recent pages, else made from the parts in
+    the shared cache, else from `render(*args)`. The key names everything the page depends
+    on, so an entry is never stale; the process keeps its own copy because fetching a
+    large page from the shared cache cost more than everything else the view does."""
     parts = cache.get(key)
     if parts is None:
         title, nav, body = render(*args)
         parts = (title, nav, _LAYOUT_WHITESPACE.sub("\n", body).encode())
         cache.set(key, parts, PAGE_CACHE_SECONDS)
-    return parts
+    return _assemble(*parts)
+
+
+def _assemble(title: str, nav: str, body: bytes) -> Page:
+    """The language's frame around the title and the body, cut where the top bar goes."""
+    values = {"title": escape(title).encode(), "body": body}
+    frame = _frame(translation.get_language())
+    header_at = frame.index("header")
+    before, after = (
+        b"".join(values[piece] if isinstance(piece, str) else piece for piece in pieces)
+        for pieces in (frame[:header_at], frame[header_at + 1 :])
+    )
+    return Page(
+        nav=mark_safe(nav),  # noqa: S308 - rendered by _nav
+        before_header=before,
+        after_header=after,
+        gzipped=GzipFrame.around(before, after),
+    )
 
 
 def _render_category(slug: str, show_hidden: bool, scan: ScanInfo | None):
@@ -155,26 +171,24 @@ def _frame(language: str) -> list[bytes | str]:
 
 
 def render_page(request, page: Page) -> HttpResponse:
-    """The language's frame, the reader's top bar and the cached body, whose bytes are
-    written out as they are rather than decoded into a template and encoded again."""
-    parts = {
-        "title": escape(page.title).encode(),
-        "header": shell.page_header(request, page.nav).encode(),
-        "body": page.body,
-    }
-    frame = _frame(translation.get_language())
-    return HttpResponse(
-        b"".join(parts[piece] if index % 2 else piece for index, piece in enumerate(frame))
-    )
+    """The page with the reader's top bar in its place; gzipped if the client takes it."""
+    header = shell.page_header(request, page.nav).encode()
+    if accepts_gzip(request):
+        response = HttpResponse(page.gzipped.fill(header))
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(b"".join((page.before_header, header, page.after_header)))
+    patch_vary_headers(response, ("Accept-Encoding",))
+    return response
 
 
 def forget_recent_pages() -> None:
     """Drop this process's copies (the shared cache keeps its own); for tests."""
-    _page_parts.cache_clear()
+    _cached_page.cache_clear()
 
 
 @file_changed.connect
 def _forget_rendered_pages(sender, file_path, **kwargs):
     # runserver reloads edited templates without a restart; so must the pages.
     _frame.cache_clear()
-    _page_parts.cache_clear()
+    _cached_page.cache_clear()

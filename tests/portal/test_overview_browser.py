@@ -42,8 +42,11 @@ def test_overview_renders_and_reflows(live_server, member_session, name, viewpor
             timezone_id="Asia/Seoul",
         )
         page = context.new_page()
-        page.goto(f"{live_server.url}/categories/devops/")
+        response = page.goto(f"{live_server.url}/categories/devops/")
+        # Chromium takes the page gzipped, its top bar spliced in (aixops/compression.py).
+        assert response.headers["content-encoding"] == "gzip"
         assert page.locator("h1").inner_text() == "DevOps Guide"
+        assert page.locator(".topbar .who").inner_text() == "bob"
         assert page.get_by_text("핵심 서비스 스냅샷").is_visible()
         assert page.locator(".service-card").count() == 5
         assert page.locator("svg.architecture-map .node").count() == 9

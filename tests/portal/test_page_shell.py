@@ -1,6 +1,7 @@
 """The top bar and the overview's frame are rendered once per language and kind of reader
 (portal/shell.py, portal/pages.py); what is each reader's own is put in per response."""
 
+import gzip
 import re
 
 import pytest
@@ -8,6 +9,7 @@ from django.test import Client
 
 from portal.models import CatalogRevision, Service
 from tests.factories import client_for
+from tests.portal.test_overview_queries import OVERVIEW_QUERIES_WARM
 
 WORKSPACE_LINK = 'href="/accounts/workspace/"'
 ADMIN_LINK = 'href="/admin/"'
@@ -95,3 +97,50 @@ def test_a_catalog_rebuilt_to_the_same_revision_number_is_not_served_from_memory
     assert CatalogRevision.current().number == number
     page = bob_client.get("/categories/devops/").text
     assert "Declarative pipelines" in page
+
+
+BROWSER = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+
+
+@pytest.mark.parametrize("url", ["/", "/categories/devops/"])
+def test_browsers_get_the_page_gzipped_with_their_own_top_bar(catalog, bob_client, url):
+    plain = bob_client.get(url)
+    packed = bob_client.get(url, headers=BROWSER)
+    assert "Content-Encoding" not in plain
+    assert packed["Content-Encoding"] == "gzip"
+    for response in (plain, packed):
+        assert "Accept-Encoding" in response["Vary"]  # shared caches keep both apart
+        assert int(response["Content-Length"]) == len(response.content)
+
+    html = gzip.decompress(packed.content).decode()  # checks the CRC and the length
+    token = TOKEN.findall(html)[0]
+    assert html == TOKEN.sub(f'name="csrfmiddlewaretoken" value="{token}"', plain.text)
+    assert '<span class="who">bob</span>' in top_bar(html)
+    # The top bar travels uncompressed: its token is never compressed with anything.
+    assert top_bar(html).encode() in packed.content
+    shared = len(plain.content) - len(top_bar(plain.text).encode())
+    assert len(packed.content) < len(top_bar(html).encode()) + shared / 2
+
+
+def test_gzip_follows_the_reader_and_the_language(catalog, bob_client, sam):
+    sam_client = client_for(sam)
+    sam_client.cookies["django_language"] = "en"
+    bob_html = gzip.decompress(bob_client.get("/categories/devops/", headers=BROWSER).content)
+    sam_html = gzip.decompress(sam_client.get("/categories/devops/", headers=BROWSER).content)
+    assert bob_html.startswith(b'<!doctype html>\n<html lang="ko">')
+    assert sam_html.startswith(b'<!doctype html>\n<html lang="en">')
+    assert b'<span class="who">sam</span>' in sam_html and ADMIN_LINK.encode() in sam_html
+    assert ADMIN_LINK.encode() not in bob_html
+
+
+def test_a_client_refusing_gzip_gets_the_page_as_it_is(catalog, bob_client):
+    response = bob_client.get("/categories/devops/", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in response
+    assert response.text.startswith("<!doctype html>")
+
+
+def test_a_gzipped_page_costs_no_more_queries(catalog, bob_client, django_assert_num_queries):
+    bob_client.get("/categories/devops/")
+    with django_assert_num_queries(OVERVIEW_QUERIES_WARM):
+        response = bob_client.get("/categories/devops/", headers=BROWSER)
+    assert response["Content-Encoding"] == "gzip"
