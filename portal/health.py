@@ -204,11 +204,21 @@ class Sparkline:
         return cls(segments=tuple(segments), peak_ms=peak)
 
 
+# What a probed item whose status is not known yet reads: flap control is waiting for
+# more outcomes like the last one (failures_before_down, successes_before_up).
+_UNCONFIRMED_LABELS = {
+    HealthStatus.DOWN: _("failed, checking again"),
+    HealthStatus.UP: _("answered, checking again"),
+}
+
+
 @dataclass
 class ItemHealth:
     """A service's or data store's health as its card shows it."""
 
     status: str = HealthStatus.UNKNOWN
+    # Probed, but not known yet: the outcome (down or up) waiting to be confirmed.
+    unconfirmed: str = ""
     latency_ms: float | None = None
     uptime_24h: float | None = None
     uptime_7d: float | None = None
@@ -220,6 +230,8 @@ class ItemHealth:
 
     @property
     def label(self) -> str:
+        if self.unconfirmed:
+            return _UNCONFIRMED_LABELS[self.unconfirmed]
         return HealthStatus(self.status).label
 
     @property
@@ -239,6 +251,7 @@ class ItemHealth:
         uptimes_7d = [c.uptime_7d for c in checks if c.uptime_7d is not None]
         return cls(
             status=status,
+            unconfirmed=_unconfirmed(checks) if status == HealthStatus.UNKNOWN else "",
             latency_ms=deciding.latency_ms,
             uptime_24h=min(uptimes_24h, default=None),
             uptime_7d=min(uptimes_7d, default=None),
@@ -250,12 +263,22 @@ class ItemHealth:
     def as_dict(self) -> dict:
         return {
             "status": self.status,
+            "unconfirmed": self.unconfirmed or None,
             "latency_ms": self.latency_ms,
             "uptime_24h": self.uptime_24h,
             "uptime_7d": self.uptime_7d,
             "detail": self.detail,
             "depends_on_down": [name for name, _status in self.dependencies_down],
         }
+
+
+def _unconfirmed(checks: list[HealthCheck]) -> str:
+    """Of checks none of which has a status yet: down if one has failed, up if one has
+    answered, "" if none has been probed."""
+    probed = [check for check in checks if check.checked_at is not None]
+    if any(check.consecutive_failures for check in probed):
+        return HealthStatus.DOWN
+    return HealthStatus.UP if probed else ""
 
 
 def _shown_status(check: HealthCheck) -> str:

@@ -125,6 +125,48 @@ def test_unchecked_items_say_not_checked_yet(catalog, bob_client):
     assert "미확인" in text_of(devops(bob_client))
 
 
+def first_probe(check: HealthCheck, outcome: str) -> None:
+    """A check that has just been added, then probed once, as a scan records it."""
+    check.status, check.consecutive_failures, check.consecutive_successes = "unknown", 0, 0
+    check.recent_latencies = []
+    latency = None if outcome == "down" else 35.0
+    check.record(outcome, latency_ms=latency, detail="", at=timezone.now())
+    check.save()
+
+
+def card_health(html: str, name: str) -> str:
+    """The health line of the service card titled `name`."""
+    card = html[html.index(f">{name}</a></h3>") :]
+    line = card[card.index('<p class="health-status"') :]
+    return text_of(line[: line.index("</p>") + 4])
+
+
+def test_a_probed_item_not_yet_confirmed_says_what_the_probe_saw(checked, bob_client):
+    # Flap control holds a new check's status back (failures_before_down = 2,
+    # successes_before_up = 2 here); the card says what the first probe saw, not that
+    # nothing was checked.
+    first_probe(HealthCheck.objects.get(service__slug="jenkins"), "down")
+    gitlab = HealthCheck.objects.get(service__slug="gitlab")
+    gitlab.successes_before_up = 2
+    first_probe(gitlab, "up")
+    HealthCheck.objects.filter(service__slug="flower").update(status="unknown", checked_at=None)
+    make_finished_scan()
+    assert card_health(devops(bob_client), "Jenkins") == "실패—재확인중"
+    bob_client.cookies["django_language"] = "en"
+    page = devops(bob_client)
+    assert card_health(page, "Jenkins") == "failed,checkingagain"
+    assert card_health(page, "GitLab") == "answered,checkingagain"
+    assert card_health(page, "Flower") == "notcheckedyet"
+    assert "•SystemOptimal" in text_of(page)  # unconfirmed failures do not count yet
+
+    services = bob_client.get("/api/categories/devops/").json()["services"]
+    health = {service["slug"]: service["health"] for service in services}
+    assert (health["jenkins"]["status"], health["jenkins"]["unconfirmed"]) == ("unknown", "down")
+    assert (health["gitlab"]["status"], health["gitlab"]["unconfirmed"]) == ("unknown", "up")
+    assert (health["flower"]["status"], health["flower"]["unconfirmed"]) == ("unknown", None)
+    assert health["admin-ui"]["unconfirmed"] is None
+
+
 def test_home_shows_each_categorys_status(checked, bob_client):
     set_status("down", data_store__slug="keycloak-postgresql")
     make_finished_scan()
