@@ -3,6 +3,7 @@ automatic approval, and the e-mails that follow a transition."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,11 +36,28 @@ class Identity:
 
 
 def client_ip(request) -> str | None:
-    """The caller's address as the web server saw it (gunicorn behind nginx is configured to
-    pass the real address on; the portal never trusts X-Forwarded-For itself)."""
+    """The caller's address, for the audit trail. Behind nginx the peer is nginx itself;
+    then the client is the address nginx saw, which it appends last to X-Forwarded-For
+    (`$proxy_add_x_forwarded_for`). Entries before it come from the client and may be
+    forged, and a peer outside TRUSTED_PROXY_NETWORKS is believed about nothing."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    peer = request.META.get("REMOTE_ADDR") or None
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if peer and forwarded and _is_trusted_proxy(peer):
+        try:
+            return str(ipaddress.ip_address(forwarded.rsplit(",", 1)[-1].strip()))
+        except ValueError:
+            log.warning("the proxy at %s sent an unusable X-Forwarded-For: %r", peer, forwarded)
+    return peer
+
+
+def _is_trusted_proxy(address: str) -> bool:
+    try:
+        peer = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(peer in network for network in settings.TRUSTED_PROXY_NETWORKS)
 
 
 def auto_approval_reason(identity: Identity) -> str | None:

@@ -25,7 +25,7 @@ keepalive = 5  # for gthread; sync workers close each connection
 max_requests = 50_000
 max_requests_jitter = 5_000
 # nginx on the same host is the only client allowed to set X-Forwarded-* headers.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = "-"
 errorlog = "-"
 

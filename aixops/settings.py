@@ -263,9 +263,34 @@ FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 
 # Serving behind nginx. The proxy terminates TLS and says so in X-Forwarded-Proto;
 # only trust that header when the proxy is the only way in (the default in production).
-if env_flag("BEHIND_PROXY", default=not DEBUG):
+BEHIND_PROXY = env_flag("BEHIND_PROXY", default=not DEBUG)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = env_flag("USE_X_FORWARDED_HOST", default=False)
+
+
+def _networks(name: str, default: list[str]) -> list:
+    """Addresses or networks from a comma-separated variable; `*` is any address."""
+    entries = [entry.strip() for entry in env.list(name, default=default) if entry.strip()]
+    try:
+        return [
+            network
+            for entry in entries
+            for network in (
+                (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+                if entry == "*"
+                else (ipaddress.ip_network(entry, strict=False),)
+            )
+        ]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}.") from None
+
+
+# The proxies whose X-Forwarded-For names the client (audit trail): the variable gunicorn
+# reads for the same trust (aixops/gunicorn.conf.py), so one list says who the proxy is.
+TRUSTED_PROXY_NETWORKS = (
+    _networks("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"]) if BEHIND_PROXY else []
+)
 SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Probes are called by the orchestrator over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
@@ -373,15 +398,9 @@ CELERY_BEAT_SCHEDULE["workspace-usage"] = {
 # from one of METRICS_ALLOWED_NETWORKS. Behind nginx every client looks like 127.0.0.1,
 # so production keeps /metrics off the public proxy and relies on the token.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-try:
-    METRICS_ALLOWED_NETWORKS = [
-        ipaddress.ip_network(network)
-        for network in env.list(
-            "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"] if DEBUG else []
-        )
-    ]
-except ValueError as error:
-    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {error}.") from None
+METRICS_ALLOWED_NETWORKS = _networks(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"] if DEBUG else []
+)
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "text"):

@@ -99,7 +99,8 @@ def test_production_defaults_are_secure():
     script = (
         "from django.conf import settings as s; "
         "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
-        "s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER)"
+        "s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER, "
+        "[str(n) for n in s.TRUSTED_PROXY_NETWORKS])"
     )
     env_overrides = {
         "DEBUG": "false",
@@ -119,5 +120,37 @@ def test_production_defaults_are_secure():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[-2] == (
-        "True True True 31536000 ('HTTP_X_FORWARDED_PROTO', 'https')"
+        "True True True 31536000 ('HTTP_X_FORWARDED_PROTO', 'https') "
+        "['127.0.0.1/32', '::1/128']"  # nginx on the same host
     )
+
+
+@pytest.mark.parametrize("value", ["nginx.internal", "10.0.0.300"])
+def test_proxy_addresses_must_be_addresses(value):
+    result = run_check(BEHIND_PROXY="true", FORWARDED_ALLOW_IPS=value)
+    assert result.returncode != 0
+    assert f"FORWARDED_ALLOW_IPS: '{value}' does not appear to be" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "networks"),
+    [
+        ("10.0.0.5, 10.1.0.0/16", "['10.0.0.5/32', '10.1.0.0/16']"),
+        ("*", "['0.0.0.0/0', '::/0']"),  # as gunicorn reads it: any peer
+    ],
+)
+def test_proxy_addresses_are_read_as_gunicorn_reads_them(value, networks):
+    result = subprocess.run(
+        [
+            *(sys.executable, "manage.py", "shell", "-c"),
+            "from django.conf import settings as s; "
+            "print([str(n) for n in s.TRUSTED_PROXY_NETWORKS])",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "BEHIND_PROXY": "true", "FORWARDED_ALLOW_IPS": value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == networks
