@@ -11,9 +11,11 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from aixops.metrics import register_domain_collector
 
+        from . import signals
         from .metrics import AccountsCollector
 
         register_domain_collector(AccountsCollector())
+        signals.connect()
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):

@@ -152,23 +152,45 @@ def _sync_groups(user: User, names: Iterable[str], *, created: bool, admin: bool
 def admin_group() -> Group:
     """The Django group that Keycloak admins join: what they may do in the admin UI.
 
-    Made on first use with its permissions: the catalog, members and workspaces (view,
-    change; no delete, which would erase their audit trail), the pending queue and the
-    audit log (view).
+    Made on first use with its permissions (`_admin_permissions`); after that, admins of
+    the portal may change them, and upgrades only add what new features bring
+    (`grant_admin_group_new_permissions`).
     """
     group, created = Group.objects.get_or_create(name=settings.OIDC_ADMIN_GROUP)
     if created:
-        members = Q(
-            content_type__app_label="accounts",
-            content_type__model__in=["user", "pendingmember", "workspace"],
-            codename__regex=r"^(view|change)_",
-        )
-        audit = Q(content_type__app_label="accounts", codename="view_auditevent")
-        permissions = Permission.objects.filter(
-            Q(content_type__app_label="portal") | members | audit
-        )
-        group.permissions.set(permissions)
+        group.permissions.set(_admin_permissions())
     return group
+
+
+def _admin_permissions():
+    """The catalog, members and workspaces (view, change; no delete, which would erase
+    their audit trail), the pending queue and the audit log (view)."""
+    members = Q(
+        content_type__app_label="accounts",
+        content_type__model__in=["user", "pendingmember", "workspace"],
+        codename__regex=r"^(view|change)_",
+    )
+    audit = Q(content_type__app_label="accounts", codename="view_auditevent")
+    return Permission.objects.filter(Q(content_type__app_label="portal") | members | audit)
+
+
+def grant_admin_group_new_permissions(*, newer_than: int) -> list[str]:
+    """Give an existing admin group the permissions of its kind that `migrate` has just
+    created (primary key above `newer_than`): a release's new models or actions reach the
+    admins without anyone granting them by hand, and a permission taken away from the
+    group on purpose stays away. Returns the codenames granted."""
+    group = Group.objects.filter(name=settings.OIDC_ADMIN_GROUP).first()
+    if group is None:  # made with every permission when the first admin signs in
+        return []
+    new = list(_admin_permissions().filter(pk__gt=newer_than).exclude(group=group))
+    if new:
+        group.permissions.add(*new)
+        log.info(
+            "granted the %s group the new permissions %s",
+            group.name,
+            ", ".join(sorted(p.codename for p in new)),
+        )
+    return [permission.codename for permission in new]
 
 
 def notify_members_after_commit(action: str, ids: list[int], reason: str) -> None:
