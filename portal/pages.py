@@ -20,7 +20,7 @@ from aixops.queries import PreparedLookup
 
 from . import shell
 from .health import ScanInfo, latest_scan_info
-from .models import CatalogRevision, Revision, Scan
+from .models import NO_REVISION, CatalogRevision, Revision, Scan
 from .selectors import category_overview, home_categories
 
 PAGE_CACHE_SECONDS = 60 * 60
@@ -93,7 +93,7 @@ def page_state() -> tuple[Revision, ScanInfo | None]:
     """The catalog revision and the latest finished scan (with its staleness now)."""
     state = _page_state.first(using=CatalogRevision.objects.db)
     if state is None:  # no catalog write yet, so no revision row
-        return CatalogRevision.current(), latest_scan_info()
+        return NO_REVISION, latest_scan_info()
     scan = ScanInfo.of(state.scan_id, state.scan_finished_at) if state.scan_id else None
     return Revision(state.number, state.changed_at), scan
 

@@ -2,6 +2,7 @@
 the health of what it catalogs (checks, scans, results, maintenance windows)."""
 
 from .catalog import (
+    NO_REVISION,
     CatalogRevision,
     Category,
     ChecklistItem,
@@ -15,6 +16,7 @@ from .catalog import (
 from .health import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, Scan
 
 __all__ = [
+    "NO_REVISION",
     "CatalogRevision",
     "Category",
     "CheckResult",

@@ -263,6 +263,10 @@ class Revision(NamedTuple):
         return f"rev{self.number}-{zlib.crc32(str(self.changed_at).encode()):08x}"
 
 
+# Before the first catalog write there is no revision row.
+NO_REVISION = Revision(0, None)
+
+
 class CatalogRevision(models.Model):
     """A counter that moves on every catalog write; cached overview pages are keyed by it.
 
@@ -296,7 +300,7 @@ class CatalogRevision(models.Model):
                 [cls.SINGLETON_ID],
             )
             row = cursor.fetchone()
-        return Revision(*row) if row else Revision(0, None)
+        return Revision(*row) if row else NO_REVISION
 
     @classmethod
     def bump(cls) -> None:
