@@ -114,13 +114,11 @@ def _cached_page(key: str, render, *args) -> Page:
 
 def _assemble(title: str, nav: str, body: bytes) -> Page:
     """The language's frame around the title and the body, cut where the top bar goes."""
-    values = {"title": escape(title).encode(), "body": body}
     frame = _frame(translation.get_language())
+    # A marker's name sits at an odd place, so both halves keep text at even ones.
     header_at = frame.index("header")
-    before, after = (
-        b"".join(values[piece] if isinstance(piece, str) else piece for piece in pieces)
-        for pieces in (frame[:header_at], frame[header_at + 1 :])
-    )
+    before = shell.fill(frame[:header_at], {"title": escape(title)}).encode()
+    after = shell.fill(frame[header_at + 1 :], {"body": body.decode()}).encode()
     return Page(
         nav=mark_safe(nav),  # noqa: S308 - rendered by _nav
         before_header=before,
@@ -154,9 +152,9 @@ def _nav(categories, *, current: str | None) -> str:
 
 
 @lru_cache(maxsize=16)
-def _frame(language: str) -> list[bytes | str]:
-    """A catalog page around its parts, for one language: UTF-8 text at even places, the
-    names of the parts that go between at odd ones."""
+def _frame(language: str) -> tuple[str, ...]:
+    """A catalog page around its parts, for one language, cut at the parts' markers
+    (shell.pieces)."""
     with translation.override(language):
         rendered = render_to_string(
             "portal/page.html",
@@ -165,9 +163,7 @@ def _frame(language: str) -> list[bytes | str]:
                 "page": {name: shell.marker(name) for name in ("title", "header", "body")},
             },
         )
-    return [
-        piece if index % 2 else piece.encode() for index, piece in enumerate(shell.pieces(rendered))
-    ]
+    return shell.pieces(rendered)
 
 
 def render_page(request, page: Page) -> HttpResponse:
