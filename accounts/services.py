@@ -16,6 +16,8 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from aixops.networks import address_in
+
 from .models import AuditEvent, User
 
 log = logging.getLogger(__name__)
@@ -44,20 +46,12 @@ def client_ip(request) -> str | None:
         return None
     peer = request.META.get("REMOTE_ADDR") or None
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if peer and forwarded and _is_trusted_proxy(peer):
+    if forwarded and address_in(peer, settings.TRUSTED_PROXY_NETWORKS):
         try:
             return str(ipaddress.ip_address(forwarded.rsplit(",", 1)[-1].strip()))
         except ValueError:
             log.warning("the proxy at %s sent an unusable X-Forwarded-For: %r", peer, forwarded)
     return peer
-
-
-def _is_trusted_proxy(address: str) -> bool:
-    try:
-        peer = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(peer in network for network in settings.TRUSTED_PROXY_NETWORKS)
 
 
 def auto_approval_reason(identity: Identity) -> str | None:

@@ -8,7 +8,6 @@ collectors that apps register, so they need no cross-process bookkeeping at all.
 """
 
 import hmac
-import ipaddress
 import logging
 import os
 import time
@@ -33,6 +32,8 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+
+from .networks import address_in
 
 REQUESTS = Counter(
     "aixops_http_requests_total",
@@ -126,8 +127,4 @@ def scrape_allowed(request) -> bool:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if offered and hmac.compare_digest(offered.encode(), token.encode()):
             return True
-    try:
-        client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return any(client in network for network in settings.METRICS_ALLOWED_NETWORKS)
+    return address_in(request.META.get("REMOTE_ADDR"), settings.METRICS_ALLOWED_NETWORKS)
