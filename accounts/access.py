@@ -70,3 +70,13 @@ def permissions_held_by(actor):
     """The permissions `actor` holds, directly or through a group: all that someone who is
     not a superuser may grant."""
     return Permission.objects.filter(Q(user=actor) | Q(group__user=actor)).distinct()
+
+
+def may_change_group(actor, group) -> bool:
+    """Someone who is not a superuser changes only a group whose every permission they hold:
+    renamed to a Keycloak group path, a group with more would be handed to whoever Keycloak
+    puts in that group at their next sign-in."""
+    if actor.is_superuser:
+        return True
+    held = permissions_held_by(actor).values("pk")
+    return not group.permissions.exclude(pk__in=held).exists()

@@ -10,7 +10,6 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
@@ -20,7 +19,12 @@ from django.utils.translation import ngettext
 from aixops.admin import ReadOnlyAdmin
 
 from . import workspaces
-from .access import accounts_changeable_by, may_change_account, permissions_held_by
+from .access import (
+    accounts_changeable_by,
+    may_change_account,
+    may_change_group,
+    permissions_held_by,
+)
 from .models import AuditEvent, MembershipError, PendingMember, User, Workspace
 from .services import client_ip
 
@@ -164,18 +168,18 @@ def request_workspaces(modeladmin, request, queryset):
     _report(modeladmin, request, result, _("request a workspace"))
 
 
-class SuperusersLeftToSuperusers:
-    """For the admins of user rows: only a superuser changes or deletes a superuser's row
-    (access.may_change_account); for other staff it is read-only."""
+class GuardedRows:
+    """For a model admin that sets `may_change(actor, row)`: a row it refuses is read-only
+    for that actor and cannot be deleted by them, whatever their model permissions say."""
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and (
-            obj is None or may_change_account(request.user, obj)
+            obj is None or self.may_change(request.user, obj)
         )
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and (
-            obj is None or may_change_account(request.user, obj)
+            obj is None or self.may_change(request.user, obj)
         )
 
 
@@ -195,10 +199,12 @@ SUPERUSER_ONLY_FIELDS = [
 
 
 @admin.register(User)
-class UserAdmin(SuperusersLeftToSuperusers, DjangoUserAdmin):
+class UserAdmin(GuardedRows, DjangoUserAdmin):
     """Members and staff. Staff who are not superusers edit a profile, never a privilege:
     the fields above are read-only for them, a superuser's row is read-only, only superusers
     set passwords, and the actions leave superusers alone."""
+
+    may_change = staticmethod(may_change_account)
 
     list_display = [
         "username",
@@ -249,23 +255,23 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class GroupAdmin(DjangoGroupAdmin):
-    """Django's group admin, except that staff who are not superusers grant a group only
-    permissions they hold themselves; what the group already has stays as it is."""
+class GroupAdmin(GuardedRows, DjangoGroupAdmin):
+    """Django's group admin, except that staff who are not superusers change only groups
+    within their own rights (access.may_change_group) and grant only permissions they hold."""
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if not request.user.is_superuser and "permissions" in form.base_fields:
-            grantable = Q(pk__in=permissions_held_by(request.user).values("pk"))
-            if obj is not None:
-                grantable |= Q(group=obj)
-            field = form.base_fields["permissions"]
-            field.queryset = field.queryset.filter(grantable).distinct()
-        return form
+    may_change = staticmethod(may_change_group)
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "permissions" and not request.user.is_superuser:
+            field.queryset = field.queryset.filter(pk__in=permissions_held_by(request.user))
+        return field
 
 
 @admin.register(PendingMember)
-class PendingMemberAdmin(SuperusersLeftToSuperusers, admin.ModelAdmin):
+class PendingMemberAdmin(GuardedRows, admin.ModelAdmin):
+    may_change = staticmethod(may_change_account)
+
     list_display = ["username", "email", "first_name", "last_name", "date_joined", "groups_list"]
     list_filter = ["groups", "date_joined"]
     search_fields = ["username", "email", "first_name", "last_name"]

@@ -311,19 +311,34 @@ def test_staff_create_a_group_only_with_permissions_they_hold(group_admin):
     assert set(Group.objects.get(name="ops").permissions.values_list("pk", flat=True)) == set(held)
 
 
-def test_staff_editing_a_group_keep_what_it_has_and_add_only_what_they_hold(group_admin):
+def test_staff_change_only_groups_within_their_own_rights(group_admin):
     ops = Group.objects.create(name="ops")
     ops.permissions.add(permission("delete_user"))
     client = client_for(group_admin)
+    page = client.get(reverse("admin:auth_group_change", args=[ops.pk]))
+    assert page.status_code == 200 and page.context["has_change_permission"] is False
+    # Renamed to a Keycloak group path, it would hand delete_user to that group's members.
+    renamed = {"name": "/platform/devops", "permissions": [permission("delete_user").pk]}
     change = reverse("admin:auth_group_change", args=[ops.pk])
+    assert client.post(change, renamed).status_code == 403
+    assert client.post(reverse("admin:auth_group_delete", args=[ops.pk])).status_code == 403
+    ops.refresh_from_db()
+    assert ops.name == "ops"
 
-    kept = [permission("delete_user").pk, permission("view_category").pk]
-    assert client.post(change, {"name": "ops", "permissions": kept}).status_code == 302
-    assert set(ops.permissions.values_list("pk", flat=True)) == set(kept)
 
-    more = [*kept, permission("delete_group").pk]
-    assert client.post(change, {"name": "ops", "permissions": more}).status_code == 200
-    assert set(ops.permissions.values_list("pk", flat=True)) == set(kept)
+def test_staff_add_to_a_group_only_permissions_they_hold(group_admin):
+    editors = Group.objects.create(name="editors")
+    editors.permissions.add(permission("view_category"))
+    change = reverse("admin:auth_group_change", args=[editors.pk])
+    client = client_for(group_admin)
+
+    held = [permission("view_category").pk, permission("change_category").pk]
+    assert client.post(change, {"name": "editors", "permissions": held}).status_code == 302
+    assert set(editors.permissions.values_list("pk", flat=True)) == set(held)
+
+    more = [*held, permission("delete_user").pk]
+    assert client.post(change, {"name": "editors", "permissions": more}).status_code == 200
+    assert set(editors.permissions.values_list("pk", flat=True)) == set(held)
 
 
 def test_staff_cannot_widen_their_own_group(group_admin):
