@@ -1,8 +1,11 @@
-"""Who may read the portal: the one place every portal page and API view is guarded."""
+"""Who may read the portal: the one place every portal page and API view is guarded; and
+whom staff may change in the admin UI, and what they may grant."""
 
 from functools import wraps
 
+from django.contrib.auth.models import Permission
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import render
 
@@ -49,3 +52,31 @@ def membership_page(request):
         {"contact": settings.MEMBER_APPROVAL_CONTACT},
         status=403,
     )
+
+
+def may_change_account(actor, account) -> bool:
+    """Only a superuser changes a superuser's account. Staff get their admin rights from
+    Keycloak's admin role; were they able to edit, suspend or delete a superuser, they could
+    lock out the break-glass account or take it over."""
+    return actor.is_superuser or not account.is_superuser
+
+
+def accounts_changeable_by(actor, accounts):
+    """The rows of `accounts` (a user queryset) that `actor` may change (may_change_account)."""
+    return accounts if actor.is_superuser else accounts.filter(is_superuser=False)
+
+
+def permissions_held_by(actor):
+    """The permissions `actor` holds, directly or through a group: all that someone who is
+    not a superuser may grant."""
+    return Permission.objects.filter(Q(user=actor) | Q(group__user=actor)).distinct()
+
+
+def may_change_group(actor, group) -> bool:
+    """Someone who is not a superuser changes only a group whose every permission they hold:
+    renamed to a Keycloak group path, a group with more would be handed to whoever Keycloak
+    puts in that group at their next sign-in."""
+    if actor.is_superuser:
+        return True
+    held = permissions_held_by(actor).values("pk")
+    return not group.permissions.exclude(pk__in=held).exists()

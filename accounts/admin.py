@@ -1,11 +1,15 @@
 """Admin UI for members and their workspaces: the pending queue, approve / reject /
-suspend / reinstate, the workspace console, and the audit trail. The actions call the same
-`User.objects.transition()` and `accounts.workspaces` operations as everything else."""
+suspend / reinstate, the workspace console, the audit trail, and groups. The actions call
+the same `User.objects.transition()` and `accounts.workspaces` operations as everything else.
+Staff who are not superusers never hand out a privilege here (accounts.access)."""
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
@@ -15,6 +19,12 @@ from django.utils.translation import ngettext
 from aixops.admin import ReadOnlyAdmin
 
 from . import workspaces
+from .access import (
+    accounts_changeable_by,
+    may_change_account,
+    may_change_group,
+    permissions_held_by,
+)
 from .models import AuditEvent, MembershipError, PendingMember, User, Workspace
 from .services import client_ip
 
@@ -55,6 +65,23 @@ class AuditTrailInline(admin.TabularInline):
         return False
 
 
+def _changeable(modeladmin, request, queryset):
+    """The selected members this admin may change (access.may_change_account); the others
+    are named as left alone."""
+    allowed = accounts_changeable_by(request.user, queryset)
+    left_alone = list(
+        queryset.exclude(pk__in=allowed.values("pk")).values_list("username", flat=True)
+    )
+    if left_alone:
+        modeladmin.message_user(
+            request,
+            _("Left alone, only a superuser may change them: %(names)s.")
+            % {"names": ", ".join(left_alone)},
+            messages.WARNING,
+        )
+    return allowed
+
+
 def _run(modeladmin, request, queryset, transition, reason=""):
     ids = list(queryset.values_list("pk", flat=True))
     try:
@@ -92,6 +119,9 @@ def _run(modeladmin, request, queryset, transition, reason=""):
 
 def _with_reason(modeladmin, request, queryset, transition, form_class, label):
     """An intermediate page asking for the reason, then the transition."""
+    queryset = _changeable(modeladmin, request, queryset)
+    if not queryset.exists():
+        return None
     form = form_class(request.POST if "apply" in request.POST else None)
     if "apply" in request.POST and form.is_valid():
         _run(modeladmin, request, queryset, transition, form.cleaned_data["reason"])
@@ -111,7 +141,7 @@ def _with_reason(modeladmin, request, queryset, transition, form_class, label):
 
 @admin.action(description=_("Approve selected members"), permissions=["change"])
 def approve(modeladmin, request, queryset):
-    _run(modeladmin, request, queryset, User.APPROVE)
+    _run(modeladmin, request, _changeable(modeladmin, request, queryset), User.APPROVE)
 
 
 @admin.action(description=_("Reject selected members (asks for a reason)"), permissions=["change"])
@@ -128,18 +158,54 @@ def suspend(modeladmin, request, queryset):
 
 @admin.action(description=_("Reinstate selected members"), permissions=["change"])
 def reinstate(modeladmin, request, queryset):
-    _run(modeladmin, request, queryset, User.REINSTATE)
+    _run(modeladmin, request, _changeable(modeladmin, request, queryset), User.REINSTATE)
 
 
 @admin.action(description=_("Request a workspace for selected members"), permissions=["change"])
 def request_workspaces(modeladmin, request, queryset):
-    ids = list(queryset.values_list("pk", flat=True))
+    ids = list(_changeable(modeladmin, request, queryset).values_list("pk", flat=True))
     result = workspaces.request(ids, by=request.user, ip=client_ip(request))
     _report(modeladmin, request, result, _("request a workspace"))
 
 
+class GuardedRows:
+    """For a model admin that sets `may_change(actor, row)`: a row it refuses is read-only
+    for that actor and cannot be deleted by them, whatever their model permissions say."""
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (
+            obj is None or self.may_change(request.user, obj)
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (
+            obj is None or self.may_change(request.user, obj)
+        )
+
+
+# What Keycloak decides at every sign-in (the staff and superuser flags, groups, the
+# subject) or only a superuser may (direct permissions, the password; `is_active`, since
+# suspending is the audited way to take access and also suspends the workspace): read-only
+# for other staff.
+SUPERUSER_ONLY_FIELDS = [
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "groups",
+    "user_permissions",
+    "oidc_subject",
+    "password",
+]
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(GuardedRows, DjangoUserAdmin):
+    """Members and staff. Staff who are not superusers edit a profile, never a privilege:
+    the fields above are read-only for them, a superuser's row is read-only, only superusers
+    set passwords, and the actions leave superusers alone."""
+
+    may_change = staticmethod(may_change_account)
+
     list_display = [
         "username",
         "email",
@@ -163,15 +229,58 @@ class UserAdmin(DjangoUserAdmin):
     ]
     inlines = [AuditTrailInline]
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or request.user.is_superuser:
+            return fieldsets
+        # The password is left out, not shown read-only: that would show its hash.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "password"]})
+            for name, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return fields if request.user.is_superuser else [*fields, *SUPERUSER_ONLY_FIELDS]
+
+    def user_change_password(self, request, id, form_url=""):
+        # Keycloak owns passwords; a local one signs in without it (break-glass, or everyone
+        # when there is no Keycloak), so whoever sets it can become that person.
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(GuardedRows, DjangoGroupAdmin):
+    """Django's group admin, except that staff who are not superusers change only groups
+    within their own rights (access.may_change_group) and grant only permissions they hold."""
+
+    may_change = staticmethod(may_change_group)
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "permissions" and not request.user.is_superuser:
+            field.queryset = field.queryset.filter(pk__in=permissions_held_by(request.user))
+        return field
+
 
 @admin.register(PendingMember)
-class PendingMemberAdmin(admin.ModelAdmin):
+class PendingMemberAdmin(GuardedRows, admin.ModelAdmin):
+    may_change = staticmethod(may_change_account)
+
     list_display = ["username", "email", "first_name", "last_name", "date_joined", "groups_list"]
     list_filter = ["groups", "date_joined"]
     search_fields = ["username", "email", "first_name", "last_name"]
     ordering = ["date_joined"]
     actions = [approve, reject]
     list_per_page = 200
+    # A waiting member's page (read-only, see has_change_permission): what to decide on, and
+    # never the password's hash.
+    fields = ["username", "first_name", "last_name", "email", "groups", "date_joined"]
 
     def get_queryset(self, request):
         return (

@@ -10,6 +10,9 @@ class PortalAdminSite(admin.AdminSite):
 
     site_header = _("AIXOps administration")
     site_title = _("AIXOps admin")
+    # Not an override of admin/index.html: the app index pages extend that template too,
+    # and they have neither count.
+    index_template = "admin/portal_index.html"
 
     def has_permission(self, request):
         # Keycloak's admin role makes a user staff at sign-in; a suspended (or not yet
