@@ -22,19 +22,23 @@ under it; slugs as keys, list order as display order):
       config_notes:
       - {text: ..., access_touchpoint: true}
 
-An import checks the whole file before it writes anything, then applies it in one
+An import checks the whole file before it writes anything (the file itself through
+aixops.bounded_yaml: size, encoding, no aliases, bounded nesting), then applies it in one
 transaction and reports every change. Services and stores are matched by slug;
 focus areas, checklists and notes are replaced as whole lists.
 """
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from django.core.exceptions import ValidationError
 from django.db import transaction
+
+from aixops import bounded_yaml
 
 from .models import (
     CatalogRevision,
@@ -71,6 +75,10 @@ ALLOWED = {
     "config note": {"text", "access_touchpoint"},
 }
 FIELD_TYPES = {"position": int, "hidden": bool, "access_touchpoint": bool}
+# A wrong value is quoted in its message, cut short: it may be a whole file's worth.
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 60
+short_repr = _short.repr
 
 
 class CatalogFileError(Exception):
@@ -151,15 +159,13 @@ def read_catalog_file(path: str | Path, *, prune: bool = False) -> ImportPlan:
     """Parse and check a catalog file completely; raise CatalogFileError listing every problem."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            data = bounded_yaml.load(file)
     except OSError as error:
         raise CatalogFileError([f"{source}: cannot read: {error.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where else ""
-        raise CatalogFileError([f"{source}{line}: not valid YAML: {error}"]) from None
+    except bounded_yaml.YAMLInputError as error:
+        line = f" (line {error.line})" if error.line else ""
+        raise CatalogFileError([f"{source}{line}: {error.problem}"]) from None
     return check_catalog(data, source=source, prune=prune)
 
 
@@ -201,7 +207,8 @@ def _check_entry(entry, kind: str, where: str, problems: list[str]) -> bool:
     for key, value in entry.items():
         expected = FIELD_TYPES.get(key)
         if expected and not _has_type(value, expected):
-            problems.append(f"{where}: {key}: expected {expected.__name__}, got {value!r}")
+            got = short_repr(value)
+            problems.append(f"{where}: {key}: expected {expected.__name__}, got {got}")
             ok = False
         elif key in ("talks_to", "used_by") and not (
             isinstance(value, list) and all(isinstance(v, str) for v in value)
@@ -213,7 +220,7 @@ def _check_entry(entry, kind: str, where: str, problems: list[str]) -> bool:
             and key not in ("talks_to", "used_by", *CATEGORY_LISTS)
             and not isinstance(value, str)
         ):
-            problems.append(f"{where}: {key}: expected text, got {value!r}")
+            problems.append(f"{where}: {key}: expected text, got {short_repr(value)}")
             ok = False
     return ok
 

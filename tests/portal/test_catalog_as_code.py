@@ -7,8 +7,11 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from portal.models import CatalogRevision, Category, ConfigNote, DataStore, FocusArea, Service
+from tests.bad_yaml import BILLION_LAUGHS, DEEP_BLOCK, DEEP_FLOW
+from tests.subprocesses import run_manage
 
 
 def export_text() -> str:
@@ -190,7 +193,8 @@ def test_a_bad_entry_names_file_entry_and_field_and_changes_nothing(exported):
 def test_bad_files_are_refused_whole(exported, change, expected):
     edit(exported, change)
     before = snapshot()
-    assert expected in refused(exported)
+    with translation.override("en"):
+        assert expected in refused(exported)
     assert snapshot() == before
 
 
@@ -213,3 +217,35 @@ def test_invalid_yaml_is_refused_with_its_line(catalog, tmp_path):
 
 def test_missing_file_is_refused(db, tmp_path):
     assert "cannot read" in refused(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"categories:\n- slug: x\n  name: \xff\xfe\n", " (line 3): not UTF-8 text (byte 0xff)"),
+        (f"categories:\n{DEEP_BLOCK}\n".encode(), " (line 2): nested deeper than 50 levels"),
+        (f"categories: {DEEP_FLOW}\n".encode(), " (line 1): not valid YAML: "),
+        (b"categories: [0" + b", 0" * 500_000 + b"]\n", " (line 1): more than 500,000 values"),
+        (b"# padding\n" * 600_000, ": larger than the limit of 5 MB"),
+    ],
+    ids=["not UTF-8", "deep block", "deep flow", "too many values", "too large"],
+)
+def test_unusable_files_are_refused_at_once(exported, content, expected):
+    exported.write_bytes(content)
+    before = snapshot()
+    message = refused(exported)
+    assert f"{exported}{expected}" in message
+    assert snapshot() == before
+
+
+def test_a_billion_laughs_file_is_refused_at_once_in_bounded_memory(db, tmp_path):
+    path = tmp_path / "laughs.yaml"
+    path.write_text(
+        f"categories:\n- {{slug: x, name: {BILLION_LAUGHS}, title: t, summary: s}}\n",
+        encoding="utf-8",
+    )
+    # The real command in a child capped at 512 MB, which expanding the aliases would pass.
+    result = run_manage("catalog", "import", str(path), memory_limit_mb=512, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert f"{path} (line 2): anchors (&name) and aliases (*name) are not allowed" in result.stderr
+    assert not Category.objects.exists()

@@ -4,7 +4,8 @@ Stock loaddata saves rows without model validation, and with natural keys a
 second row carrying the same slug silently overwrites the first. Here every
 row is validated (fields, validators, constraints) and every natural key may
 appear once per run; the first problem aborts the whole load, which runs in a
-single transaction, so nothing is half-written.
+single transaction, so nothing is half-written. YAML files are read by
+aixops.yaml_serializer (no aliases, bounded size and nesting).
 """
 
 from django.core.exceptions import ValidationError
