@@ -36,6 +36,7 @@ from pathlib import Path
 
 import yaml
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
 
 from aixops import bounded_yaml
@@ -48,6 +49,7 @@ from .models import (
     DataStore,
     FocusArea,
     Service,
+    validate_talks_to,
 )
 
 FORMAT_VERSION = 1
@@ -75,6 +77,8 @@ ALLOWED = {
     "config note": {"text", "access_touchpoint"},
 }
 FIELD_TYPES = {"position": int, "hidden": bool, "access_touchpoint": bool}
+# PostgreSQL text cannot hold NUL; Django's forms refuse it, model validation does not.
+prohibit_null_characters = ProhibitNullCharactersValidator()
 # A wrong value is quoted in its message, cut short: it may be a whole file's worth.
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 60
@@ -222,7 +226,18 @@ def _check_entry(entry, kind: str, where: str, problems: list[str]) -> bool:
         ):
             problems.append(f"{where}: {key}: expected text, got {short_repr(value)}")
             ok = False
+        elif isinstance(value, str) and not _storable_text(value, f"{where}: {key}", problems):
+            ok = False
     return ok
+
+
+def _storable_text(text: str, where: str, problems: list[str]) -> bool:
+    try:
+        prohibit_null_characters(text)
+    except ValidationError as error:
+        problems.append(f"{where}: {' '.join(error.messages)}")
+        return False
+    return True
 
 
 def _has_type(value, expected: type) -> bool:
@@ -285,9 +300,10 @@ def _check_category(entry, where, seen, problems) -> CategoryPlan | None:
     for name in ("focus_areas", "checklist"):
         plan.texts[name] = []
         for index, text in enumerate(entry.get(name, [])):
+            item_where = f"{where} > {name}[{index}]"
             if not isinstance(text, str) or not text.strip():
-                problems.append(f"{where} > {name}[{index}]: expected non-empty text")
-            else:
+                problems.append(f"{item_where}: expected non-empty text")
+            elif _storable_text(text, item_where, problems):
                 plan.texts[name].append((text, False))
     plan.texts["config_notes"] = []
     for index, note in enumerate(entry.get("config_notes", [])):
@@ -322,13 +338,20 @@ def _check_rows(entry, key, model, kind, fields, links, where, seen, problems) -
 
 
 def _check_references(plans, source, prune, problems) -> None:
-    """talks_to and used_by must name services in the file, or (without --prune) stored ones."""
+    """talks_to and used_by must name services in the file, or (without --prune) stored ones;
+    a service does not talk to itself."""
     known = {service.slug for plan in plans for service, _ in plan.services}
     if not prune:
         known |= set(Service.objects.values_list("slug", flat=True))
     for plan in plans:
         where = f"{source}: categories {plan.category.slug!r}"
         for service, talks_to in plan.services:
+            try:
+                validate_talks_to(service.slug, talks_to)
+            except ValidationError as error:
+                problems.append(
+                    f"{where} > service {service.slug!r}: talks_to: {' '.join(error.messages)}"
+                )
             for slug in talks_to:
                 if slug not in known:
                     problems.append(

@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from portal.models import Category, ChecklistItem, ConfigNote, DataStore, FocusArea, Service
 from tests.bad_yaml import BILLION_LAUGHS, DEEP_BLOCK, DEEP_FLOW
@@ -193,6 +194,22 @@ def test_unusable_fixture_files_are_refused_naming_file_and_line(
     path.write_bytes(content)
     before = row_counts()
     assert f"Problem installing fixture '{path}': {expected}" in refused_fixture(path)
+    assert row_counts() == before
+
+
+def test_fixture_text_with_a_nul_character_names_row_and_field(catalog, tmp_path):
+    path = write_fixture(
+        tmp_path,
+        GOOD_CATEGORY
+        + """
+- model: portal.service
+  fields: {category: [newcat], slug: nul, name: "Nu\\0l", summary: s}
+""",
+    )
+    before = row_counts()
+    with translation.override("en"):
+        message = refused_fixture(path)
+    assert "portal.service 'nul': name: Null characters are not allowed." in message
     assert row_counts() == before
 
 

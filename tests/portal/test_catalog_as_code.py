@@ -187,6 +187,10 @@ def test_a_bad_entry_names_file_entry_and_field_and_changes_nothing(exported):
             lambda d: d["categories"][0]["data_stores"][0].update(kind="spreadsheet"),
             "data_stores[0] 'gitlab-postgresql': kind: ",
         ),
+        (
+            lambda d: d["categories"][0]["services"][2].update(talks_to=["gitlab", "jenkins"]),
+            "service 'jenkins': talks_to: A service cannot talk to itself.",
+        ),
         (lambda d: d.update(colour="red"), "unknown top-level keys: colour"),
     ],
 )
@@ -195,6 +199,38 @@ def test_bad_files_are_refused_whole(exported, change, expected):
     before = snapshot()
     with translation.override("en"):
         assert expected in refused(exported)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["categories"][0].update(name="Dev\0Ops"), "categories[0] 'devops': name: "),
+        (
+            lambda d: d["categories"][0]["services"][1].update(summary="\0"),
+            "services[1] 'gitlab': summary: ",
+        ),
+        (
+            lambda d: d["categories"][0]["data_stores"][0].update(remark="a\0"),
+            "data_stores[0] 'gitlab-postgresql': remark: ",
+        ),
+        (lambda d: d["categories"][0]["focus_areas"].insert(0, "a\0b"), "> focus_areas[0]: "),
+        (lambda d: d["categories"][0]["checklist"].append("\0x"), "> checklist[3]: "),
+        (
+            lambda d: d["categories"][1]["config_notes"].append({"text": "\0"}),
+            "'identity-access' > config_notes[3]: text: ",
+        ),
+    ],
+    ids=["category", "service", "data store", "focus area", "checklist", "config note"],
+)
+def test_text_with_a_nul_character_is_refused_naming_entry_and_field(exported, change, expected):
+    # PostgreSQL text cannot hold NUL (a DataError); SQLite would store it.
+    edit(exported, change)
+    before = snapshot()
+    with translation.override("en"):
+        message = refused(exported)
+    assert f"{expected}Null characters are not allowed." in message
+    assert message.startswith("1 problem(s)")
     assert snapshot() == before
 
 
