@@ -2,7 +2,8 @@
 and the views that start and finish a sign-in.
 
 mozilla-django-oidc checks the signature and the nonce of an id_token but not its `iss` or
-`aud`; `PortalOIDCBackend.get_payload_data` checks those too, and pins RS256.
+`aud`; `PortalOIDCBackend.get_payload_data` checks those too, and pins RS256. It ignores the
+`iss` of the authorization response (RFC 9207); `PortalCallbackView` checks it.
 """
 
 from __future__ import annotations
@@ -287,6 +288,24 @@ class PortalAuthenticationRequestView(OIDCAuthenticationRequestView):
         return super().get(request)
 
 
+def from_our_issuer(answer) -> bool:
+    """Whether an authorization response (the callback's query) comes from OIDC_ISSUER
+    (RFC 9207): its `iss` must be ours, and a provider that says it always sends `iss`
+    (Keycloak does) must have sent it. Refusing otherwise stops a mix-up attack, in which
+    the portal is handed another server's answer."""
+    if "iss" in answer:
+        return answer["iss"] == settings.OIDC_ISSUER
+    return not discovery().get("authorization_response_iss_parameter_supported", False)
+
+
+def forget_state(request, state: str | None) -> None:
+    """Drop one pending sign-in, so that its answer cannot be replayed."""
+    states = request.session.get("oidc_states") or {}
+    if state in states:
+        del states[state]
+        request.session.modified = True
+
+
 class PortalCallbackView(OIDCAuthenticationCallbackView):
     """Finishes a sign-in. Any failure shows a page with a way to try again, never a bare 400.
 
@@ -295,12 +314,26 @@ class PortalCallbackView(OIDCAuthenticationCallbackView):
     """
 
     def get(self, request):
+        if not enabled():
+            return failure_page(request, "not_configured", status=404)
+        state = request.GET.get("state")
+        try:
+            trusted = from_our_issuer(request.GET)
+        except (requests.RequestException, ImproperlyConfigured, ValueError) as exc:
+            log.error("Cannot reach the identity provider: %s", exc)
+            return failure_page(request, "provider_unreachable", status=502)
+        if not trusted:
+            log.warning("Sign-in refused: answer from issuer %r", request.GET.get("iss"))
+            forget_state(request, state)
+            return failure_page(request, "refused", status=400)
         if request.GET.get("error"):
             log.info("Provider returned an error: %s", request.GET.get("error"))
-            super().get(request)  # drops the state, signs out
+            # Only this sign-in ends. mozilla-django-oidc also signs the user out (for its
+            # prompt=none session refresh, which the portal does not use): a link to this
+            # URL must not end anybody's session.
+            forget_state(request, state)
             detail = request.GET.get("error_description") or request.GET["error"]
             return failure_page(request, "provider_error", status=400, detail=detail)
-        state = request.GET.get("state")
         if not state or state not in (request.session.get("oidc_states") or {}):
             # A second tab finished first, the back button, or an expired session.
             return failure_page(request, "lost_state", status=400)
@@ -310,6 +343,11 @@ class PortalCallbackView(OIDCAuthenticationCallbackView):
             log.warning("Sign-in refused: %s", exc)
             return failure_page(request, "refused", status=400)
         except requests.RequestException as exc:
+            # A 4xx is the provider answering no: invalid_grant for a code used already,
+            # issued to another sign-in (PKCE) or expired. Anything else: it did not answer.
+            if exc.response is not None and 400 <= exc.response.status_code < 500:
+                log.warning("Sign-in refused by the provider: %s", exc)
+                return failure_page(request, "code_refused", status=400)
             log.warning("Sign-in failed talking to the provider: %s", exc)
             return failure_page(request, "provider_unreachable", status=502)
 
@@ -376,6 +414,7 @@ FAILURES = {
     "provider_error": "provider_error",
     "lost_state": "lost_state",
     "refused": "refused",
+    "code_refused": "code_refused",
     "provider_unreachable": "provider_unreachable",
     "not_configured": "not_configured",
 }

@@ -260,6 +260,8 @@ STORAGES = {
 }
 
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
+# YAML fixtures are read with bounded memory and nesting (no aliases); see the module.
+SERIALIZATION_MODULES = {"yaml": "aixops.yaml_serializer"}
 
 # Serving behind nginx. The proxy terminates TLS and says so in X-Forwarded-Proto;
 # only trust that header when the proxy is the only way in (the default in production).

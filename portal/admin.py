@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
@@ -18,6 +19,7 @@ from .models import (
     MaintenanceWindow,
     Scan,
     Service,
+    validate_talks_to,
 )
 from .scans import CHECK_STATE_FIELDS, scan_queue
 
@@ -99,8 +101,17 @@ class MaintenanceWindowInline(admin.TabularInline):
     extra = 0
 
 
+class ServiceForm(forms.ModelForm):
+    def clean_talks_to(self):
+        talks_to = self.cleaned_data["talks_to"]
+        # The stored slug: the one the chosen services are listed under.
+        validate_talks_to(self.instance.slug, {service.slug for service in talks_to})
+        return talks_to
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
+    form = ServiceForm
     list_display = ["name", "slug", "category", "role", "hidden", "location", "access", "position"]
     list_filter = ["category", "role", "hidden", "access"]
     list_select_related = ["category"]

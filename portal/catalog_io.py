@@ -22,19 +22,24 @@ under it; slugs as keys, list order as display order):
       config_notes:
       - {text: ..., access_touchpoint: true}
 
-An import checks the whole file before it writes anything, then applies it in one
+An import checks the whole file before it writes anything (the file itself through
+aixops.bounded_yaml: size, encoding, no aliases, bounded nesting), then applies it in one
 transaction and reports every change. Services and stores are matched by slug;
 focus areas, checklists and notes are replaced as whole lists.
 """
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
+
+from aixops import bounded_yaml
 
 from .models import (
     CatalogRevision,
@@ -44,6 +49,7 @@ from .models import (
     DataStore,
     FocusArea,
     Service,
+    validate_talks_to,
 )
 
 FORMAT_VERSION = 1
@@ -71,6 +77,12 @@ ALLOWED = {
     "config note": {"text", "access_touchpoint"},
 }
 FIELD_TYPES = {"position": int, "hidden": bool, "access_touchpoint": bool}
+# PostgreSQL text cannot hold NUL; Django's forms refuse it, model validation does not.
+prohibit_null_characters = ProhibitNullCharactersValidator()
+# A wrong value is quoted in its message, cut short: it may be a whole file's worth.
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 60
+short_repr = _short.repr
 
 
 class CatalogFileError(Exception):
@@ -151,15 +163,13 @@ def read_catalog_file(path: str | Path, *, prune: bool = False) -> ImportPlan:
     """Parse and check a catalog file completely; raise CatalogFileError listing every problem."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            data = bounded_yaml.load(file)
     except OSError as error:
         raise CatalogFileError([f"{source}: cannot read: {error.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where else ""
-        raise CatalogFileError([f"{source}{line}: not valid YAML: {error}"]) from None
+    except bounded_yaml.YAMLInputError as error:
+        line = f" (line {error.line})" if error.line else ""
+        raise CatalogFileError([f"{source}{line}: {error.problem}"]) from None
     return check_catalog(data, source=source, prune=prune)
 
 
@@ -201,7 +211,8 @@ def _check_entry(entry, kind: str, where: str, problems: list[str]) -> bool:
     for key, value in entry.items():
         expected = FIELD_TYPES.get(key)
         if expected and not _has_type(value, expected):
-            problems.append(f"{where}: {key}: expected {expected.__name__}, got {value!r}")
+            got = short_repr(value)
+            problems.append(f"{where}: {key}: expected {expected.__name__}, got {got}")
             ok = False
         elif key in ("talks_to", "used_by") and not (
             isinstance(value, list) and all(isinstance(v, str) for v in value)
@@ -213,9 +224,20 @@ def _check_entry(entry, kind: str, where: str, problems: list[str]) -> bool:
             and key not in ("talks_to", "used_by", *CATEGORY_LISTS)
             and not isinstance(value, str)
         ):
-            problems.append(f"{where}: {key}: expected text, got {value!r}")
+            problems.append(f"{where}: {key}: expected text, got {short_repr(value)}")
+            ok = False
+        elif isinstance(value, str) and not _storable_text(value, f"{where}: {key}", problems):
             ok = False
     return ok
+
+
+def _storable_text(text: str, where: str, problems: list[str]) -> bool:
+    try:
+        prohibit_null_characters(text)
+    except ValidationError as error:
+        problems.append(f"{where}: {' '.join(error.messages)}")
+        return False
+    return True
 
 
 def _has_type(value, expected: type) -> bool:
@@ -278,9 +300,10 @@ def _check_category(entry, where, seen, problems) -> CategoryPlan | None:
     for name in ("focus_areas", "checklist"):
         plan.texts[name] = []
         for index, text in enumerate(entry.get(name, [])):
+            item_where = f"{where} > {name}[{index}]"
             if not isinstance(text, str) or not text.strip():
-                problems.append(f"{where} > {name}[{index}]: expected non-empty text")
-            else:
+                problems.append(f"{item_where}: expected non-empty text")
+            elif _storable_text(text, item_where, problems):
                 plan.texts[name].append((text, False))
     plan.texts["config_notes"] = []
     for index, note in enumerate(entry.get("config_notes", [])):
@@ -315,13 +338,20 @@ def _check_rows(entry, key, model, kind, fields, links, where, seen, problems) -
 
 
 def _check_references(plans, source, prune, problems) -> None:
-    """talks_to and used_by must name services in the file, or (without --prune) stored ones."""
+    """talks_to and used_by must name services in the file, or (without --prune) stored ones;
+    a service does not talk to itself."""
     known = {service.slug for plan in plans for service, _ in plan.services}
     if not prune:
         known |= set(Service.objects.values_list("slug", flat=True))
     for plan in plans:
         where = f"{source}: categories {plan.category.slug!r}"
         for service, talks_to in plan.services:
+            try:
+                validate_talks_to(service.slug, talks_to)
+            except ValidationError as error:
+                problems.append(
+                    f"{where} > service {service.slug!r}: talks_to: {' '.join(error.messages)}"
+                )
             for slug in talks_to:
                 if slug not in known:
                     problems.append(

@@ -1,7 +1,11 @@
-"""Child processes that must see the test's database: a Celery worker, a scan."""
+"""Child processes that must see the test's database: a Celery worker, a scan, a command."""
 
 import os
+import resource
+import subprocess
+import sys
 
+from django.conf import settings
 from django.db import connection
 
 
@@ -20,3 +24,22 @@ def child_env(**extra: str) -> dict:
     env["DATABASE_URL"] = test_database_url()
     env.update(extra)
     return env
+
+
+def run_manage(*args: str, memory_limit_mb: int, timeout: float) -> subprocess.CompletedProcess:
+    """`manage.py ARGS` in a child whose address space is capped: a command that grows
+    without bound dies of MemoryError instead of taking the machine's memory."""
+    limit = memory_limit_mb * 1024 * 1024
+
+    def cap_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=cap_memory,
+    )

@@ -12,6 +12,7 @@ from .catalog import (
     Revision,
     Service,
     validate_service_location,
+    validate_talks_to,
 )
 from .health import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, Scan
 
@@ -31,4 +32,5 @@ __all__ = [
     "Scan",
     "Service",
     "validate_service_location",
+    "validate_talks_to",
 ]

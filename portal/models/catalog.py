@@ -88,6 +88,13 @@ def validate_service_location(value: str) -> None:
         )
 
 
+def validate_talks_to(slug: str, talks_to) -> None:
+    """The services a service calls (their slugs) are other services: an edge from a service
+    to itself would say nothing and draws as a loop on the architecture map."""
+    if slug and slug in talks_to:
+        raise ValidationError(_("A service cannot talk to itself."), code="talks_to_self")
+
+
 class Service(models.Model):
     """A platform tool (GitLab, Jenkins, …) or a supporting component of one."""
 

@@ -55,7 +55,8 @@ def test_break_glass_can_be_switched_off(db, settings, alice):
     assert "_auth_user_id" not in client.session
 
 
-def test_sso_pages_explain_when_sso_is_not_configured(db):
-    response = Client().get("/oidc/authenticate/")
+@pytest.mark.parametrize("url", ["/oidc/authenticate/", "/oidc/callback/?code=c&state=s"])
+def test_sso_pages_explain_when_sso_is_not_configured(db, url):
+    response = Client().get(url)
     assert response.status_code == 404
     assert 'data-reason="not_configured"' in response.content.decode()

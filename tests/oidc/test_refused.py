@@ -5,7 +5,9 @@ import base64
 import json
 import time
 import uuid
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -14,6 +16,7 @@ from django.test import Client
 
 from accounts import oidc
 from accounts.models import LogoutTokenUse
+from tests.oidc.conftest import CLIENT_SECRET
 from tests.oidc.flow import provider_login, sign_in
 
 ISSUER = "https://sso.example.test/realms/aixops"
@@ -255,7 +258,12 @@ def test_provider_error_shows_a_friendly_page(sso):
     state = next(iter(client.session["oidc_states"]))
     response = client.get(
         "/oidc/callback/",
-        {"error": "access_denied", "error_description": "User said no", "state": state},
+        {
+            "error": "access_denied",
+            "error_description": "User said no",
+            "state": state,
+            "iss": sso.issuer,
+        },
     )
     assert response.status_code == 400
     body = response.content.decode()
@@ -289,3 +297,114 @@ def test_open_redirect_in_next_is_refused(sso, evil):
     response, _ = sign_in(client, "member", next_url=evil)
     assert response.status_code == 302
     assert response["Location"] == "/"
+
+
+def provider_answer(client, username="member") -> dict:
+    """Start a sign-in with `client`, log in at the provider, and return the parameters it
+    sends back to the callback (code, state, iss), without opening the callback yet."""
+    start = client.get("/oidc/authenticate/")
+    callback, _ = provider_login(
+        start["Location"], username, username, stop_at="http://testserver/"
+    )
+    return {name: values[0] for name, values in parse_qs(urlsplit(callback).query).items()}
+
+
+def callback(client, answer: dict):
+    return client.get(f"/oidc/callback/?{urlencode(answer)}")
+
+
+def redeem(op, answer: dict, code_verifier: str) -> httpx.Response:
+    """Exchange the code at the provider ourselves, as the portal would."""
+    return httpx.post(
+        op.endpoint("token"),
+        data={
+            "grant_type": "authorization_code",
+            "code": answer["code"],
+            "redirect_uri": "http://testserver/oidc/callback/",
+            "code_verifier": code_verifier,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+
+
+def test_the_provider_names_itself_in_its_answer(sso):
+    assert httpx.get(sso.discovery_url).json()["authorization_response_iss_parameter_supported"]
+    assert provider_answer(Client())["iss"] == sso.issuer
+
+
+@pytest.mark.parametrize(
+    "iss", ["https://evil.example.test/realms/aixops", None], ids=["another issuer", "no iss"]
+)
+def test_an_answer_not_from_our_issuer_is_refused_before_the_code_is_used(sso, iss):
+    # RFC 9207: a mix-up attack hands the portal another server's answer; with the provider
+    # saying it always sends iss, an answer without it is refused too.
+    client = Client()
+    answer = provider_answer(client)
+    verifier = client.session["oidc_states"][answer["state"]]["code_verifier"]
+    answer = {**answer, "iss": iss} if iss else {k: v for k, v in answer.items() if k != "iss"}
+    response = callback(client, answer)
+    assert response.status_code == 400
+    assert 'data-reason="refused"' in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert answer["state"] not in client.session["oidc_states"]
+    # The code was never sent to the token endpoint: it is still good.
+    assert redeem(sso, answer, verifier).status_code == 200
+
+
+def test_a_provider_error_leaves_a_signed_in_user_signed_in(sso, catalog):
+    client = Client()
+    response, _ = sign_in(client, "admin")
+    user_id = client.session["_auth_user_id"]
+    client.get("/oidc/authenticate/")
+    pending = list(client.session["oidc_states"])
+    response = client.get(
+        "/oidc/callback/",
+        {"error": "login_required", "state": pending[-1], "iss": sso.issuer},
+    )
+    assert response.status_code == 400
+    assert 'data-reason="provider_error"' in response.content.decode()
+    assert client.session["_auth_user_id"] == user_id
+    assert list(client.session["oidc_states"]) == pending[:-1]
+    assert client.get("/categories/devops/").status_code == 200
+
+
+def test_a_code_used_twice_is_refused_with_sign_in_again(sso):
+    client = Client()
+    client.get("/oidc/authenticate/")  # a second sign-in, pending in the same session
+    pending = next(iter(client.session["oidc_states"]))
+    answer = provider_answer(client)
+    assert callback(client, answer).status_code == 302
+    response = callback(client, {**answer, "state": pending})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'data-reason="code_refused"' in body and "/oidc/authenticate/" in body
+    assert "다시 로그인하세요" in body  # "Please sign in again", in the default language
+
+
+def test_a_code_from_another_session_is_refused_with_sign_in_again(sso):
+    answer = provider_answer(Client())
+    client = Client()
+    client.get("/oidc/authenticate/")
+    state = next(iter(client.session["oidc_states"]))
+    response = callback(client, {**answer, "state": state})
+    assert response.status_code == 400
+    assert 'data-reason="code_refused"' in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("answer", ["refused", "500", "hang"])
+def test_a_token_endpoint_that_does_not_answer_shows_provider_unreachable(
+    sso, settings, http_server, refused_port, answer
+):
+    client = Client()
+    provider = provider_answer(client)
+    settings.OIDC_TIMEOUT = 0.5
+    settings.OIDC_OP_TOKEN_ENDPOINT = {
+        "refused": f"http://127.0.0.1:{refused_port}/token",
+        "500": http_server.url("/error"),
+        "hang": http_server.url("/hang"),
+    }[answer]
+    response = callback(client, provider)
+    assert response.status_code == 502
+    assert 'data-reason="provider_unreachable"' in response.content.decode()

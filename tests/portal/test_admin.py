@@ -77,3 +77,42 @@ def test_members_cannot_open_the_admin(catalog, bob_client):
     response = bob_client.get("/admin/portal/category/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def service_form(service, **changes) -> dict:
+    return {
+        "category": service.category_id,
+        "slug": service.slug,
+        "name": service.name,
+        "summary": service.summary,
+        "role": service.role,
+        "location": service.location,
+        "access": service.access,
+        "position": service.position,
+        "talks_to": [other.pk for other in service.talks_to.all()],
+        **changes,
+    }
+
+
+def test_admin_refuses_a_service_that_talks_to_itself(catalog, alice_client):
+    jenkins = Service.objects.get(slug="jenkins")
+    gitlab = Service.objects.get(slug="gitlab")
+    response = alice_client.post(
+        f"/admin/portal/service/{jenkins.pk}/change/",
+        service_form(jenkins, talks_to=[gitlab.pk, jenkins.pk]),
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors.keys() == {"talks_to"}
+    assert list(jenkins.talks_to.all()) == [gitlab]
+
+
+def test_admin_refuses_text_with_a_nul_character(catalog, alice_client):
+    jenkins = Service.objects.get(slug="jenkins")
+    response = alice_client.post(
+        f"/admin/portal/service/{jenkins.pk}/change/", service_form(jenkins, summary="CI\0")
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors.keys() == {"summary"}
+    jenkins.refresh_from_db()
+    assert "\0" not in jenkins.summary

@@ -4,8 +4,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from portal.models import Category, ChecklistItem, ConfigNote, DataStore, FocusArea, Service
+from tests.bad_yaml import BILLION_LAUGHS, DEEP_BLOCK, DEEP_FLOW, refused_in_bounded_memory
 
 ALL_MODELS = [Category, Service, DataStore, FocusArea, ChecklistItem, ConfigNote]
 
@@ -157,4 +159,65 @@ def test_fixture_missing_a_required_field_names_it(db, tmp_path):
     with pytest.raises(CommandError) as error:
         call_command("loaddata", fixture, verbosity=0)
     assert "summary:" in str(error.value)
+    assert Category.objects.count() == 0
+
+
+def refused_fixture(path) -> str:
+    with pytest.raises(CommandError) as error:
+        call_command("loaddata", str(path), verbosity=0)
+    return str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            b"- model: portal.category\n  fields: {slug: x, name: \xff, title: X, summary: s}\n",
+            "line 2: not UTF-8 text (byte 0xff)",
+        ),
+        (
+            f"- model: portal.category\n  fields:\n    name:\n      {DEEP_BLOCK}\n".encode(),
+            "line 4: nested deeper than 50 levels",
+        ),
+        (
+            f"- model: portal.category\n  fields: {{name: {DEEP_FLOW}}}\n".encode(),
+            "line 2: not valid YAML: ",
+        ),
+    ],
+    ids=["not UTF-8", "deep block", "deep flow"],
+)
+def test_unusable_fixture_files_are_refused_naming_file_and_line(
+    catalog, tmp_path, content, expected
+):
+    path = tmp_path / "broken.yaml"
+    path.write_bytes(content)
+    before = row_counts()
+    assert f"Problem installing fixture '{path}': {expected}" in refused_fixture(path)
+    assert row_counts() == before
+
+
+def test_fixture_text_with_a_nul_character_names_row_and_field(catalog, tmp_path):
+    path = write_fixture(
+        tmp_path,
+        GOOD_CATEGORY
+        + """
+- model: portal.service
+  fields: {category: [newcat], slug: nul, name: "Nu\\0l", summary: s}
+""",
+    )
+    before = row_counts()
+    with translation.override("en"):
+        message = refused_fixture(path)
+    assert "portal.service 'nul': name: Null characters are not allowed." in message
+    assert row_counts() == before
+
+
+def test_a_billion_laughs_fixture_is_refused_at_once_in_bounded_memory(db, tmp_path):
+    path = tmp_path / "laughs.yaml"
+    path.write_text(
+        f"- model: portal.category\n  fields: {{slug: x, name: {BILLION_LAUGHS}}}\n",
+        encoding="utf-8",
+    )
+    message = refused_in_bounded_memory("loaddata", str(path))
+    assert "line 2: anchors (&name) and aliases (*name) are not allowed" in message
     assert Category.objects.count() == 0

@@ -7,8 +7,10 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from portal.models import CatalogRevision, Category, ConfigNote, DataStore, FocusArea, Service
+from tests.bad_yaml import BILLION_LAUGHS, DEEP_BLOCK, DEEP_FLOW, refused_in_bounded_memory
 
 
 def export_text() -> str:
@@ -184,13 +186,50 @@ def test_a_bad_entry_names_file_entry_and_field_and_changes_nothing(exported):
             lambda d: d["categories"][0]["data_stores"][0].update(kind="spreadsheet"),
             "data_stores[0] 'gitlab-postgresql': kind: ",
         ),
+        (
+            lambda d: d["categories"][0]["services"][2].update(talks_to=["gitlab", "jenkins"]),
+            "service 'jenkins': talks_to: A service cannot talk to itself.",
+        ),
         (lambda d: d.update(colour="red"), "unknown top-level keys: colour"),
     ],
 )
 def test_bad_files_are_refused_whole(exported, change, expected):
     edit(exported, change)
     before = snapshot()
-    assert expected in refused(exported)
+    with translation.override("en"):
+        assert expected in refused(exported)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["categories"][0].update(name="Dev\0Ops"), "categories[0] 'devops': name: "),
+        (
+            lambda d: d["categories"][0]["services"][1].update(summary="\0"),
+            "services[1] 'gitlab': summary: ",
+        ),
+        (
+            lambda d: d["categories"][0]["data_stores"][0].update(remark="a\0"),
+            "data_stores[0] 'gitlab-postgresql': remark: ",
+        ),
+        (lambda d: d["categories"][0]["focus_areas"].insert(0, "a\0b"), "> focus_areas[0]: "),
+        (lambda d: d["categories"][0]["checklist"].append("\0x"), "> checklist[3]: "),
+        (
+            lambda d: d["categories"][1]["config_notes"].append({"text": "\0"}),
+            "'identity-access' > config_notes[3]: text: ",
+        ),
+    ],
+    ids=["category", "service", "data store", "focus area", "checklist", "config note"],
+)
+def test_text_with_a_nul_character_is_refused_naming_entry_and_field(exported, change, expected):
+    # PostgreSQL text cannot hold NUL (a DataError); SQLite would store it.
+    edit(exported, change)
+    before = snapshot()
+    with translation.override("en"):
+        message = refused(exported)
+    assert f"{expected}Null characters are not allowed." in message
+    assert message.startswith("1 problem(s)")
     assert snapshot() == before
 
 
@@ -213,3 +252,33 @@ def test_invalid_yaml_is_refused_with_its_line(catalog, tmp_path):
 
 def test_missing_file_is_refused(db, tmp_path):
     assert "cannot read" in refused(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"categories:\n- slug: x\n  name: \xff\xfe\n", " (line 3): not UTF-8 text (byte 0xff)"),
+        (f"categories:\n{DEEP_BLOCK}\n".encode(), " (line 2): nested deeper than 50 levels"),
+        (f"categories: {DEEP_FLOW}\n".encode(), " (line 1): not valid YAML: "),
+        (b"categories: [0" + b", 0" * 500_000 + b"]\n", " (line 1): more than 500,000 values"),
+        (b"# padding\n" * 600_000, ": larger than the limit of 5 MB"),
+    ],
+    ids=["not UTF-8", "deep block", "deep flow", "too many values", "too large"],
+)
+def test_unusable_files_are_refused_at_once(exported, content, expected):
+    exported.write_bytes(content)
+    before = snapshot()
+    message = refused(exported)
+    assert f"{exported}{expected}" in message
+    assert snapshot() == before
+
+
+def test_a_billion_laughs_file_is_refused_at_once_in_bounded_memory(db, tmp_path):
+    path = tmp_path / "laughs.yaml"
+    path.write_text(
+        f"categories:\n- {{slug: x, name: {BILLION_LAUGHS}, title: t, summary: s}}\n",
+        encoding="utf-8",
+    )
+    message = refused_in_bounded_memory("catalog", "import", str(path))
+    assert f"{path} (line 2): anchors (&name) and aliases (*name) are not allowed" in message
+    assert not Category.objects.exists()

@@ -2,14 +2,19 @@
 
 Stock loaddata saves rows without model validation, and with natural keys a
 second row carrying the same slug silently overwrites the first. Here every
-row is validated (fields, validators, constraints) and every natural key may
-appear once per run; the first problem aborts the whole load, which runs in a
-single transaction, so nothing is half-written.
+row is validated (fields, validators, constraints, and no NUL in any text: PostgreSQL
+cannot store it, SQLite would) and every natural key may appear once per run; the first
+problem aborts the whole load, which runs in a single transaction, so nothing is
+half-written. YAML files are read by aixops.yaml_serializer (no aliases, bounded size and
+nesting).
 """
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.core.management.commands import loaddata
+from django.core.validators import ProhibitNullCharactersValidator
+
+prohibit_null_characters = ProhibitNullCharactersValidator()
 
 
 class FixtureRowError(ValueError):
@@ -41,15 +46,32 @@ class Command(loaddata.Command):
             # checks must then not count the stored row as a clash with itself.
             manager = type(instance)._default_manager.using(self.using)
             instance._state.adding = not manager.filter(pk=instance.pk).exists()
+        problems = _null_character_problems(instance)
+        # Forward references are resolved after every row is saved; skip them here. Text
+        # with NUL is not validated further: a unique check would send it to the database.
+        exclude = [field.name for field in obj.deferred_fields or ()] + list(problems)
         try:
-            # Forward references are resolved after every row is saved; skip them here.
-            instance.full_clean(exclude=[field.name for field in obj.deferred_fields or ()])
+            instance.full_clean(exclude=exclude)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items()
+            problems.update(error.message_dict)
+        if problems:
+            described = "; ".join(
+                f"{field}: {' '.join(messages)}" for field, messages in problems.items()
             )
-            raise FixtureRowError(f"{label} {row}: {problems}") from None
+            raise FixtureRowError(f"{label} {row}: {described}")
         return super().save_obj(obj)
+
+
+def _null_character_problems(instance) -> dict[str, list[str]]:
+    problems = {}
+    for field in instance._meta.concrete_fields:
+        value = field.value_from_object(instance)
+        if isinstance(value, str):
+            try:
+                prohibit_null_characters(value)
+            except ValidationError as error:
+                problems[field.name] = error.messages
+    return problems
 
 
 def _describe(instance) -> str:
