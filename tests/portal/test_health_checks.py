@@ -1,10 +1,18 @@
 """Health checks are validated when saved, naming the field; conditions never run code."""
 
+import time
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from portal.conditions import Answer, ConditionError, parse_condition, parse_conditions
+from portal.conditions import (
+    MAX_CONDITION_LENGTH,
+    Answer,
+    ConditionError,
+    parse_condition,
+    parse_conditions,
+)
 from portal.models import DataStore, HealthCheck, Service
 
 
@@ -155,6 +163,34 @@ class TestConditions:
     def test_errors_name_the_line(self):
         with pytest.raises(ConditionError, match="line 2"):
             parse_conditions("[STATUS] == 200\nnonsense")
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "[BODY].status == UP" + " " * 120_000 + "x",
+            "[BODY].status" + " " * 120_000 + "== UP",
+            "[STATUS] == 200\n" + " " * 120_000 + "[STATUS] == 200",
+        ],
+    )
+    def test_a_long_run_of_spaces_is_refused_at_once(self, text):
+        started = time.perf_counter()
+        with pytest.raises(ConditionError, match="at most"):
+            parse_conditions(text)
+        assert time.perf_counter() - started < 0.5
+
+    def test_a_condition_line_is_bounded(self):
+        line = "[BODY].status == " + "U" * MAX_CONDITION_LENGTH
+        limit = f"line 2: a condition is at most {MAX_CONDITION_LENGTH} characters"
+        with pytest.raises(ConditionError, match=limit):
+            parse_conditions(f"[STATUS] == 200\n{line}")
+
+    def test_spaces_around_a_condition_are_not_part_of_it(self):
+        condition = parse_condition("   [BODY].status   ==   UP   ")
+        assert (condition.text, condition.path, condition.value) == (
+            "[BODY].status   ==   UP",
+            ("status",),
+            "UP",
+        )
 
 
 def test_shipped_health_fixtures_load_twice_without_changes(catalog):
