@@ -283,6 +283,18 @@ class TestAdmin:
         assert set(response.context["adminform"].form.errors) == {"target"}
         assert not HealthCheck.objects.filter(slug="gitlab-file").exists()
 
+    def test_staff_cannot_point_a_check_at_the_metadata_service(self, catalog, sam, client):
+        client.force_login(sam)
+        response = self.add_check(
+            client, slug="gitlab-metadata", target="http://2852039166/latest/meta-data/"
+        )
+        assert response.status_code == 200
+        errors = response.context["adminform"].form.errors
+        assert set(errors) == {"target"}
+        assert "2852039166 (169.254.169.254)" in errors["target"][0]
+        assert "HEALTH_CHECK_DENY_NETWORKS (169.254.0.0/16)" in errors["target"][0]
+        assert not HealthCheck.objects.filter(slug="gitlab-metadata").exists()
+
     def test_admin_refuses_a_condition_padded_with_spaces_at_once(self, catalog, alice_client):
         started = time.perf_counter()
         response = self.add_check(
