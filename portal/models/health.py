@@ -324,9 +324,9 @@ def _postgres_hosts(target: str) -> list[str]:
     over the one before the path)."""
     try:
         params = conninfo_to_dict(target)
-    except psycopg.ProgrammingError as error:
+    except (psycopg.Error, ValueError) as error:  # ValueError: percent-encoded non-UTF-8
         raise ValidationError(
-            _("libpq cannot read this URL: %(error)s") % {"error": error}
+            _("libpq cannot read this URL: %(error)s") % {"error": str(error).strip()}
         ) from None
     if "service" in params:
         raise ValidationError(_("Name the host in the URL; health checks read no service file."))

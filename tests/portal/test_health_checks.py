@@ -55,6 +55,7 @@ def gitlab(catalog):
         ("postgres", "postgres://%2Fvar%2Frun%2Fpostgresql/x", "target"),
         ("postgres", "postgres://db/x?hostaddr=db.internal", "target"),
         ("postgres", "postgres://db/x?no_such_option=1", "target"),
+        ("postgres", "postgres://db/%F7", "target"),
         ("http", "http://admin:secret@gitlab.example.com/", "target"),
         ("http", "http://169.254.169.254/", "target"),
     ],
