@@ -272,8 +272,11 @@ if BEHIND_PROXY:
 
 
 def _networks(name: str, default: list[str]) -> list:
-    """Addresses or networks from a comma-separated variable; `*` is any address."""
+    """Addresses or networks from a comma-separated variable; `*` is any address, and
+    `none` (or an empty value) is no address."""
     entries = [entry.strip() for entry in env.list(name, default=default) if entry.strip()]
+    if [entry.lower() for entry in entries] == ["none"]:
+        return []
     try:
         return [
             network
@@ -350,6 +353,20 @@ HEALTH_RETENTION_DAYS = env_int("HEALTH_RETENTION_DAYS", default=14, minimum=1)
 HEALTH_LOCK_URL = env.str("HEALTH_LOCK_URL", default=CELERY_BROKER_URL)
 HEALTH_LOCK_KEY = env.str("HEALTH_LOCK_KEY", default="aixops:health:scan-lock")
 HEALTH_LOCK_SECONDS = env_int("HEALTH_LOCK_SECONDS", default=HEALTH_SCAN_TIME_LIMIT + 10, minimum=1)
+# Where no health check may point, whatever a staff user types: the addresses where clouds
+# hand out instance metadata and credentials. Refused when a check is saved (any spelling
+# of an address in them) and again when probing, for every address the host resolves to.
+HEALTH_CHECK_DENY_NETWORKS = _networks(
+    "HEALTH_CHECK_DENY_NETWORKS",
+    default=[
+        "169.254.0.0/16",  # IPv4 link-local: AWS, GCP, Azure, OpenStack, Oracle metadata
+        "fe80::/10",  # IPv6 link-local
+        "fd00:ec2::254/128",  # AWS metadata over IPv6
+        "fd20:ce::254/128",  # GCP metadata over IPv6
+        "100.100.100.200/32",  # Alibaba Cloud metadata
+        "168.63.129.16/32",  # Azure WireServer (VM agent configuration)
+    ],
+)
 CELERY_BEAT_SCHEDULE = {
     "refresh-health": {
         "task": "portal.tasks.refresh_health",

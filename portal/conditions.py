@@ -7,7 +7,9 @@
 
 One condition per line: a placeholder, a comparison, a value. The text is parsed
 with a regular expression into a `Condition` and evaluated by comparing values;
-it is never handed to `eval`, so a condition cannot run code.
+it is never handed to `eval`, so a condition cannot run code. Lines and the whole
+text are bounded in length, and the expression matches in linear time, so no text
+an admin pastes can hold a web worker.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 PLACEHOLDERS = ("STATUS", "RESPONSE_TIME", "BODY")
+# Far above any real condition (`[BODY].checks[0].components.db.status == UP` is 44).
+MAX_CONDITION_LENGTH = 500
+MAX_CONDITIONS_LENGTH = 5_000
 
 _OPERATORS: dict[str, Callable[[object, object], bool]] = {
     "==": operator.eq,
@@ -28,11 +33,13 @@ _OPERATORS: dict[str, Callable[[object, object], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
+# Matched against a stripped line, so the value needs no trailing `\s*`: a lazy value
+# before `\s*$` retried every split of a run of spaces, quadratic in its length.
 _CONDITION = re.compile(
-    r"""^\s*\[(?P<placeholder>[A-Z_]+)\]
+    r"""\[(?P<placeholder>[A-Z_]+)\]
         (?P<path>(?:\.[A-Za-z_][\w-]*|\[\d+\])*)
         \s*(?P<op>==|!=|<=|>=|<|>)\s*
-        (?P<value>.*?)\s*$""",
+        (?P<value>.*)""",
     re.VERBOSE,
 )
 _PATH_STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]")
@@ -104,10 +111,15 @@ class Condition:
 
 def parse_condition(text: str) -> Condition:
     """Parse one condition, or raise ConditionError saying what is wrong."""
-    match = _CONDITION.match(text)
+    text = text.strip()
+    if len(text) > MAX_CONDITION_LENGTH:
+        raise ConditionError(
+            f"a condition is at most {MAX_CONDITION_LENGTH} characters, not {len(text)}."
+        )
+    match = _CONDITION.fullmatch(text)
     if match is None:
         raise ConditionError(
-            f"{text.strip()!r} is not a condition such as [STATUS] == 200 or [BODY].status == UP."
+            f"{text!r} is not a condition such as [STATUS] == 200 or [BODY].status == UP."
         )
     placeholder, path_text = match["placeholder"], match["path"]
     if placeholder not in PLACEHOLDERS:
@@ -122,17 +134,21 @@ def parse_condition(text: str) -> Condition:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         value = value[1:-1]
     elif value == "":
-        raise ConditionError(f"{text.strip()!r} has nothing to compare with.")
+        raise ConditionError(f"{text!r} has nothing to compare with.")
     if placeholder in ("STATUS", "RESPONSE_TIME") and _number(value) is None:
         raise ConditionError(f"[{placeholder}] is compared with a number, not {value!r}.")
     path = tuple(
         int(index) if index else name for name, index in _PATH_STEP.findall(path_text or "")
     )
-    return Condition(text.strip(), placeholder, path, match["op"], value)
+    return Condition(text, placeholder, path, match["op"], value)
 
 
 def parse_conditions(text: str) -> list[Condition]:
     """Parse one condition per non-blank line; the error names the line."""
+    if len(text) > MAX_CONDITIONS_LENGTH:
+        raise ConditionError(
+            f"conditions are at most {MAX_CONDITIONS_LENGTH} characters in all, not {len(text)}."
+        )
     conditions = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

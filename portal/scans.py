@@ -106,6 +106,7 @@ def _scan(*, task_id: str) -> Scan:
             [probe_spec(check) for check in checks],
             concurrency=settings.HEALTH_SCAN_CONCURRENCY,
             deadline=settings.HEALTH_SCAN_DEADLINE,
+            deny=settings.HEALTH_CHECK_DENY_NETWORKS,
         )
     )
     _record(scan, checks, outcomes, duration=time.perf_counter() - started)

@@ -1,13 +1,19 @@
 """Personas and shared fixtures: alice runs the platform, bob is a member, carol waits for
 approval, dave was rejected, erin is suspended, sam is an approved staff member."""
 
+import asyncio
+import ipaddress
 import os
+import socket
 import uuid
+from types import SimpleNamespace
 
+import psycopg
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from portal.pages import forget_recent_pages
 from tests.servers import HttpServer, TcpServer, free_port
@@ -161,3 +167,67 @@ def tcp_server():
 def refused_port():
     """A 127.0.0.1 port with nothing listening: connections are refused."""
     return free_port()
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    """getaddrinfo answering `*.probe.test` names from a table, so that no test asks DNS.
+
+    `names` maps a name to its answers, each a tuple of addresses, given in turn (the last
+    one repeats); `asked` lists the names looked up. Any other host must be numeric.
+    """
+    real_getaddrinfo = socket.getaddrinfo
+    names = {
+        "app.probe.test": [("127.0.0.1",)],
+        "metadata.probe.test": [("169.254.169.254",)],
+        # One usable address and one denied: the IPv6 metadata service of AWS.
+        "dual.probe.test": [("127.0.0.1", "fd00:ec2::254")],
+        # DNS rebinding: a harmless first answer, then the metadata service.
+        "rebind.probe.test": [("127.0.0.1",), ("169.254.169.254",)],
+    }
+    asked = []
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        host = host.decode() if isinstance(host, bytes) else host
+        asked.append(host)
+        answers = names.get(host)
+        addresses = (answers.pop(0) if len(answers) > 1 else answers[0]) if answers else (host,)
+        flags |= socket.AI_NUMERICHOST
+        return [
+            found
+            for address in addresses
+            for found in real_getaddrinfo(address, port, family, type, proto, flags)
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return SimpleNamespace(names=names, asked=asked)
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    """Every connection opened, as (address, port): asyncio's (httpx, redis-py, the TCP
+    probe) and libpq's. One to anything but loopback fails before it is made."""
+    opened = []
+
+    def record(host, port):
+        opened.append((host, port))
+        if not ipaddress.ip_address(host).is_loopback:
+            raise AssertionError(f"a test tried to connect to {host}")
+
+    real_create_connection = asyncio.BaseEventLoop.create_connection
+
+    async def create_connection(self, protocol_factory, host=None, port=None, **options):
+        record(host, port)
+        return await real_create_connection(self, protocol_factory, host, port, **options)
+
+    real_connect = psycopg.AsyncConnection.connect.__func__
+
+    async def connect(cls, conninfo="", **options):
+        where = {key: options[key] for key in ("host", "hostaddr", "port") if key in options}
+        params = conninfo_to_dict(make_conninfo(conninfo, **where))
+        record(params.get("hostaddr") or params.get("host"), params.get("port"))
+        return await real_connect(cls, conninfo, **options)
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", create_connection)
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", classmethod(connect))
+    return opened

@@ -4,8 +4,9 @@ never, and bare TCP. Each binds 127.0.0.1 on a free port and stops when told.
     python -m tests.servers --port 8765     # serve HTTP in the foreground (bench/scan.py)
 
 HTTP paths: /ok (200, {"status": "UP"}), /down (200, {"status": "DOWN"}), /error (500),
-/slow?seconds=1.0 (200 after a pause), /hang (never answers). Connections are kept
-alive, as a real server's would be.
+/slow?seconds=1.0 (200 after a pause), /hang (never answers), /host (200, {"host": the
+Host header}), /redirect?to=URL (302 to URL). Connections are kept alive, as a real
+server's would be. Given an SSL context, the server speaks HTTPS.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,19 +32,21 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
-            request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")
             method, target, _version = request_line.split(" ", 2)
-            headers = head.decode("latin-1").lower()
-            if "content-length:" in headers:
-                length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
-                await reader.readexactly(length)
+            headers = {
+                name.strip().lower(): value.strip()
+                for name, _colon, value in (line.partition(":") for line in header_lines if line)
+            }
+            if "content-length" in headers:
+                await reader.readexactly(int(headers["content-length"]))
             parts = urlsplit(target)
-            status, body = await _route(parts.path, parse_qs(parts.query))
+            status, body, extra = await _route(parts.path, parse_qs(parts.query), headers)
             payload = b"" if method == "HEAD" else body
             writer.write(
                 f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                "Connection: keep-alive\r\n\r\n".encode("latin-1")
+                f"{extra}Connection: keep-alive\r\n\r\n".encode("latin-1")
                 + payload
             )
             await writer.drain()
@@ -52,19 +56,24 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         writer.close()
 
 
-async def _route(path: str, query: dict) -> tuple[int, bytes]:
+async def _route(path: str, query: dict, headers: dict) -> tuple[int, bytes, str]:
+    """Status, body and extra header lines for one request."""
     if path == "/ok":
-        return 200, json.dumps({"status": "UP", "checks": [{"state": "UP"}]}).encode()
+        return 200, json.dumps({"status": "UP", "checks": [{"state": "UP"}]}).encode(), ""
     if path == "/down":
-        return 200, json.dumps({"status": "DOWN"}).encode()
+        return 200, json.dumps({"status": "DOWN"}).encode(), ""
     if path == "/error":
-        return 500, b'{"status": "ERROR"}'
+        return 500, b'{"status": "ERROR"}', ""
     if path == "/slow":
         await asyncio.sleep(float(query.get("seconds", ["1"])[0]))
-        return 200, b'{"status": "UP"}'
+        return 200, b'{"status": "UP"}', ""
     if path == "/hang":
         await asyncio.sleep(3600)
-    return 404, b"{}"
+    if path == "/host":
+        return 200, json.dumps({"host": headers.get("host")}).encode(), ""
+    if path == "/redirect":
+        return 302, b"{}", f"Location: {query['to'][0]}\r\n"
+    return 404, b"{}", ""
 
 
 class _Background:
@@ -105,13 +114,21 @@ class _Background:
 
 
 class HttpServer(_Background):
-    """The test HTTP server; `url(path)` gives an absolute URL on it."""
+    """The test HTTP(S) server; `url(path)` gives an absolute URL on it, by its address or
+    by a `host` name that the test resolves to 127.0.0.1."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None):
+        super().__init__()
+        self.ssl_context = ssl_context
 
     async def _start(self):
-        return await asyncio.start_server(_handle, "127.0.0.1", self.port, backlog=1024)
+        return await asyncio.start_server(
+            _handle, "127.0.0.1", self.port, backlog=1024, ssl=self.ssl_context
+        )
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
 
 
 class TcpServer(_Background):

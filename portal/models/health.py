@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
+import psycopg
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from psycopg.conninfo import conninfo_to_dict
+
+from aixops.networks import network_of
 
 from ..conditions import Condition, ConditionError, parse_conditions
+from ..targets import host_with_address, is_host_name, known_address
 from .catalog import DataStore, Service, SlugManager
 
 # How many latencies a check keeps for its card's sparkline.
@@ -261,7 +265,8 @@ _URL_SCHEMES = {
 
 
 def validate_target(kind: str, target: str) -> None:
-    """Refuse a target its kind of check cannot probe: wrong scheme, no host, bad port."""
+    """Refuse a target its kind of check cannot or may not probe: wrong scheme, no host,
+    bad port, credentials in an HTTP URL, a host in HEALTH_CHECK_DENY_NETWORKS."""
     target = target.strip()
     if kind == HealthCheck.Kind.REDIS and not target:
         return
@@ -274,12 +279,17 @@ def validate_target(kind: str, target: str) -> None:
     if kind == HealthCheck.Kind.TCP:
         if "://" in target:
             raise ValidationError(_("Enter host:port, not a URL."))
-        _host_and_port(f"tcp://{target}", require_port=True)
-        return
-    schemes = _URL_SCHEMES.get(kind)
-    if schemes is None:
+        url = f"tcp://{target}"
+    elif kind in _URL_SCHEMES:
+        url = target
+    else:
         raise ValidationError(_("Unknown kind of check."))
-    scheme = urlsplit(target).scheme.lower()
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unbalanced or misplaced [brackets]
+        raise ValidationError(_("The target's host is not valid.")) from None
+    schemes = _URL_SCHEMES.get(kind, ("tcp",))
+    scheme = parts.scheme.lower()
     if scheme not in schemes:
         raise ValidationError(
             _("%(scheme)s URLs cannot be probed here; use %(allowed)s.")
@@ -288,24 +298,63 @@ def validate_target(kind: str, target: str) -> None:
                 "allowed": " or ".join(f"{s}://" for s in schemes),
             }
         )
-    _host_and_port(target, require_port=False)
-
-
-def _host_and_port(url: str, *, require_port: bool) -> None:
-    parts = urlsplit(url)
+    # Redis and PostgreSQL need their password to answer; an HTTP probe would hand
+    # credentials to whatever answers, and `name@host` hides which host that is.
+    if kind in (HealthCheck.Kind.HTTP, HealthCheck.Kind.TCP) and "@" in parts.netloc:
+        raise ValidationError(_("Leave credentials (user:password@) out of this target."))
+    if kind == HealthCheck.Kind.POSTGRES:
+        hosts = _postgres_hosts(target)
+    else:
+        # redis-py percent-decodes the host; urlsplit has lowercased it, as DNS would.
+        hosts = [unquote(parts.hostname)] if parts.hostname else []
+    if not hosts:
+        raise ValidationError(_("The target has no host."))
+    for host in hosts:
+        _check_host(host)
     try:
         port = parts.port
     except ValueError:
-        raise ValidationError(_("The port must be a number from 1 to 65535.")) from None
-    if not parts.hostname:
-        raise ValidationError(_("The target has no host."))
-    if port == 0 or (require_port and port is None):
+        port = 0
+    if port == 0 or (kind == HealthCheck.Kind.TCP and port is None):
         raise ValidationError(_("The port must be a number from 1 to 65535."))
-    if parts.hostname.startswith("[") or ":" in parts.hostname:
-        try:
-            ipaddress.IPv6Address(parts.hostname.strip("[]"))
-        except ValueError:
-            raise ValidationError(_("The target's host is not valid.")) from None
+
+
+def _postgres_hosts(target: str) -> list[str]:
+    """The host and hostaddr that libpq reads in a URL (a host in the query string wins
+    over the one before the path)."""
+    try:
+        params = conninfo_to_dict(target)
+    except (psycopg.Error, ValueError) as error:  # ValueError: percent-encoded non-UTF-8
+        raise ValidationError(
+            _("libpq cannot read this URL: %(error)s") % {"error": str(error).strip()}
+        ) from None
+    if "service" in params:
+        raise ValidationError(_("Name the host in the URL; health checks read no service file."))
+    host, hostaddr = params.get("host", ""), params.get("hostaddr", "")
+    if "," in host or "," in hostaddr:
+        raise ValidationError(_("A health check probes one host; name only one."))
+    if hostaddr and known_address(hostaddr) is None:
+        raise ValidationError(_("hostaddr must be an IP address."))
+    return [name for name in (host, hostaddr) if name]
+
+
+def _check_host(host: str) -> None:
+    """Refuse a host that is no host name or address, or that names a denied address in
+    any spelling the resolver reads."""
+    address = known_address(host)
+    if address is None:
+        if not is_host_name(host):
+            raise ValidationError(_("The target's host is not valid."))
+        return
+    network = network_of(address, settings.HEALTH_CHECK_DENY_NETWORKS)
+    if network is not None:
+        raise ValidationError(
+            _(
+                "%(host)s is in HEALTH_CHECK_DENY_NETWORKS (%(network)s): health checks may not "
+                "probe it."
+            )
+            % {"host": host_with_address(host, address), "network": network}
+        )
 
 
 class ScanQuerySet(models.QuerySet):

@@ -32,6 +32,26 @@ def run_check(**overrides) -> subprocess.CompletedProcess:
     )
 
 
+def networks_read(setting: str, **variables) -> str:
+    """The networks a list setting holds, as the settings read these variables (None
+    unsets one): their CIDRs, space-separated."""
+    env = {**os.environ, **variables}
+    result = subprocess.run(
+        [
+            *(sys.executable, "manage.py", "shell", "-c"),
+            f"from django.conf import settings as s; print('networks:', *s.{setting})",
+        ],
+        cwd=ROOT,
+        env={key: value for key, value in env.items() if value is not None},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("networks:")]
+    return line.removeprefix("networks:").strip()
+
+
 def test_production_refuses_the_development_secret():
     result = run_check(DEBUG="false", ALLOWED_HOSTS="portal.example.com")
     assert result.returncode != 0
@@ -135,22 +155,36 @@ def test_proxy_addresses_must_be_addresses(value):
 @pytest.mark.parametrize(
     ("value", "networks"),
     [
-        ("10.0.0.5, 10.1.0.0/16", "['10.0.0.5/32', '10.1.0.0/16']"),
-        ("*", "['0.0.0.0/0', '::/0']"),  # as gunicorn reads it: any peer
+        ("10.0.0.5, 10.1.0.0/16", "10.0.0.5/32 10.1.0.0/16"),
+        ("*", "0.0.0.0/0 ::/0"),  # as gunicorn reads it: any peer
     ],
 )
 def test_proxy_addresses_are_read_as_gunicorn_reads_them(value, networks):
-    result = subprocess.run(
-        [
-            *(sys.executable, "manage.py", "shell", "-c"),
-            "from django.conf import settings as s; "
-            "print([str(n) for n in s.TRUSTED_PROXY_NETWORKS])",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "BEHIND_PROXY": "true", "FORWARDED_ALLOW_IPS": value},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    read = networks_read("TRUSTED_PROXY_NETWORKS", BEHIND_PROXY="true", FORWARDED_ALLOW_IPS=value)
+    assert read == networks
+
+
+def test_a_malformed_deny_list_stops_start_up_naming_it():
+    result = run_check(HEALTH_CHECK_DENY_NETWORKS="169.254.0.0/16, metadata.google.internal")
+    assert result.returncode != 0
+    assert "HEALTH_CHECK_DENY_NETWORKS: 'metadata.google.internal' does not appear" in (
+        result.stderr
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == networks
+
+
+@pytest.mark.parametrize(
+    ("value", "networks"),
+    [
+        (
+            None,
+            "169.254.0.0/16 fe80::/10 fd00:ec2::254/128 fd20:ce::254/128 100.100.100.200/32 "
+            "168.63.129.16/32",
+        ),
+        ("169.254.0.0/16,fe80::/10,10.0.0.0/8", "169.254.0.0/16 fe80::/10 10.0.0.0/8"),
+        ("none", ""),
+        ("", ""),
+    ],
+)
+def test_operators_choose_the_networks_health_checks_may_not_probe(value, networks):
+    read = networks_read("HEALTH_CHECK_DENY_NETWORKS", HEALTH_CHECK_DENY_NETWORKS=value)
+    assert read == networks

@@ -1,11 +1,21 @@
 """Health checks are validated when saved, naming the field; conditions never run code."""
 
+import ipaddress
+import time
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from portal.conditions import Answer, ConditionError, parse_condition, parse_conditions
+from portal.conditions import (
+    MAX_CONDITION_LENGTH,
+    Answer,
+    ConditionError,
+    parse_condition,
+    parse_conditions,
+)
 from portal.models import DataStore, HealthCheck, Service
+from portal.models.health import validate_target
 
 
 def invalid_fields(**fields) -> set[str]:
@@ -37,6 +47,17 @@ def gitlab(catalog):
         ("redis", "redis://cache:99999/0", "target"),
         ("postgres", "mysql://db/x", "target"),
         ("postgres", "", "target"),
+        ("http", "http://[::1/", "target"),
+        ("http", "http://[10.0.0.1]/", "target"),
+        ("http", "http://gitlab.example.com x/", "target"),
+        ("postgres", "postgres://db-a,db-b/x", "target"),
+        ("postgres", "postgres://db/x?service=production", "target"),
+        ("postgres", "postgres://%2Fvar%2Frun%2Fpostgresql/x", "target"),
+        ("postgres", "postgres://db/x?hostaddr=db.internal", "target"),
+        ("postgres", "postgres://db/x?no_such_option=1", "target"),
+        ("postgres", "postgres://db/%F7", "target"),
+        ("http", "http://admin:secret@gitlab.example.com/", "target"),
+        ("http", "http://169.254.169.254/", "target"),
     ],
 )
 def test_unusable_targets_are_refused_naming_the_field(gitlab, kind, target, field):
@@ -53,10 +74,79 @@ def test_unusable_targets_are_refused_naming_the_field(gitlab, kind, target, fie
         ("redis", "redis://:secret@gitlab-redis:6379/0"),
         ("redis", ""),
         ("postgres", "postgresql://gitlab@gitlab-postgresql:5432/gitlabhq_production"),
+        ("postgres", "postgres://gitlab@/gitlabhq_production?host=gitlab-postgresql"),
+        ("postgres", "postgres://gitlab@gitlab-postgresql/x?hostaddr=10.0.3.7"),
+        ("http", "http://10.0.0.5:8080/health"),
+        ("http", "https://bücher.example/health"),
+        ("tcp", "gitlab_redis.svc.cluster.local:6379"),
     ],
 )
 def test_usable_targets_pass(gitlab, kind, target):
     HealthCheck(slug="x", service=gitlab, kind=kind, target=target).full_clean()
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "shown"),
+    [
+        ("http", "http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
+        ("http", "http://2852039166/latest/meta-data/", "2852039166 (169.254.169.254)"),
+        ("http", "http://0251.0376.0251.0376/", "0251.0376.0251.0376 (169.254.169.254)"),
+        ("http", "http://0xa9fea9fe/", "0xa9fea9fe (169.254.169.254)"),
+        ("http", "http://169.254.43518/", "169.254.43518 (169.254.169.254)"),
+        ("http", "http://169.16689662/", "169.16689662 (169.254.169.254)"),
+        ("http", "http://[::ffff:169.254.169.254]/", "::ffff:169.254.169.254 (169.254.169.254)"),
+        ("http", "http://[fd00:ec2::254]/latest/meta-data/", "fd00:ec2::254"),
+        ("http", "http://169.254.169.254./", "169.254.169.254. (169.254.169.254)"),
+        (
+            "http",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "metadata.google.internal (169.254.169.254)",
+        ),
+        (
+            "http",
+            "http://METADATA.GOOGLE.INTERNAL./computeMetadata/v1/",
+            "metadata.google.internal. (169.254.169.254)",
+        ),
+        ("http", "http://100.100.100.200/latest/meta-data/", "100.100.100.200"),
+        ("tcp", "169.254.169.254:80", "169.254.169.254"),
+        ("tcp", "[fe80::1]:22", "fe80::1"),
+        ("redis", "redis://%31%36%39.254.169.254:6379/0", "169.254.169.254"),
+        ("redis", "rediss://metadata.goog:6380/0", "metadata.goog (169.254.169.254)"),
+        ("postgres", "postgres://db/x?host=169.254.169.254", "169.254.169.254"),
+        ("postgres", "postgres://db/x?hostaddr=169.254.169.254", "169.254.169.254"),
+        ("postgres", "postgres://u@[fd00:ec2::254]:5432/x", "fd00:ec2::254"),
+    ],
+)
+def test_targets_in_denied_networks_are_refused_in_any_spelling(kind, target, shown):
+    with pytest.raises(ValidationError) as caught:
+        validate_target(kind, target)
+    [message] = caught.value.messages
+    assert message.startswith(f"{shown} ")
+    assert "HEALTH_CHECK_DENY_NETWORKS (" in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [
+        ("http", "http://admin:secret@gitlab.example.com/-/health"),
+        ("http", "https://token@gitlab.example.com/-/health"),
+        ("http", "http://gitlab.example.com@169.254.169.254/"),
+        ("tcp", "admin@gitlab.example.com:22"),
+    ],
+)
+def test_credentials_in_a_url_are_refused(kind, target):
+    with pytest.raises(ValidationError, match=r"\(user:password@\)"):
+        validate_target(kind, target)
+
+
+def test_operators_choose_the_denied_networks(settings):
+    settings.HEALTH_CHECK_DENY_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
+    denied = r"10\.1\.2\.3 .*HEALTH_CHECK_DENY_NETWORKS \(10\.0\.0\.0/8\)"
+    with pytest.raises(ValidationError, match=denied):
+        validate_target("tcp", "10.1.2.3:5432")
+    validate_target("http", "http://169.254.169.254/")
+    settings.HEALTH_CHECK_DENY_NETWORKS = []
+    validate_target("http", "http://metadata.google.internal/")
 
 
 def test_bad_condition_is_refused_naming_the_field(gitlab):
@@ -95,9 +185,10 @@ def test_out_of_range_limits_are_refused(gitlab):
     }
 
 
-def test_saving_an_unparseable_check_is_refused_outside_forms_too(gitlab):
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "http://169.254.169.254/"])
+def test_saving_an_unparseable_check_is_refused_outside_forms_too(gitlab, target):
     with pytest.raises(ValidationError):
-        HealthCheck.objects.create(slug="x", service=gitlab, target="file:///etc/passwd")
+        HealthCheck.objects.create(slug="x", service=gitlab, target=target)
 
 
 def test_relative_targets_resolve_under_the_platform_base_url(gitlab, settings):
@@ -156,6 +247,34 @@ class TestConditions:
         with pytest.raises(ConditionError, match="line 2"):
             parse_conditions("[STATUS] == 200\nnonsense")
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "[BODY].status == UP" + " " * 120_000 + "x",
+            "[BODY].status" + " " * 120_000 + "== UP",
+            "[STATUS] == 200\n" + " " * 120_000 + "[STATUS] == 200",
+        ],
+    )
+    def test_a_long_run_of_spaces_is_refused_at_once(self, text):
+        started = time.perf_counter()
+        with pytest.raises(ConditionError, match="at most"):
+            parse_conditions(text)
+        assert time.perf_counter() - started < 0.5
+
+    def test_a_condition_line_is_bounded(self):
+        line = "[BODY].status == " + "U" * MAX_CONDITION_LENGTH
+        limit = f"line 2: a condition is at most {MAX_CONDITION_LENGTH} characters"
+        with pytest.raises(ConditionError, match=limit):
+            parse_conditions(f"[STATUS] == 200\n{line}")
+
+    def test_spaces_around_a_condition_are_not_part_of_it(self):
+        condition = parse_condition("   [BODY].status   ==   UP   ")
+        assert (condition.text, condition.path, condition.value) == (
+            "[BODY].status   ==   UP",
+            ("status",),
+            "UP",
+        )
+
 
 def test_shipped_health_fixtures_load_twice_without_changes(catalog):
     call_command("loaddata", "health_checks", verbosity=0)
@@ -175,11 +294,16 @@ def test_embedded_health_fixture_checks_what_runs_locally(catalog):
     }
 
 
-def test_a_fixture_with_a_bad_check_is_refused(catalog, tmp_path, settings):
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [("file:///etc/passwd", "target"), ("http://0xa9fea9fe/", "HEALTH_CHECK_DENY_NETWORKS")],
+)
+def test_a_fixture_with_a_bad_check_is_refused(catalog, tmp_path, settings, target, problem):
     (tmp_path / "bad_checks.yaml").write_text(
         "- model: portal.healthcheck\n"
-        "  fields: {slug: bad, service: [gitlab], kind: http, target: 'file:///etc/passwd'}\n"
+        f"  fields: {{slug: bad, service: [gitlab], kind: http, target: '{target}'}}\n"
     )
     settings.FIXTURE_DIRS = [tmp_path]
-    with pytest.raises(CommandError, match="target"):
+    with pytest.raises(CommandError, match=problem):
         call_command("loaddata", "bad_checks", verbosity=0)
+    assert not HealthCheck.objects.filter(slug="bad").exists()

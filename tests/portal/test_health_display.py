@@ -1,6 +1,7 @@
 """What people see of health: the category header, the cards, the home page, the API,
 the admin, and pages that keep working when the broker or the workers are down."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -277,25 +278,53 @@ class TestAdmin:
         assert response.status_code == 302
 
     def test_admin_refuses_a_file_url_naming_the_field(self, catalog, alice_client):
-        gitlab = Service.objects.get(slug="gitlab")
-        response = alice_client.post(
-            "/admin/portal/healthcheck/add/",
-            {
-                "slug": "gitlab-file",
-                "service": gitlab.pk,
-                "enabled": "on",
-                "position": 0,
-                "kind": "http",
-                "method": "GET",
-                "target": "file:///etc/passwd",
-                "accepted_statuses": "200-399",
-                "timeout": 5,
-                "degraded_after_ms": 1000,
-                "conditions": "",
-                "failures_before_down": 2,
-                "successes_before_up": 1,
-            },
-        )
+        response = self.add_check(alice_client, slug="gitlab-file", target="file:///etc/passwd")
         assert response.status_code == 200
         assert set(response.context["adminform"].form.errors) == {"target"}
         assert not HealthCheck.objects.filter(slug="gitlab-file").exists()
+
+    def test_staff_cannot_point_a_check_at_the_metadata_service(self, catalog, sam, client):
+        client.force_login(sam)
+        response = self.add_check(
+            client, slug="gitlab-metadata", target="http://2852039166/latest/meta-data/"
+        )
+        assert response.status_code == 200
+        errors = response.context["adminform"].form.errors
+        assert set(errors) == {"target"}
+        assert "2852039166 (169.254.169.254)" in errors["target"][0]
+        assert "HEALTH_CHECK_DENY_NETWORKS (169.254.0.0/16)" in errors["target"][0]
+        assert not HealthCheck.objects.filter(slug="gitlab-metadata").exists()
+
+    def test_admin_refuses_a_condition_padded_with_spaces_at_once(self, catalog, alice_client):
+        started = time.perf_counter()
+        response = self.add_check(
+            alice_client,
+            slug="gitlab-spaces",
+            target="/gitlab/",
+            conditions="[STATUS] == 200" + " " * 120_000 + "x",
+        )
+        assert time.perf_counter() - started < 2
+        assert response.status_code == 200
+        errors = response.context["adminform"].form.errors
+        assert set(errors) == {"conditions"}
+        assert "at most 5000 characters" in errors["conditions"][0]
+        assert not HealthCheck.objects.filter(slug="gitlab-spaces").exists()
+
+    @staticmethod
+    def add_check(client, **fields):
+        """Post the admin's add form for a GitLab HTTP check, with `fields` changed."""
+        form = {
+            "service": Service.objects.get(slug="gitlab").pk,
+            "enabled": "on",
+            "position": 0,
+            "kind": "http",
+            "method": "GET",
+            "accepted_statuses": "200-399",
+            "timeout": 5,
+            "degraded_after_ms": 1000,
+            "conditions": "",
+            "failures_before_down": 2,
+            "successes_before_up": 1,
+            **fields,
+        }
+        return client.post("/admin/portal/healthcheck/add/", form)

@@ -1,21 +1,45 @@
-"""Probes against real servers: local HTTP and TCP servers, the machine's Redis and PostgreSQL."""
+"""Probes against real servers: local HTTP and TCP servers, the machine's Redis and PostgreSQL.
+
+Probes of denied addresses are refused before any connection: the `resolver` fixture
+maps test names to those addresses and the `connections` fixture fails any connection
+that is not to loopback, so these tests never send traffic anywhere else.
+"""
 
 import asyncio
+import ipaddress
 import os
+import ssl
 import time
 
+import httpx
 import psycopg
 import pytest
+import trustme
+from django.conf import settings
 
 from portal.conditions import parse_conditions
 from portal.probes import ProbeSpec, probe_all, probe_one
 from tests.conftest import TEST_REDIS_URL
+from tests.servers import HttpServer
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+METADATA_REFUSED = (
+    "refused: metadata.probe.test (169.254.169.254) is in HEALTH_CHECK_DENY_NETWORKS "
+    "(169.254.0.0/16)"
+)
 
 
-def probe(spec: ProbeSpec):
-    return asyncio.run(probe_one(spec))
+def probe(spec: ProbeSpec, client: httpx.AsyncClient | None = None):
+    return asyncio.run(probe_one(spec, client, deny=settings.HEALTH_CHECK_DENY_NETWORKS))
+
+
+def require_postgres():
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=2).close()
+    except psycopg.OperationalError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL} (CI always has one)")
 
 
 def http(url, **options) -> ProbeSpec:
@@ -99,12 +123,7 @@ def test_redis_ping(refused_port):
 
 
 def test_postgres_select_1(refused_port):
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=2).close()
-    except psycopg.OperationalError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"no PostgreSQL at {POSTGRES_URL} (CI always has one)")
+    require_postgres()
     outcome = probe(ProbeSpec(1, "postgres", POSTGRES_URL, 3.0))
     assert (outcome.outcome, outcome.detail) == ("up", "SELECT 1")
     refused = probe(ProbeSpec(1, "postgres", f"postgres://u@127.0.0.1:{refused_port}/x", 1.0))
@@ -115,7 +134,9 @@ def test_probes_run_concurrently_and_a_deadline_cuts_the_stragglers(http_server)
     specs = [ProbeSpec(n, "http", http_server.url("/slow?seconds=0.5"), 2.0) for n in range(20)]
     specs.append(ProbeSpec(99, "http", http_server.url("/hang"), 30.0))
     started = time.monotonic()
-    outcomes = asyncio.run(probe_all(specs, concurrency=20, deadline=1.5))
+    outcomes = asyncio.run(
+        probe_all(specs, concurrency=20, deadline=1.5, deny=settings.HEALTH_CHECK_DENY_NETWORKS)
+    )
     elapsed = time.monotonic() - started
     # Twenty half-second probes, twenty at a time: one round, not ten seconds.
     assert elapsed < 2.5
@@ -129,6 +150,143 @@ def test_probes_run_concurrently_and_a_deadline_cuts_the_stragglers(http_server)
 def test_concurrency_is_bounded(http_server):
     specs = [ProbeSpec(n, "http", http_server.url("/slow?seconds=0.3"), 2.0) for n in range(6)]
     started = time.monotonic()
-    asyncio.run(probe_all(specs, concurrency=2, deadline=10))
+    asyncio.run(
+        probe_all(specs, concurrency=2, deadline=10, deny=settings.HEALTH_CHECK_DENY_NETWORKS)
+    )
     # Two at a time: three rounds of 0.3 s.
     assert time.monotonic() - started >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [
+        ("http", "http://metadata.probe.test/latest/meta-data/"),
+        ("tcp", "metadata.probe.test:80"),
+        ("redis", "redis://metadata.probe.test:6379/0"),
+        ("redis", "rediss://:secret@metadata.probe.test:6380/0"),
+        ("postgres", "postgres://u@metadata.probe.test:5432/x"),
+        # libpq takes the host in the query string over the one before the path.
+        ("postgres", "postgres://u@app.probe.test/x?host=metadata.probe.test"),
+    ],
+)
+def test_a_host_resolving_into_a_denied_network_is_refused_before_connecting(
+    resolver, connections, kind, target
+):
+    outcome = probe(ProbeSpec(1, kind, target, 2.0))
+    assert (outcome.outcome, outcome.latency_ms, outcome.detail) == ("down", None, METADATA_REFUSED)
+    assert resolver.asked == ["metadata.probe.test"]
+    assert connections == []
+
+
+def test_a_postgres_hostaddr_is_where_libpq_connects_so_it_is_vetted(resolver, connections):
+    outcome = probe(ProbeSpec(1, "postgres", "postgres://app.probe.test/x?hostaddr=0xa9fea9fe", 2))
+    assert outcome.detail == (
+        "refused: 0xa9fea9fe (169.254.169.254) is in HEALTH_CHECK_DENY_NETWORKS (169.254.0.0/16)"
+    )
+    assert connections == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "shown"),
+    [
+        ("http", "http://2852039166/latest/meta-data/", "2852039166 (169.254.169.254)"),
+        ("http", "http://0xa9fea9fe/latest/meta-data/", "0xa9fea9fe (169.254.169.254)"),
+        ("tcp", "0251.0376.0251.0376:80", "0251.0376.0251.0376 (169.254.169.254)"),
+        ("tcp", "169.254.43518:80", "169.254.43518 (169.254.169.254)"),
+        ("tcp", "[::ffff:169.254.169.254]:80", "::ffff:169.254.169.254 (169.254.169.254)"),
+        ("redis", "redis://[fe80::1]:6379/0", "fe80::1"),
+    ],
+)
+def test_any_spelling_of_a_denied_address_is_refused_when_probing(
+    resolver, connections, kind, target, shown
+):
+    outcome = probe(ProbeSpec(1, kind, target, 2.0))
+    assert outcome.outcome == "down"
+    assert outcome.detail.startswith(f"refused: {shown} is in HEALTH_CHECK_DENY_NETWORKS (")
+    assert connections == []
+
+
+def test_a_host_is_refused_when_any_of_its_addresses_is_denied(resolver, connections, tcp_server):
+    outcome = probe(ProbeSpec(1, "tcp", f"dual.probe.test:{tcp_server.port}", 1.0))
+    assert outcome.detail == (
+        "refused: dual.probe.test (fd00:ec2::254) is in HEALTH_CHECK_DENY_NETWORKS "
+        "(fd00:ec2::254/128)"
+    )
+    assert connections == []
+
+
+def test_an_operator_can_deny_more_networks(connections, http_server):
+    loopback = [ipaddress.ip_network("127.0.0.0/8")]
+    outcome = asyncio.run(probe_one(http(http_server.url("/ok")), deny=loopback))
+    assert outcome.detail == "refused: 127.0.0.1 is in HEALTH_CHECK_DENY_NETWORKS (127.0.0.0/8)"
+    assert connections == []
+
+
+def test_credentials_in_an_http_url_are_never_sent(connections, http_server):
+    outcome = probe(http(http_server.url("/ok").replace("://", "://admin:secret@")))
+    assert (outcome.outcome, outcome.detail) == ("down", "refused: the URL carries credentials")
+    assert connections == []
+
+
+def test_a_name_is_looked_up_once_so_a_changed_answer_cannot_steer_the_probe(
+    resolver, connections, http_server
+):
+    host = f"rebind.probe.test:{http_server.port}"
+    outcome = probe(
+        http(
+            http_server.url("/host", host="rebind.probe.test"),
+            conditions=tuple(parse_conditions(f"[BODY].host == {host}")),
+        )
+    )
+    # Connected to the first answer's address, the name still in the Host header.
+    assert (outcome.outcome, outcome.detail) == ("up", "HTTP 200")
+    assert resolver.asked == ["rebind.probe.test"]
+    assert connections == [("127.0.0.1", http_server.port)]
+
+
+@pytest.mark.parametrize(("certified", "outcome"), [("app.probe.test", "up"), ("other", "down")])
+def test_https_to_the_vetted_address_checks_the_certificate_of_the_name(
+    resolver, connections, certified, outcome
+):
+    ca = trustme.CA()
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(certified).configure_cert(server_side)
+    client_side = ssl.create_default_context()
+    ca.configure_trust(client_side)
+
+    async def run(url):
+        async with httpx.AsyncClient(verify=client_side, trust_env=False) as client:
+            return await probe_one(http(url), client, deny=settings.HEALTH_CHECK_DENY_NETWORKS)
+
+    with HttpServer(ssl_context=server_side) as server:
+        result = asyncio.run(run(server.url("/ok", host="app.probe.test")))
+    assert result.outcome == outcome
+    if outcome == "down":
+        assert "certificate verify failed" in result.detail.lower()
+    assert connections == [("127.0.0.1", server.port)]
+
+
+def test_redirects_are_reported_not_followed(resolver, connections, http_server):
+    outcome = probe(http(http_server.url("/redirect?to=http://metadata.probe.test/latest/")))
+    assert (outcome.outcome, outcome.detail) == ("up", "HTTP 302")
+    assert "metadata.probe.test" not in resolver.asked
+    assert connections == [("127.0.0.1", http_server.port)]
+
+
+def test_tcp_and_redis_probes_connect_to_the_address_they_vetted(resolver, connections, tcp_server):
+    assert probe(ProbeSpec(1, "tcp", f"app.probe.test:{tcp_server.port}", 1.0)).detail == (
+        "connected"
+    )
+    redis_url = TEST_REDIS_URL.replace("127.0.0.1", "app.probe.test")
+    assert probe(ProbeSpec(1, "redis", redis_url, 2.0)).detail == "PONG"
+    assert resolver.asked == ["app.probe.test", "app.probe.test"]
+    assert [address for address, _port in connections] == ["127.0.0.1", "127.0.0.1"]
+
+
+def test_a_postgres_probe_connects_to_the_address_it_vetted(resolver, connections):
+    require_postgres()
+    by_name = POSTGRES_URL.replace("127.0.0.1", "app.probe.test")
+    outcome = probe(ProbeSpec(1, "postgres", by_name, 3.0))
+    assert (outcome.outcome, outcome.detail) == ("up", "SELECT 1")
+    assert resolver.asked == ["app.probe.test"]
+    assert [address for address, _port in connections] == ["127.0.0.1"]

@@ -70,6 +70,21 @@ def test_a_scan_records_results_state_and_its_summary(checks):
     assert HealthCheck.objects.get(slug="admin-off").checked_at is None
 
 
+def test_a_scan_refuses_a_check_whose_host_resolves_into_a_denied_network(
+    catalog, resolver, connections
+):
+    add_check("gitlab-metadata", "gitlab", "http://metadata.probe.test/latest/meta-data/")
+    assert scan_run()["checked"] == 1
+    result = CheckResult.objects.get()
+    assert (result.outcome, result.latency_ms, result.detail) == (
+        "down",
+        None,
+        "refused: metadata.probe.test (169.254.169.254) is in HEALTH_CHECK_DENY_NETWORKS "
+        "(169.254.0.0/16)",
+    )
+    assert connections == []
+
+
 def test_the_second_failure_takes_a_check_down_and_uptime_counts_it(checks):
     HealthCheck.objects.filter(slug="flower-refused").update(status="up")
     scan_run()
