@@ -8,21 +8,21 @@ from django.conf import settings
 from django.db import OperationalError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 PROBE_TIMEOUT_SECONDS = 2
 
 log = logging.getLogger(__name__)
 
 
-@require_GET
+@require_safe
 @never_cache
 def healthz(request):
     """The process is alive and serving; touches nothing else."""
     return JsonResponse({"status": "ok"})
 
 
-@require_GET
+@require_safe
 @never_cache
 def readyz(request):
     """Ready when the database and Redis answer: 200 with each part's result, else 503."""
