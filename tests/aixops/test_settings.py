@@ -154,3 +154,23 @@ def test_proxy_addresses_are_read_as_gunicorn_reads_them(value, networks):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == networks
+
+
+def test_sign_out_may_be_redirected_to_keycloak_under_the_content_security_policy():
+    script = "from csp.utils import build_policy; print(build_policy())"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "OIDC_ISSUER": "https://sso.example.com/realms/aixops",
+            "OIDC_LOGOUT_ENDPOINT": "https://logout.example.com/end-session",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    policy = result.stdout.strip().splitlines()[-1]
+    assert "form-action 'self' https://logout.example.com https://sso.example.com" in policy
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
