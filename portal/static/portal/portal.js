@@ -15,7 +15,9 @@
   }
 
   // Times are drawn by the server in the zone the `tz` cookie names (portal/middleware.py),
-  // so tell it the browser's, for the next page.
+  // so tell it the browser's. A page drawn before it knew, in another zone, is drawn again
+  // once; after that the cookie matches and nothing reloads, even if the server does not
+  // know the zone. Refused cookies mean no reload at all.
   function rememberTimeZone() {
     var zone;
     try {
@@ -29,6 +31,13 @@
     var secure = location.protocol === "https:" ? "; secure" : "";
     document.cookie =
       "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax" + secure;
+    if (cookie("tz") !== zone) {
+      return;
+    }
+    var shown = document.querySelector("time[data-time-zone]");
+    if (shown && shown.getAttribute("data-time-zone") !== zone) {
+      location.reload();
+    }
   }
 
   // The language switch changes the language as soon as one is picked; without script,
