@@ -36,6 +36,14 @@ def assert_no_inline_markup(html: str, url: str):
         assert found is None, f"{url} has an {what}: {found and found.group(0)}"
 
 
+def assert_page_strict(client, url: str):
+    """The page answers, under the policy, with nothing the policy would refuse."""
+    response = client.get(url)
+    assert response.status_code == 200
+    assert_strict(response)
+    assert_no_inline_markup(response.content.decode(), url)
+
+
 @pytest.fixture
 def health(catalog):
     """Every page part that health adds: cards, sparklines, the scan time."""
@@ -49,18 +57,12 @@ OPEN_PAGES = ["/accounts/login/", "/accounts/signed-out/", "/healthz", "/readyz"
 
 @pytest.mark.parametrize("url", MEMBER_PAGES)
 def test_member_pages_carry_the_policy_and_need_nothing_inline(health, bob_client, url):
-    response = bob_client.get(url)
-    assert response.status_code == 200
-    assert_strict(response)
-    assert_no_inline_markup(response.content.decode(), url)
+    assert_page_strict(bob_client, url)
 
 
 @pytest.mark.parametrize("url", OPEN_PAGES)
 def test_open_pages_carry_the_policy(db, client, url):
-    response = client.get(url)
-    assert response.status_code == 200
-    assert_strict(response)
-    assert_no_inline_markup(response.content.decode(), url)
+    assert_page_strict(client, url)
 
 
 def test_error_pages_carry_the_policy(catalog, client, bob_client, carol):
@@ -85,10 +87,7 @@ ADMIN_PAGES = [
 
 @pytest.mark.parametrize("url", ADMIN_PAGES)
 def test_admin_pages_carry_the_policy_and_our_parts_need_nothing_inline(health, alice, url):
-    response = client_for(alice).get(url)
-    assert response.status_code == 200
-    assert_strict(response)
-    assert_no_inline_markup(response.content.decode(), url)
+    assert_page_strict(client_for(alice), url)
 
 
 def test_an_over_quota_workspace_is_marked_without_an_inline_style(db, alice, bob):
