@@ -15,8 +15,8 @@ MEMBER_PAGES = [
 OPEN_PAGES = ["/accounts/login/", "/accounts/signed-out/", "/healthz", "/readyz", "/metrics"]
 
 
-# Different on every response, whatever the method.
-PER_RESPONSE = {"X-Request-ID"}
+# Different on every response, whatever the method (never_cache's Expires is the time now).
+PER_RESPONSE = {"X-Request-ID", "Expires"}
 # Figures measured afresh on each call (latencies, request counts), so their length moves.
 LIVE_FIGURES = {"/readyz", "/metrics"}
 
