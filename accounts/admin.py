@@ -519,9 +519,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
                 "{}, {} files, measured {}", text, obj.usage_files, obj.usage_measured_at
             )
         if obj.is_over_quota:
-            text = format_html(
-                '{} <strong style="color:#ba2121">{}</strong>', text, _("over quota")
-            )
+            text = format_html('{} <strong class="over-quota">{}</strong>', text, _("over quota"))
         return text
 
     @admin.display(description=_("last task"))

@@ -15,7 +15,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import oidc, workspaces
 from .access import member_required
@@ -108,7 +108,7 @@ def end_oidc_sessions(*, sid: str | None, sub: str | None) -> int:
     return len(keys)
 
 
-@require_GET
+@require_safe
 @member_required
 def my_workspace(request):
     """The member's workspace: status, usage against quota, where to open it; or the button

@@ -15,7 +15,7 @@ import time
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 # A multiprocess directory that does not exist would make every request fail when it
 # records its figures; make it rather than let a metrics setting take the portal down.
@@ -74,7 +74,7 @@ class RequestMetricsMiddleware:
         return response
 
 
-@require_GET
+@require_safe
 @never_cache
 def metrics_view(request):
     if not scrape_allowed(request):

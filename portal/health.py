@@ -17,6 +17,7 @@ from django.utils import dateformat, timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
+from .middleware import zone_abbreviation
 from .models import HealthCheck, HealthStatus, MaintenanceWindow, Scan
 
 # A scan older than this many intervals means beat, the worker or the broker is down.
@@ -81,13 +82,16 @@ def is_stale(finished_at: datetime, *, now: datetime, interval: int) -> bool:
 
 def format_scan_time(moment: datetime) -> str:
     """Hours, minutes and seconds in the active language and time zone:
-    `오전 5:36:00` in Korean, `5:36:00 AM` in English.
+    `오전 5:36:00` in Korean, `5:36:00 AM` in English, with the zone's abbreviation
+    when it is not the portal's own (`3:36:00 PM EST`).
 
     The format itself is a translation, so each language says the time its own way.
     """
     # Translators: a Django time format (g: hour, i: minutes, s: seconds, A: AM/PM).
     time_format = pgettext("scan time format", "g:i:s A")
-    return dateformat.format(timezone.localtime(moment), time_format)
+    shown = dateformat.format(timezone.localtime(moment), time_format)
+    zone = zone_abbreviation(moment)
+    return f"{shown} {zone}" if zone else shown
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Q, Value
 from django.http import Http404
@@ -40,7 +40,6 @@ class CategoryOverview:
     supporting_count: int
     architecture_map: ArchitectureMap
     health: health.CategoryHealth
-    store_users: dict[int, list[Service]] = field(default_factory=dict)
 
     @property
     def item_count(self) -> int:
@@ -102,7 +101,7 @@ class CategoryOverview:
                     "kind": store.kind,
                     "description": store.description,
                     "remark": store.remark,
-                    "used_by": [service.slug for service in self.store_users[store.pk]],
+                    "used_by": [service.slug for service in store.users_shown],
                     "health": store.health.as_dict(),
                 }
                 for store in self.data_stores
@@ -180,8 +179,11 @@ def category_overview(
 
     menu = [s for s in all_services if s.role == Service.Role.MENU]
     shown = [s for s in all_services if show_hidden or not s.hidden]
+    # What a reader may not see is named nowhere: not as a store's user, not as a target.
     for store in data_stores:
         store.users_shown = [s for s in store_users[store.pk] if show_hidden or not s.hidden]
+    for service in shown:
+        service.talks_to_shown = [s for s in service.talks_to_shown if show_hidden or not s.hidden]
     return CategoryOverview(
         category=category,
         categories=categories,
@@ -194,7 +196,6 @@ def category_overview(
         hidden_count=sum(1 for s in menu if s.hidden),
         supporting_count=sum(1 for s in all_services if s.role == Service.Role.SUPPORTING),
         architecture_map=layout_architecture_map(shown, data_stores),
-        store_users=store_users,
         health=category_health,
     )
 

@@ -41,7 +41,7 @@ def fill(cut: tuple[str, ...], values: dict[str, str]) -> str:
 
 @lru_cache(maxsize=1)
 def page_assets() -> SafeString:
-    """The icon, the stylesheet and the time zone script of every portal page."""
+    """The icon, the stylesheet and the script of every portal page."""
     return mark_safe(render_to_string("portal/_page_assets.html"))  # noqa: S308
 
 

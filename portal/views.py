@@ -1,5 +1,5 @@
 from django.http import Http404, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from accounts.access import member_required
 
@@ -7,19 +7,19 @@ from .pages import category_page, home_page, render_page
 from .selectors import category_overview, health_report, home_categories
 
 
-@require_GET
+@require_safe
 @member_required
 def home(request):
     return render_page(request, home_page())
 
 
-@require_GET
+@require_safe
 @member_required
 def category_detail(request, slug):
     return render_page(request, category_page(slug=slug, show_hidden=request.user.is_staff))
 
 
-@require_GET
+@require_safe
 @member_required(api=True)
 def api_categories(request):
     categories = [
@@ -43,7 +43,7 @@ def api_categories(request):
     return JsonResponse({"categories": categories})
 
 
-@require_GET
+@require_safe
 @member_required(api=True)
 def api_category(request, slug):
     try:
@@ -53,7 +53,7 @@ def api_category(request, slug):
     return JsonResponse(overview.as_dict(), json_dumps_params={"ensure_ascii": False})
 
 
-@require_GET
+@require_safe
 @member_required(api=True)
 def api_health(request):
     return JsonResponse(

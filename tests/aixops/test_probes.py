@@ -36,8 +36,17 @@ def test_readyz_fails_with_503_naming_redis_when_it_is_down(db, client, settings
     body = response.json()
     assert body["status"] == "fail"
     assert body["checks"]["database"]["ok"] is True
-    assert body["checks"]["redis"]["ok"] is False
-    assert "Connection" in body["checks"]["redis"]["error"]
+    assert body["checks"]["redis"] == {"ok": False, "error": "redis: unreachable (ConnectionError)"}
+
+
+def test_readyz_tells_anyone_what_failed_and_only_the_log_where(
+    db, client, settings, closed_port, caplog
+):
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{closed_port}/0"
+    body = client.get("/readyz").content.decode()
+    assert str(closed_port) not in body and "127.0.0.1" not in body
+    logged = [r.getMessage() for r in caplog.records if r.name == "aixops.probes"]
+    assert len(logged) == 1 and f"127.0.0.1:{closed_port}" in logged[0]
 
 
 def test_probes_are_exempt_from_the_ssl_redirect(db, client, settings):

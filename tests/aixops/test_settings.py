@@ -188,3 +188,24 @@ def test_a_malformed_deny_list_stops_start_up_naming_it():
 def test_operators_choose_the_networks_health_checks_may_not_probe(value, networks):
     read = networks_read("HEALTH_CHECK_DENY_NETWORKS", HEALTH_CHECK_DENY_NETWORKS=value)
     assert read == networks
+
+
+def test_sign_out_may_be_redirected_to_keycloak_under_the_content_security_policy():
+    script = "from csp.utils import build_policy; print(build_policy())"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "OIDC_ISSUER": "https://sso.example.com/realms/aixops",
+            "OIDC_LOGOUT_ENDPOINT": "https://logout.example.com/end-session",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    policy = result.stdout.strip().splitlines()[-1]
+    directives = dict(part.split(" ", 1) for part in policy.split("; "))  # in no set order
+    assert directives["form-action"] == "'self' https://logout.example.com https://sso.example.com"
+    assert directives["script-src"] == "'self'" and "unsafe-inline" not in policy

@@ -2,6 +2,7 @@
 session, and settings pointing the portal at it."""
 
 import itertools
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -37,6 +38,15 @@ def sso(op, settings):
     settings.OIDC_RP_CLIENT_ID = CLIENT_ID
     settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
     settings.MEMBER_AUTO_APPROVE_ROLES = ["aixops-admin"]
+    # What settings.py adds for OIDC_ISSUER: sign-out forms may be redirected to it.
+    directives = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    provider = urlsplit(op.issuer)
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {
+            **directives,
+            "form-action": [*directives["form-action"], f"{provider.scheme}://{provider.netloc}"],
+        }
+    }
     return op
 
 

@@ -85,6 +85,26 @@ def test_hidden_services_are_left_out_for_members_but_counted(catalog, bob_clien
     assert body["counts"]["items"] == 4
 
 
+def test_a_hidden_service_is_named_nowhere_in_a_members_json(catalog, bob_client, alice_client):
+    # GitLab uses two data stores and Jenkins and the runner talk to it.
+    Service.objects.filter(slug="gitlab").update(hidden=True)
+    body = bob_client.get("/api/categories/devops/").json()
+    assert "gitlab" not in [s["slug"] for s in body["services"]]
+    assert {store["slug"]: store["used_by"] for store in body["data_stores"]} == {
+        "gitlab-postgresql": [],
+        "gitlab-redis": [],
+        "jenkins-home": ["jenkins"],
+        "celery-redis": ["admin-ui", "flower"],
+    }
+    assert all(service["talks_to"] == [] for service in body["services"])
+    assert '"gitlab"' not in bob_client.get("/api/categories/devops/").content.decode()
+
+    staff_view = alice_client.get("/api/categories/devops/").json()
+    assert staff_view["data_stores"][0]["used_by"] == ["gitlab"]
+    jenkins = next(s for s in staff_view["services"] if s["slug"] == "jenkins")
+    assert jenkins["talks_to"] == ["gitlab"]
+
+
 def test_anonymous_api_call_gets_401_without_data(catalog, client):
     for url in ["/api/categories/", "/api/categories/devops/"]:
         response = client.get(url)

@@ -45,13 +45,26 @@ def test_header_in_english_shows_the_time_with_seconds(checked, bob_client):
     assert 'data-scan-status="optimal"' in page
 
 
-def test_header_follows_the_readers_time_zone(checked, bob_client):
+def test_header_follows_the_readers_time_zone_as_the_browser_writes_it(checked, bob_client):
     scan = make_finished_scan()
-    bob_client.cookies["tz"] = "America/New_York"
+    bob_client.cookies["django_language"] = "en"
+    # portal.js writes encodeURIComponent(zone), and cookies arrive as written.
+    bob_client.cookies["tz"] = "America%2FNew_York"
     page = devops(bob_client)
     local = scan.finished_at.astimezone(timezone.zoneinfo.ZoneInfo("America/New_York"))
-    assert f"{local:%-I:%M:%S}" in text_of(page)
-    assert local.isoformat(timespec="seconds")[:19] in page  # <time datetime=...>
+    shown = f"{local:%-I:%M:%S %p} {local:%Z}"  # EST or EDT: not the portal's zone, so named
+    assert squeeze(f"Last Scan: {shown} • System Optimal") in text_of(page)
+    assert (
+        f'<time datetime="{local.isoformat(timespec="seconds")}" data-time-zone="America/New_York">'
+    ) in page
+
+
+def test_the_portals_own_zone_goes_unnamed(checked, bob_client, settings):
+    scan = make_finished_scan()
+    bob_client.cookies["django_language"] = "en"
+    bob_client.cookies["tz"] = "Asia%2FSeoul"
+    local = timezone.localtime(scan.finished_at, timezone.zoneinfo.ZoneInfo(settings.TIME_ZONE))
+    assert squeeze(f"Last Scan: {local:%-I:%M:%S %p} • System") in text_of(devops(bob_client))
 
 
 def test_an_unknown_time_zone_cookie_is_ignored(checked, bob_client):

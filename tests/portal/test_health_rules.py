@@ -137,12 +137,16 @@ class TestScanTime:
         [
             ("ko", "Asia/Seoul", "오전 5:36:00"),
             ("en", "Asia/Seoul", "5:36:00 AM"),
-            ("ko", "Europe/Berlin", "오후 9:36:00"),
-            ("en", "America/New_York", "3:36:00 PM"),
-            ("en", "UTC", "8:36:00 PM"),
+            ("ko", "Europe/Berlin", "오후 9:36:00 CET"),
+            ("en", "America/New_York", "3:36:00 PM EST"),
+            ("en", "UTC", "8:36:00 PM UTC"),
+            # A zone without a common abbreviation goes by its offset.
+            ("en", "Asia/Dubai", "12:36:00 AM +04"),
         ],
     )
-    def test_in_the_readers_language_and_time_zone(self, language, zone, expected):
+    def test_in_the_readers_language_and_time_zone_named_unless_the_portals(
+        self, language, zone, expected
+    ):
         with translation.override(language), timezone.override(zoneinfo.ZoneInfo(zone)):
             assert format_scan_time(self.MOMENT) == expected
 

@@ -1,10 +1,12 @@
 """The overview in a real browser, at desktop and phone widths; screenshots are kept."""
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from portal.models import Category, HealthCheck
+from portal.models import Category, HealthCheck, Scan
 from tests.browser import ARTIFACTS, chromium, signed_in_context
 from tests.factories import make_checks, make_finished_scan
 
@@ -25,6 +27,18 @@ def member_session(live_server, django_user_model):
     client = Client()
     client.force_login(bob)
     return client
+
+
+def pages_drawn(page) -> list[str]:
+    """The pages `page` asks the server for from now on, in order."""
+    drawn = []
+
+    def on_request(request):
+        if request.resource_type == "document":
+            drawn.append(request.url)
+
+    page.on("request", on_request)
+    return drawn
 
 
 @pytest.mark.parametrize(
@@ -74,4 +88,47 @@ def test_overview_renders_and_reflows(live_server, member_session, name, viewpor
         path = ARTIFACTS / f"overview-devops-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000
+        context.close()
+
+
+def test_a_first_visit_shows_the_scan_in_the_browsers_time_zone(live_server, member_session):
+    scan = Scan.objects.get()
+    local = scan.finished_at.astimezone(ZoneInfo("America/New_York"))
+    shown = f"{local:%-I:%M:%S %p} {local:%Z}"  # EST or EDT, named: not the portal's zone
+    with chromium() as browser:
+        context = signed_in_context(
+            browser, live_server, member_session, locale="en-US", timezone_id="America/New_York"
+        )
+        context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+        page = context.new_page()
+        drawn = pages_drawn(page)
+
+        # No tz cookie yet: the server draws Seoul time, the script tells it the zone and
+        # has the page drawn again, once.
+        page.goto(f"{live_server.url}/categories/devops/", wait_until="commit")
+        page.wait_for_selector('time[data-time-zone="America/New_York"]')
+        page.wait_for_load_state("load")
+        assert page.locator(".scan-status time").inner_text() == shown
+        assert len(drawn) == 2
+        cookies = {cookie["name"]: cookie["value"] for cookie in context.cookies()}
+        assert cookies["tz"] == "America%2FNew_York"  # as the browser writes it
+
+        # From then on each page is right the first time.
+        page.goto(f"{live_server.url}/categories/devops/")
+        page.wait_for_timeout(300)
+        assert len(drawn) == 3
+        assert page.locator(".scan-status time").inner_text() == shown
+        context.close()
+
+
+def test_a_reader_in_the_portals_zone_loads_each_page_once(live_server, member_session):
+    with chromium() as browser:
+        context = signed_in_context(browser, live_server, member_session, timezone_id="Asia/Seoul")
+        page = context.new_page()
+        drawn = pages_drawn(page)
+        page.goto(f"{live_server.url}/categories/devops/")
+        page.wait_for_timeout(300)
+        assert len(drawn) == 1
+        assert page.locator(".scan-status time").get_attribute("data-time-zone") == "Asia/Seoul"
+        assert not page.locator(".scan-status time").inner_text().endswith("KST")
         context.close()
