@@ -112,7 +112,8 @@ def end_oidc_sessions(*, sid: str | None, sub: str | None) -> int:
 @member_required
 def my_workspace(request):
     """The member's workspace: status, usage against quota, where to open it; or the button
-    to request one. Two queries: the signed-in user and the workspace."""
+    to request one. Three queries: the signed-in user, the workspace, and the categories
+    the top bar links."""
     workspace = Workspace.objects.current_for(request.user)
     can_request = workspace is None or workspace.status == Workspace.Status.DELETED
     return render(
