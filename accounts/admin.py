@@ -47,6 +47,12 @@ class AuditTrailInline(admin.TabularInline):
     can_delete = False
     verbose_name_plural = _("Audit trail")
     ordering = ["-created_at", "-id"]
+    # A tabular inline prints each row's object (the event's raw one-line form) above
+    # the row; the columns already say it all, so the stylesheet hides that line.
+    classes = ["audit-trail"]
+
+    class Media:
+        css = {"all": ["accounts/admin.css"]}
 
     def has_add_permission(self, request, obj=None):
         return False
