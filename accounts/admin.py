@@ -165,7 +165,7 @@ class UserAdmin(DjangoUserAdmin):
             _("Membership"),
             {"fields": ["membership", "membership_changed_at", "membership_reason"]},
         ),
-        (_("Single sign-on"), {"fields": ["oidc_subject"]}),
+        (_("Single sign-on"), {"fields": ["oidc_subject", "language"]}),
     ]
     inlines = [AuditTrailInline]
 
