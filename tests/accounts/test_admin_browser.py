@@ -2,11 +2,11 @@
 no raw line above it. Screenshots are kept."""
 
 import pytest
-from django.test import Client
 
 from accounts import workspaces
 from accounts.models import AuditEvent, Workspace
 from tests.browser import ARTIFACTS, chromium, signed_in_context
+from tests.factories import client_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,8 +20,7 @@ def test_audit_trail_rows_show_no_raw_line(live_server, alice, bob, page_of):
         "workspace": f"/admin/accounts/workspace/{workspace.pk}/change/",
         "member": f"/admin/accounts/user/{bob.pk}/change/",
     }[page_of]
-    admin_client = Client()
-    admin_client.force_login(alice)
+    admin_client = client_for(alice)  # before the browser: its event loop refuses queries
     with chromium() as browser:
         context = signed_in_context(
             browser,

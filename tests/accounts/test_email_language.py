@@ -55,20 +55,14 @@ def test_rejection_is_in_the_members_language(frank, alice, django_capture_on_co
 
 
 def test_admins_hear_of_a_newcomer_each_in_their_language(carol, sam, django_user_model):
-    django_user_model.objects.create_user(
-        username="olga",
-        email="olga@example.com",
-        membership="approved",
-        is_staff=True,
-        language="en",
-    )
-    django_user_model.objects.create_user(
-        username="oscar",
-        email="oscar@example.com",
-        membership="approved",
-        is_staff=True,
-        language="en",
-    )
+    for name in ("olga", "oscar"):
+        django_user_model.objects.create_user(
+            username=name,
+            email=f"{name}@example.com",
+            membership="approved",
+            is_staff=True,
+            language="en",
+        )
     assert services.send_pending_notice(user_id=carol.pk) == 2
     by_language = {tuple(m.to): m for m in mail.outbox}
     english = by_language[("olga@example.com", "oscar@example.com")]

@@ -169,7 +169,7 @@ def test_without_javascript_the_phone_top_bar_shows_every_link(live_server, memb
             browser,
             live_server,
             member_session,
-            viewport={"width": 390, "height": 844},
+            viewport=dict(WIDTHS)["phone"],
             locale="ko-KR",
             java_script_enabled=False,
         )
