@@ -57,6 +57,12 @@ class AuditTrailInline(admin.TabularInline):
     can_delete = False
     verbose_name_plural = _("Audit trail")
     ordering = ["-created_at", "-id"]
+    # A tabular inline prints each row's object (the event's raw one-line form) above
+    # the row; the columns already say it all, so the stylesheet hides that line.
+    classes = ["audit-trail"]
+
+    class Media:
+        css = {"all": ["accounts/admin.css"]}
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -225,7 +231,7 @@ class UserAdmin(GuardedRows, DjangoUserAdmin):
             _("Membership"),
             {"fields": ["membership", "membership_changed_at", "membership_reason"]},
         ),
-        (_("Single sign-on"), {"fields": ["oidc_subject"]}),
+        (_("Single sign-on"), {"fields": ["oidc_subject", "language"]}),
     ]
     inlines = [AuditTrailInline]
 

@@ -181,6 +181,16 @@ class User(AbstractUser):
     )
     membership_changed_at = models.DateTimeField(_("membership changed"), null=True, blank=True)
     membership_reason = models.TextField(_("reason"), blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_(
+            "The language of the portal's e-mail to this person: Keycloak's locale at "
+            "sign-in, or their pick in the portal's language switch. Empty: LANGUAGE_CODE."
+        ),
+    )
 
     objects = PortalUserManager()
 
@@ -194,6 +204,11 @@ class User(AbstractUser):
     @property
     def is_approved(self) -> bool:
         return self.membership == self.Membership.APPROVED
+
+    @property
+    def email_language(self) -> str:
+        """The language to write to this person in."""
+        return self.language or settings.LANGUAGE_CODE
 
     def _move(self, transition: Transition, **kwargs) -> bool:
         result = User.objects.transition([self.pk], transition, **kwargs)

@@ -196,6 +196,8 @@ def identity_from_claims(claims: dict) -> services.Identity:
         last_name=claims.get("family_name") or "",
         roles=roles_from_claims(claims),
         groups=frozenset(g for g in groups if isinstance(g, str)),
+        # Keycloak sends the user's `locale` when the realm has internationalisation on.
+        language=services.supported_language(claims.get("locale")),
     )
 
 

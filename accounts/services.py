@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
-from django.core.mail import send_mail, send_mass_mail
+from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -35,6 +35,18 @@ class Identity:
     last_name: str = ""
     roles: frozenset[str] = field(default_factory=frozenset)
     groups: frozenset[str] = field(default_factory=frozenset)
+    language: str = ""  # one of LANGUAGES, from the `locale` claim; "" when it names none
+
+
+def supported_language(code: object) -> str:
+    """The portal's language for a language tag (`en`, `en-US`, `ko-KR`), or "" when the
+    portal has none for it (or it is no tag at all)."""
+    if not isinstance(code, str) or not code:
+        return ""
+    try:
+        return translation.get_supported_language_variant(code.replace("_", "-").lower())
+    except LookupError:
+        return ""
 
 
 def client_ip(request) -> str | None:
@@ -97,6 +109,8 @@ def sign_in_member(*, identity: Identity, ip: str | None) -> User:
             "is_staff": is_staff or is_superuser,
             "is_superuser": is_superuser,
         }
+        if identity.language:  # Keycloak sends `locale` only for someone who picked one
+            profile["language"] = identity.language
         changed = [name for name, value in profile.items() if getattr(user, name) != value]
         for name in changed:
             setattr(user, name, profile[name])
@@ -218,35 +232,49 @@ def _enqueue(task_name: str, *args) -> None:
     getattr(tasks, task_name.rsplit(".", 1)[1]).delay(*args)
 
 
+def remember_language(user: User, language: str) -> None:
+    """Write to `user` in `language` from now on (their pick in the language switch)."""
+    language = supported_language(language)
+    if language and language != user.language:
+        User.objects.filter(pk=user.pk).update(language=language)
+        user.language = language
+
+
 def send_member_notices(*, action: str, ids: list[int], reason: str) -> int:
-    """E-mail each member (with an address) that they were approved or rejected."""
+    """E-mail each member (with an address) that they were approved or rejected, each in
+    their own language."""
     subject_template = f"accounts/email/{action}_subject.txt"
     body_template = f"accounts/email/{action}_body.txt"
     messages = []
-    members = User.objects.filter(pk__in=ids).exclude(email="").only("username", "email")
-    with translation.override(settings.LANGUAGE_CODE):
-        for member in members:
-            context = {"member": member, "reason": reason, "portal_url": settings.PORTAL_URL}
+    members = User.objects.filter(pk__in=ids).exclude(email="")
+    for member in members.only("username", "email", "language"):
+        context = {"member": member, "reason": reason, "portal_url": settings.PORTAL_URL}
+        with translation.override(member.email_language):
             subject = render_to_string(subject_template, context).strip()
             body = render_to_string(body_template, context)
-            messages.append((subject, body, None, [member.email]))
+        messages.append((subject, body, None, [member.email]))
     return send_mass_mail(messages, fail_silently=False) if messages else 0
 
 
 def send_pending_notice(*, user_id: int) -> int:
-    """E-mail the approving admins that someone is waiting."""
+    """E-mail the approving admins that someone is waiting: one message per language, to
+    the admins who read it."""
     member = User.objects.filter(pk=user_id, membership=User.Membership.PENDING).first()
     if member is None:  # approved (or gone) before the mail went out: nothing to say
         return 0
-    recipients = list(
+    admins = (
         User.objects.filter(is_staff=True, is_active=True, membership=User.Membership.APPROVED)
         .exclude(email="")
-        .values_list("email", flat=True)
+        .only("email", "language")
     )
-    if not recipients:
-        return 0
+    by_language: dict[str, list[str]] = {}
+    for admin in admins:
+        by_language.setdefault(admin.email_language, []).append(admin.email)
     context = {"member": member, "portal_url": settings.PORTAL_URL}
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = render_to_string("accounts/email/pending_subject.txt", context).strip()
-        body = render_to_string("accounts/email/pending_body.txt", context)
-    return send_mail(subject, body, None, recipients)
+    messages = []
+    for language, recipients in sorted(by_language.items()):
+        with translation.override(language):
+            subject = render_to_string("accounts/email/pending_subject.txt", context).strip()
+            body = render_to_string("accounts/email/pending_body.txt", context)
+        messages.append((subject, body, None, recipients))
+    return send_mass_mail(messages, fail_silently=False) if messages else 0

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
+from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST, require_safe
 from . import oidc, workspaces
 from .access import member_required
 from .models import LogoutTokenUse, OIDCSession, Workspace
-from .services import client_ip
+from .services import client_ip, remember_language
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,15 @@ class BreakGlassLoginView(auth_views.LoginView):
     def form_valid(self, form):
         log.warning("Break-glass sign-in by %s", form.get_user())
         return super().form_valid(form)
+
+
+def set_language(request):
+    """Django's language switch (the top bar's); a signed-in person's pick is also the
+    language the portal's e-mail to them is written in from then on."""
+    response = i18n.set_language(request)
+    if request.method == "POST" and request.user.is_authenticated:
+        remember_language(request.user, request.POST.get("language", ""))
+    return response
 
 
 def signed_out(request):
@@ -112,7 +122,8 @@ def end_oidc_sessions(*, sid: str | None, sub: str | None) -> int:
 @member_required
 def my_workspace(request):
     """The member's workspace: status, usage against quota, where to open it; or the button
-    to request one. Two queries: the signed-in user and the workspace."""
+    to request one. Three queries: the signed-in user, the workspace, and the categories
+    the top bar links."""
     workspace = Workspace.objects.current_for(request.user)
     can_request = workspace is None or workspace.status == Workspace.Status.DELETED
     return render(

@@ -262,6 +262,9 @@ STORAGES = {
         ),
     },
 }
+# Served at the site's root by whitenoise: browsers, and the admin's pages that name no
+# icon, ask for /favicon.ico.
+WHITENOISE_ROOT = BASE_DIR / "portal" / "root"
 
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 # YAML fixtures are read with bounded memory and nesting (no aliases); see the module.

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import dateformat, timezone
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext
 
 from .middleware import zone_abbreviation
 from .models import HealthCheck, HealthStatus, MaintenanceWindow, Scan
@@ -43,6 +43,9 @@ class CategoryStatus(models.TextChoices):
     MAINTENANCE = "maintenance", _("Maintenance")
     STALE = "stale", _("Stale")
     NO_SCAN = "no_scan", _("No scan yet")
+    # Scanned, but nothing the category depends on has a known status: no item has a
+    # check, or none of their checks has a confirmed result yet.
+    UNKNOWN = "unknown", _("Status unknown")
 
 
 # The part an item plays in its category, for the aggregation below.
@@ -58,10 +61,13 @@ def category_status(parts: Iterable[tuple[str, str]]) -> str:
     """A category's status from (part, status) pairs, part being menu, supporting or store.
 
     A menu service down is a major outage; a supporting service or a data store down
-    is a partial one; then degraded, then maintenance. Items not checked yet do not
-    count either way. Staleness is decided before this (see `ScanInfo`).
+    is a partial one; then degraded, then maintenance, then optimal. Items not checked
+    yet count neither way, and when no item is known the status is unknown: optimal
+    says something was seen working. Staleness is decided before this (see `ScanInfo`).
     """
     parts = list(parts)
+    if all(status == HealthStatus.UNKNOWN for _part, status in parts):
+        return CategoryStatus.UNKNOWN
     down = {part for part, status in parts if status == HealthStatus.DOWN}
     if MENU in down:
         return CategoryStatus.MAJOR_OUTAGE
@@ -126,11 +132,17 @@ def latest_scan_info(*, now: datetime | None = None) -> ScanInfo | None:
 
 @dataclass(frozen=True)
 class CategoryHealth:
-    """The header of a category page: last scan time and the category's status."""
+    """The header of a category page: last scan time, the category's status, and how many
+    of its items that status rests on."""
 
     scan: ScanInfo | None
     status: str  # a CategoryStatus value
     last_known: str  # the status the checks show, even when the scan is stale
+    items: int = 0  # its services (hidden ones too) and data stores
+    # Items whose status is known (up, degraded, down or maintenance): checked and
+    # confirmed. Items without a check, or whose checks await a first confirmed
+    # result, are not monitored yet.
+    monitored: int = 0
 
     @property
     def label(self) -> str:
@@ -139,6 +151,18 @@ class CategoryHealth:
     @property
     def last_known_label(self) -> str:
         return CategoryStatus(self.last_known).label
+
+    @property
+    def partly_monitored(self) -> bool:
+        """Whether the scanned status rests on only some of the items (the page says so)."""
+        return self.scan is not None and self.monitored < self.items
+
+    @property
+    def monitored_label(self) -> str:
+        return gettext("%(monitored)d of %(items)d monitored") % {
+            "monitored": self.monitored,
+            "items": self.items,
+        }
 
     @property
     def flower_url(self) -> str:
@@ -153,6 +177,8 @@ class CategoryHealth:
             "status": self.status,
             "label": str(CategoryStatus(self.status).label),
             "last_known": self.last_known,
+            "items": self.items,
+            "monitored": self.monitored,
             "last_scan": (
                 {
                     "id": self.scan.id,
@@ -165,14 +191,27 @@ class CategoryHealth:
         }
 
 
-def category_health(parts: Iterable[tuple[str, str]], scan: ScanInfo | None) -> CategoryHealth:
-    """Stale or not scanned yet wins over what the (old) checks say."""
+def category_health(
+    parts: Iterable[tuple[str, str]], scan: ScanInfo | None, *, items: int | None = None
+) -> CategoryHealth:
+    """The category's health from one (part, status) pair per item, and the latest scan.
+
+    Stale or not scanned yet wins over what the (old) checks say. `items` is the number
+    of items when `parts` leaves out those without a check (default: one pair each).
+    """
+    parts = list(parts)
     last_known = category_status(parts)
+    counts = {
+        "items": len(parts) if items is None else items,
+        "monitored": sum(1 for _part, status in parts if status != HealthStatus.UNKNOWN),
+    }
     if scan is None:
-        return CategoryHealth(scan=None, status=CategoryStatus.NO_SCAN, last_known=last_known)
-    if scan.stale:
-        return CategoryHealth(scan=scan, status=CategoryStatus.STALE, last_known=last_known)
-    return CategoryHealth(scan=scan, status=last_known, last_known=last_known)
+        status = CategoryStatus.NO_SCAN
+    elif scan.stale:
+        status = CategoryStatus.STALE
+    else:
+        status = last_known
+    return CategoryHealth(scan=scan, status=status, last_known=last_known, **counts)
 
 
 @dataclass(frozen=True)

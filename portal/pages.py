@@ -20,7 +20,7 @@ from aixops.queries import PreparedLookup
 
 from . import shell
 from .health import ScanInfo, latest_scan_info
-from .models import NO_REVISION, CatalogRevision, Revision, Scan
+from .models import NO_REVISION, CatalogRevision, Category, Revision, Scan
 from .selectors import category_overview, home_categories
 
 PAGE_CACHE_SECONDS = 60 * 60
@@ -143,6 +143,13 @@ def _render_home(scan: ScanInfo | None):
         _nav(categories, current=None),
         render_to_string("portal/_home_body.html", {"categories": categories}),
     )
+
+
+def category_nav() -> SafeString:
+    """The top bar's category links for a page that is not a cached catalog page: one
+    query (the categories' slugs and names)."""
+    categories = Category.objects.only("slug", "name")
+    return mark_safe(_nav(categories, current=None))  # noqa: S308 - rendered by _nav
 
 
 def _nav(categories, *, current: str | None) -> str:

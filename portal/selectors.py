@@ -245,30 +245,43 @@ def home_categories(*, with_health: bool = False, scan=LOAD_SCAN) -> list[Catego
     """Every category with its counts, in one query.
 
     With health, each also gets `health` (a CategoryHealth), for one more query: every
-    enabled check with its category, role and maintenance flag; and one for the latest
-    scan unless the caller passes `scan` (pages already know it).
+    enabled check with its item, category, role and maintenance flag; and one for the
+    latest scan unless the caller passes `scan` (pages already know it).
     """
     categories = list(Category.objects.for_home())
     if not with_health:
         return categories
     if scan is LOAD_SCAN:
         scan = health.latest_scan_info()
-    parts: dict[int, list[tuple[str, str]]] = {category.pk: [] for category in categories}
+    # Per category, per item with checks: (part, its worst shown status), as on its card.
+    checked: dict[int, dict[tuple[str, int], tuple[str, str]]] = {c.pk: {} for c in categories}
     rows = health.checks_with_maintenance().values_list(
+        "service_id",
         "service__category_id",
         "service__role",
+        "data_store_id",
         "data_store__category_id",
         "status",
         "in_maintenance",
     )
-    for service_category, role, store_category, status, in_maintenance in rows:
+    for service, service_category, role, store, store_category, status, in_maintenance in rows:
         shown = health.HealthStatus.MAINTENANCE if in_maintenance else status
-        if service_category is not None:
-            parts[service_category].append((role, shown))
+        if service is not None:
+            items, key, part = checked[service_category], ("service", service), role
         else:
-            parts[store_category].append((health.STORE, shown))
+            items, key, part = checked[store_category], ("store", store), health.STORE
+        seen = items.get(key)
+        items[key] = (part, health.worst([seen[1], shown]) if seen else shown)
     for category in categories:
-        category.health = health.category_health(parts[category.pk], scan)
+        item_count = (
+            category.visible_count
+            + category.hidden_count
+            + category.supporting_count
+            + category.data_store_count
+        )
+        category.health = health.category_health(
+            checked[category.pk].values(), scan, items=item_count
+        )
     return categories
 
 
@@ -292,6 +305,8 @@ def health_report(*, show_hidden: bool) -> dict:
                 "status": category_health.status,
                 "label": str(category_health.label),
                 "last_known": category_health.last_known,
+                "items": category_health.items,
+                "monitored": category_health.monitored,
             }
         )
     return {

@@ -105,6 +105,9 @@ function keycloakClaims(user) {
     given_name: user.firstName,
     family_name: user.lastName,
     groups: user.groups,
+    // Keycloak's `locale` mapper (profile scope): the user's locale attribute, which they
+    // set by picking a language, sent only when there is one.
+    locale: user.attributes?.locale?.[0],
     realm_access: { roles: realmRoles },
     resource_access: resourceAccess,
   };
@@ -192,7 +195,7 @@ const provider = new Provider(ISSUER, {
     email: ['email', 'email_verified'],
     // Keycloak's claims are all mapped onto `profile` so that the usual
     // `openid email profile` returns them in both id_token and userinfo.
-    profile: ['name', 'given_name', 'family_name', 'preferred_username',
+    profile: ['name', 'given_name', 'family_name', 'preferred_username', 'locale',
       'groups', 'realm_access', 'resource_access'],
     roles: ['realm_access', 'resource_access'],
   },

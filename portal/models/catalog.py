@@ -152,6 +152,18 @@ class Service(models.Model):
     def natural_key(self):
         return (self.slug,)
 
+    def relocate(self, location: str) -> bool:
+        """Point the service's links at `location` (checked as the admin form checks it),
+        e.g. where this deployment runs it rather than its path under the platform domain.
+        False when it is there already; a bad location raises ValidationError and
+        changes nothing."""
+        location = self._meta.get_field("location").clean(location, self)
+        if location == self.location:
+            return False
+        self.location = location
+        self.save(update_fields=["location"])
+        return True
+
 
 class DataStore(models.Model):
     """A database, cache or volume that a category's services keep their state in."""

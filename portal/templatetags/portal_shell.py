@@ -2,7 +2,7 @@
 
 from django import template
 
-from .. import shell
+from .. import pages, shell
 
 register = template.Library()
 
@@ -13,5 +13,10 @@ def page_assets():
 
 
 @register.simple_tag(takes_context=True)
-def page_header(context, nav=""):
-    return shell.page_header(context["request"], nav)
+def page_header(context):
+    """The top bar of a page outside the catalog cache (My workspace, sign-in, membership
+    pages): the category links too, for readers who may open the categories."""
+    request = context["request"]
+    user = request.user
+    nav = pages.category_nav() if user.is_authenticated and user.is_approved else ""
+    return shell.page_header(request, nav)

@@ -9,8 +9,9 @@ from tests.factories import client_for
 
 PAGE = "/accounts/workspace/"
 
-# 1. the signed-in user (the session comes from the cache), 2. the workspace.
-PAGE_QUERIES = 2
+# 1. the signed-in user (the session comes from the cache), 2. the workspace, 3. the
+# categories for the top bar's links.
+PAGE_QUERIES = 3
 
 
 def test_the_top_bar_links_approved_members_to_their_workspace(bob_client, catalog):

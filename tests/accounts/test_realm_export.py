@@ -44,3 +44,10 @@ def test_mappers_put_roles_and_groups_into_id_token_and_userinfo(client):
         assert mappers[claim]["id.token.claim"] == "true"
         assert mappers[claim]["userinfo.token.claim"] == "true"
     assert mappers["groups"]["full.path"] == "true"
+
+
+def test_internationalisation_is_on_so_tokens_carry_the_users_locale(realm):
+    # Keycloak's profile scope maps the user's locale into a `locale` claim only with
+    # internationalisation on; the portal writes its e-mail to them in that language.
+    assert realm["internationalizationEnabled"] is True
+    assert set(realm["supportedLocales"]) == {"ko", "en"} and realm["defaultLocale"] == "ko"

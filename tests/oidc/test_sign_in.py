@@ -114,6 +114,32 @@ def test_profile_roles_and_groups_are_read_again_at_every_sign_in(sso, person):
     assert user.membership == "approved"  # approval is not taken back with the role
 
 
+def test_the_locale_keycloak_sends_is_the_language_of_the_members_e_mail(sso, alice, person):
+    name = person(attributes={"locale": ["en"]})
+    sign_in(Client(), name)
+    member = User.objects.get(username=name)
+    assert member.language == "en"
+    member.approve(by=alice)
+    assert [m.subject for m in mail.outbox if m.to == [member.email]] == [
+        "[AIXOps] Your access is approved"
+    ]
+
+    # A sign-in without the claim (no pick in Keycloak) keeps what is known; a new pick
+    # wins, and a locale the portal does not speak changes nothing.
+    sso.upsert_user({"username": name, "attributes": {}})
+    sign_in(Client(), name)
+    member.refresh_from_db()
+    assert member.language == "en"
+    sso.upsert_user({"username": name, "attributes": {"locale": ["ko"]}})
+    sign_in(Client(), name)
+    member.refresh_from_db()
+    assert member.language == "ko"
+    sso.upsert_user({"username": name, "attributes": {"locale": ["fr"]}})
+    sign_in(Client(), name)
+    member.refresh_from_db()
+    assert member.language == "ko"
+
+
 def test_people_are_matched_by_subject_never_by_email(sso, django_user_model, person):
     name = person()
     local = django_user_model.objects.create_user(username="local", email=f"{name}@aixops.test")

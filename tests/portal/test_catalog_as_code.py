@@ -282,3 +282,40 @@ def test_a_billion_laughs_file_is_refused_at_once_in_bounded_memory(db, tmp_path
     message = refused_in_bounded_memory("catalog", "import", str(path))
     assert f"{path} (line 2): anchors (&name) and aliases (*name) are not allowed" in message
     assert not Category.objects.exists()
+
+
+def locate(*args) -> str:
+    out = StringIO()
+    call_command("catalog", "locate", *args, stdout=out)
+    return out.getvalue().strip()
+
+
+def test_locate_points_a_services_links_where_it_runs(catalog, bob_client):
+    # bin/run starts Flower on its own port and runs `catalog locate flower "$FLOWER_URL"`:
+    # the portal serves no /flower, so the seed's path would be a 404 there.
+    assert 'href="/flower">Flower</a>' in bob_client.get("/categories/devops/").text
+    assert locate("flower", "http://127.0.0.1:5555") == "flower: /flower -> http://127.0.0.1:5555"
+    page = bob_client.get("/categories/devops/").text
+    assert '<a href="http://127.0.0.1:5555">Flower</a>' in page
+    assert 'class="path" href="http://127.0.0.1:5555"' in page
+    api = bob_client.get("/api/categories/devops/").json()
+    assert next(s for s in api["services"] if s["slug"] == "flower")["location"] == (
+        "http://127.0.0.1:5555"
+    )
+    revision = CatalogRevision.current().number
+    assert locate("flower", "http://127.0.0.1:5555") == "No changes."
+    assert CatalogRevision.current().number == revision
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["flower", "ftp://127.0.0.1/"], "flower: location: Enter a path such as /gitlab"),
+        (["flower", "//evil.example/"], "not a protocol-relative URL"),
+        (["nope", "/nope"], "No service 'nope' in the catalog."),
+    ],
+)
+def test_locate_refuses_a_bad_location_or_service_and_changes_nothing(catalog, args, message):
+    with translation.override("en"), pytest.raises(CommandError, match=message):
+        locate(*args)
+    assert Service.objects.get(slug="flower").location == "/flower"

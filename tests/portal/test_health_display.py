@@ -134,6 +134,61 @@ def test_a_service_card_says_when_a_store_it_uses_is_down(checked, bob_client):
     assert "dependsonGitLabInternalPostgreSQL:down" in text
 
 
+def test_a_category_with_nothing_checked_reads_status_unknown(catalog, bob_client):
+    make_finished_scan()
+    page = devops(bob_client)
+    assert 'data-scan-status="unknown"' in page
+    assert "•상태미확인•9개중0개모니터링" in text_of(page)
+    bob_client.cookies["django_language"] = "en"
+    assert "•Statusunknown•0of9monitored" in text_of(devops(bob_client))
+    assert "System Optimal" not in devops(bob_client)
+
+
+@pytest.fixture
+def local_checks(catalog):
+    """As bin/run leaves it: the checks of health_checks_local.yaml, all answered; the
+    other six items of DevOps have no check."""
+    from django.core.management import call_command
+
+    call_command("loaddata", "health_checks_local", verbosity=0)
+    HealthCheck.objects.update(status="up", checked_at=timezone.now())
+    make_finished_scan()
+
+
+def test_a_partly_checked_category_says_how_many_items_its_status_rests_on(
+    local_checks, bob_client
+):
+    bob_client.cookies["django_language"] = "en"
+    page = devops(bob_client)
+    assert "•SystemOptimal•3of9monitored" in text_of(page)
+    assert 'data-monitored="3" data-items="9"' in page
+    home = bob_client.get("/").content.decode()
+    assert text_of(home).count("SystemOptimal•3of9monitored") == 1  # DevOps
+    assert 'data-category-status="unknown"' in home  # Identity & Access: no check at all
+
+
+def test_the_api_carries_the_same_counts(local_checks, bob_client):
+    health = bob_client.get("/api/categories/devops/").json()["health"]
+    assert (health["status"], health["items"], health["monitored"]) == ("optimal", 9, 3)
+    categories = {c["slug"]: c for c in bob_client.get("/api/health/").json()["categories"]}
+    assert (categories["devops"]["items"], categories["devops"]["monitored"]) == (9, 3)
+    assert categories["identity-access"]["status"] == "unknown"
+    assert categories["identity-access"]["monitored"] == 0
+
+
+def test_an_item_awaiting_its_first_confirmed_result_is_not_monitored_yet(local_checks, bob_client):
+    first_probe(HealthCheck.objects.get(service__slug="flower"), "down")
+    bob_client.cookies["django_language"] = "en"
+    assert "•SystemOptimal•2of9monitored" in text_of(devops(bob_client))
+
+
+def test_a_fully_checked_category_shows_no_count(checked, bob_client):
+    make_finished_scan()
+    page = devops(bob_client)
+    assert "scan-coverage" not in page
+    assert "개모니터링" not in text_of(page)
+
+
 def test_unchecked_items_say_not_checked_yet(catalog, bob_client):
     make_finished_scan()
     assert "미확인" in text_of(devops(bob_client))

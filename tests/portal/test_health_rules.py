@@ -75,7 +75,20 @@ class TestCategoryStatus:
 
     def test_items_not_checked_do_not_count(self):
         assert category_status([(MENU, UP), (MENU, UNKNOWN)]) == CategoryStatus.OPTIMAL
-        assert category_status([]) == CategoryStatus.OPTIMAL
+
+    def test_nothing_known_is_unknown_not_optimal(self):
+        assert category_status([(MENU, UNKNOWN), (STORE, UNKNOWN)]) == CategoryStatus.UNKNOWN
+        assert category_status([]) == CategoryStatus.UNKNOWN
+
+    def test_the_health_counts_the_items_it_rests_on(self):
+        scan = ScanInfo(id=1, finished_at=timezone.now(), stale=False)
+        result = category_health([(MENU, UP), (STORE, DOWN), (MENU, UNKNOWN)], scan)
+        assert (result.status, result.items, result.monitored) == ("partial_outage", 3, 2)
+        assert result.partly_monitored
+        # Items without any check can be counted without a pair each.
+        result = category_health([(MENU, UP)], scan, items=9)
+        assert (result.status, result.items, result.monitored) == ("optimal", 9, 1)
+        assert category_health([(MENU, UNKNOWN)], scan, items=9).status == "unknown"
 
     def test_a_menu_service_down_is_a_major_outage(self):
         parts = [(MENU, DOWN), (STORE, DOWN), (SUPPORTING, DEGRADED)]

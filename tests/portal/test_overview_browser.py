@@ -131,4 +131,107 @@ def test_a_reader_in_the_portals_zone_loads_each_page_once(live_server, member_s
         assert len(drawn) == 1
         assert page.locator(".scan-status time").get_attribute("data-time-zone") == "Asia/Seoul"
         assert not page.locator(".scan-status time").inner_text().endswith("KST")
+
+
+WIDTHS = [("desktop", {"width": 1440, "height": 900}), ("phone", {"width": 390, "height": 844})]
+
+
+def one_row(page) -> bool:
+    """Whether the top bar is as tall as one row: its brand, and padding."""
+    bar = page.locator(".topbar").bounding_box()
+    return bar["height"] < page.locator(".brand").bounding_box()["height"] * 2
+
+
+@pytest.mark.parametrize(("name", "viewport"), WIDTHS)
+@pytest.mark.parametrize(
+    ("reader", "url"),
+    [
+        ("bob", "/"),
+        ("bob", "/categories/devops/"),
+        ("bob", "/accounts/workspace/"),
+        ("carol", "/"),  # the waiting page
+    ],
+)
+def test_the_top_bar_is_one_row_with_every_link_at_hand(
+    live_server, member_session, django_user_model, name, viewport, reader, url
+):
+    client = member_session
+    if reader == "carol":
+        carol = django_user_model.objects.create_user(username="carol", membership="pending")
+        client = Client()
+        client.force_login(carol)
+    with chromium() as browser:
+        context = signed_in_context(browser, live_server, client, viewport=viewport, locale="ko-KR")
+        page = context.new_page()
+        page.goto(f"{live_server.url}{url}")
+        shot = f"topbar-{reader}-{url.strip('/').replace('/', '-') or 'home'}-{name}"
+        page.screenshot(path=str(ARTIFACTS / f"{shot}.png"))
+        assert one_row(page), f"the top bar wraps at {name} width"
+        sign_out = page.get_by_role("button", name="로그아웃")
+        menu = page.get_by_role("button", name="메뉴")
+        if name == "desktop":
+            assert sign_out.is_visible() and not menu.is_visible()
+        else:
+            assert menu.is_visible() and not sign_out.is_visible()
+            assert menu.get_attribute("aria-expanded") == "false"
+            menu.click()
+            assert menu.get_attribute("aria-expanded") == "true"
+            assert sign_out.is_visible()
+            if reader == "bob":
+                assert page.locator(".topnav").get_by_role("link", name="DevOps").is_visible()
+                assert page.get_by_role("link", name="내 워크스페이스").is_visible()
+            page.screenshot(path=str(ARTIFACTS / f"{shot}-menu.png"))
+            page.keyboard.press("Escape")
+            assert not sign_out.is_visible()
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {name} width"
+        context.close()
+
+
+@pytest.mark.parametrize(("name", "viewport"), WIDTHS)
+def test_a_map_wider_than_the_screen_says_it_scrolls(live_server, member_session, name, viewport):
+    with chromium() as browser:
+        context = signed_in_context(
+            browser, live_server, member_session, viewport=viewport, locale="ko-KR"
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}/categories/devops/")
+        scroller = page.locator(".map-scroll")
+        hidden_part = scroller.evaluate("e => e.scrollWidth - e.clientWidth")
+        hint = page.locator(".map-hint")
+        fade = page.locator(".map-frame").evaluate(
+            "e => getComputedStyle(e, '::after').backgroundImage"
+        )
+        page.locator(".map-frame").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"map-devops-{name}.png"))
+        if name == "desktop":
+            assert hidden_part <= 0, "the map fits a desktop screen"
+            assert not hint.is_visible() and fade == "none"
+        else:
+            assert hidden_part > 100, "the map keeps readable labels and scrolls"
+            assert hint.is_visible()
+            assert "스크롤" in hint.inner_text()
+            assert "gradient" in fade  # the edge it continues past fades out
+            scroller.evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+            page.screenshot(path=str(ARTIFACTS / f"map-devops-{name}-scrolled.png"))
+        context.close()
+
+
+def test_without_javascript_the_phone_top_bar_shows_every_link(live_server, member_session):
+    with chromium() as browser:
+        context = signed_in_context(
+            browser,
+            live_server,
+            member_session,
+            viewport=dict(WIDTHS)["phone"],
+            locale="ko-KR",
+            java_script_enabled=False,
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}/categories/devops/")
+        assert not page.locator(".menu-button").is_visible()
+        assert page.get_by_role("button", name="로그아웃").is_visible()
+        assert page.locator(".topnav").get_by_role("link", name="DevOps").is_visible()
         context.close()

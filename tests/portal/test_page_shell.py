@@ -41,6 +41,25 @@ def test_the_top_bar_links_every_category(catalog, bob_client, url, current):
     assert marked == ([current] if current else [])
 
 
+def category_links(html: str) -> list[str]:
+    bar = top_bar(html)
+    return re.findall(r'href="/categories/([^/]+)/"', bar[bar.index('<nav class="topnav"') :])
+
+
+def test_pages_outside_the_catalog_link_every_category_too(catalog, bob_client):
+    page = bob_client.get("/accounts/workspace/").text
+    assert category_links(page) == ["devops", "identity-access"]
+    assert 'aria-current="page"' not in top_bar(page)
+
+
+@pytest.mark.parametrize("member", ["carol", "dave", "erin"])
+def test_members_not_let_in_get_no_category_links(catalog, request, member):
+    # The waiting page keeps its top bar, but the categories are not theirs to open.
+    page = client_for(request.getfixturevalue(member)).get("/").text
+    assert 'class="panel membership-state"' in page
+    assert category_links(page) == []
+
+
 def test_a_pending_member_gets_no_workspace_link(catalog, carol):
     bar = top_bar(client_for(carol).get("/categories/devops/").text)
     assert '<span class="who">carol</span>' in bar

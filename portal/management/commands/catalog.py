@@ -1,5 +1,7 @@
-"""`catalog export` writes the catalog as YAML; `catalog import FILE` checks, then applies it."""
+"""`catalog export` writes the catalog as YAML; `catalog import FILE` checks, then applies it;
+`catalog locate SERVICE LOCATION` points one service's links somewhere else."""
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.catalog_io import (
@@ -9,6 +11,7 @@ from portal.catalog_io import (
     export_catalog,
     read_catalog_file,
 )
+from portal.models import Service
 
 
 class Command(BaseCommand):
@@ -22,8 +25,16 @@ class Command(BaseCommand):
         load.add_argument("file")
         load.add_argument("--dry-run", action="store_true", help="report, write nothing")
         load.add_argument("--prune", action="store_true", help="delete what the file does not list")
+        locate = actions.add_parser(
+            "locate", help="point a service's links at a path or URL (e.g. where it runs here)"
+        )
+        locate.add_argument("service", help="the service's slug")
+        locate.add_argument("location", help="a path under the platform domain or an http(s) URL")
 
     def handle(self, *args, action, **options):
+        if action == "locate":
+            self.locate(options["service"], options["location"])
+            return
         if action == "export":
             text = dump_yaml(export_catalog())
             if options["output"]:
@@ -43,3 +54,15 @@ class Command(BaseCommand):
             self.stdout.write(line)
         if options["dry_run"]:
             self.stdout.write("Dry run: nothing was written.")
+
+    def locate(self, slug: str, location: str) -> None:
+        service = Service.objects.filter(slug=slug).first()
+        if service is None:
+            raise CommandError(f"No service {slug!r} in the catalog.")
+        before = service.location
+        try:
+            moved = service.relocate(location)
+        except ValidationError as error:
+            problems = " ".join(error.messages)
+            raise CommandError(f"{slug}: location: {problems} Nothing was changed.") from None
+        self.stdout.write(f"{slug}: {before or '(none)'} -> {location}" if moved else "No changes.")

@@ -1,7 +1,10 @@
 // Every portal page's script, a file so that the Content-Security-Policy allows no
-// inline script. Loaded with `defer`: it runs once the page is parsed.
+// inline script. Loaded in the head, not deferred: the `js` class is set before the first
+// paint (a folded phone menu never flashes open); the rest waits for the parsed page.
 (function () {
   "use strict";
+
+  document.documentElement.classList.add("js");
 
   function cookie(name) {
     var prefix = name + "=";
@@ -51,6 +54,36 @@
     }
   }
 
-  rememberTimeZone();
-  switchLanguageOnSelect();
+  // On a phone the top bar's links and tools fold behind its menu button; Escape folds
+  // them again. Without script they stay shown.
+  function toggleMenu(bar, open) {
+    bar.classList.toggle("menu-open", open);
+    bar.querySelector(".menu-button").setAttribute("aria-expanded", String(open));
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".menu-button");
+    if (button) {
+      var bar = button.closest(".topbar");
+      toggleMenu(bar, !bar.classList.contains("menu-open"));
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var bar = document.querySelector(".topbar.menu-open");
+    if (event.key === "Escape" && bar) {
+      toggleMenu(bar, false);
+      bar.querySelector(".menu-button").focus();
+    }
+  });
+
+  function whenParsed() {
+    rememberTimeZone();
+    switchLanguageOnSelect();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", whenParsed);
+  } else {
+    whenParsed();
+  }
 })();
