@@ -413,6 +413,16 @@ CELERY_BEAT_SCHEDULE["workspace-usage"] = {
     "options": {"expires": WORKSPACE_USAGE_INTERVAL},
 }
 
+# Work that follows a committed change waits in the outbox (accounts.outbox) when the
+# broker was away; beat sends it every OUTBOX_INTERVAL seconds once the broker is back.
+OUTBOX_INTERVAL = env_int("OUTBOX_INTERVAL", default=30, minimum=5)
+CELERY_BEAT_SCHEDULE["outbox"] = {
+    "task": "accounts.tasks.send_outbox",
+    "schedule": OUTBOX_INTERVAL,
+    # The next sweep sends the same rows: a queued backlog of sweeps is worthless.
+    "options": {"expires": OUTBOX_INTERVAL},
+}
+
 # /metrics answers a Prometheus that presents METRICS_TOKEN as a bearer token, or scrapes
 # from one of METRICS_ALLOWED_NETWORKS. Behind nginx every client looks like 127.0.0.1,
 # so production keeps /metrics off the public proxy and relies on the token.
