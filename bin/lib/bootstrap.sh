@@ -52,6 +52,13 @@ ensure_oidc_provider() {
   fi
 }
 
+# broker_namespace DIR: the name an instance whose data is in DIR keeps to on a shared Redis
+# (its queue, broker and result keys, scan lock): aixops-<first 10 hex of the SHA-256 of
+# DIR's absolute, symlink-free path>, so every spelling of one directory gives one name.
+broker_namespace() {
+  printf 'aixops-%s\n' "$(realpath -m "$1" | tr -d '\n' | sha256sum | cut -c1-10)"
+}
+
 # redis_answers HOST PORT: true when a Redis server answers PING there.
 redis_answers() {
   .venv/bin/python - "$1" "$2" <<'PY' 2>/dev/null
