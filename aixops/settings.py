@@ -349,7 +349,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_TASK_TRACK_STARTED = True
-# Run tasks in-process instead of through the broker: the embedded run until it has a worker.
+# Run tasks in-process instead of through the broker (the tests do; bin/run runs a worker).
 CELERY_TASK_ALWAYS_EAGER = env_flag("CELERY_TASK_ALWAYS_EAGER", default=False)
 # A worker started before its broker (bin/run starts them together) waits for it.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -42,7 +42,7 @@ ensure_oidc_provider() {
   local digest
   digest=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "Node.js (>= 20.19) and npm are needed for the dev OpenID provider: apt-get install nodejs npm" >&2
+    echo "Node.js (>= 20) and npm are needed for the dev OpenID provider: apt-get install nodejs npm" >&2
     return 1
   fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
