@@ -159,13 +159,15 @@ def admin_group() -> Group:
 
 def _admin_permissions():
     """The catalog, members and workspaces (view, change; no delete, which would erase
-    their audit trail), the pending queue and the audit log (view)."""
+    their audit trail), the pending queue, the audit log and the outbox (view)."""
     members = Q(
         content_type__app_label="accounts",
         content_type__model__in=["user", "pendingmember", "workspace"],
         codename__regex=r"^(view|change)_",
     )
-    audit = Q(content_type__app_label="accounts", codename="view_auditevent")
+    audit = Q(
+        content_type__app_label="accounts", codename__in=["view_auditevent", "view_outboxtask"]
+    )
     return Permission.objects.filter(Q(content_type__app_label="portal") | members | audit)
 
 

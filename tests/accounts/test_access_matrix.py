@@ -131,7 +131,7 @@ RIGHTS = {
     # The queue's "change" is its list and actions; a member is edited on the user page.
     "accounts.pendingmember": {"alice": "view change delete", "sam": "view change"},
     "accounts.auditevent": {"alice": "view", "sam": "view"},
-    "accounts.outboxtask": {"alice": "view", "sam": ""},
+    "accounts.outboxtask": {"alice": "view", "sam": "view"},
     "accounts.workspace": {"alice": "view change", "sam": "view change"},
     "portal.category": {"alice": ALL, "sam": ALL},
     "portal.service": {"alice": ALL, "sam": ALL},

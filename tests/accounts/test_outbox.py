@@ -71,6 +71,8 @@ def test_approving_with_the_broker_down_answers_and_says_the_work_is_waiting(
     assert notice.sent_at is None and notice.attempts == 1
     assert "Connection refused" in notice.last_error
     assert mail.outbox == []
+    waiting = client_for(sam).get("/admin/accounts/outboxtask/", {"sent_at__isempty": "1"})
+    assert waiting.status_code == 200 and "accounts.tasks.notify_members" in waiting.text
 
 
 @committing
