@@ -12,20 +12,21 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from aixops.admin import ReadOnlyAdmin
 
-from . import workspaces
+from . import outbox, workspaces
 from .access import (
     accounts_changeable_by,
     may_change_account,
     may_change_group,
     permissions_held_by,
 )
-from .models import AuditEvent, MembershipError, PendingMember, User, Workspace
+from .models import AuditEvent, MembershipError, OutboxTask, PendingMember, User, Workspace
 from .services import client_ip
 
 
@@ -88,8 +89,28 @@ def _changeable(modeladmin, request, queryset):
     return allowed
 
 
+def _say_what_waits(modeladmin, request, since) -> None:
+    """The change is made; if the broker was away, the work that follows it (e-mails,
+    workspace operations) waits in the outbox: say so, rather than pretend or fail."""
+    waiting = outbox.unsent_since(since)
+    if waiting:
+        modeladmin.message_user(
+            request,
+            ngettext(
+                "The work is waiting: the broker is unreachable; %(count)d task will be "
+                "sent when it is back.",
+                "The work is waiting: the broker is unreachable; %(count)d tasks will be "
+                "sent when it is back.",
+                waiting,
+            )
+            % {"count": waiting},
+            messages.WARNING,
+        )
+
+
 def _run(modeladmin, request, queryset, transition, reason=""):
     ids = list(queryset.values_list("pk", flat=True))
+    since = timezone.now()
     try:
         result = User.objects.transition(
             ids, transition, by=request.user, reason=reason, ip=client_ip(request)
@@ -121,6 +142,7 @@ def _run(modeladmin, request, queryset, transition, reason=""):
             % {"count": len(result.refused), "action": transition.action},
             messages.WARNING,
         )
+    _say_what_waits(modeladmin, request, since)
 
 
 def _with_reason(modeladmin, request, queryset, transition, form_class, label):
@@ -170,8 +192,9 @@ def reinstate(modeladmin, request, queryset):
 @admin.action(description=_("Request a workspace for selected members"), permissions=["change"])
 def request_workspaces(modeladmin, request, queryset):
     ids = list(_changeable(modeladmin, request, queryset).values_list("pk", flat=True))
+    since = timezone.now()
     result = workspaces.request(ids, by=request.user, ip=client_ip(request))
-    _report(modeladmin, request, result, _("request a workspace"))
+    _report(modeladmin, request, result, _("request a workspace"), since)
 
 
 class GuardedRows:
@@ -327,11 +350,23 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
+@admin.register(OutboxTask)
+class OutboxTaskAdmin(ReadOnlyAdmin):
+    """The outbox, read-only: the work changes queued, what waits for the broker (not
+    sent) and what went out."""
+
+    list_display = ["created_at", "task", "sent_at", "started_at", "attempts", "last_error"]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter), "task"]
+    search_fields = ["task_id"]
+    date_hierarchy = "created_at"
+
+
 # --- Workspaces ---------------------------------------------------------------------------
 
 
-def _report(modeladmin, request, result, label) -> None:
-    """Tell the admin what a (bulk) workspace operation did, skipped and refused."""
+def _report(modeladmin, request, result, label, since) -> None:
+    """Tell the admin what a (bulk) workspace operation did, skipped and refused, and
+    what of it waits for the broker."""
     if result.changed:
         modeladmin.message_user(
             request,
@@ -357,6 +392,7 @@ def _report(modeladmin, request, result, label) -> None:
             % {"count": len(result.refused), "action": label},
             messages.WARNING,
         )
+    _say_what_waits(modeladmin, request, since)
 
 
 class QuotaForm(OptionalReasonForm):
@@ -374,12 +410,13 @@ def _confirmed(modeladmin, request, queryset, operation, label, form_class=Optio
     form = form_class(request.POST if "apply" in request.POST else None)
     if "apply" in request.POST and form.is_valid():
         ids = list(queryset.values_list("pk", flat=True))
+        since = timezone.now()
         try:
             result = operation(ids, by=request.user, ip=client_ip(request), **form.cleaned_data)
         except workspaces.WorkspaceError as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)
             return None
-        _report(modeladmin, request, result, label)
+        _report(modeladmin, request, result, label, since)
         return None
     context = {
         **modeladmin.admin_site.each_context(request),

@@ -84,7 +84,9 @@ class PortalUserManager(UserManager):
         The single-member methods (`User.approve()` …), the admin actions and the `members`
         command all end up here. The query count does not depend on how many members are
         moved: one locking SELECT, one UPDATE, one bulk INSERT of audit rows (plus one SELECT
-        only when a concurrent writer took some of the rows in between).
+        only when a concurrent writer took some of the rows in between), then what follows
+        in the same transaction: the notices' outbox row and the workspaces' own fixed
+        count (accounts.workspaces.follow_membership).
         """
         reason = (reason or "").strip()
         if transition.reason_required and not reason:
@@ -135,12 +137,12 @@ class PortalUserManager(UserManager):
                     for pk in changed
                 )
                 if events:
-                    from . import services  # services import models: import late
+                    # They import this module: imported late. Both write in this
+                    # transaction, so the change and what follows it commit together.
+                    from . import services, workspaces
 
-                    services.notify_members_after_commit(transition.action, changed, reason)
-                    services.workspaces_follow_membership_after_commit(
-                        transition.action, changed, by=by, ip=ip
-                    )
+                    services.queue_member_notices(transition.action, changed, reason)
+                    workspaces.follow_membership(transition.action, changed, by=by, ip=ip)
         return TransitionResult(changed=changed, unchanged=unchanged, refused=refused)
 
 
@@ -587,3 +589,35 @@ class LogoutTokenUse(models.Model):
         horizon = settings.OIDC_LOGOUT_TOKEN_MAX_AGE + settings.OIDC_LEEWAY
         deleted, _ = cls.objects.filter(seen_at__lt=now - timedelta(seconds=horizon)).delete()
         return deleted
+
+
+class OutboxTask(models.Model):
+    """A Celery task to send once the transaction that wrote it commits: the outbox.
+
+    Work that follows a change (an e-mail, a workspace operation) is written here in the
+    change's own transaction, so it is neither lost nor half-done when the broker is
+    away: the commit sends it at once, and the `outbox` beat task sends whatever is still
+    waiting (accounts.outbox). `task_id` is the id the task goes out with; a task that
+    must not run twice (an e-mail) marks `started_at` through it, so a second delivery of
+    the same message does nothing. The row knows nothing about the task it carries.
+    """
+
+    task = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list)
+    task_id = models.CharField(_("task id"), max_length=255, unique=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Held by the one sender handing the task to the broker (see accounts.outbox.send).
+    claimed_at = models.DateTimeField(_("being sent since"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts to send"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("outbox task")
+        verbose_name_plural = _("outbox tasks")
+        indexes = [models.Index(fields=["sent_at"], name="outbox_sent")]
+
+    def __str__(self) -> str:
+        return f"{self.task} {self.task_id}"

@@ -19,6 +19,7 @@ from django.utils import translation
 from aixops.networks import address_in
 
 from .models import AuditEvent, User
+from .outbox import Job, queue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def sign_in_member(*, identity: Identity, ip: str | None) -> User:
             if reason:
                 user.approve(by=None, reason=f"auto-approval: {reason}", ip=ip, automatic=True)
             elif created:
-                transaction.on_commit(lambda: _enqueue("accounts.tasks.notify_admins", user.pk))
+                queue_after_commit([Job("accounts.tasks.notify_admins", [user.pk])])
     return user
 
 
@@ -172,13 +173,15 @@ def admin_group() -> Group:
 
 def _admin_permissions():
     """The catalog, members and workspaces (view, change; no delete, which would erase
-    their audit trail), the pending queue and the audit log (view)."""
+    their audit trail), the pending queue, the audit log and the outbox (view)."""
     members = Q(
         content_type__app_label="accounts",
         content_type__model__in=["user", "pendingmember", "workspace"],
         codename__regex=r"^(view|change)_",
     )
-    audit = Q(content_type__app_label="accounts", codename="view_auditevent")
+    audit = Q(
+        content_type__app_label="accounts", codename__in=["view_auditevent", "view_outboxtask"]
+    )
     return Permission.objects.filter(Q(content_type__app_label="portal") | members | audit)
 
 
@@ -201,35 +204,11 @@ def grant_admin_group_new_permissions(*, newer_than: int) -> list[str]:
     return [permission.codename for permission in new]
 
 
-def notify_members_after_commit(action: str, ids: list[int], reason: str) -> None:
-    """Tell approved or rejected members, once the transaction that moved them commits."""
+def queue_member_notices(action: str, ids: list[int], reason: str) -> None:
+    """Tell approved or rejected members, through the outbox of the transaction that
+    moved them (sent once it commits)."""
     if action in (User.APPROVE.action, User.REJECT.action):
-        transaction.on_commit(
-            lambda: _enqueue("accounts.tasks.notify_members", action, list(ids), reason)
-        )
-
-
-def workspaces_follow_membership_after_commit(
-    action: str, ids: list[int], *, by: User | None, ip: str | None
-) -> None:
-    """Once a membership change commits, the members' workspaces follow it: approval
-    requests one, suspension suspends it, reinstatement resumes it (accounts.workspaces).
-
-    After the commit, not inside it: the workspace operations claim their own rows and
-    queue their own tasks, and a failure there must not undo the membership change."""
-    if action not in (User.APPROVE.action, User.SUSPEND.action, User.REINSTATE.action):
-        return
-    from . import workspaces  # workspaces imports models, which import this late
-
-    ids = list(ids)
-    transaction.on_commit(lambda: workspaces.follow_membership(action, ids, by=by, ip=ip))
-
-
-def _enqueue(task_name: str, *args) -> None:
-    """Hand a job to Celery (tasks import this module, hence the late import)."""
-    from . import tasks
-
-    getattr(tasks, task_name.rsplit(".", 1)[1]).delay(*args)
+        queue_after_commit([Job("accounts.tasks.notify_members", [action, ids, reason])])
 
 
 def remember_language(user: User, language: str) -> None:

@@ -2,31 +2,46 @@
 
 from celery import shared_task
 
-from . import services, workspaces
+from . import outbox, services, workspaces
 from .models import LogoutTokenUse
 
-# E-mail is worth retrying when the mail server hiccups; the notices are idempotent enough
-# (a member told twice is better than a member never told).
+# E-mail is worth retrying when the mail server hiccups. A notice goes out once per
+# outbox row (first_delivery): a message sent twice, or redelivered, mails nobody twice.
 MAIL_TASK_OPTIONS = {
+    "bind": True,
     "autoretry_for": (OSError,),
     "retry_backoff": True,
     "max_retries": 5,
     "time_limit": 60,
     "soft_time_limit": 50,
 }
+ALREADY_DELIVERED = {"skipped": "delivered before"}
 
 
 @shared_task(name="accounts.tasks.notify_members", **MAIL_TASK_OPTIONS)
-def notify_members(action: str, ids: list[int], reason: str) -> dict:
+def notify_members(self, action: str, ids: list[int], reason: str) -> dict:
     """Tell members they were approved or rejected."""
-    sent = services.send_member_notices(action=action, ids=ids, reason=reason)
+    with outbox.first_delivery(self.request.id) as first:
+        if not first:
+            return ALREADY_DELIVERED
+        sent = services.send_member_notices(action=action, ids=ids, reason=reason)
     return {"action": action, "members": len(ids), "sent": sent}
 
 
 @shared_task(name="accounts.tasks.notify_admins", **MAIL_TASK_OPTIONS)
-def notify_admins(user_id: int) -> dict:
+def notify_admins(self, user_id: int) -> dict:
     """Tell the approving admins that someone is waiting."""
-    return {"member": user_id, "sent": services.send_pending_notice(user_id=user_id)}
+    with outbox.first_delivery(self.request.id) as first:
+        if not first:
+            return ALREADY_DELIVERED
+        sent = services.send_pending_notice(user_id=user_id)
+    return {"member": user_id, "sent": sent}
+
+
+@shared_task(name="accounts.tasks.send_outbox", time_limit=120, soft_time_limit=100)
+def send_outbox() -> dict:
+    """Every OUTBOX_INTERVAL (beat): send the tasks the broker was away for, forget old ones."""
+    return {**outbox.send(), "forgotten": outbox.prune()}
 
 
 # Workspace operations are not retried automatically: a failure marks the workspace

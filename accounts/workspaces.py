@@ -9,8 +9,9 @@ are single-workspace shortcuts to them). Each operation
 - claims its rows with a conditional UPDATE and counts them, so a second click, a second
   admin or a second delivery does nothing,
 - writes one audit event per workspace it moved, in the members' audit log,
-- queues the backend call as a Celery task once the transaction commits, with the task id
-  stored on the workspace beforehand (Flower's link works from the first second).
+- queues the backend call as a Celery task through the outbox (accounts.outbox): written
+  in the same transaction, sent once it commits or, if the broker is away, when it is
+  back; the task id is stored on the workspace beforehand (Flower's link works at once).
 
 The task side (`run_operation`) claims the queued call once more, so that a task delivered
 twice — or two workers racing on a redelivered message — calls the backend once.
@@ -32,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEvent, TransitionResult, User, Workspace
+from .outbox import Job, queue_after_commit
 from .workspace_backends import WorkspaceBackendError, get_backend
 
 log = logging.getLogger(__name__)
@@ -117,20 +119,14 @@ def _audit(rows: Iterable[tuple[int, int]], action: str, **common) -> None:
     )
 
 
-def _enqueue_after_commit(jobs: list[tuple[int, str, str]]) -> None:
-    """Queue `run_operation` for each (workspace id, operation, task id) once committed: a
-    worker must never look for a row the transaction has not shown it yet."""
-    if not jobs:
-        return
-    from . import tasks  # tasks import this module
-
-    def send():
-        for workspace_id, operation, task_id in jobs:
-            tasks.run_workspace_operation.apply_async(
-                args=[workspace_id, operation], task_id=task_id
-            )
-
-    transaction.on_commit(send)
+def _queue_operations(jobs: list[tuple[int, str, str]]) -> None:
+    """Queue `run_operation` for each (workspace id, operation, task id) through the
+    outbox: written with the move, sent once it commits (a worker must never look for a
+    row the transaction has not shown it yet), sent later if the broker is away."""
+    queue_after_commit(
+        Job("accounts.tasks.run_workspace_operation", [workspace_id, operation], task_id)
+        for workspace_id, operation, task_id in jobs
+    )
 
 
 def _move(
@@ -148,7 +144,8 @@ def _move(
     """Move the given workspaces through one operation (see the module docstring).
 
     Queries, whatever the number of workspaces: one locking SELECT, one UPDATE, one
-    UPDATE of the task ids (a CASE per batch), one bulk INSERT of audit rows.
+    UPDATE of the task ids (a CASE per batch), one bulk INSERT each of audit and outbox
+    rows.
     """
     ids = list(dict.fromkeys(ids))
     if not ids:
@@ -216,7 +213,7 @@ def _move(
                 client_ip=ip,
                 automatic=automatic,
             )
-            _enqueue_after_commit(jobs)
+            _queue_operations(jobs)
     return TransitionResult(changed=changed, unchanged=unchanged, refused=refused)
 
 
@@ -304,12 +301,7 @@ def change_quota(
                 pk__in=changed, status__in=(Status.ACTIVE, Status.SUSPENDED)
             ).values_list("pk", flat=True)
         )
-        if measured:
-            from . import tasks
-
-            transaction.on_commit(
-                lambda: [tasks.measure_workspace_usage.delay(pk) for pk in measured]
-            )
+        queue_after_commit(Job("accounts.tasks.measure_workspace_usage", [pk]) for pk in measured)
     refused = [pk for pk in ids if pk not in changed]
     return TransitionResult(changed=changed, unchanged=[], refused=refused)
 
@@ -372,7 +364,7 @@ def request(
 
 
 def follow_membership(action: str, user_ids: list[int], *, by: User | None, ip: str | None):
-    """What a membership change does to workspaces (called once it has committed):
+    """What a membership change does to workspaces, in the change's own transaction:
     approval requests one (WORKSPACE_AUTO_REQUEST), suspension suspends the active one,
     reinstatement resumes the one the suspension suspended."""
     if action == User.APPROVE.action and settings.WORKSPACE_AUTO_REQUEST:

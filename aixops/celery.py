@@ -1,11 +1,33 @@
 """The Celery application: configured from Django settings under the CELERY_ namespace."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from celery import Celery
+from kombu import Connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aixops.settings")
 
 app = Celery("aixops")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Seconds to reach the broker from a request that must answer either way.
+BROKER_CONNECT_TIMEOUT = 2
+
+
+@contextmanager
+def broker_connection() -> Iterator[Connection]:
+    """A connection of its own to the broker the settings name now, which fails at once
+    when the broker is unreachable: a request that queues through it hears so instead
+    of hanging while kombu reconnects. Publish on it with `retry=False`."""
+    from django.conf import settings
+
+    with app.connection_for_write(
+        settings.CELERY_BROKER_URL,
+        connect_timeout=BROKER_CONNECT_TIMEOUT,  # AMQP; Redis reads the transport option
+        transport_options={"socket_connect_timeout": BROKER_CONNECT_TIMEOUT},
+    ) as connection:
+        connection.ensure_connection(max_retries=0)
+        yield connection

@@ -6,6 +6,7 @@ DEBUG=false, and then a real SECRET_KEY and ALLOWED_HOSTS are required.
 """
 
 import ipaddress
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -358,6 +359,20 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+# Instances sharing one Redis (bin/run in two checkouts on a machine) keep apart by a
+# namespace: it names their task queue and prefixes every broker and result key (and the
+# scan lock), so one instance's worker never takes another's tasks. bin/run derives it from
+# DATA_DIR; empty keeps Celery's `celery` queue and unprefixed keys.
+BROKER_NAMESPACE = env.str("BROKER_NAMESPACE", default="")
+if BROKER_NAMESPACE and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", BROKER_NAMESPACE):
+    raise ImproperlyConfigured(
+        f"BROKER_NAMESPACE must be letters, digits, '.', '_' or '-' (at most 63), "
+        f"not {BROKER_NAMESPACE!r}."
+    )
+if BROKER_NAMESPACE:
+    CELERY_TASK_DEFAULT_QUEUE = BROKER_NAMESPACE
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{BROKER_NAMESPACE}:"}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{BROKER_NAMESPACE}:"}
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -368,7 +383,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_TASK_TRACK_STARTED = True
-# Run tasks in-process instead of through the broker: the embedded run until it has a worker.
+# Run tasks in-process instead of through the broker (the tests do; bin/run runs a worker).
 CELERY_TASK_ALWAYS_EAGER = env_flag("CELERY_TASK_ALWAYS_EAGER", default=False)
 # A worker started before its broker (bin/run starts them together) waits for it.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -385,7 +400,9 @@ HEALTH_SCAN_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 20
 HEALTH_SCAN_CONCURRENCY = env_int("HEALTH_SCAN_CONCURRENCY", default=100, minimum=1)
 HEALTH_RETENTION_DAYS = env_int("HEALTH_RETENTION_DAYS", default=14, minimum=1)
 HEALTH_LOCK_URL = env.str("HEALTH_LOCK_URL", default=CELERY_BROKER_URL)
-HEALTH_LOCK_KEY = env.str("HEALTH_LOCK_KEY", default="aixops:health:scan-lock")
+HEALTH_LOCK_KEY = env.str(
+    "HEALTH_LOCK_KEY", default=f"{BROKER_NAMESPACE or 'aixops'}:health:scan-lock"
+)
 HEALTH_LOCK_SECONDS = env_int("HEALTH_LOCK_SECONDS", default=HEALTH_SCAN_TIME_LIMIT + 10, minimum=1)
 # Where no health check may point, whatever a staff user types: the addresses where clouds
 # hand out instance metadata and credentials. Refused when a check is saved (any spelling
@@ -445,6 +462,16 @@ CELERY_BEAT_SCHEDULE["workspace-usage"] = {
     "schedule": WORKSPACE_USAGE_INTERVAL,
     # A backlog of measurements (worker down for a day) is worthless: drop stale ones.
     "options": {"expires": WORKSPACE_USAGE_INTERVAL},
+}
+
+# Work that follows a committed change waits in the outbox (accounts.outbox) when the
+# broker was away; beat sends it every OUTBOX_INTERVAL seconds once the broker is back.
+OUTBOX_INTERVAL = env_int("OUTBOX_INTERVAL", default=30, minimum=5)
+CELERY_BEAT_SCHEDULE["outbox"] = {
+    "task": "accounts.tasks.send_outbox",
+    "schedule": OUTBOX_INTERVAL,
+    # The next sweep sends the same rows: a queued backlog of sweeps is worthless.
+    "options": {"expires": OUTBOX_INTERVAL},
 }
 
 # /metrics answers a Prometheus that presents METRICS_TOKEN as a bearer token, or scrapes

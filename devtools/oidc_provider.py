@@ -86,7 +86,7 @@ def ensure_node_modules(provider_dir: Path = PROVIDER_DIR) -> None:
     if marker.exists():
         return
     if shutil.which("npm") is None:
-        raise ProviderError("npm not found: Node.js >= 20.19 is needed for the dev OIDC provider")
+        raise ProviderError("npm not found: Node.js >= 20 is needed for the dev OIDC provider")
     with open(provider_dir / ".npm-ci.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if marker.exists():

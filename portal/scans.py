@@ -21,6 +21,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from aixops.celery import broker_connection
+
 from .models import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, Scan
 from .models.health import parse_status_codes
 from .probes import ProbeOutcome, ProbeSpec, probe_all
@@ -236,9 +238,7 @@ def scan_queue() -> str:
     """
     from .tasks import refresh_health
 
-    # A connection of its own, to the broker the settings name now.
-    with refresh_health.app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
-        connection.ensure_connection(max_retries=1)
+    with broker_connection() as connection:
         result = refresh_health.apply_async(
             connection=connection, retry=False, expires=settings.HEALTH_SCAN_INTERVAL
         )

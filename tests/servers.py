@@ -1,5 +1,6 @@
 """Real local servers for probes to hit: HTTP that answers fast, slowly, with 500 or
-never, and bare TCP. Each binds 127.0.0.1 on a free port and stops when told.
+never, and bare TCP; and SMTP, to receive the portal's e-mail. Each binds 127.0.0.1 on a
+free port and stops when told.
 
     python -m tests.servers --port 8765     # serve HTTP in the foreground (bench/scan.py)
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import email
+import email.policy
 import json
 import socket
 import ssl
@@ -143,6 +146,38 @@ class TcpServer(_Background):
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port, on its own thread; what it
+    received is in `messages` (email.message.EmailMessage), in arrival order."""
+
+    def __init__(self):
+        # Imported here: aiosmtpd is a test dependency, and bench/ runs this module too.
+        from aiosmtpd.controller import Controller
+
+        self.port = free_port()
+        self.messages: list[email.message.EmailMessage] = []
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 Message accepted"
+
+    def start(self):
+        self._controller.start()
+        return self
+
+    def stop(self):
+        self._controller.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def main() -> None:

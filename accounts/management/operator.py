@@ -1,7 +1,10 @@
 """What the `members` and `workspaces` commands share: naming people, reporting results."""
 
+from datetime import datetime
+
 from django.core.management.base import CommandError
 
+from accounts import outbox
 from accounts.models import TransitionResult, User
 
 
@@ -24,8 +27,11 @@ def actor(username: str | None) -> User | None:
     return user
 
 
-def report(stdout, result: TransitionResult, names: dict[int, str], done: str) -> None:
-    """One line per outcome: moved, already there, refused by their state."""
+def report(
+    stdout, result: TransitionResult, names: dict[int, str], done: str, *, since: datetime
+) -> None:
+    """One line per outcome: moved, already there, refused by their state; and one for the
+    work that followed the change since `since` if it waits for the broker."""
     for label, ids in (
         (done, result.changed),
         ("already done", result.unchanged),
@@ -33,3 +39,8 @@ def report(stdout, result: TransitionResult, names: dict[int, str], done: str) -
     ):
         if ids:
             stdout.write(f"{label}: {', '.join(sorted(names[pk] for pk in ids))}")
+    waiting = outbox.unsent_since(since)
+    if waiting:
+        stdout.write(
+            f"waiting: the broker is unreachable; {waiting} task(s) will be sent when it is back"
+        )

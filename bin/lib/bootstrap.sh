@@ -42,7 +42,7 @@ ensure_oidc_provider() {
   local digest
   digest=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "Node.js (>= 20.19) and npm are needed for the dev OpenID provider: apt-get install nodejs npm" >&2
+    echo "Node.js (>= 20) and npm are needed for the dev OpenID provider: apt-get install nodejs npm" >&2
     return 1
   fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
@@ -50,6 +50,13 @@ ensure_oidc_provider() {
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$digest" > "$stamp"
   fi
+}
+
+# broker_namespace DIR: the name an instance whose data is in DIR keeps to on a shared Redis
+# (its queue, broker and result keys, scan lock): aixops-<first 10 hex of the SHA-256 of
+# DIR's absolute, symlink-free path>, so every spelling of one directory gives one name.
+broker_namespace() {
+  printf 'aixops-%s\n' "$(realpath -m "$1" | tr -d '\n' | sha256sum | cut -c1-10)"
 }
 
 # redis_answers HOST PORT: true when a Redis server answers PING there.

@@ -162,8 +162,6 @@ const signingKey = {
   ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig',
 };
 
-const isLoopback = (url) => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
-
 function logoutSource(ctx, form) {
   // oidc-provider always asks "do you want to sign out?". Keycloak does not
   // when id_token_hint is valid, so the form submits itself (the button also
@@ -223,13 +221,6 @@ const provider = new Provider(ISSUER, {
     backchannelLogout: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
-  },
-  // oidc-provider refuses to POST to special-use IPs (SSRF guard, via its own
-  // undici dispatcher); our RPs live on 127.0.0.1, so drop the guard for
-  // loopback targets only.
-  fetch: (url, options) => {
-    if (isLoopback(url)) delete options.dispatcher;
-    return globalThis.fetch(url, options);
   },
   ttl: {
     AccessToken: 300, AuthorizationCode: 60, IdToken: 300, Interaction: 3600,

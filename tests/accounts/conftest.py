@@ -1,6 +1,9 @@
-"""Fixtures for the accounts suites: workspaces on a temporary disk, committed work."""
+"""Fixtures for the accounts suites: workspaces on a temporary disk, committed work, a
+real worker."""
 
 import pytest
+
+from tests.accounts.live_worker import worker, worker_env  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)

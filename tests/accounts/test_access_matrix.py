@@ -21,6 +21,7 @@ from django.urls import URLResolver, reverse
 from django.utils import timezone
 
 from accounts import workspaces
+from accounts.models import OutboxTask
 from accounts.services import admin_group
 from portal.models import Category, CheckResult, HealthCheck, MaintenanceWindow, Service
 from tests.factories import client_for, make_finished_scan
@@ -130,6 +131,7 @@ RIGHTS = {
     # The queue's "change" is its list and actions; a member is edited on the user page.
     "accounts.pendingmember": {"alice": "view change delete", "sam": "view change"},
     "accounts.auditevent": {"alice": "view", "sam": "view"},
+    "accounts.outboxtask": {"alice": "view", "sam": "view"},
     "accounts.workspace": {"alice": "view change", "sam": "view change"},
     "portal.category": {"alice": ALL, "sam": ALL},
     "portal.service": {"alice": ALL, "sam": ALL},
@@ -284,6 +286,7 @@ def rows(catalog, alice, bob, sam, carol):
         service=gitlab, starts_at=now, ends_at=now + timedelta(hours=1), note="upgrade"
     )
     workspaces.request([bob.pk], by=alice)  # a workspace, and its audit event
+    OutboxTask.objects.create(task="accounts.tasks.notify_admins", args=[carol.pk], task_id="t")
 
 
 @pytest.fixture

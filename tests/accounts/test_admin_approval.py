@@ -99,7 +99,7 @@ def test_member_page_shows_the_audit_trail(carol, sam):
 
 def test_audit_log_cannot_be_edited_in_the_admin(carol, alice):
     carol.approve(by=alice)
-    event = AuditEvent.objects.get()
+    event = AuditEvent.objects.get(action="approve")
     client = client_for(alice)
     assert client.get("/admin/accounts/auditevent/").status_code == 200
     assert client.get("/admin/accounts/auditevent/add/").status_code == 403

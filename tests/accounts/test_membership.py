@@ -3,7 +3,7 @@
 import pytest
 from django.core import mail
 
-from accounts.models import AuditEvent, MembershipError, User
+from accounts.models import AuditEvent, MembershipError, User, Workspace
 
 
 def test_a_new_user_starts_pending(db):
@@ -18,7 +18,7 @@ def test_approve_moves_pending_to_approved_and_writes_one_audit_event(carol, ali
     assert carol.approve(by=alice, ip="10.0.0.7") is True
     carol.refresh_from_db()
     assert carol.membership == "approved" and carol.membership_changed_at is not None
-    event = AuditEvent.objects.get(target=carol)
+    event = AuditEvent.objects.get(target=carol, workspace=None)  # not her workspace's
     assert (event.actor, event.actor_name, event.action, event.client_ip) == (
         alice,
         "alice",
@@ -79,7 +79,7 @@ def test_bulk_transition_reports_what_it_did(carol, bob, dave, alice):
 
 def test_audit_log_is_append_only(carol, alice):
     carol.approve(by=alice)
-    event = AuditEvent.objects.get()
+    event = AuditEvent.objects.get(action="approve")
     event.reason = "rewritten"
     with pytest.raises(TypeError):
         event.save()
@@ -95,7 +95,9 @@ def test_members_hear_about_approval_after_commit(carol, alice, django_capture_o
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         carol.approve(by=alice)
         assert mail.outbox == []  # nothing leaves before the transaction commits
-    assert len(callbacks) == 2  # the e-mail, and the workspace request (WORKSPACE_AUTO_REQUEST)
+        # The workspace request (WORKSPACE_AUTO_REQUEST) is made with the approval.
+        assert Workspace.objects.get(owner=carol).status == "requested"
+    assert len(callbacks) == 1  # the outbox, sending the e-mail
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["carol@example.com"]
 

@@ -44,9 +44,8 @@ def test_staff_sees_the_list_with_usage_against_quota(sam, bob):
 
 
 def test_the_list_filters_by_status_and_over_quota_and_searches(sam, bob, carol, alice):
-    carol.approve(by=alice)
+    carol.approve(by=alice)  # which requests her workspace
     Workspace.objects.create(owner=bob, backend="local", status="active", usage_bytes=11 * 1024**3)
-    Workspace.objects.create(owner=carol, backend="local", status="requested")
     client = client_for(sam)
     over = client.get(CHANGELIST, {"quota": "over"}).text
     assert "/admin/accounts/workspace/" in over and ">bob<" in over and ">carol<" not in over
@@ -188,10 +187,10 @@ def test_members_cannot_reach_the_console(bob_client):
 
 
 def test_the_admin_index_says_which_workspaces_need_an_admin(sam, bob, carol, alice):
-    carol.approve(by=alice)
+    carol.approve(by=alice)  # which requests her workspace
     Workspace.objects.create(owner=bob, backend="local", status="failed", last_error="disk")
-    Workspace.objects.create(
-        owner=carol, backend="local", status="active", quota_gib=1, usage_bytes=5 * 1024**3
+    Workspace.objects.filter(owner=carol).update(
+        status="active", quota_gib=1, usage_bytes=5 * 1024**3
     )
     page = client_for(sam).get("/admin/", headers={"accept-language": "en"}).text
     assert "0 workspaces requested" in page

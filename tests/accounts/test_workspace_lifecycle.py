@@ -169,9 +169,10 @@ def test_provision_and_resume_need_an_approved_owner(bob, alice, erin):
 
 
 def test_bulk_operations_report_what_they_did(bob, alice, carol, erin, committed):
-    carol.approve(by=alice)
+    carol.approve(by=alice)  # which requests her workspace
     one = Workspace.objects.create(owner=bob, backend="local", status="requested")
-    two = Workspace.objects.create(owner=carol, backend="local", status="active")
+    two = Workspace.objects.get(owner=carol)
+    Workspace.objects.filter(pk=two.pk).update(status="active")
     three = Workspace.objects.create(owner=erin, backend="local", status="suspended")
     with committed():
         result = workspaces.provision([one.pk, two.pk, three.pk], by=alice)

@@ -8,6 +8,7 @@ python manage.py members reinstate USERNAME...
 """
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from accounts.management import operator
 from accounts.models import MembershipError, User
@@ -49,6 +50,7 @@ class Command(BaseCommand):
                 )
             self.stdout.write(f"{len(pending)} pending")
             return
+        since = timezone.now()
         usernames = options["usernames"]
         found = operator.user_ids(usernames)
         by = operator.actor(options["by"])
@@ -63,6 +65,6 @@ class Command(BaseCommand):
         except MembershipError as exc:
             raise CommandError(str(exc)) from None
         names = {pk: name for name, pk in found.items()}
-        operator.report(self.stdout, result, names, PAST[command])
+        operator.report(self.stdout, result, names, PAST[command], since=since)
         if result.refused:
             raise CommandError(f"{len(result.refused)} member(s) could not be {PAST[command]}.")

@@ -15,6 +15,7 @@ CELERY_TASK_ALWAYS_EAGER, this process does).
 
 from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
 from accounts import workspaces
 from accounts.management import operator
@@ -48,6 +49,7 @@ class Command(BaseCommand):
     def handle(self, *args, command: str, **options):
         if command == "list":
             return self._list(options["status"], options["over_quota"])
+        since = timezone.now()
         usernames = options["usernames"]
         users = operator.user_ids(usernames)
         by = operator.actor(options["by"])
@@ -77,7 +79,7 @@ class Command(BaseCommand):
                     result = OPERATIONS[command](ids, **common)
             except workspaces.WorkspaceError as exc:
                 raise CommandError(str(exc)) from None
-        operator.report(self.stdout, result, names, f"{command}: done")
+        operator.report(self.stdout, result, names, f"{command}: done", since=since)
         if result.refused:
             raise CommandError(f"{len(result.refused)} workspace(s) refused {command}.")
 
