@@ -3,6 +3,7 @@ whom staff may change in the admin UI, and what they may grant."""
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
@@ -44,8 +45,6 @@ def member_required(view=None, *, api: bool = False):
 
 def membership_page(request):
     """The waiting page (pending) or the rejected / suspended page, answered with 403."""
-    from django.conf import settings
-
     return render(
         request,
         f"accounts/membership_{request.user.membership}.html",

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,17 +8,18 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        from aixops.admin_site import add_to_index
         from aixops.metrics import register_domain_collector
 
-        from . import signals
+        from . import permissions
         from .metrics import AccountsCollector
+        from .models import User
 
         register_domain_collector(AccountsCollector())
-        signals.connect()
-
-
-class PortalAdminConfig(admin_apps.AdminConfig):
-    """django.contrib.admin with the portal's admin site (accounts.admin_site)."""
-
-    default = False
-    default_site = "accounts.admin_site.PortalAdminSite"
+        permissions.connect()
+        add_to_index(
+            "admin/accounts/_index_pending.html",
+            lambda request: {
+                "pending_members": User.objects.filter(membership=User.Membership.PENDING).count()
+            },
+        )

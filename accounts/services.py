@@ -1,25 +1,26 @@
 """Work on members that spans models or leaves the process: sign-in from Keycloak claims,
-automatic approval, and the e-mails that follow a transition."""
+automatic approval, and the e-mails that follow a transition (the transitions themselves
+are User's methods, accounts.models)."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from aixops.networks import address_in
+from aixops.outbox import Job, queue_after_commit
+from audit.models import AuditEvent, record
 
-from .models import AuditEvent, User
-from .outbox import Job, queue_after_commit
+from .models import User
+from .permissions import admin_group
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +49,6 @@ def supported_language(code: object) -> str:
         return translation.get_supported_language_variant(code.replace("_", "-").lower())
     except LookupError:
         return ""
-
-
-def client_ip(request) -> str | None:
-    """The caller's address, for the audit trail. Behind nginx the peer is nginx itself;
-    then the client is the address nginx saw, which it appends last to X-Forwarded-For
-    (`$proxy_add_x_forwarded_for`). Entries before it come from the client and may be
-    forged, and a peer outside TRUSTED_PROXY_NETWORKS is believed about nothing."""
-    if request is None:
-        return None
-    peer = request.META.get("REMOTE_ADDR") or None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded and address_in(peer, settings.TRUSTED_PROXY_NETWORKS):
-        try:
-            return str(ipaddress.ip_address(forwarded.rsplit(",", 1)[-1].strip()))
-        except ValueError:
-            log.warning("the proxy at %s sent an unusable X-Forwarded-For: %r", peer, forwarded)
-    return peer
 
 
 def auto_approval_reason(identity: Identity) -> str | None:
@@ -122,13 +106,7 @@ def sign_in_member(*, identity: Identity, ip: str | None) -> User:
             user.save(update_fields=[*changed, "username"])
         _sync_groups(user, identity.groups, created=created, admin=user.is_staff)
         if created:
-            AuditEvent.objects.create(
-                actor=user,
-                actor_name=user.username,
-                action=AuditEvent.Action.SIGN_UP,
-                target=user,
-                client_ip=ip,
-            )
+            record(AuditEvent.Action.SIGN_UP, [user.pk], by=user, ip=ip)
         if user.membership == User.Membership.PENDING:
             reason = auto_approval_reason(identity)
             if reason:
@@ -156,59 +134,6 @@ def _sync_groups(user: User, names: Iterable[str], *, created: bool, admin: bool
             [Group(name=name) for name in wanted - current], ignore_conflicts=True
         )
         user.groups.add(*Group.objects.filter(name__in=wanted - current))
-
-
-def admin_group() -> Group:
-    """The Django group that Keycloak admins join: what they may do in the admin UI.
-
-    Made on first use with its permissions (`_admin_permissions`); after that, admins of
-    the portal may change them, and upgrades only add what new features bring
-    (`grant_admin_group_new_permissions`).
-    """
-    group, created = Group.objects.get_or_create(name=settings.OIDC_ADMIN_GROUP)
-    if created:
-        group.permissions.set(_admin_permissions())
-    return group
-
-
-def _admin_permissions():
-    """The catalog, members and workspaces (view, change; no delete, which would erase
-    their audit trail), the pending queue, the audit log and the outbox (view)."""
-    members = Q(
-        content_type__app_label="accounts",
-        content_type__model__in=["user", "pendingmember", "workspace"],
-        codename__regex=r"^(view|change)_",
-    )
-    audit = Q(
-        content_type__app_label="accounts", codename__in=["view_auditevent", "view_outboxtask"]
-    )
-    return Permission.objects.filter(Q(content_type__app_label="portal") | members | audit)
-
-
-def grant_admin_group_new_permissions(*, newer_than: int) -> list[str]:
-    """Give an existing admin group the permissions of its kind that `migrate` has just
-    created (primary key above `newer_than`): a release's new models or actions reach the
-    admins without anyone granting them by hand, and a permission taken away from the
-    group on purpose stays away. Returns the codenames granted."""
-    group = Group.objects.filter(name=settings.OIDC_ADMIN_GROUP).first()
-    if group is None:  # made with every permission when the first admin signs in
-        return []
-    new = list(_admin_permissions().filter(pk__gt=newer_than).exclude(group=group))
-    if new:
-        group.permissions.add(*new)
-        log.info(
-            "granted the %s group the new permissions %s",
-            group.name,
-            ", ".join(sorted(p.codename for p in new)),
-        )
-    return [permission.codename for permission in new]
-
-
-def queue_member_notices(action: str, ids: list[int], reason: str) -> None:
-    """Tell approved or rejected members, through the outbox of the transaction that
-    moved them (sent once it commits)."""
-    if action in (User.APPROVE.action, User.REJECT.action):
-        queue_after_commit([Job("accounts.tasks.notify_members", [action, ids, reason])])
 
 
 def remember_language(user: User, language: str) -> None:

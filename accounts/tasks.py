@@ -2,7 +2,9 @@
 
 from celery import shared_task
 
-from . import outbox, services, workspaces
+from aixops import outbox
+
+from . import services
 from .models import LogoutTokenUse
 
 # E-mail is worth retrying when the mail server hiccups. A notice goes out once per
@@ -36,36 +38,6 @@ def notify_admins(self, user_id: int) -> dict:
             return ALREADY_DELIVERED
         sent = services.send_pending_notice(user_id=user_id)
     return {"member": user_id, "sent": sent}
-
-
-@shared_task(name="accounts.tasks.send_outbox", time_limit=120, soft_time_limit=100)
-def send_outbox() -> dict:
-    """Every OUTBOX_INTERVAL (beat): send the tasks the broker was away for, forget old ones."""
-    return {**outbox.send(), "forgotten": outbox.prune()}
-
-
-# Workspace operations are not retried automatically: a failure marks the workspace
-# `failed` with the message, and an admin decides. The time limits bound a stuck backend.
-@shared_task(name="accounts.tasks.run_workspace_operation", time_limit=300, soft_time_limit=240)
-def run_workspace_operation(workspace_id: int, operation: str) -> dict:
-    """Call the workspace backend for a queued provision, suspend, resume or delete."""
-    return workspaces.run_operation(workspace_id=workspace_id, operation=operation)
-
-
-@shared_task(name="accounts.tasks.measure_workspace_usage", time_limit=600, soft_time_limit=540)
-def measure_workspace_usage(workspace_id: int) -> dict:
-    """Measure one workspace's usage."""
-    return workspaces.measure_usage(workspace_id=workspace_id)
-
-
-@shared_task(name="accounts.tasks.refresh_workspace_usage", time_limit=60)
-def refresh_workspace_usage() -> dict:
-    """The periodic task: one measurement per active or suspended workspace (so a large
-    one does not hold up the rest), and abandoned operations marked failed."""
-    targets = workspaces.usage_targets()
-    for workspace_id in targets:
-        measure_workspace_usage.delay(workspace_id)
-    return {"queued": len(targets), "abandoned": workspaces.fail_abandoned()}
 
 
 @shared_task(name="accounts.tasks.prune_logout_tokens")

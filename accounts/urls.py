@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views
-from .oidc import PortalLogoutView
+from .oidc.views import PortalLogoutView
 
 app_name = "accounts"
 
@@ -10,6 +10,4 @@ urlpatterns = [
     path("break-glass/", views.BreakGlassLoginView.as_view(), name="break-glass"),
     path("logout/", PortalLogoutView.as_view(), name="logout"),
     path("signed-out/", views.signed_out, name="signed-out"),
-    path("workspace/", views.my_workspace, name="workspace"),
-    path("workspace/request/", views.request_workspace, name="workspace-request"),
 ]

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery import Celery
+from django.conf import settings
 from kombu import Connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aixops.settings")
@@ -22,8 +23,6 @@ def broker_connection() -> Iterator[Connection]:
     """A connection of its own to the broker the settings name now, which fails at once
     when the broker is unreachable: a request that queues through it hears so instead
     of hanging while kombu reconnects. Publish on it with `retry=False`."""
-    from django.conf import settings
-
     with app.connection_for_write(
         settings.CELERY_BROKER_URL,
         connect_timeout=BROKER_CONNECT_TIMEOUT,  # AMQP; Redis reads the transport option

@@ -13,8 +13,8 @@ bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000
 # Pages are cached, so a request is mostly CPU: one process per core, and one more to
 # keep serving while a request waits on Keycloak. Sync workers behind the buffering nginx,
 # as gunicorn advises: with threads (gthread), kept-alive connections stay with the worker
-# that accepted them, and under 50 clients one worker queued while the other idled
-# (bench/load.py: p95 136-147 ms with 2 workers x 4 threads, 57-81 ms with sync workers).
+# that accepted them, and under many clients one worker queued while the other idled
+# (bench/load.py compares the two).
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))

@@ -13,6 +13,7 @@ import os
 import time
 
 from django.conf import settings
+from django.db.models import Count
 from django.http import HttpResponse, HttpResponseForbidden
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -118,6 +119,18 @@ class _DomainCollectors:
             up.add_metric([name], 1)
             yield from families
         yield up
+
+
+def counted_by(
+    name: str, documentation: str, rows, field: str, values, *, label: str
+) -> GaugeMetricFamily:
+    """A gauge with the number of `rows` for each of `values` of `field` (as `label`),
+    counted in one query; a value no row has is reported as 0."""
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    counts = dict(rows.values_list(field).annotate(n=Count("pk")).order_by())
+    for value in values:
+        family.add_metric([value], counts.get(value, 0))
+    return family
 
 
 def scrape_allowed(request) -> bool:

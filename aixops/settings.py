@@ -74,10 +74,14 @@ if not DEBUG:
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
 
 INSTALLED_APPS = [
+    # Lowest room first: its templates (the admin's base and index) win over Django's.
+    "aixops",
+    "audit",
     "accounts",
+    "workspaces",
     "portal",
-    # The admin site with the membership gate and the pending-members count.
-    "accounts.apps.PortalAdminConfig",
+    # The admin site with the membership gate and what waits for an admin.
+    "aixops.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -95,11 +99,11 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
-    "portal.middleware.ReaderTimeZoneMiddleware",
+    "aixops.middleware.ReaderTimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.middleware.OIDCSessionRefresh",
+    "accounts.oidc.middleware.OIDCSessionRefresh",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -118,6 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.catalog_nav",
             ],
         },
     },
@@ -130,8 +135,8 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", default=60)
 # Off by default: the check is a round trip (SELECT 1) before every request's first query,
-# and under load that wait was an eighth of a worker's time (bench/load.py). Without it, a
-# connection the database dropped (a restart) fails one request per worker, then reconnects.
+# which a loaded worker waits on (bench/load.py measures it). Without it, a connection the
+# database dropped (a restart) fails one request per worker, then reconnects.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_flag("CONN_HEALTH_CHECKS", default=False)
 DATABASES["default"].setdefault("TEST", {})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -165,7 +170,7 @@ LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "accounts:signed-out"
 AUTHENTICATION_BACKENDS = [
     # Answers only the /oidc/callback/ request (it needs `code` and `state`).
-    "accounts.oidc.PortalOIDCBackend",
+    "accounts.oidc.backend.PortalOIDCBackend",
     "accounts.backends.LocalAccountBackend",
 ]
 
@@ -191,9 +196,9 @@ OIDC_USE_PKCE = True
 OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
 OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", default=5, minimum=1)
 OIDC_STORE_ID_TOKEN = True  # the id_token_hint of RP-initiated logout
-OIDC_AUTHENTICATE_CLASS = "accounts.oidc.PortalAuthenticationRequestView"
-OIDC_CALLBACK_CLASS = "accounts.oidc.PortalCallbackView"
-OIDC_OP_LOGOUT_URL_METHOD = "accounts.oidc.provider_logout_url"
+OIDC_AUTHENTICATE_CLASS = "accounts.oidc.views.PortalAuthenticationRequestView"
+OIDC_CALLBACK_CLASS = "accounts.oidc.views.PortalCallbackView"
+OIDC_OP_LOGOUT_URL_METHOD = "accounts.oidc.views.provider_logout_url"
 # Seconds allowed for clock skew when checking exp, iat and nbf.
 OIDC_LEEWAY = env_int("OIDC_LEEWAY", default=30)
 # How often a signed-in session is re-checked with Keycloak (refresh token grant); a user
@@ -265,7 +270,7 @@ STORAGES = {
 }
 # Served at the site's root by whitenoise: browsers, and the admin's pages that name no
 # icon, ask for /favicon.ico.
-WHITENOISE_ROOT = BASE_DIR / "portal" / "root"
+WHITENOISE_ROOT = BASE_DIR / "aixops" / "root"
 
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 # YAML fixtures are read with bounded memory and nesting (no aliases); see the module.
@@ -334,7 +339,7 @@ def _origin(url: str) -> str:
 
 # Content-Security-Policy (django-csp) on every response: scripts, styles and images come
 # from the portal itself, and no page has inline script, style or event handlers
-# (portal/static/portal/portal.js), so injected markup runs nothing. Signing out POSTs a form
+# (aixops/static/aixops/aixops.js), so injected markup runs nothing. Signing out POSTs a form
 # that is redirected to Keycloak's end-session endpoint, and Chromium holds form-action to
 # the redirect too: Keycloak's origin (and an overridden logout endpoint's) is allowed.
 CONTENT_SECURITY_POLICY = {
@@ -438,7 +443,7 @@ FLOWER_URL = env.str("FLOWER_URL", default="/flower").rstrip("/")
 # paths such as /gitlab are shown relative to it.
 PLATFORM_BASE_URL = env.str("PLATFORM_BASE_URL", default="")
 
-# Members' personal workspaces (accounts/workspace_backends).
+# Members' personal workspaces (workspaces/backends).
 WORKSPACE_BACKEND = env.str("WORKSPACE_BACKEND", default="local")
 WORKSPACE_ROOT = Path(env.str("WORKSPACE_ROOT", default=str(DATA_DIR / "workspaces")))
 WORKSPACE_ARCHIVE = Path(env.str("WORKSPACE_ARCHIVE", default=str(DATA_DIR / "workspace-archive")))
@@ -452,23 +457,28 @@ WORKSPACE_AUTO_PROVISION = env_flag("WORKSPACE_AUTO_PROVISION", default=False)
 WORKSPACE_DEFAULT_QUOTA_GIB = env_int("WORKSPACE_DEFAULT_QUOTA_GIB", default=10, minimum=1)
 # How often the periodic task measures active and suspended workspaces.
 WORKSPACE_USAGE_INTERVAL = env_int("WORKSPACE_USAGE_INTERVAL", default=15 * 60, minimum=10)
+# How long one backend call (provision, suspend, resume, delete) may take on a worker:
+# the task's hard limit, with its soft limit a minute before; an operation claimed longer
+# ago than this (and a minute) belongs to a dead worker and is marked failed.
+WORKSPACE_TASK_TIME_LIMIT = env_int("WORKSPACE_TASK_TIME_LIMIT", default=300, minimum=120)
+WORKSPACE_TASK_SOFT_TIME_LIMIT = WORKSPACE_TASK_TIME_LIMIT - 60
 CELERY_BEAT_SCHEDULE["prune-logout-tokens"] = {
     "task": "accounts.tasks.prune_logout_tokens",
     "schedule": crontab(hour=4, minute=41),
     "options": {"expires": 60 * 60},
 }
 CELERY_BEAT_SCHEDULE["workspace-usage"] = {
-    "task": "accounts.tasks.refresh_workspace_usage",
+    "task": "workspaces.tasks.refresh_usage",
     "schedule": WORKSPACE_USAGE_INTERVAL,
     # A backlog of measurements (worker down for a day) is worthless: drop stale ones.
     "options": {"expires": WORKSPACE_USAGE_INTERVAL},
 }
 
-# Work that follows a committed change waits in the outbox (accounts.outbox) when the
+# Work that follows a committed change waits in the outbox (aixops.outbox) when the
 # broker was away; beat sends it every OUTBOX_INTERVAL seconds once the broker is back.
 OUTBOX_INTERVAL = env_int("OUTBOX_INTERVAL", default=30, minimum=5)
 CELERY_BEAT_SCHEDULE["outbox"] = {
-    "task": "accounts.tasks.send_outbox",
+    "task": "aixops.tasks.send_outbox",
     "schedule": OUTBOX_INTERVAL,
     # The next sweep sends the same rows: a queued backlog of sweeps is worthless.
     "options": {"expires": OUTBOX_INTERVAL},

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as accounts_views
-from accounts.oidc import PortalLogoutView
+from accounts.oidc.views import PortalLogoutView
 
 from . import metrics, probes
 
@@ -15,8 +15,10 @@ urlpatterns = [
     path("admin/login/", accounts_views.login),
     path("admin/logout/", PortalLogoutView.as_view()),
     path("admin/", admin.site.urls),
+    # Before accounts/: the member's workspace page keeps the address it has always had.
+    path("accounts/workspace/", include("workspaces.urls")),
     path("accounts/", include("accounts.urls")),
-    path("oidc/", include("accounts.oidc_urls")),
+    path("oidc/", include("accounts.oidc.urls")),
     path("i18n/setlang/", accounts_views.set_language, name="set_language"),
     path("", include("portal.urls")),
 ]

@@ -23,7 +23,8 @@ def run(members: int) -> tuple[float, int, list[str]]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from accounts.models import AuditEvent, User
+    from accounts.models import User
+    from audit.models import AuditEvent
 
     run_id = uuid.uuid4().hex[:8]  # a database reused across runs keeps older rows
     admin = User.objects.create_superuser(username=f"bench-admin-{run_id}", password=None)

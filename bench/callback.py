@@ -30,7 +30,7 @@ def main() -> None:
     from django.test import Client
 
     from devtools.oidc_provider import running_provider
-    from tests.oidc.flow import provider_login
+    from tests.accounts.oidc.flow import provider_login
 
     assert ROOT  # the repository is on sys.path: devtools and tests import
     provider_wait = [0.0]
@@ -48,7 +48,7 @@ def main() -> None:
     # The "someone is waiting" mail is a Celery task: in production the callback writes it
     # to the outbox and hands it to the broker. Eager mode would render and send it inside
     # the measured request: the row is written, the sending left out.
-    from accounts import outbox
+    from aixops import outbox
 
     outbox.send = lambda ids=None: {"sent": 0, "waiting": 0}
 

@@ -3,16 +3,17 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+sys.path.insert(0, str(ROOT))
+
+from devtools.processes import free_port, listening, stop_process, wait_for  # noqa: E402
 
 # wrk reports these through its Lua hook, as one JSON line after the run.
 _WRK_REPORT = """
@@ -28,11 +29,6 @@ done = function(summary, latency, requests)
 end
 """
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # Sessions and pages are cached here, as in production; emptied before and after a run.
@@ -137,11 +133,10 @@ def prepared_portal(*gunicorn_args: str):
         env=env,
     )
     try:
-        _wait_until_serving(port)
+        wait_for("gunicorn to serve", lambda: listening(port))
         yield f"http://127.0.0.1:{port}", cookie, env
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        stop_process(server, grace=15)
         shutil.rmtree(workdir, ignore_errors=True)
         empty_cache()
 
@@ -171,17 +166,6 @@ def gunicorn_settings(*gunicorn_args: str) -> dict[str, str]:
         for name, _, value in (line.partition("=") for line in printed.splitlines())
         if value
     }
-
-
-def _wait_until_serving(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not start")
 
 
 # What Chromium sends; "identity" asks for an uncompressed response.

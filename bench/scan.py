@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import ipaddress
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,16 +25,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from devtools.processes import free_port  # noqa: E402
+
 TIMEOUT = 2.0
 # What a probe vets addresses against: the link-local ranges of HEALTH_CHECK_DENY_NETWORKS
 # (the checks here are loopback, so none is refused).
 DENY = [ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10")]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def path_for(n: int) -> str:

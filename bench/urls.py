@@ -5,7 +5,7 @@ from django.urls import include, path
 from accounts.access import member_required
 
 SIGNED_IN_PAGE = engines["django"].from_string(
-    '{% extends "portal/base.html" %}{% block content %}<p>ok</p>{% endblock %}'
+    '{% extends "aixops/base.html" %}{% block content %}<p>ok</p>{% endblock %}'
 )
 
 

@@ -12,7 +12,6 @@ periodic task runs. Goals: 200 workspaces in under 10 s; 10,000 files measured i
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,9 +45,11 @@ def main() -> None:
     from django.conf import settings
     from django.db import connection
 
-    from accounts import workspaces
-    from accounts.models import User, Workspace
+    from accounts.models import User
     from aixops.celery import app
+    from devtools.processes import start_worker, stop_process, wait_for
+    from workspaces import services as workspace_services
+    from workspaces.models import Workspace
 
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
@@ -68,7 +69,7 @@ def main() -> None:
         User(username=f"ws-{run_id}-{n}", membership="approved") for n in range(args.workspaces)
     )
     user_ids = [u.pk for u in User.objects.filter(username__startswith=f"ws-{run_id}-")]
-    workspaces.request(user_ids, by=admin)
+    Workspace.objects.request(user_ids, by=admin)
     ids = list(Workspace.objects.filter(owner_id__in=user_ids).values_list("pk", flat=True))
     assert len(ids) == len(users)
 
@@ -80,28 +81,14 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "aixops.settings",
     }
-    with open(log_path, "w") as log:
-        worker = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "aixops", "worker", "-Q", queue),
-                *("-n", f"{queue}@127.0.0.1", f"--concurrency={args.concurrency}"),
-                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    worker = start_worker(
+        queue=queue, env=env, log_path=log_path, pool="prefork", concurrency=args.concurrency
+    )
     try:
-        deadline = time.monotonic() + 30
-        while "ready." not in log_path.read_text():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"worker did not start:\n{log_path.read_text()}")
-            time.sleep(0.1)
+        wait_for("the worker to start", lambda: "ready." in log_path.read_text())
 
         start = time.perf_counter()
-        result = workspaces.provision(ids, by=admin)  # commits, then queues one task each
+        result = Workspace.objects.provision(ids, by=admin)  # commits, then queues one task each
         queued = time.perf_counter() - start
         assert len(result.changed) == len(ids), result
         pending = Workspace.objects.filter(pk__in=ids, status="provisioning")
@@ -114,8 +101,7 @@ def main() -> None:
         failed = Workspace.objects.filter(pk__in=ids, status="failed").count()
         directories = sum(1 for _ in (scratch / "workspaces").iterdir())
     finally:
-        worker.terminate()
-        worker.wait(30)
+        stop_process(worker, grace=30)
         redis.Redis.from_url(REDIS_URL).flushdb()
 
     print(
@@ -138,7 +124,7 @@ def main() -> None:
     timings = []
     for _ in range(3):
         start = time.perf_counter()
-        summary = workspaces.measure_usage(workspace_id=big.pk)
+        summary = workspace_services.measure_usage(workspace_id=big.pk)
         timings.append(time.perf_counter() - start)
     print(
         f"usage of a {summary['files']}-file workspace ({summary['bytes'] / 2**20:.1f} MiB on "

@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from devtools.processes import stop_process
+from devtools.processes import free_port, stop_process
 
 PROVIDER_DIR = Path(
     os.environ.get("AIXOPS_OIDC_PROVIDER_DIR") or Path(__file__).resolve().parent / "oidc-provider"
@@ -100,11 +99,6 @@ def ensure_node_modules(provider_dir: Path = PROVIDER_DIR) -> None:
         if res.returncode != 0:
             raise ProviderError(f"npm ci failed in {provider_dir}:\n{res.stdout}\n{res.stderr}")
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

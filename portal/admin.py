@@ -21,7 +21,8 @@ from .models import (
     Service,
     validate_talks_to,
 )
-from .scans import CHECK_STATE_FIELDS, scan_queue
+from .scans import CHECK_STATE_FIELDS
+from .tasks import queue_scan
 
 
 class ServiceInline(admin.TabularInline):
@@ -227,7 +228,7 @@ class ScanAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
-            task_id = scan_queue()
+            task_id = queue_scan()
         except Exception as error:  # kombu raises several types for an unreachable broker
             self.message_user(
                 request,

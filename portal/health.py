@@ -17,8 +17,10 @@ from django.utils import dateformat, timezone
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from .middleware import zone_abbreviation
-from .models import HealthCheck, HealthStatus, MaintenanceWindow, Scan
+from aixops.middleware import zone_abbreviation
+
+from .models import HealthCheck, HealthStatus, Scan
+from .models.health import shown_status
 
 # A scan older than this many intervals means beat, the worker or the broker is down.
 STALE_AFTER_INTERVALS = 3
@@ -326,21 +328,12 @@ def _unconfirmed(checks: list[HealthCheck]) -> str:
 
 def _shown_status(check: HealthCheck) -> str:
     # `in_maintenance` is annotated by checks_with_maintenance().
-    if getattr(check, "in_maintenance", False):
-        return HealthStatus.MAINTENANCE
-    return check.status
+    return shown_status(check.status, in_maintenance=check.in_maintenance)
 
 
 def checks_with_maintenance(*, now: datetime | None = None) -> models.QuerySet:
-    """Enabled checks, each knowing whether its service is in a maintenance window now;
-    one query, whatever the number of checks and windows."""
-    now = now or timezone.now()
-    windows = MaintenanceWindow.objects.active(now).filter(service=models.OuterRef("service"))
-    return (
-        HealthCheck.objects.filter(enabled=True)
-        .annotate(in_maintenance=models.Exists(windows))
-        .order_by("position", "pk")
-    )
+    """Enabled checks, each knowing whether its service is in a maintenance window now."""
+    return HealthCheck.objects.filter(enabled=True).with_maintenance(now).order_by("position", "pk")
 
 
 def attach_health(services: list, stores: list, checks: Iterable[HealthCheck]) -> None:

@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 import httpx
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from redis import asyncio as aioredis
 
 from aixops.networks import network_of
 
@@ -77,8 +80,8 @@ async def probe_all(
     gate = asyncio.Semaphore(concurrency)
     # One client for every HTTP probe, with no idle connections kept: a scan asks each
     # target once, so there is nothing to reuse, and httpcore checks every pooled
-    # connection for every queued request, which made a 500-check scan burn seconds
-    # of CPU once connections were kept alive (bench/scan.py). The pool is sized to
+    # connection for every queued request, which costs a large scan its CPU once
+    # connections are kept alive (bench/scan.py shows it). The pool is sized to
     # the concurrency. Environment proxies are ignored on purpose: probes of internal
     # hosts must go direct. Without kept connections, none made for one host name is
     # reused for another that has the same address (probes connect by address).
@@ -236,8 +239,6 @@ async def _tcp(spec: ProbeSpec, deny: Sequence) -> str:
 
 
 async def _redis(spec: ProbeSpec, deny: Sequence) -> str:
-    from redis import asyncio as aioredis
-
     parts = urlsplit(spec.target)
     # As redis-py reads it: the host percent-decoded; the URL's host wins over ?host=.
     host = unquote(parts.hostname or "")
@@ -266,9 +267,6 @@ def _with_host(parts: SplitResult, host: str) -> str:
 
 
 async def _postgres(spec: ProbeSpec, deny: Sequence) -> str:
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
     # As libpq reads it: ?host= wins over the URL's host, and hostaddr (an address)
     # is where it connects, the host then serving for TLS and the password file only.
     params = conninfo_to_dict(spec.target)

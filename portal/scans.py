@@ -9,34 +9,24 @@ an operator's "Scan now" on top of beat); the one that finds the lock taken retu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
 import redis
+import redis.lock
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from aixops.celery import broker_connection
-
-from .models import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, Scan
-from .models.health import parse_status_codes
+from .models import CheckResult, HealthCheck, HealthStatus, Scan
+from .models.health import parse_status_codes, shown_status
 from .probes import ProbeOutcome, ProbeSpec, probe_all
 
 log = logging.getLogger(__name__)
-
-# Compare-and-delete: release the lock only if it still holds our token, so a scan
-# whose lock expired (and was taken by the next scan) cannot free someone else's.
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
-end
-return 0
-"""
 
 # The fields a scan writes on each check; everything else on a check is admin-owned.
 CHECK_STATE_FIELDS = [
@@ -52,48 +42,35 @@ CHECK_STATE_FIELDS = [
 ]
 
 
-class ScanLock:
-    """A Redis lock: SET NX EX to take it, compare-and-delete (Lua) to give it back.
+def scan_lock() -> redis.lock.Lock:
+    """The Redis lock that keeps scans from overlapping (redis-py's Lock: SET NX with an
+    expiry, released only by its holder's token).
 
-    The expiry outlives the scan task's hard time limit, so the lock only lapses when
-    the worker holding it died without releasing it.
+    The expiry outlives the scan task's hard time limit, so the lock only lapses when the
+    worker holding it died without releasing it.
     """
-
-    def __init__(self, url: str, key: str, seconds: int):
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
-        self.key = key
-        self.seconds = seconds
-
-    @classmethod
-    def from_settings(cls) -> ScanLock:
-        return cls(settings.HEALTH_LOCK_URL, settings.HEALTH_LOCK_KEY, settings.HEALTH_LOCK_SECONDS)
-
-    def acquire(self) -> str | None:
-        """A token if the lock was free (and is now ours), else None."""
-        token = uuid.uuid4().hex
-        if self.client.set(self.key, token, nx=True, ex=self.seconds):
-            return token
-        return None
-
-    def release(self, token: str) -> bool:
-        """Free the lock if it is still ours; True if it was."""
-        return bool(self.client.eval(_RELEASE, 1, self.key, token))
+    client = redis.Redis.from_url(
+        settings.HEALTH_LOCK_URL, socket_connect_timeout=5, socket_timeout=5
+    )
+    return client.lock(settings.HEALTH_LOCK_KEY, timeout=settings.HEALTH_LOCK_SECONDS)
 
 
 class ScanOvertaken(Exception):
     """The scan lost its claim (another scan marked it abandoned); nothing is written."""
 
 
-def scan_run(*, task_id: str = "", lock: ScanLock | None = None) -> dict:
+def scan_run(*, task_id: str = "") -> dict:
     """Run one scan unless another is running; return the summary or `{"skipped": ...}`."""
-    lock = lock or ScanLock.from_settings()
-    token = lock.acquire()
-    if token is None:
+    lock = scan_lock()
+    if not lock.acquire(blocking=False):
         return {"skipped": "another scan is running"}
     try:
         return _scan(task_id=task_id).summary()
     finally:
-        lock.release(token)
+        # A lock that lapsed (the scan outlived it) belongs to nobody, or to the next
+        # scan: redis-py releases only a lock still holding this one's token.
+        with contextlib.suppress(redis.exceptions.LockNotOwnedError):
+            lock.release()
 
 
 def _scan(*, task_id: str) -> Scan:
@@ -139,14 +116,14 @@ def _record(
     now = timezone.now()
     # Checks deleted while we probed are left out; the rest are locked until we commit
     # (on PostgreSQL), so none is deleted between here and the write below.
-    alive = set(
+    in_maintenance = dict(
         HealthCheck.objects.select_for_update()
         .filter(pk__in=[check.pk for check in checks])
-        .values_list("pk", flat=True)
+        .with_maintenance(now)
+        .values_list("pk", "in_maintenance")
     )
-    checks = [check for check in checks if check.pk in alive]
+    checks = [check for check in checks if check.pk in in_maintenance]
     by_key = {outcome.key: outcome for outcome in outcomes}
-    servicing = set(MaintenanceWindow.objects.active(now).values_list("service_id", flat=True))
     counts: Counter[str] = Counter()
     results = []
     for check in checks:
@@ -154,7 +131,7 @@ def _record(
         status = check.record(
             probe.outcome, latency_ms=probe.latency_ms, detail=probe.detail, at=now
         )
-        shown = HealthStatus.MAINTENANCE if check.service_id in servicing else status
+        shown = shown_status(status, in_maintenance=in_maintenance[check.pk])
         counts[shown] += 1
         results.append(
             CheckResult(
@@ -173,7 +150,7 @@ def _record(
         check.uptime_24h, check.uptime_7d = uptimes.get(check.pk, (None, None))
     # An upsert on the primary key rather than bulk_update(): one INSERT … ON CONFLICT
     # DO UPDATE of the state columns only, where bulk_update() builds a CASE per column
-    # per row and took over a second for 500 checks (bench/scan.py). Admin edits to a
+    # per row, which grows with the checks (bench/scan.py). Admin edits to a
     # check's configuration made during the scan are kept: those columns are not set.
     HealthCheck.objects.bulk_create(
         checks,
@@ -228,21 +205,6 @@ def uptime_by_check(now: datetime) -> dict[int, tuple[float | None, float | None
         )
         for row in rows
     }
-
-
-def scan_queue() -> str:
-    """Queue a scan now (the admin's "Scan now"); returns the task id.
-
-    No retries: when the broker is down the caller hears so at once instead of
-    hanging an admin request while kombu reconnects.
-    """
-    from .tasks import refresh_health
-
-    with broker_connection() as connection:
-        result = refresh_health.apply_async(
-            connection=connection, retry=False, expires=settings.HEALTH_SCAN_INTERVAL
-        )
-    return result.id
 
 
 def results_prune(*, now: datetime | None = None) -> dict:

@@ -10,6 +10,7 @@ from django.http import Http404
 from . import health
 from .diagram import ArchitectureMap, layout_architecture_map
 from .models import Category, ChecklistItem, ConfigNote, DataStore, FocusArea, Service
+from .models.health import shown_status
 
 # Passed as `scan` to have the selector look the latest scan up itself.
 LOAD_SCAN = object()
@@ -265,7 +266,7 @@ def home_categories(*, with_health: bool = False, scan=LOAD_SCAN) -> list[Catego
         "in_maintenance",
     )
     for service, service_category, role, store, store_category, status, in_maintenance in rows:
-        shown = health.HealthStatus.MAINTENANCE if in_maintenance else status
+        shown = shown_status(status, in_maintenance=in_maintenance)
         if service is not None:
             items, key, part = checked[service_category], ("service", service), role
         else:

@@ -3,6 +3,8 @@
 from celery import shared_task
 from django.conf import settings
 
+from aixops.celery import broker_connection
+
 from . import scans
 
 
@@ -23,3 +25,16 @@ def refresh_health(self) -> dict:
 def prune_health() -> dict:
     """Drop results older than HEALTH_RETENTION_DAYS (beat runs this daily)."""
     return scans.results_prune()
+
+
+def queue_scan() -> str:
+    """Queue a scan now (the admin's "Scan now"); returns the task id.
+
+    No retries: when the broker is down the caller hears so at once instead of
+    hanging an admin request while kombu reconnects.
+    """
+    with broker_connection() as connection:
+        result = refresh_health.apply_async(
+            connection=connection, retry=False, expires=settings.HEALTH_SCAN_INTERVAL
+        )
+    return result.id

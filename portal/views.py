@@ -1,22 +1,29 @@
 from django.http import Http404, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from accounts.access import member_required
 
-from .pages import category_page, home_page, render_page
+from .pages import category_part, home_part
 from .selectors import category_overview, health_report, home_categories
 
 
 @require_safe
 @member_required
 def home(request):
-    return render_page(request, home_page())
+    part = home_part()
+    return render(request, "portal/page.html", {"page": part, "nav_categories": part.nav})
 
 
 @require_safe
 @member_required
 def category_detail(request, slug):
-    return render_page(request, category_page(slug=slug, show_hidden=request.user.is_staff))
+    part = category_part(slug=slug, show_hidden=request.user.is_staff)
+    return render(
+        request,
+        "portal/page.html",
+        {"page": part, "nav_categories": part.nav, "current_category": slug},
+    )
 
 
 @require_safe

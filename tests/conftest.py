@@ -3,7 +3,6 @@ approval, dave was rejected, erin is suspended, sam is an approved staff member.
 
 import asyncio
 import ipaddress
-import os
 import socket
 import uuid
 from types import SimpleNamespace
@@ -15,11 +14,10 @@ from django.core.management import call_command
 from django.test import Client
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from portal.pages import forget_recent_pages
-from tests.servers import HttpServer, TcpServer, free_port
-
-# The tests' own Redis database: a developer's worker (database 0) never sees it.
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+from devtools.processes import free_port
+from tests.live_worker import worker, worker_env  # noqa: F401  (fixtures)
+from tests.servers import HttpServer, TcpServer
+from tests.subprocesses import TEST_REDIS_URL
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -61,10 +59,8 @@ def fast_password_hashing(settings):
 def empty_cache():
     """Each test starts cold: cached pages from another test's database must not leak in."""
     cache.clear()
-    forget_recent_pages()
     yield
     cache.clear()
-    forget_recent_pages()
 
 
 @pytest.fixture
@@ -134,7 +130,7 @@ def erin(django_user_model):
 @pytest.fixture
 def sam(django_user_model):
     """An approved staff member who is not a superuser: rights through the admin group."""
-    from accounts.services import admin_group
+    from accounts.permissions import admin_group
 
     user = _member(django_user_model, "sam", "approved", is_staff=True)
     user.groups.add(admin_group())
@@ -231,3 +227,22 @@ def connections(monkeypatch):
     monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", create_connection)
     monkeypatch.setattr(psycopg.AsyncConnection, "connect", classmethod(connect))
     return opened
+
+
+@pytest.fixture(autouse=True)
+def workspace_dirs(tmp_path, settings):
+    """Every workspace the tests make lives under the test's own temporary directory."""
+    settings.WORKSPACE_ROOT = tmp_path / "workspaces"
+    settings.WORKSPACE_ARCHIVE = tmp_path / "workspace-archive"
+    return settings.WORKSPACE_ROOT, settings.WORKSPACE_ARCHIVE
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run what waits for the commit (queued tasks, e-mail) as if the test's transaction
+    had committed: `with committed(): ...`. Tasks run eagerly (tests/conftest.py)."""
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run

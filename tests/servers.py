@@ -18,17 +18,13 @@ import contextlib
 import email
 import email.policy
 import json
-import socket
 import ssl
 import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-
-def free_port() -> int:
-    """A port nothing listens on right now (and, closed again, one that refuses)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from devtools.processes import free_port
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -132,6 +128,47 @@ class HttpServer(_Background):
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         scheme = "https" if self.ssl_context else "http"
         return f"{scheme}://{host}:{self.port}{path}"
+
+
+class JsonServer:
+    """A real HTTP server on a free 127.0.0.1 port that answers GETs of the paths in
+    `documents` with those JSON documents (404 for others), and counts what it was asked."""
+
+    def __init__(self, documents: dict[str, object] | None = None):
+        self.documents = dict(documents or {})
+        self.asked: Counter[str] = Counter()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                path = urlsplit(self.path).path
+                server.asked[path] += 1
+                found = path in server.documents
+                body = json.dumps(server.documents.get(path, {"error": "not found"})).encode()
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
 
 
 class TcpServer(_Background):

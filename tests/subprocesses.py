@@ -1,4 +1,5 @@
-"""Child processes that must see the test's database: a Celery worker, a scan, a command."""
+"""Child processes that must see the test's database and Redis: a Celery worker, a scan, a
+command."""
 
 import os
 import resource
@@ -7,6 +8,9 @@ import sys
 
 from django.conf import settings
 from django.db import connection
+
+# The tests' own Redis database: a developer's worker (database 0) never sees it.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 def test_database_url() -> str:

@@ -4,8 +4,9 @@ from datetime import datetime
 
 from django.core.management.base import CommandError
 
-from accounts import outbox
-from accounts.models import TransitionResult, User
+from accounts.models import User
+from aixops import outbox
+from aixops.transitions import TransitionResult
 
 
 def user_ids(usernames: list[str]) -> dict[str, int]:

@@ -5,7 +5,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.db import connection, models
+from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -305,21 +305,6 @@ class CatalogRevision(models.Model):
 
     def __str__(self) -> str:
         return f"catalog revision {self.number}"
-
-    @classmethod
-    def current(cls) -> Revision:
-        """The current revision, in one primary-key lookup.
-
-        Raw SQL because this runs on every overview view, where the ORM's query
-        compilation cost more than the query itself.
-        """
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT number, changed_at FROM {cls._meta.db_table} WHERE id = %s",  # noqa: S608
-                [cls.SINGLETON_ID],
-            )
-            row = cursor.fetchone()
-        return Revision(*row) if row else NO_REVISION
 
     @classmethod
     def bump(cls) -> None:

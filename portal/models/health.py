@@ -34,6 +34,21 @@ class HealthStatus(models.TextChoices):
     UNKNOWN = "unknown", _("not checked yet")
 
 
+def shown_status(status: str, *, in_maintenance: bool) -> str:
+    """What a check (and so its item) reads as: `maintenance` while its service is in a
+    maintenance window, whatever the probes say, else its status. The one place this is
+    decided: scans record it, pages and the API show it."""
+    return HealthStatus.MAINTENANCE if in_maintenance else status
+
+
+class HealthCheckQuerySet(models.QuerySet):
+    def with_maintenance(self, at: datetime | None = None):
+        """Each check knowing (`in_maintenance`) whether its service is in a maintenance
+        window at `at` (now); one query, whatever the number of checks and windows."""
+        windows = MaintenanceWindow.objects.active(at).filter(service=models.OuterRef("service"))
+        return self.annotate(in_maintenance=models.Exists(windows))
+
+
 class HealthCheck(models.Model):
     """How to probe one service or data store, and what the probes have said so far.
 
@@ -130,7 +145,7 @@ class HealthCheck(models.Model):
         _("recent latencies"), default=list, blank=True, editable=False
     )
 
-    objects = SlugManager()
+    objects = SlugManager.from_queryset(HealthCheckQuerySet)()
 
     class Meta:
         ordering = ["position", "slug"]

@@ -20,11 +20,11 @@ from django.test import Client, RequestFactory
 from django.urls import URLResolver, reverse
 from django.utils import timezone
 
-from accounts import workspaces
-from accounts.models import OutboxTask
-from accounts.services import admin_group
+from accounts.permissions import admin_group
+from aixops.models import OutboxTask
 from portal.models import Category, CheckResult, HealthCheck, MaintenanceWindow, Service
 from tests.factories import client_for, make_finished_scan
+from workspaces.models import Workspace
 
 PAGES = ["/", "/categories/devops/"]
 API = ["/api/categories/", "/api/categories/devops/"]
@@ -130,9 +130,9 @@ RIGHTS = {
     "accounts.user": {"alice": ALL, "sam": "view change"},
     # The queue's "change" is its list and actions; a member is edited on the user page.
     "accounts.pendingmember": {"alice": "view change delete", "sam": "view change"},
-    "accounts.auditevent": {"alice": "view", "sam": "view"},
-    "accounts.outboxtask": {"alice": "view", "sam": "view"},
-    "accounts.workspace": {"alice": "view change", "sam": "view change"},
+    "audit.auditevent": {"alice": "view", "sam": "view"},
+    "aixops.outboxtask": {"alice": "view", "sam": "view"},
+    "workspaces.workspace": {"alice": "view change", "sam": "view change"},
     "portal.category": {"alice": ALL, "sam": ALL},
     "portal.service": {"alice": ALL, "sam": ALL},
     "portal.datastore": {"alice": ALL, "sam": ALL},
@@ -285,7 +285,7 @@ def rows(catalog, alice, bob, sam, carol):
     MaintenanceWindow.objects.create(
         service=gitlab, starts_at=now, ends_at=now + timedelta(hours=1), note="upgrade"
     )
-    workspaces.request([bob.pk], by=alice)  # a workspace, and its audit event
+    Workspace.objects.request([bob.pk], by=alice)  # a workspace, and its audit event
     OutboxTask.objects.create(task="accounts.tasks.notify_admins", args=[carol.pk], task_id="t")
 
 
@@ -341,7 +341,7 @@ def test_the_action_matrix_sees_every_kind_of_action(rows):
     assert {
         ("accounts.user", "suspend"),
         ("accounts.pendingmember", "reject"),
-        ("accounts.workspace", "change_quota"),
+        ("workspaces.workspace", "change_quota"),
         ("portal.category", "delete_selected"),
     } <= actions
 

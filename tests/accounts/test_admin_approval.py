@@ -1,6 +1,7 @@
 """The member-approval console in the admin: queue, bulk actions, reasons, audit trail."""
 
-from accounts.models import AuditEvent, User
+from accounts.models import User
+from audit.models import AuditEvent
 from tests.factories import client_for
 
 CHANGELIST = "/admin/accounts/user/"
@@ -101,6 +102,6 @@ def test_audit_log_cannot_be_edited_in_the_admin(carol, alice):
     carol.approve(by=alice)
     event = AuditEvent.objects.get(action="approve")
     client = client_for(alice)
-    assert client.get("/admin/accounts/auditevent/").status_code == 200
-    assert client.get("/admin/accounts/auditevent/add/").status_code == 403
-    assert client.get(f"/admin/accounts/auditevent/{event.pk}/delete/").status_code == 403
+    assert client.get("/admin/audit/auditevent/").status_code == 200
+    assert client.get("/admin/audit/auditevent/add/").status_code == 403
+    assert client.get(f"/admin/audit/auditevent/{event.pk}/delete/").status_code == 403

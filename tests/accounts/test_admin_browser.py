@@ -3,21 +3,21 @@ no raw line above it. Screenshots are kept."""
 
 import pytest
 
-from accounts import workspaces
-from accounts.models import AuditEvent, Workspace
+from audit.models import AuditEvent
 from tests.browser import ARTIFACTS, chromium, signed_in_context
 from tests.factories import client_for
+from workspaces.models import Workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("page_of", ["workspace", "member"])
 def test_audit_trail_rows_show_no_raw_line(live_server, alice, bob, page_of):
-    workspaces.request([bob.pk], by=bob)
+    Workspace.objects.request([bob.pk], by=bob)
     workspace = Workspace.objects.get(owner=bob)
     event = AuditEvent.objects.get(workspace=workspace)
     url = {
-        "workspace": f"/admin/accounts/workspace/{workspace.pk}/change/",
+        "workspace": f"/admin/workspaces/workspace/{workspace.pk}/change/",
         "member": f"/admin/accounts/user/{bob.pk}/change/",
     }[page_of]
     admin_client = client_for(alice)  # before the browser: its event loop refuses queries

@@ -5,7 +5,7 @@ import logging
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 
-from accounts.services import admin_group
+from accounts.permissions import admin_group
 
 WORKSPACE_ADMIN = {"view_workspace", "change_workspace"}
 

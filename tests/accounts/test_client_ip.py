@@ -6,8 +6,8 @@ import logging
 import pytest
 from django.test import RequestFactory
 
-from accounts.models import AuditEvent
-from accounts.services import client_ip
+from aixops.networks import client_ip
+from audit.models import AuditEvent
 from tests.accounts.test_admin_approval import QUEUE
 from tests.factories import client_for
 

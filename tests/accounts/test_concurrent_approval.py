@@ -5,7 +5,8 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from accounts.models import AuditEvent, User
+from accounts.models import User
+from audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

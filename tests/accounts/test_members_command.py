@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import AuditEvent
+from audit.models import AuditEvent
 
 
 def members(*args) -> str:

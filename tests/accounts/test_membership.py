@@ -3,7 +3,9 @@
 import pytest
 from django.core import mail
 
-from accounts.models import AuditEvent, MembershipError, User, Workspace
+from accounts.models import MembershipError, User
+from audit.models import AuditEvent
+from workspaces.models import Workspace
 
 
 def test_a_new_user_starts_pending(db):

@@ -14,19 +14,25 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts import outbox, tasks
-from accounts.models import AuditEvent, OutboxTask, User, Workspace
+from accounts import tasks
+from accounts.models import User
 from accounts.services import Identity, sign_in_member
+from aixops import outbox
+from aixops import tasks as aixops_tasks
 from aixops.celery import app
-from tests.accounts.live_worker import wait_for
-from tests.conftest import TEST_REDIS_URL
+from aixops.models import OutboxTask
+from audit.models import AuditEvent
+from devtools.processes import wait_for
 from tests.factories import client_for
+from tests.live_worker import log_tail
 from tests.servers import SmtpServer
+from tests.subprocesses import TEST_REDIS_URL
+from workspaces.models import Workspace
 
 # The pages tell what waits right after the change commits: tests of them commit for real.
 committing = pytest.mark.django_db(transaction=True)
 QUEUE = "/admin/accounts/pendingmember/"
-WORKSPACES = "/admin/accounts/workspace/"
+WORKSPACES = "/admin/workspaces/workspace/"
 WAITING = "The work is waiting: the broker is unreachable;"
 
 
@@ -71,7 +77,7 @@ def test_approving_with_the_broker_down_answers_and_says_the_work_is_waiting(
     assert notice.sent_at is None and notice.attempts == 1
     assert "Connection refused" in notice.last_error
     assert mail.outbox == []
-    waiting = client_for(sam).get("/admin/accounts/outboxtask/", {"sent_at__isempty": "1"})
+    waiting = client_for(sam).get("/admin/aixops/outboxtask/", {"sent_at__isempty": "1"})
     assert waiting.status_code == 200 and "accounts.tasks.notify_members" in waiting.text
 
 
@@ -129,8 +135,8 @@ def test_the_beat_task_sends_what_waited_once_the_broker_is_back(
     client = redis.Redis.from_url(TEST_REDIS_URL)
     previous, app.conf.task_default_queue = app.conf.task_default_queue, queue
     try:
-        assert tasks.send_outbox() == {"sent": 1, "waiting": 0, "forgotten": 0}
-        assert tasks.send_outbox() == {"sent": 0, "waiting": 0, "forgotten": 0}
+        assert aixops_tasks.send_outbox() == {"sent": 1, "waiting": 0, "forgotten": 0}
+        assert aixops_tasks.send_outbox() == {"sent": 0, "waiting": 0, "forgotten": 0}
         messages = [json.loads(m) for m in client.lrange(queue, 0, -1)]
     finally:
         app.conf.task_default_queue = previous
@@ -189,7 +195,7 @@ def test_sent_tasks_are_forgotten_after_a_week(db):
 
 def test_the_outbox_is_swept_by_beat():
     entry = django_settings.CELERY_BEAT_SCHEDULE["outbox"]
-    assert entry["task"] == "accounts.tasks.send_outbox"
+    assert entry["task"] == "aixops.tasks.send_outbox"
     assert entry["schedule"] == django_settings.OUTBOX_INTERVAL
 
 
@@ -240,14 +246,14 @@ def test_decisions_made_with_the_broker_down_are_carried_out_once_when_it_is_bac
     assert smtp.messages == []
 
     settings.CELERY_BROKER_URL = TEST_REDIS_URL  # back: what beat calls every interval
-    assert tasks.send_outbox()["sent"] == 3
-    assert tasks.send_outbox()["sent"] == 0
+    assert aixops_tasks.send_outbox()["sent"] == 3
+    assert aixops_tasks.send_outbox()["sent"] == 0
     wait_for(
+        "the notices and the provisioning",
         lambda: (
             len(smtp.messages) == 3 and Workspace.objects.get(pk=requested.pk).status == "active"
         ),
-        "the notices and the provisioning",
-        worker,
+        explain=log_tail(worker),
     )
     assert sorted(message["To"] for message in smtp.messages) == [
         "carol@example.com",
@@ -262,8 +268,10 @@ def test_decisions_made_with_the_broker_down_are_carried_out_once_when_it_is_bac
     # The same notice sent again (a sender that died before marking it sent): no second mail.
     notice = OutboxTask.objects.get(task="accounts.tasks.notify_members", args__0="approve")
     OutboxTask.objects.filter(pk=notice.pk).update(sent_at=None)
-    assert tasks.send_outbox()["sent"] == 1
-    wait_for(lambda: "delivered before" in worker.read_text(), "the repeat", worker)
+    assert aixops_tasks.send_outbox()["sent"] == 1
+    wait_for(
+        "the repeat", lambda: "delivered before" in worker.read_text(), explain=log_tail(worker)
+    )
     assert len(smtp.messages) == 3
     ready = AuditEvent.objects.filter(workspace=requested, action="workspace.ready")
     assert ready.count() == 1

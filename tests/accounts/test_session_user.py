@@ -1,39 +1,26 @@
-"""Every request reads its signed-in user afresh (accounts/backends.py), with a query
-compiled once (aixops/queries.py): the same user the ORM reads, and changes show at once."""
+"""Every request reads its signed-in user afresh (accounts/backends.py): a change to the
+row (a suspension, a deactivation, a deletion) shows at the next page."""
 
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
+from accounts.backends import LocalAccountBackend
 from accounts.models import User
-from aixops.queries import PreparedLookup
+from accounts.oidc.backend import PortalOIDCBackend
 
 
-def test_reads_the_same_user_as_the_orm(bob):
-    User.objects.filter(pk=bob.pk).update(last_login=timezone.now())
-    fresh = User.objects.signed_in(bob.pk)
-    expected = User.objects.get(pk=bob.pk)
-    for field in User._meta.concrete_fields:
-        assert getattr(fresh, field.attname) == getattr(expected, field.attname), field.name
-    # Converted like the ORM converts: datetimes and booleans, not the database's text.
-    assert fresh.last_login == expected.last_login and fresh.last_login.tzinfo is not None
-    assert fresh.is_active is True
-    assert fresh._state.adding is False and fresh._state.db == "default"
-
-
-def test_one_query_per_lookup(bob):
-    User.objects.signed_in(bob.pk)
+@pytest.mark.parametrize("backend", [LocalAccountBackend, PortalOIDCBackend])
+def test_both_backends_read_the_user_in_one_query(bob, backend):
     with CaptureQueriesContext(connection) as queries:
-        User.objects.signed_in(bob.pk)
-    assert len(queries) == 1
-    assert "ORDER BY" not in queries[0]["sql"]
+        user = backend().get_user(str(bob.pk))
+    assert user == bob and len(queries) == 1
 
 
 @pytest.mark.parametrize("pk", ["not-a-number", None, "999999"])
 def test_a_session_naming_no_user_reads_none(db, pk):
-    assert User.objects.signed_in(pk) is None
+    assert LocalAccountBackend().get_user(pk) is None
 
 
 def test_a_deactivated_user_is_signed_out_at_the_next_page(catalog, bob, bob_client):
@@ -53,9 +40,3 @@ def test_a_session_whose_user_was_deleted_is_anonymous(catalog, bob, bob_client)
     assert bob_client.session[SESSION_KEY] == str(bob.pk)
     User.objects.filter(pk=bob.pk).delete()
     assert bob_client.get("/categories/devops/").status_code == 302
-
-
-def test_a_lookup_whose_parameters_do_not_line_up_is_refused(db):
-    lookup = PreparedLookup(lambda pk: User.objects.filter(pk=pk, username="bob"), 0)
-    with pytest.raises(ValueError, match=r"User lookup's parameters are \(0, 'bob'\)"):
-        lookup.first(1)

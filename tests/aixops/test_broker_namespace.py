@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-from tests.conftest import TEST_REDIS_URL
+from tests.subprocesses import TEST_REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,7 @@ django.setup()
 from django.conf import settings
 from aixops.celery import app
 with app.connection_for_write() as connection:
-    app.send_task("accounts.tasks.send_outbox", connection=connection)
+    app.send_task("aixops.tasks.send_outbox", connection=connection)
 print(settings.CELERY_TASK_DEFAULT_QUEUE, settings.HEALTH_LOCK_KEY)
 """
 RECEIVE = """
@@ -86,7 +86,7 @@ def test_an_instance_never_takes_another_instances_task(tmp_path):
         assert client.llen(f"{first}:{first}") == 1  # its queue, under its own prefix
         assert client.llen("celery") == default_queue
         assert instance(second, RECEIVE) == "nothing"
-        assert instance(first, RECEIVE) == "accounts.tasks.send_outbox"
+        assert instance(first, RECEIVE) == "aixops.tasks.send_outbox"
     finally:
         for namespace in (first, second):
             for key in client.scan_iter(f"{namespace}:*"):

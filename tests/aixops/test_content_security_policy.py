@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from accounts.models import Workspace
 from portal.models import Category
 from tests.factories import client_for, make_checks, make_finished_scan
+from workspaces.models import Workspace
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -78,7 +78,7 @@ def test_error_pages_carry_the_policy(catalog, client, bob_client, carol):
 ADMIN_PAGES = [
     "/admin/",
     "/admin/accounts/pendingmember/",
-    "/admin/accounts/workspace/",
+    "/admin/workspaces/workspace/",
     "/admin/portal/scan/",
     "/admin/portal/service/",
     "/admin/portal/healthcheck/add/",
@@ -92,6 +92,6 @@ def test_admin_pages_carry_the_policy_and_our_parts_need_nothing_inline(health, 
 
 def test_an_over_quota_workspace_is_marked_without_an_inline_style(db, alice, bob):
     workspace = Workspace.objects.create(owner=bob, quota_gib=1, usage_bytes=2 * 1024**3)
-    page = client_for(alice).get(f"/admin/accounts/workspace/{workspace.pk}/change/").text
+    page = client_for(alice).get(f"/admin/workspaces/workspace/{workspace.pk}/change/").text
     assert '<strong class="over-quota">' in page
     assert_no_inline_markup(page, "the workspace page")

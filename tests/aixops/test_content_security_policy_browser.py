@@ -4,10 +4,10 @@ and what their scripts do (the language switch, the admin's widgets) still works
 import pytest
 from django.core.management import call_command
 
-from accounts.models import Workspace
 from portal.models import Category, Service
 from tests.browser import chromium, signed_in_context
 from tests.factories import client_for, make_checks, make_finished_scan
+from workspaces.models import Workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -97,7 +97,7 @@ def test_admin_pages_and_widgets_work_under_the_policy(live_server, portal):
         for path in [
             "/admin/",
             "/admin/accounts/pendingmember/",
-            "/admin/accounts/workspace/",
+            "/admin/workspaces/workspace/",
             "/admin/portal/scan/",
             "/admin/portal/healthcheck/add/",
         ]:

@@ -2,10 +2,8 @@
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import httpx
 import pytest
 
 from aixops.metrics import REQUESTS
+from devtools.processes import free_port, listening, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,11 +52,6 @@ def test_requests_are_counted_by_view_and_status(db, client, settings):
     assert "aixops_http_request_duration_seconds_bucket" in text
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
 def gunicorn_two_workers(tmp_path):
@@ -80,23 +74,14 @@ def gunicorn_two_workers(tmp_path):
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(server.stderr.read().decode()[-2000:]) from None
-                time.sleep(0.2)
+        wait_for("gunicorn to serve", lambda: listening(port))
         yield base, tmp_path / "prometheus"
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        stop_process(server, grace=15)
 
 
 def test_counts_add_up_across_gunicorn_workers(gunicorn_two_workers):
@@ -138,9 +123,9 @@ def metric_value(text: str, name: str, **labels) -> float | None:
 def test_domain_figures_come_from_the_database(
     catalog, client, settings, alice, bob, carol, dave, erin
 ):
-    from accounts.models import Workspace
     from portal.models import Category, HealthCheck
     from tests.factories import make_checks, make_finished_scan
+    from workspaces.models import Workspace
 
     settings.METRICS_TOKEN = "s3cret"
     Workspace.objects.create(

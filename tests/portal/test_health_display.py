@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from aixops.celery import app as celery_app
 from portal.models import Category, CheckResult, HealthCheck, MaintenanceWindow, Scan, Service
-from tests.conftest import TEST_REDIS_URL
 from tests.factories import make_checks, make_finished_scan
 from tests.pagetext import page_text, squeeze
+from tests.subprocesses import TEST_REDIS_URL
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from django.conf import settings
 
 from portal.conditions import parse_conditions
 from portal.probes import ProbeSpec, probe_all, probe_one
-from tests.conftest import TEST_REDIS_URL
 from tests.servers import HttpServer
+from tests.subprocesses import TEST_REDIS_URL
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 METADATA_REFUSED = (

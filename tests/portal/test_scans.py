@@ -20,7 +20,7 @@ from django.utils import timezone
 from portal import tasks
 from portal.health import latest_scan_info
 from portal.models import CheckResult, HealthCheck, MaintenanceWindow, Scan, Service
-from portal.scans import ScanLock, results_prune, scan_run
+from portal.scans import results_prune, scan_lock, scan_run
 from tests.factories import make_finished_scan
 from tests.subprocesses import child_env
 
@@ -116,23 +116,39 @@ def test_a_service_in_maintenance_is_probed_but_reads_maintenance(checks):
 
 
 def test_a_scan_skips_while_another_holds_the_lock(checks):
-    lock = ScanLock.from_settings()
-    token = lock.acquire()
+    lock = scan_lock()
+    assert lock.acquire(blocking=False)
     try:
         assert scan_run() == {"skipped": "another scan is running"}
         assert not Scan.objects.exists()
     finally:
-        assert lock.release(token)
+        lock.release()
     assert "checked" in scan_run()
+    assert scan_lock().acquire(blocking=False)  # the scan gave the lock back
 
 
 def test_the_lock_is_released_only_by_its_holder():
-    lock = ScanLock.from_settings()
-    token = lock.acquire()
-    assert lock.acquire() is None
-    assert not lock.release("someone-else")
-    assert lock.release(token)
-    assert lock.release(lock.acquire())
+    holder, other = scan_lock(), scan_lock()
+    assert holder.acquire(blocking=False)
+    assert not other.acquire(blocking=False)
+    with pytest.raises(redis.exceptions.LockError):
+        other.release()  # not its token: the holder keeps the lock
+    assert holder.owned() and not other.acquire(blocking=False)
+    holder.release()
+    assert other.acquire(blocking=False)
+
+
+def test_a_scan_whose_lock_lapsed_leaves_the_next_scans_lock_alone(checks, settings):
+    settings.HEALTH_LOCK_SECONDS = 1
+    first = scan_lock()
+    assert first.acquire(blocking=False)
+    time.sleep(1.2)  # lapsed: as if the scan outlived its lock
+    second = scan_lock()
+    assert second.acquire(blocking=False)
+    with pytest.raises(redis.exceptions.LockNotOwnedError):
+        first.release()
+    assert second.owned()
+    second.release()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,57 @@
+"""A scripted workspace backend for tests that need to count calls or make one fail, and
+the audit trail of a workspace."""
+
+from __future__ import annotations
+
+from audit.models import AuditEvent
+from workspaces.backends import BACKENDS, Usage, WorkspaceBackendError
+
+
+class ScriptedBackend:
+    """Records every call; `fail` names operations that raise; `usage_bytes` is reported."""
+
+    calls: list[tuple[str, str]] = []
+    fail: set[str] = set()
+    usage_bytes = 0
+
+    def _call(self, operation, spec):
+        ScriptedBackend.calls.append((operation, spec.username))
+        if operation in ScriptedBackend.fail:
+            raise WorkspaceBackendError(f"{operation} refused by the test backend")
+
+    def provision(self, spec):
+        self._call("provision", spec)
+        return f"https://hub.example.com/user/{spec.username}/"
+
+    def suspend(self, spec):
+        self._call("suspend", spec)
+
+    def resume(self, spec):
+        self._call("resume", spec)
+
+    def delete(self, spec):
+        self._call("delete", spec)
+        return ""
+
+    def usage(self, spec):
+        self._call("usage", spec)
+        return Usage(bytes_on_disk=ScriptedBackend.usage_bytes, files=3)
+
+
+def install(monkeypatch, settings) -> type[ScriptedBackend]:
+    """Register the scripted backend as `scripted` and make it the configured one."""
+    monkeypatch.setitem(BACKENDS, "scripted", f"{__name__}.ScriptedBackend")
+    monkeypatch.setattr(ScriptedBackend, "calls", [])
+    monkeypatch.setattr(ScriptedBackend, "fail", set())
+    monkeypatch.setattr(ScriptedBackend, "usage_bytes", 0)
+    settings.WORKSPACE_BACKEND = "scripted"
+    return ScriptedBackend
+
+
+def audit_actions(workspace) -> list[str]:
+    """The actions audited on `workspace`, oldest first."""
+    return list(
+        AuditEvent.objects.filter(workspace=workspace)
+        .order_by("id")
+        .values_list("action", flat=True)
+    )

@@ -1,0 +1,69 @@
+"""Where members' workspaces really live: the interface every workspace backend implements.
+
+The domain (the Workspace model and its transitions) never touches disks, clusters or
+JupyterHub itself: it hands a `WorkspaceSpec` to the backend named by
+`WORKSPACE_BACKEND` and records what comes back. A backend:
+
+- `provision(spec) -> str`: create the workspace if missing and return where to open it
+  (a path or URL). Called again for an existing workspace, it returns the same place.
+- `suspend(spec)`: stop the member from changing it (read-only, server stopped, …).
+- `resume(spec)`: undo `suspend`.
+- `delete(spec) -> str`: keep what must be kept (an archive, a snapshot) and remove the
+  workspace; returns where the remains are ("" if nothing is kept).
+- `usage(spec) -> Usage`: what it holds now.
+
+Every method is idempotent: the Celery task calling it may be delivered twice. A method
+raises `WorkspaceBackendError` with a message for the admin when it cannot do its job.
+
+Adding a backend means one module here and one entry in `BACKENDS`. A JupyterHub backend
+would call the hub's REST API (`POST /hub/api/users/{name}` to create the user,
+`POST`/`DELETE /hub/api/users/{name}/server` to start and stop the server, `DELETE
+/hub/api/users/{name}` to delete); a Kubernetes backend would manage one namespace with a
+ResourceQuota per member. Neither needs a change to the domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+BACKENDS = {
+    "local": "workspaces.backends.local.LocalDirectoryBackend",
+}
+
+
+class WorkspaceBackendError(Exception):
+    """The backend could not do what was asked; the message is shown to admins."""
+
+
+@dataclass(frozen=True)
+class WorkspaceSpec:
+    """What a backend needs to know about one member's workspace."""
+
+    workspace_id: int
+    username: str
+    quota_gib: int
+    cpu_limit: float | None = None
+    memory_mib: int | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A workspace's measured size."""
+
+    bytes_on_disk: int
+    files: int
+
+
+def get_backend(name: str | None = None):
+    """The configured backend (or the one named), ready to use."""
+    name = name or settings.WORKSPACE_BACKEND
+    try:
+        path = BACKENDS[name]
+    except KeyError:
+        raise WorkspaceBackendError(
+            f"Unknown workspace backend {name!r}; known: {', '.join(sorted(BACKENDS))}."
+        ) from None
+    return import_string(path)()
