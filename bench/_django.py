@@ -30,7 +30,8 @@ def setup() -> None:
 
 
 def machine() -> str:
-    """What a figure was measured on: the core count and the database it ran against."""
+    """What a figure was measured on: the core count, how busy the cores already are, and
+    the database it ran against."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
@@ -39,4 +40,5 @@ def machine() -> str:
             database = cursor.fetchone()[0].split(" on ")[0]
     else:
         database = f"{connection.vendor} {connection.Database.sqlite_version}"
-    return f"{os.cpu_count()} cores, {database}"
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} cores (load average {load:.1f}), {database}"
