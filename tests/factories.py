@@ -153,3 +153,17 @@ def catalog_file_data(*, categories: int, services: int, stores: int, items: int
             }
         )
     return {"version": 1, "categories": entries}
+
+
+def change_every_row(data: dict) -> None:
+    """Change catalog_file_data's data in place: a new text for every service and store,
+    new links for each (a service calls the next one), and one more checklist item."""
+    for category in data["categories"]:
+        category["checklist"].append("One more check")
+        services = category["services"]
+        for service, after in zip(services, [*services[1:], None], strict=True):
+            service["summary"] += " (changed)"
+            service["talks_to"] = [after["slug"]] if after else []
+        for store in category["data_stores"]:
+            store["description"] += " (changed)"
+            store["used_by"] = store["used_by"][:1]
