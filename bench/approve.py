@@ -25,6 +25,7 @@ from datetime import timedelta
 from _django import machine, setup
 
 QUEUE = "/admin/accounts/pendingmember/"
+MEMBERS = "/admin/accounts/user/"
 FIRST_NAMES = ["Jiwoo", "Minseo", "Alex", "Sam", "Hana", "Daniel", "Yuna", "Chris"]
 LAST_NAMES = ["Kim", "Lee", "Park", "Choi", "Smith", "Jones", "Jung", "Kang"]
 
@@ -136,6 +137,7 @@ def main() -> None:
         ("search a name (many match)", f"{QUEUE}?q=jiwoo"),
         ("search two words", f"{QUEUE}?q=minseo+park"),
         ("search, nobody matches", f"{QUEUE}?q=nosuchperson"),
+        ("member list, search e-mail", f"{MEMBERS}?q=pop31337@example.com"),
     ]:
         wall, cpu, queries = timed_get(cookie, url)
         print(f"{label:28s} {wall:7.1f} ms ({cpu:5.1f} ms CPU), {queries} queries")
