@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/approve.py [--population 50000] [--members 1000]
 
-Runs in-process with Django's test client on a fresh SQLite database, or on DATABASE_URL
-(PostgreSQL: the figures that matter). A population of pending members, all named
+Runs in-process (pages through Django's WSGI handler, the approval through its test
+client) on a fresh SQLite database, or on DATABASE_URL (PostgreSQL: the figures that
+matter). A population of pending members, all named
 `bench-pop-…`, is made once and kept for later runs on the same database. The script
 prints, as medians of 5, the pending queue's first page and a few searches in it, then
 approves N members of its own (named `bench-<run>-…`) with "select all N matching" on the
@@ -32,6 +33,7 @@ LAST_NAMES = ["Kim", "Lee", "Park", "Choi", "Smith", "Jones", "Jung", "Kang"]
 
 def make_population(size: int) -> None:
     """Pending members `bench-pop-0` … up to `size`, joined a minute apart; kept."""
+    from django.db import connection
     from django.utils import timezone
 
     from accounts.models import User
@@ -49,6 +51,10 @@ def make_population(size: int) -> None:
             )
             for n in range(start, min(size, start + 5000))
         )
+    if have < size and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # What autovacuum would do before long: the planner's figures for the new rows.
+            cursor.execute("ANALYZE accounts_user")
 
 
 def timed_get(cookie: str, url: str) -> tuple[float, float, int]:
