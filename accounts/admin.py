@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
 
 from aixops.admin import OptionalReasonForm, ReasonForm, confirmation_page, report_result
 from aixops.networks import client_ip
@@ -77,15 +77,18 @@ def _with_reason(modeladmin, request, queryset, transition, form_class, label):
     if "apply" in request.POST and form.is_valid():
         _run(modeladmin, request, queryset, transition, form.cleaned_data["reason"])
         return None
-    members = [
-        (member.pk, f"{member.username} <{member.email}>" if member.email else member.username)
-        for member in queryset.only("pk", "username", "email")
-    ]
-    question = ngettext(
-        "%(action)s this member:", "%(action)s these %(count)d members:", len(members)
-    ) % {"action": label, "count": len(members)}
     return confirmation_page(
-        modeladmin, request, title=label, question=question, rows=members, form=form
+        modeladmin,
+        request,
+        title=label,
+        question=ngettext_lazy(
+            "%(action)s this member:", "%(action)s these %(count)d members:", "count"
+        ),
+        queryset=queryset.only("pk", "username", "email"),
+        describe=lambda member: (
+            f"{member.username} <{member.email}>" if member.email else member.username
+        ),
+        form=form,
     )
 
 
@@ -218,9 +221,15 @@ class PendingMemberAdmin(GuardedRows, admin.ModelAdmin):
     list_display = ["username", "email", "first_name", "last_name", "date_joined", "groups_list"]
     list_filter = ["groups", "date_joined"]
     search_fields = ["username", "email", "first_name", "last_name"]
-    ordering = ["date_joined"]
+    # The order of the `user_pending_queue` index; ending in the primary key, so Django adds
+    # no tie-breaker of its own that the index does not hold.
+    ordering = ["date_joined", "pk"]
     actions = [approve, reject]
-    list_per_page = 200
+    # Django's default page: each row costs its rendering, and approving many at once is
+    # "select all N matching", not a longer page.
+    list_per_page = 100
+    # The queue is all there is to this model: counting it twice ("N of N") says nothing.
+    show_full_result_count = False
     # A waiting member's page (read-only, see has_change_permission): what to decide on, and
     # never the password's hash.
     fields = ["username", "first_name", "last_name", "email", "groups", "date_joined"]

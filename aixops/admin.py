@@ -44,19 +44,40 @@ class OptionalReasonForm(ReasonForm):
     )
 
 
-def confirmation_page(modeladmin, request, *, title, question, rows, form) -> TemplateResponse:
+# The confirmation page names this many of the rows an action acts on, and counts the rest:
+# "select all N matching" may select tens of thousands.
+CONFIRMATION_ROWS_SHOWN = 100
+
+
+def confirmation_page(
+    modeladmin, request, *, title, question, queryset, describe, form
+) -> TemplateResponse:
     """The intermediate page of a bulk action that asks first (a reason, a quota): the
-    question, what the action acts on (`rows`, as (pk, text)), and the form, posting back
-    to the same action with `apply`."""
+    question (an `ngettext_lazy` whose number is "count": `%(action)s` is the `title`), what
+    the action acts on (the first rows of `queryset`, each as `describe(row)`, and how many
+    more), and the form, posting back to the same action with `apply`. Its queries do not
+    grow with the rows."""
+    count = queryset.count()
+    rows = [describe(row) for row in queryset[:CONFIRMATION_ROWS_SHOWN]]
+    select_across = request.POST.get("select_across") == "1"
+    if select_across:
+        # "Select all N matching": the changelist's filters, in the URL the form posts back
+        # to, say which rows; Django needs just one ticked box to run the action. Never N
+        # fields, which would pass DATA_UPLOAD_MAX_NUMBER_FIELDS.
+        selected = list(queryset.values_list("pk", flat=True)[:1])
+    else:  # the boxes ticked on one page of the changelist
+        selected = list(queryset.values_list("pk", flat=True))
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
         "opts": modeladmin.model._meta,
-        "question": question,
+        "question": question % {"action": title, "count": count},
         "rows": rows,
+        "more": count - len(rows),
+        "selected": selected,
         "form": form,
         "action": request.POST.get("action"),
-        "select_across": request.POST.get("select_across") == "1",
+        "select_across": select_across,
     }
     return TemplateResponse(request, "admin/confirm_action.html", context)
 

@@ -29,16 +29,31 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = "-"
 errorlog = "-"
 
-# Workers write their Prometheus figures here so that /metrics can add them up. Set
-# before any worker imports prometheus_client, which reads it at import time.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="aixops-prometheus-"))
+# A temporary directory of the server's own for the workers' Prometheus figures, when
+# PROMETHEUS_MULTIPROC_DIR names none (with --preload, name one: the app, and with it
+# prometheus_client, is then imported before the server starts).
+own_prometheus_dir = None
 
 
 def on_starting(server):
-    # Figures of a previous run in a reused directory must not be added to this one.
-    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(directory, exist_ok=True)
+    # Workers write their Prometheus figures here so that /metrics can add them up: set
+    # before any worker is forked, since prometheus_client reads it when it is imported.
+    # Not when this file is read: `--print-config` and `--check-config` load the app (which
+    # makes the directory) but start no server to remove it again.
+    global own_prometheus_dir
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        # Figures of a previous run in a reused directory must not be added to this one.
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+    else:
+        own_prometheus_dir = tempfile.mkdtemp(prefix="aixops-prometheus-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_prometheus_dir
+
+
+def on_exit(server):
+    if own_prometheus_dir:
+        shutil.rmtree(own_prometheus_dir, ignore_errors=True)
 
 
 def child_exit(server, worker):

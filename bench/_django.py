@@ -27,3 +27,18 @@ def setup() -> None:
     setup_test_environment()  # the test client, and 'testserver' in ALLOWED_HOSTS
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("migrate", "--no-input", verbosity=0)
+
+
+def machine() -> str:
+    """What a figure was measured on: the core count, how busy the cores already are, and
+    the database it ran against."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version()")
+            database = cursor.fetchone()[0].split(" on ")[0]
+    else:
+        database = f"{connection.vendor} {connection.Database.sqlite_version}"
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} cores (load average {load:.1f}), {database}"

@@ -51,6 +51,7 @@ from .models import (
     Service,
     validate_talks_to,
 )
+from .signals import revision_moved_by_caller
 
 FORMAT_VERSION = 1
 POSITION_STEP = 10
@@ -59,6 +60,8 @@ CATEGORY_FIELDS = ["slug", "name", "title", "summary", "description", "position"
 SERVICE_FIELDS = ["slug", "name", "summary", "role", "hidden", "location", "access"]
 STORE_FIELDS = ["slug", "name", "kind", "description", "remark"]
 CATEGORY_LISTS = ["services", "data_stores", "focus_areas", "checklist", "config_notes"]
+# What a service's and a data store's links to services are called in the file.
+LINKS = {"service": "talks_to", "data store": "used_by"}
 TEXT_LISTS = {
     "focus_areas": FocusArea,
     "checklist": ChecklistItem,
@@ -372,10 +375,12 @@ def apply_import(plan: ImportPlan, *, dry_run: bool = False) -> list[str]:
     """Apply a checked plan in one transaction; return one line per change.
 
     With dry_run the same work is done and then rolled back, so the report is exact.
+    The writes are in bulk, keyed by slug: the number of queries does not grow with the
+    rows of the file, and the catalog revision moves once.
     """
     changes: list[str] = []
     try:
-        with transaction.atomic():
+        with transaction.atomic(), revision_moved_by_caller():
             _apply(plan, changes)
             if dry_run:
                 raise _DryRun
@@ -390,74 +395,176 @@ class _DryRun(Exception):
     """Unwinds the transaction of a dry run."""
 
 
-def _upsert(model, slug: str, values: dict, label: str, changes: list[str]):
-    existing = model.objects.filter(slug=slug).first()
-    if existing is None:
-        row = model.objects.create(slug=slug, **values)
-        changes.append(f"+ {label} {slug}")
-        return row
-    changed = [name for name, value in values.items() if getattr(existing, name) != value]
-    if changed:
-        for name in changed:
-            setattr(existing, name, values[name])
-        existing.save(update_fields=changed)
-        changes.append(f"~ {label} {slug}: {', '.join(n.removesuffix('_id') for n in changed)}")
-    return existing
+@dataclass
+class _Upsert:
+    """The rows of one model the file lists, keyed by slug, against the stored ones: what
+    to report and what to write."""
+
+    model: type
+    label: str
+    stored: dict[str, object]
+    values: dict[str, dict] = field(default_factory=dict)  # slug -> field values, file order
+    category_of: dict[str, str] = field(default_factory=dict)  # slug -> its category's slug
+    write: list[str] = field(default_factory=list)  # slugs new or changed
+
+    @classmethod
+    def of(cls, model, label: str, slugs: list[str]) -> _Upsert:
+        return cls(model, label, {row.slug: row for row in model.objects.filter(slug__in=slugs)})
+
+    def diff(self, slug: str, values: dict, changes: list[str], *, category: str = "") -> None:
+        """Report the row as new or changed (naming its changed fields) and keep it to write;
+        a row that matches the stored one is left alone. A service or store names the slug
+        of its `category`: its `category_id` is None while the category is yet to be made."""
+        self.values[slug] = values
+        if category:
+            self.category_of[slug] = category
+        existing = self.stored.get(slug)
+        if existing is None:
+            changes.append(f"+ {self.label} {slug}")
+            self.write.append(slug)
+            return
+        changed = [name for name, value in values.items() if getattr(existing, name) != value]
+        if changed:
+            changes.append(
+                f"~ {self.label} {slug}: {', '.join(n.removesuffix('_id') for n in changed)}"
+            )
+            self.write.append(slug)
+
+    def save(self, category_ids: dict[str, int] | None = None) -> dict[str, int]:
+        """Create and update the rows to write in one INSERT … ON CONFLICT (slug) DO UPDATE,
+        in the categories `category_ids` names by slug (written just before). Returns every
+        listed row's id by slug."""
+        rows = []
+        for slug in self.write:
+            values = self.values[slug]
+            if category_ids is not None:
+                values["category_id"] = category_ids[self.category_of[slug]]
+            rows.append(self.model(slug=slug, **values))
+        if rows:
+            self.model.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["slug"],
+                update_fields=list(self.values[self.write[0]]),
+            )
+        ids = {slug: row.pk for slug, row in self.stored.items()}
+        if rows:
+            written = self.model.objects.filter(slug__in=self.write)
+            ids.update(written.values_list("slug", "pk"))
+        return ids
 
 
 def _apply(plan: ImportPlan, changes: list[str]) -> None:
-    services: dict[str, Service] = {}
-    links: list[tuple[str, object, list[str], str]] = []
+    """Report every change in the file's order, then write each model in bulk."""
+    categories = _Upsert.of(Category, "category", [p.category.slug for p in plan.categories])
+    services = _Upsert.of(
+        Service, "service", [s.slug for p in plan.categories for s, _ in p.services]
+    )
+    stores = _Upsert.of(
+        DataStore, "data store", [s.slug for p in plan.categories for s, _ in p.stores]
+    )
+    texts = {
+        name: _current_texts(model, categories.stored.values())
+        for name, model in TEXT_LISTS.items()
+    }
+    new_texts: dict[str, dict[str, list]] = {name: {} for name in TEXT_LISTS}
+    links: list[tuple[str, str, list[str]]] = []  # (label, slug, linked service slugs)
     for category_plan in plan.categories:
         new = category_plan.category
-        category = _upsert(
-            Category,
-            new.slug,
-            {name: getattr(new, name) for name in CATEGORY_FIELDS if name != "slug"},
-            "category",
-            changes,
+        slug = new.slug
+        categories.diff(
+            slug, {name: getattr(new, name) for name in CATEGORY_FIELDS if name != "slug"}, changes
         )
+        # A category the file adds has no id until it is written (save() sets it then).
+        category_id = categories.stored[slug].pk if slug in categories.stored else None
         for new_service, talks_to in category_plan.services:
             values = {n: getattr(new_service, n) for n in SERVICE_FIELDS if n != "slug"}
-            values.update(category_id=category.pk, position=new_service.position)
-            service = _upsert(Service, new_service.slug, values, "service", changes)
-            services[service.slug] = service
-            links.append(("service", service, talks_to, "talks_to"))
+            values.update(category_id=category_id, position=new_service.position)
+            services.diff(new_service.slug, values, changes, category=slug)
+            links.append(("service", new_service.slug, talks_to))
         for new_store, used_by in category_plan.stores:
             values = {n: getattr(new_store, n) for n in STORE_FIELDS if n != "slug"}
-            values.update(category_id=category.pk, position=new_store.position)
-            store = _upsert(DataStore, new_store.slug, values, "data store", changes)
-            links.append(("data store", store, used_by, "used_by"))
-        for name, model in TEXT_LISTS.items():
-            _replace_texts(category, name, model, category_plan.texts[name], changes)
+            values.update(category_id=category_id, position=new_store.position)
+            stores.diff(new_store.slug, values, changes, category=slug)
+            links.append(("data store", new_store.slug, used_by))
+        for name in TEXT_LISTS:
+            current = texts[name].get(category_id, [])
+            wanted = category_plan.texts[name]
+            if current != wanted:
+                new_texts[name][slug] = wanted
+                changes.append(f"~ category {slug}: {name} ({len(current)} → {len(wanted)})")
 
+    category_ids = categories.save()
+    service_ids = services.save(category_ids)
+    store_ids = stores.save(category_ids)
+    for name, model in TEXT_LISTS.items():
+        _replace_texts(model, new_texts[name], category_ids)
     if plan.prune:
         _prune(plan, changes)
-    missing = {slug for _, _, slugs, _ in links for slug in slugs} - set(services)
-    services.update({s.slug: s for s in Service.objects.filter(slug__in=missing)})
-    for label, row, slugs, relation in links:
-        wanted = {services[slug].pk for slug in slugs}
-        manager = getattr(row, relation)
-        if set(manager.values_list("pk", flat=True)) != wanted:
-            manager.set(wanted)
-            changes.append(f"~ {label} {row.slug}: {relation}")
+    named = {slug for _, _, slugs in links for slug in slugs}
+    missing = named - set(service_ids)
+    service_ids.update(Service.objects.filter(slug__in=missing).values_list("slug", "pk"))
+    relinked = {
+        "service": _set_links(Service.talks_to, links, "service", service_ids, service_ids),
+        "data store": _set_links(DataStore.used_by, links, "data store", store_ids, service_ids),
+    }
+    for label, slug, _ in links:
+        if slug in relinked[label]:
+            changes.append(f"~ {label} {slug}: {LINKS[label]}")
 
 
-def _replace_texts(category, name, model, wanted, changes) -> None:
-    current = list(model.objects.filter(category=category).order_by("position"))
-    as_pairs = [(item.text, getattr(item, "is_access_touchpoint", False)) for item in current]
-    if as_pairs == wanted:
+def _current_texts(model, categories) -> dict[int, list[tuple[str, bool]]]:
+    """The stored text list of each given category, as (text, access touchpoint) pairs."""
+    current: dict[int, list[tuple[str, bool]]] = {}
+    rows = model.objects.filter(category__in=list(categories)).order_by("category", "position")
+    for item in rows:
+        pair = (item.text, getattr(item, "is_access_touchpoint", False))
+        current.setdefault(item.category_id, []).append(pair)
+    return current
+
+
+def _replace_texts(model, wanted: dict[str, list[tuple[str, bool]]], category_ids) -> None:
+    """Replace the whole text list of each category named in `wanted` (by slug)."""
+    if not wanted:
         return
-    model.objects.filter(category=category).delete()
-    rows = [
-        model(category=category, position=index + 1, text=text)
-        for index, (text, _touchpoint) in enumerate(wanted)
-    ]
-    if model is ConfigNote:
-        for row, (_text, touchpoint) in zip(rows, wanted, strict=True):
-            row.is_access_touchpoint = touchpoint
+    ids = [category_ids[slug] for slug in wanted]
+    model.objects.filter(category_id__in=ids).delete()
+    rows = []
+    for slug, pairs in wanted.items():
+        for index, (text, touchpoint) in enumerate(pairs):
+            row = model(category_id=category_ids[slug], position=index + 1, text=text)
+            if model is ConfigNote:
+                row.is_access_touchpoint = touchpoint
+            rows.append(row)
     model.objects.bulk_create(rows)
-    changes.append(f"~ category {category.slug}: {name} ({len(current)} → {len(wanted)})")
+
+
+def _set_links(relation, links, label, ids, service_ids) -> set[str]:
+    """Make the links through the many-to-many `relation` of each row `links` names under
+    `label` (with its id in `ids`) exactly the services it lists: one read of the stored
+    links, then one DELETE and one INSERT for the rows whose links differ. Returns their
+    slugs."""
+    rows = [(slug, ids[slug], slugs) for row_label, slug, slugs in links if row_label == label]
+    through = relation.through
+    source = relation.field.m2m_field_name() + "_id"
+    target = relation.field.m2m_reverse_field_name() + "_id"
+    current: dict[int, set[int]] = {}
+    stored = through.objects.filter(**{f"{source}__in": [pk for _, pk, _ in rows]})
+    for source_id, target_id in stored.values_list(source, target):
+        current.setdefault(source_id, set()).add(target_id)
+    changed = {}
+    for slug, pk, slugs in rows:
+        wanted = {service_ids[other] for other in slugs}
+        if current.get(pk, set()) != wanted:
+            changed[slug] = (pk, wanted)
+    if changed:
+        through.objects.filter(**{f"{source}__in": [pk for pk, _ in changed.values()]}).delete()
+        through.objects.bulk_create(
+            through(**{source: pk, target: other})
+            for pk, wanted in changed.values()
+            for other in sorted(wanted)
+        )
+    return set(changed)
 
 
 def _prune(plan: ImportPlan, changes: list[str]) -> None:

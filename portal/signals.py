@@ -5,6 +5,10 @@ Signals rather than explicit calls because catalog rows are written from many pl
 would stay stale; this is the one place that sees them all. No domain logic lives here.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from .models import (
@@ -33,9 +37,25 @@ CATALOG_MODELS = [
 ]
 
 
+# True while a bulk writer moves the revision itself (revision_moved_by_caller).
+_moved_by_caller: ContextVar[bool] = ContextVar("catalog_revision_moved_by_caller", default=False)
+
+
+@contextmanager
+def revision_moved_by_caller() -> Iterator[None]:
+    """Catalog writes inside the block do not each move the revision: the caller moves it
+    once when it is done (the catalog import, whose deletes would otherwise move it once
+    per row deleted, an UPDATE each)."""
+    token = _moved_by_caller.set(True)
+    try:
+        yield
+    finally:
+        _moved_by_caller.reset(token)
+
+
 def catalog_changed(sender, **kwargs) -> None:
     # m2m_changed fires before and after each change; one bump, after it, is enough.
-    if kwargs.get("action", "post_").startswith("post_"):
+    if kwargs.get("action", "post_").startswith("post_") and not _moved_by_caller.get():
         CatalogRevision.bump()
 
 

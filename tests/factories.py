@@ -108,3 +108,62 @@ def make_finished_scan(*, at=None, **counts):
     return Scan.objects.create(
         state=Scan.State.FINISHED, started_at=at, finished_at=at, duration_ms=120, **counts
     )
+
+
+def catalog_file_data(*, categories: int, services: int, stores: int, items: int = 3) -> dict:
+    """A catalog file's data (portal.catalog_io's format) with `categories` categories of
+    `services` services and `stores` data stores each: every service calls the one before
+    it, every store is used by two services, and `items` of each text list."""
+    entries = []
+    for c in range(categories):
+        slug = f"cat-{c}"
+        entries.append(
+            {
+                "slug": slug,
+                "name": f"Category {c}",
+                "title": f"Category {c} Guide",
+                "summary": "A generated category",
+                "position": c,
+                "services": [
+                    {
+                        "slug": f"{slug}-service-{n}",
+                        "name": f"Service {n}",
+                        "summary": f"Service number {n}",
+                        "role": "supporting" if n % 5 == 4 else "menu",
+                        "location": f"/{slug}/svc-{n}",
+                        "talks_to": [f"{slug}-service-{n - 1}"] if n else [],
+                    }
+                    for n in range(services)
+                ],
+                "data_stores": [
+                    {
+                        "slug": f"{slug}-store-{n}",
+                        "name": f"Store {n}",
+                        "kind": "relational",
+                        "description": f"Store number {n}",
+                        "used_by": [f"{slug}-service-{n % services}", f"{slug}-service-0"],
+                    }
+                    for n in range(stores)
+                ],
+                "focus_areas": [f"Focus {n}" for n in range(items)],
+                "checklist": [f"Check `{n}`" for n in range(items)],
+                "config_notes": [
+                    {"text": f"Note {n}", "access_touchpoint": n % 2 == 0} for n in range(items)
+                ],
+            }
+        )
+    return {"version": 1, "categories": entries}
+
+
+def change_every_row(data: dict) -> None:
+    """Change catalog_file_data's data in place: a new text for every service and store,
+    new links for each (a service calls the next one), and one more checklist item."""
+    for category in data["categories"]:
+        category["checklist"].append("One more check")
+        services = category["services"]
+        for service, after in zip(services, [*services[1:], None], strict=True):
+            service["summary"] += " (changed)"
+            service["talks_to"] = [after["slug"]] if after else []
+        for store in category["data_stores"]:
+            store["description"] += " (changed)"
+            store["used_by"] = store["used_by"][:1]

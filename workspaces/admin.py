@@ -8,7 +8,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
 
 from accounts.admin import UserAdmin, changeable_members
 from accounts.models import User
@@ -63,19 +63,19 @@ def _confirmed(modeladmin, request, queryset, operation, label, form_class=Optio
             return None
         _report(modeladmin, request, result, label, since)
         return None
-    rows = [
-        (
-            workspace.pk,
-            f"{workspace.owner.username} — {workspace.get_status_display()}"
-            + (f" ({workspace.location})" if workspace.location else ""),
-        )
-        for workspace in queryset.select_related("owner")
-    ]
-    question = ngettext(
-        "%(action)s this workspace?", "%(action)s these %(count)d workspaces?", len(rows)
-    ) % {"action": label, "count": len(rows)}
     return confirmation_page(
-        modeladmin, request, title=label, question=question, rows=rows, form=form
+        modeladmin,
+        request,
+        title=label,
+        question=ngettext_lazy(
+            "%(action)s this workspace?", "%(action)s these %(count)d workspaces?", "count"
+        ),
+        queryset=queryset.select_related("owner"),
+        describe=lambda workspace: (
+            f"{workspace.owner.username} — {workspace.get_status_display()}"
+            + (f" ({workspace.location})" if workspace.location else "")
+        ),
+        form=form,
     )
 
 

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from aixops.metrics import REQUESTS
 from devtools.processes import free_port, listening, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "aixops/gunicorn.conf.py"]
 
 
 def healthz_count(text: str) -> float:
@@ -53,9 +55,12 @@ def test_requests_are_counted_by_view_and_status(db, client, settings):
 
 
 
-@pytest.fixture
-def gunicorn_two_workers(tmp_path):
+@contextmanager
+def gunicorn(tmp_path, *, figures_dir=None):
+    """The production gunicorn config serving a fresh database with two workers, and
+    TMPDIR in `tmp_path`; figures in `figures_dir`, or in a directory of its own."""
     port = free_port()
+    (tmp_path / "tmp").mkdir()
     env = {
         **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
         "PORT": str(port),
@@ -63,25 +68,32 @@ def gunicorn_two_workers(tmp_path):
         "GUNICORN_THREADS": "1",
         "METRICS_TOKEN": "s3cret",
         "DATA_DIR": str(tmp_path),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        "TMPDIR": str(tmp_path / "tmp"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'metrics.sqlite3'}",
     }
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'metrics.sqlite3'}"
+    if figures_dir:
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(figures_dir)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
     )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "aixops/gunicorn.conf.py", "aixops.wsgi"],
+        [*GUNICORN, "aixops.wsgi"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         wait_for("gunicorn to serve", lambda: listening(port))
-        yield base, tmp_path / "prometheus"
+        yield f"http://127.0.0.1:{port}", server
     finally:
         stop_process(server, grace=15)
+
+
+@pytest.fixture
+def gunicorn_two_workers(tmp_path):
+    with gunicorn(tmp_path, figures_dir=tmp_path / "prometheus") as (base, _server):
+        yield base, tmp_path / "prometheus"
 
 
 def test_counts_add_up_across_gunicorn_workers(gunicorn_two_workers):
@@ -174,3 +186,27 @@ def test_a_failing_collector_does_not_fail_the_scrape(db, client, settings, monk
     assert metric_value(response.text, "aixops_collector_up", collector="HealthCollector") == 0
     assert metric_value(response.text, "aixops_collector_up", collector="AccountsCollector") == 1
     assert metric_value(response.text, "aixops_members", state="approved") == 0
+
+
+@pytest.mark.parametrize("option", ["--print-config", "--check-config"])
+def test_reading_gunicorn_config_leaves_nothing_in_the_temporary_directory(tmp_path, option):
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["TMPDIR"] = str(tmp_path)
+    for _ in range(2):
+        subprocess.run(
+            [*GUNICORN, option, "aixops.wsgi"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gunicorn_removes_its_own_figures_directory_when_it_stops(tmp_path):
+    with gunicorn(tmp_path) as (base, server):
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        (figures_dir,) = (tmp_path / "tmp").glob("aixops-prometheus-*")
+        assert list(figures_dir.glob("counter_*.db"))  # the workers count in it
+    assert server.returncode == 0
+    assert list((tmp_path / "tmp").iterdir()) == []
