@@ -1,5 +1,6 @@
-"""Who may read the portal: the one place every portal page and API view is guarded; and
-whom staff may change in the admin UI, and what they may grant."""
+"""Who may read the portal: the one place every portal page and API endpoint is guarded,
+for sessions and personal API tokens alike; and whom staff may change in the admin UI (and
+the staff API), and what they may grant."""
 
 from functools import wraps
 
@@ -9,6 +10,26 @@ from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import render
+from ninja.security.base import AuthBase
+from ninja.utils import check_csrf
+
+from aixops.api import ApiError
+
+# What may be called without a CSRF token: reads.
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+API_AUTHENTICATION_REQUIRED = {"error": "authentication required"}
+
+
+def api_refusal(user) -> tuple[int, dict] | None:
+    """Why an API call by `user` (a session's or a token's) gets no data: (status, JSON
+    body), or None for an approved member."""
+    if not user.is_authenticated:
+        return 401, API_AUTHENTICATION_REQUIRED
+    if not user.is_approved:
+        return 403, {"error": "membership not approved", "membership": user.membership}
+    return None
 
 
 def member_required(view=None, *, api: bool = False):
@@ -18,29 +39,56 @@ def member_required(view=None, *, api: bool = False):
     - pending, rejected and suspended members get a page that says so, or a JSON 403.
 
     The membership state is a field on the user row, so this costs no query beyond loading
-    the signed-in user.
+    the signed-in user (or the API token with its owner, accounts.tokens).
     """
 
     def decorator(view_func):
         @wraps(view_func)
         def wrapped(request, *args, **kwargs):
             user = request.user
-            if not user.is_authenticated:
-                if api:
-                    return JsonResponse({"error": "authentication required"}, status=401)
-                return redirect_to_login(request.get_full_path())
-            if user.is_approved:
+            if user.is_authenticated and user.is_approved:
                 return view_func(request, *args, **kwargs)
             if api:
-                return JsonResponse(
-                    {"error": "membership not approved", "membership": user.membership},
-                    status=403,
-                )
+                status, body = api_refusal(user)
+                return JsonResponse(body, status=status)
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
             return membership_page(request)
 
         return wrapped
 
     return decorator(view) if view is not None else decorator
+
+
+class ApiAccess(AuthBase):
+    """Who may call an endpoint of the JSON API (aixops.api), as django-ninja's `auth`:
+    approved members, by personal API token (`request.user` is the token's owner,
+    accounts.tokens) or by session, and with `permission`, only staff holding it (as the
+    admin UI asks of them). Refusals are the API's JSON (api_refusal); a session's
+    changes (POST) must carry the CSRF token, as forms do; a bearer token needs none.
+    """
+
+    # The OpenAPI schema's security scheme: the bearer token scripts use.
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+
+    def __init__(self, *, permission: str = ""):
+        self.permission = permission
+        super().__init__()
+
+    def __call__(self, request):
+        user = request.user
+        refusal = api_refusal(user)
+        if refusal is not None:
+            status, body = refusal
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            raise ApiError(status, body, headers)
+        if self.permission and not (user.is_staff and user.has_perm(self.permission)):
+            raise ApiError(403, {"error": "staff only"})
+        by_session = getattr(request, "api_token", None) is None
+        if by_session and request.method not in SAFE_METHODS and check_csrf(request):
+            raise ApiError(403, {"error": "CSRF check failed"})
+        return user
 
 
 def membership_page(request):
