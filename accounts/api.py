@@ -6,19 +6,21 @@ they are superusers themselves (accounts.access)."""
 from datetime import datetime
 
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Path, Router, Schema
 
 from aixops.api import ApiError, InvalidInput, Refusal
 from aixops.networks import client_ip
 from aixops.transitions import Transition
 
 from .access import ApiAccess, may_change_account
-from .models import MembershipError, User
+from .models import User
 
 router = Router(tags=["members (staff)"])
 
 REFUSALS = {401: Refusal, 403: Refusal}
 DECIDE = ApiAccess(permission="accounts.change_user")
+# A username as the URL carries it: one path segment.
+USERNAME = Path(..., pattern=r"^[^/\x00]+$", max_length=150, examples=["carol"])
 
 
 class PendingMember(Schema):
@@ -34,8 +36,18 @@ class PendingList(Schema):
     members: list[PendingMember]
 
 
+# Text a database column can hold (PostgreSQL refuses NUL), bounded.
+TEXT = r"^[^\x00]*$"
+
+
 class Reason(Schema):
-    reason: str = Field("", max_length=2000)
+    reason: str = Field("", max_length=2000, pattern=TEXT)
+
+
+class RejectReason(Schema):
+    reason: str = Field(
+        ..., max_length=2000, pattern=r"^[^\x00]*\S[^\x00]*$", description="told to the member"
+    )
 
 
 class Decision(Schema):
@@ -83,12 +95,10 @@ def decide(request, username: str, transition: Transition, reason: str = ""):
         raise ApiError(404, {"error": "no such member"})
     if not may_change_account(request.user, member):
         raise ApiError(403, {"error": "only a superuser may change a superuser"})
-    try:
-        result = User.objects.transition(
-            [member.pk], transition, by=request.user, reason=reason, ip=client_ip(request)
-        )
-    except MembershipError as exc:
-        raise ApiError(400, {"error": str(exc)}) from None
+    # The schema has made sure of a reason where the transition needs one.
+    result = User.objects.transition(
+        [member.pk], transition, by=request.user, reason=reason, ip=client_ip(request)
+    )
     member.refresh_from_db(fields=["membership"])
     if result.refused:
         raise ApiError(
@@ -122,7 +132,7 @@ DECISION_RESPONSES = {
     url_name="api-member-approve",
     summary="Approve a pending member",
 )
-def approve(request, username: str):
+def approve(request, username: str = USERNAME):
     return decide(request, username, User.APPROVE)
 
 
@@ -133,7 +143,7 @@ def approve(request, username: str):
     url_name="api-member-reject",
     summary="Reject a pending member, with the reason they are told",
 )
-def reject(request, username: str, body: Reason):
+def reject(request, username: str = USERNAME, body: RejectReason = ...):
     return decide(request, username, User.REJECT, body.reason)
 
 
@@ -144,7 +154,7 @@ def reject(request, username: str, body: Reason):
     url_name="api-member-suspend",
     summary="Suspend an approved member (their tokens stop working at once)",
 )
-def suspend(request, username: str, body: Reason | None = None):
+def suspend(request, username: str = USERNAME, body: Reason | None = None):
     return decide(request, username, User.SUSPEND, body.reason if body else "")
 
 
@@ -155,5 +165,5 @@ def suspend(request, username: str, body: Reason | None = None):
     url_name="api-member-reinstate",
     summary="Reinstate a suspended member",
 )
-def reinstate(request, username: str):
+def reinstate(request, username: str = USERNAME):
     return decide(request, username, User.REINSTATE)

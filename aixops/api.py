@@ -41,6 +41,12 @@ class UnicodeJSONRenderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}
 
 
+def no_such_endpoint(request, path=""):
+    """Any other address under /api/: a JSON 404, as scripts expect from an API (a typo, a
+    category slug the URL pattern cannot match), not the HTML page."""
+    return JsonResponse({"error": "no such endpoint"}, status=404)
+
+
 def build_api(routers: list[str]) -> NinjaAPI:
     """The API with the given routers (import paths of ninja Routers) at its root."""
     api = NinjaAPI(

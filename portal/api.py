@@ -4,7 +4,7 @@ OpenAPI schema from these types; approved members only (accounts.access), by ses
 personal API token."""
 
 from django.http import Http404
-from ninja import Router, Schema, Status
+from ninja import Path, Router, Schema, Status
 
 from accounts.access import ApiAccess
 from aixops.api import Refusal
@@ -169,7 +169,7 @@ def categories(request):
     url_name="api-category",
     summary="One category's overview with its health",
 )
-def category(request, slug: str):
+def category(request, slug: str = Path(..., pattern=r"^[-a-zA-Z0-9_]+$", examples=["devops"])):
     try:
         overview = category_overview(slug=slug, show_hidden=request.user.is_staff)
     except Http404:
