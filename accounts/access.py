@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
-from django.http import JsonResponse
 from django.shortcuts import render
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
@@ -19,52 +18,32 @@ from aixops.api import ApiError
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-API_AUTHENTICATION_REQUIRED = {"error": "authentication required"}
-
-
-def api_refusal(user) -> tuple[int, dict] | None:
-    """Why an API call by `user` (a session's or a token's) gets no data: (status, JSON
-    body), or None for an approved member."""
-    if not user.is_authenticated:
-        return 401, API_AUTHENTICATION_REQUIRED
-    if not user.is_approved:
-        return 403, {"error": "membership not approved", "membership": user.membership}
-    return None
-
-
-def member_required(view=None, *, api: bool = False):
-    """Let approved members through. Others never get data:
-
-    - anonymous visitors are sent to sign in (pages) or get a JSON 401 (API);
-    - pending, rejected and suspended members get a page that says so, or a JSON 403.
+def member_required(view):
+    """Let approved members through. Others never get data: anonymous visitors are sent to
+    sign in, and pending, rejected and suspended members get a page that says so. (API
+    endpoints use ApiAccess, which answers the same in JSON.)
 
     The membership state is a field on the user row, so this costs no query beyond loading
-    the signed-in user (or the API token with its owner, accounts.tokens).
+    the signed-in user.
     """
 
-    def decorator(view_func):
-        @wraps(view_func)
-        def wrapped(request, *args, **kwargs):
-            user = request.user
-            if user.is_authenticated and user.is_approved:
-                return view_func(request, *args, **kwargs)
-            if api:
-                status, body = api_refusal(user)
-                return JsonResponse(body, status=status)
-            if not user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            return membership_page(request)
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if user.is_approved:
+            return view(request, *args, **kwargs)
+        return membership_page(request)
 
-        return wrapped
-
-    return decorator(view) if view is not None else decorator
+    return wrapped
 
 
 class ApiAccess(AuthBase):
     """Who may call an endpoint of the JSON API (aixops.api), as django-ninja's `auth`:
     approved members, by personal API token (`request.user` is the token's owner,
     accounts.tokens) or by session, and with `permission`, only staff holding it (as the
-    admin UI asks of them). Refusals are the API's JSON (api_refusal); a session's
+    admin UI asks of them). Refusals say why in JSON, as pages do in words; a session's
     changes (POST) must carry the CSRF token, as forms do; a bearer token needs none.
     """
 
@@ -78,11 +57,12 @@ class ApiAccess(AuthBase):
 
     def __call__(self, request):
         user = request.user
-        refusal = api_refusal(user)
-        if refusal is not None:
-            status, body = refusal
-            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            raise ApiError(status, body, headers)
+        if not user.is_authenticated:
+            raise ApiError(
+                401, {"error": "authentication required"}, {"WWW-Authenticate": "Bearer"}
+            )
+        if not user.is_approved:
+            raise ApiError(403, {"error": "membership not approved", "membership": user.membership})
         if self.permission and not (user.is_staff and user.has_perm(self.permission)):
             raise ApiError(403, {"error": "staff only"})
         by_session = getattr(request, "api_token", None) is None

@@ -106,8 +106,8 @@ class ApiTokenForm(forms.Form):
 @member_required
 def api_tokens(request):
     """A member's own API tokens: the list (name, prefix, created, expiry, last use) and
-    the form that makes one. Four queries: the signed-in user, the tokens, the top bar's
-    categories, and none for the form."""
+    the form that makes one. Three queries: the signed-in user, the tokens, and the top
+    bar's categories."""
     return _api_tokens_page(request, ApiTokenForm())
 
 

@@ -337,3 +337,18 @@ def test_the_command_refuses_unknown_names_and_tokens(bob):
     with pytest.raises(CommandError, match="No token"):
         call_command("api_tokens", "revoke", "aix_nothing")
     assert not ApiToken.objects.exists()
+
+
+def test_a_token_call_leaves_a_session_it_carries_alone(catalog, bob):
+    """A browser on the docs page sends its session cookie too: a session due for its
+    Keycloak re-check is not re-checked (nor ended) by a call the token signs in."""
+    from accounts.oidc.middleware import EXPIRY_KEY
+
+    _, secret = issue(bob)
+    client = client_for(bob)
+    session = client.session
+    session[EXPIRY_KEY] = 0  # due long ago
+    session.save()
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+    assert client.get("/api/categories/").status_code == 200
+    assert client.session.get(EXPIRY_KEY) == 0
