@@ -8,7 +8,7 @@ from datetime import datetime
 from django.utils import timezone
 from ninja import Field, Path, Router, Schema
 
-from aixops.api import ApiError, InvalidInput, Refusal
+from aixops.api import REFUSALS, ApiError, InvalidInput, Refusal
 from aixops.networks import client_ip
 from aixops.transitions import Transition
 
@@ -17,7 +17,6 @@ from .models import User
 
 router = Router(tags=["members (staff)"])
 
-REFUSALS = {401: Refusal, 403: Refusal}
 DECIDE = ApiAccess(permission="accounts.change_user")
 # A username as the URL carries it: one path segment.
 USERNAME = Path(..., pattern=r"^[^/\x00]+$", max_length=150, examples=["carol"])

@@ -245,13 +245,6 @@ class ApiTokenError(Exception):
 
 
 class ApiTokenQuerySet(models.QuerySet):
-    def usable(self, *, now=None) -> models.QuerySet:
-        """Tokens that still let a script in: neither revoked nor expired."""
-        now = now or timezone.now()
-        return self.filter(revoked_at__isnull=True).filter(
-            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
-        )
-
     def issue(
         self,
         *,
@@ -350,7 +343,7 @@ class ApiToken(models.Model):
         return f"{self.prefix}… {self.name}"
 
     def is_usable(self, *, now=None) -> bool:
-        """Neither revoked nor expired (the same rule as ApiTokenQuerySet.usable)."""
+        """Neither revoked nor expired: the token still lets a script in."""
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 

@@ -84,7 +84,7 @@ class FailedAttempts:
             cache.set(self.key, 1, timeout=self.window)
 
 
-def refusal(status: int, error: str, **headers) -> JsonResponse:
+def refusal(status: int, error: str, headers: dict) -> JsonResponse:
     return JsonResponse({"error": error}, status=status, headers=headers)
 
 
@@ -118,14 +118,14 @@ class BearerTokenMiddleware:
             return refusal(
                 429,
                 "too many invalid tokens, try again later",
-                **{"Retry-After": str(attempts.retry_after)},
+                {"Retry-After": str(attempts.retry_after)},
             )
         token = token_for(secret, now=now)
         if token is None:
             attempts.add()
             log.info("refused an invalid API token from %s", address)
             return refusal(
-                401, "invalid token", **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                401, "invalid token", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
         request.user = token.owner
         request.api_token = token

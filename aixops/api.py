@@ -29,6 +29,11 @@ class Refusal(Schema):
     error: str
 
 
+# What any endpoint may answer before it runs: no or a wrong sign-in, no access, too many
+# wrong tokens from the caller's address (accounts.access, accounts.tokens).
+REFUSALS = {401: Refusal, 403: Refusal, 429: Refusal}
+
+
 class InvalidInput(Schema):
     """A request body or parameter that does not fit the schema (django-ninja's answer)."""
 

@@ -7,13 +7,11 @@ from django.http import Http404
 from ninja import Path, Router, Schema, Status
 
 from accounts.access import ApiAccess
-from aixops.api import Refusal
+from aixops.api import REFUSALS, Refusal
 
 from .selectors import category_overview, health_report, home_categories
 
 router = Router(auth=ApiAccess(), tags=["catalog"])
-
-REFUSALS = {401: Refusal, 403: Refusal}
 
 
 class CategoryCounts(Schema):
