@@ -58,6 +58,7 @@ class Command(BaseCommand):
         if username:
             tokens = tokens.filter(owner=operator.actor(username))
         now = timezone.now()
+        tokens = list(tokens)
         for token in tokens:
             state = (
                 "revoked"
@@ -80,6 +81,7 @@ class Command(BaseCommand):
                     ]
                 )
             )
+        self.stdout.write(f"{len(tokens)} token(s)")
 
     def revoke(self, *, token: str, **_options):
         found = ApiToken.objects.filter(
