@@ -98,6 +98,7 @@ class ApiTokenForm(forms.Form):
         coerce=int,
         empty_value=None,
         required=False,
+        initial=90,  # a token forgotten in a CI job should not work forever
     )
 
 
