@@ -1,5 +1,6 @@
-"""Who may read the portal: the one place every portal page and API view is guarded; and
-whom staff may change in the admin UI, and what they may grant."""
+"""Who may read the portal: the one place every portal page and API endpoint is guarded,
+for sessions and personal API tokens alike; and whom staff may change in the admin UI (and
+the staff API), and what they may grant."""
 
 from functools import wraps
 
@@ -7,40 +8,67 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
-from django.http import JsonResponse
 from django.shortcuts import render
+from ninja.security.base import AuthBase
+from ninja.utils import check_csrf
+
+from aixops.api import ApiError
+
+# What may be called without a CSRF token: reads.
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def member_required(view=None, *, api: bool = False):
-    """Let approved members through. Others never get data:
-
-    - anonymous visitors are sent to sign in (pages) or get a JSON 401 (API);
-    - pending, rejected and suspended members get a page that says so, or a JSON 403.
+def member_required(view):
+    """Let approved members through. Others never get data: anonymous visitors are sent to
+    sign in, and pending, rejected and suspended members get a page that says so. (API
+    endpoints use ApiAccess, which answers the same in JSON.)
 
     The membership state is a field on the user row, so this costs no query beyond loading
     the signed-in user.
     """
 
-    def decorator(view_func):
-        @wraps(view_func)
-        def wrapped(request, *args, **kwargs):
-            user = request.user
-            if not user.is_authenticated:
-                if api:
-                    return JsonResponse({"error": "authentication required"}, status=401)
-                return redirect_to_login(request.get_full_path())
-            if user.is_approved:
-                return view_func(request, *args, **kwargs)
-            if api:
-                return JsonResponse(
-                    {"error": "membership not approved", "membership": user.membership},
-                    status=403,
-                )
-            return membership_page(request)
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if user.is_approved:
+            return view(request, *args, **kwargs)
+        return membership_page(request)
 
-        return wrapped
+    return wrapped
 
-    return decorator(view) if view is not None else decorator
+
+class ApiAccess(AuthBase):
+    """Who may call an endpoint of the JSON API (aixops.api), as django-ninja's `auth`:
+    approved members, by personal API token (`request.user` is the token's owner,
+    accounts.tokens) or by session, and with `permission`, only staff holding it (as the
+    admin UI asks of them). Refusals say why in JSON, as pages do in words; a session's
+    changes (POST) must carry the CSRF token, as forms do; a bearer token needs none.
+    """
+
+    # The OpenAPI schema's security scheme: the bearer token scripts use.
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+
+    def __init__(self, *, permission: str = ""):
+        self.permission = permission
+        super().__init__()
+
+    def __call__(self, request):
+        user = request.user
+        if not user.is_authenticated:
+            raise ApiError(
+                401, {"error": "authentication required"}, {"WWW-Authenticate": "Bearer"}
+            )
+        if not user.is_approved:
+            raise ApiError(403, {"error": "membership not approved", "membership": user.membership})
+        if self.permission and not (user.is_staff and user.has_perm(self.permission)):
+            raise ApiError(403, {"error": "staff only"})
+        by_session = getattr(request, "api_token", None) is None
+        if by_session and request.method not in SAFE_METHODS and check_csrf(request):
+            raise ApiError(403, {"error": "CSRF check failed"})
+        return user
 
 
 def membership_page(request):

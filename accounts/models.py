@@ -3,18 +3,21 @@ the Keycloak sessions they sign in with (accounts.oidc)."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from aixops.outbox import Job, queue_after_commit
 from aixops.transitions import Transition, TransitionError, TransitionResult, claim
-from audit.models import record
+from audit.models import AuditEvent, record
 
 from .signals import membership_changed
 
@@ -244,3 +247,138 @@ class LogoutTokenUse(models.Model):
         horizon = settings.OIDC_LOGOUT_TOKEN_MAX_AGE + settings.OIDC_LEEWAY
         deleted, _ = cls.objects.filter(seen_at__lt=now - timedelta(seconds=horizon)).delete()
         return deleted
+
+
+class ApiTokenError(Exception):
+    """A token that cannot be made as asked (a name missing or taken, too many tokens, an
+    expiry out of range); the message says why, in the reader's language."""
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def issue(
+        self,
+        *,
+        owner: User,
+        name: str,
+        expires_in_days: int | None = None,
+        by: User | None,
+        ip: str | None = None,
+        actor_name: str = "",
+    ) -> tuple[ApiToken, str]:
+        """Make a token for `owner` and return it with its secret, which is never stored
+        and so can be shown only now. Audited; a second submit of the same name is refused
+        (one live token per name and owner), so a double click makes one token."""
+        name = (name or "").strip()
+        if not name or len(name) > ApiToken.NAME_MAX_LENGTH:
+            raise ApiTokenError(
+                _("Give the token a name of 1 to %(max)d characters.")
+                % {"max": ApiToken.NAME_MAX_LENGTH}
+            )
+        if expires_in_days is not None and not 1 <= expires_in_days <= ApiToken.MAX_DAYS:
+            raise ApiTokenError(
+                _("A token expires after 1 to %(max)d days.") % {"max": ApiToken.MAX_DAYS}
+            )
+        live = self.filter(owner=owner, revoked_at__isnull=True)
+        if live.count() >= ApiToken.MAX_LIVE_PER_OWNER:
+            raise ApiTokenError(
+                _("You have %(max)d tokens; revoke one you no longer use first.")
+                % {"max": ApiToken.MAX_LIVE_PER_OWNER}
+            )
+        secret = ApiToken.SECRET_PREFIX + secrets.token_urlsafe(32)
+        now = timezone.now()
+        expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+        try:
+            with transaction.atomic():
+                token = self.create(
+                    owner=owner,
+                    name=name,
+                    prefix=secret[: ApiToken.PREFIX_LENGTH],
+                    digest=ApiToken.digest_of(secret),
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+                token.audit(AuditEvent.Action.TOKEN_CREATE, by=by, ip=ip, actor_name=actor_name)
+        except IntegrityError:
+            raise ApiTokenError(
+                _("You already have a token named %(name)s.") % {"name": name}
+            ) from None
+        return token, secret
+
+
+class ApiToken(models.Model):
+    """A member's personal API token: a script sends it as `Authorization: Bearer <token>`
+    and acts as its owner, with the owner's access (accounts.access), for as long as the
+    token is neither revoked nor expired.
+
+    Only the SHA-256 of the secret is kept (the secret is random, 256 bits, so a slow hash
+    would add nothing), and a short prefix of it that people recognise their token by.
+    """
+
+    SECRET_PREFIX = "aix_"  # noqa: S105  (tells a leaked secret apart to secret scanners)
+    SECRET_SHAPE = re.compile(r"aix_[A-Za-z0-9_-]{43}")  # the prefix and 32 random bytes
+    PREFIX_LENGTH = 12  # "aix_" and 8 characters of the random part
+    NAME_MAX_LENGTH = 100
+    MAX_DAYS = 3650
+    MAX_LIVE_PER_OWNER = 20
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+    )
+    name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
+    prefix = models.CharField(_("prefix"), max_length=PREFIX_LENGTH)
+    digest = models.CharField(_("SHA-256 of the secret"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="api_token_live_name_unique_per_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}"
+
+    def is_usable(self, *, now=None) -> bool:
+        """Neither revoked nor expired: the token still lets a script in."""
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def describe(self) -> str:
+        """How the audit log names the token: its prefix and name, never the secret."""
+        return f"API token {self.prefix}… {self.name!r}"
+
+    def audit(self, action: str, *, by: User | None, ip: str | None, actor_name: str) -> None:
+        """Write `action` on this token to the owner's audit trail, naming the token by
+        its prefix and name (describe()), never its secret."""
+        record(action, [self.owner_id], by=by, actor_name=actor_name, reason=self.describe(), ip=ip)
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    def revoke(self, *, by: User | None, ip: str | None = None, actor_name: str = "") -> bool:
+        """Stop the token working, at once. True if this call revoked it, False if it was
+        revoked already (a second click, another admin): audited once."""
+        with transaction.atomic():
+            now = timezone.now()
+            changed = ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
+                revoked_at=now
+            )
+            if changed:
+                self.audit(AuditEvent.Action.TOKEN_REVOKE, by=by, ip=ip, actor_name=actor_name)
+        self.refresh_from_db(fields=["revoked_at"])
+        return bool(changed)

@@ -89,6 +89,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "csp",
+    # The API docs page (/api/docs) from django-ninja's own template and static Swagger UI,
+    # served by the portal: no CDN, no inline script (the CSP above).
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # API calls with `Authorization: Bearer <token>` act as the token's owner.
+    "accounts.tokens.BearerTokenMiddleware",
     "accounts.oidc.middleware.OIDCSessionRefresh",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -226,6 +231,10 @@ LOCAL_LOGIN_ENABLED = env_flag("LOCAL_LOGIN_ENABLED", default=True)
 MEMBER_AUTO_APPROVE_ROLES = env.list("MEMBER_AUTO_APPROVE_ROLES", default=OIDC_ADMIN_ROLES)
 MEMBER_AUTO_APPROVE_GROUPS = env.list("MEMBER_AUTO_APPROVE_GROUPS", default=[])
 MEMBER_AUTO_APPROVE_EMAIL_DOMAINS = env.list("MEMBER_AUTO_APPROVE_EMAIL_DOMAINS", default=[])
+# Personal API tokens: an address that sends this many wrong bearer tokens within the
+# window (seconds) is refused (429) until the window ends.
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", default=20, minimum=1)
+API_TOKEN_FAILURE_WINDOW = env_int("API_TOKEN_FAILURE_WINDOW", default=300, minimum=1)
 # Shown on the waiting page: whom to ask.
 MEMBER_APPROVAL_CONTACT = env.str("MEMBER_APPROVAL_CONTACT", default="")
 # The portal's own address, for links in e-mail.

@@ -51,6 +51,8 @@ class AuditEvent(models.Model):
         WORKSPACE_DELETED = "workspace.deleted", _("Workspace deleted")
         WORKSPACE_FAILED = "workspace.failed", _("Workspace failed")
         WORKSPACE_RETRY = "workspace.retry", _("Workspace retried")
+        TOKEN_CREATE = "token.create", _("API token created")
+        TOKEN_REVOKE = "token.revoke", _("API token revoked")
 
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -7,7 +7,4 @@ app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("categories/<slug:slug>/", views.category_detail, name="category"),
-    path("api/categories/", views.api_categories, name="api-categories"),
-    path("api/categories/<slug:slug>/", views.api_category, name="api-category"),
-    path("api/health/", views.api_health, name="api-health"),
 ]

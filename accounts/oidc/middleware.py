@@ -40,7 +40,13 @@ class OIDCSessionRefresh:
 
     @staticmethod
     def _exempt(request) -> bool:
-        return request.path.startswith("/oidc/") or request.path.startswith("/static/")
+        # A call signed in by a personal API token (accounts.tokens) does not use the
+        # session it may also carry.
+        return (
+            request.path.startswith("/oidc/")
+            or request.path.startswith("/static/")
+            or getattr(request, "api_token", None) is not None
+        )
 
     def _refresh(self, request):
         session = request.session

@@ -3,7 +3,8 @@ every kind of visitor.
 
 Only approved members get data; pending, rejected and suspended members get a page (or a
 JSON 403) that says why, and nothing from the catalog. Only approved staff get into the
-admin, and there only what their rights cover.
+admin, and there only what their rights cover. A personal API token is its member on the
+API, and nothing at all once revoked or expired.
 """
 
 import re
@@ -20,6 +21,7 @@ from django.test import Client, RequestFactory
 from django.urls import URLResolver, reverse
 from django.utils import timezone
 
+from accounts.models import ApiToken
 from accounts.permissions import admin_group
 from aixops.models import OutboxTask
 from portal.models import Category, CheckResult, HealthCheck, MaintenanceWindow, Service
@@ -50,6 +52,17 @@ def visitor(request, catalog, carol, dave, erin, bob, sam):
 
 def no_catalog_data(body: str) -> bool:
     return not any(text in body for text in CATALOG_TEXT)
+
+
+def token_client(owner, *, spoil=None) -> Client:
+    """A client sending `owner`'s personal API token and no session; `spoil` is "revoked"
+    or "expired"."""
+    token, secret = ApiToken.objects.issue(owner=owner, name="matrix", by=owner)
+    if spoil == "revoked":
+        token.revoke(by=owner)
+    elif spoil == "expired":
+        ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    return Client(headers={"authorization": f"Bearer {secret}"})
 
 
 @pytest.mark.parametrize("visitor", ["anonymous"], indirect=True)
@@ -394,3 +407,153 @@ def test_signing_out_of_the_admin_ends_the_session(sam):
     assert client.get("/admin/").status_code == 200
     assert client.post("/admin/logout/").status_code == 302
     assert outcome(client.get("/admin/")) == "login"
+
+
+# --- Personal API tokens, the token page and the staff API --------------------------------
+#
+# Every caller of the API: the session personas above, and scripts with a token (of an
+# approved member, of staff, of a pending or suspended member, revoked, expired).
+
+SESSION_CALLERS = ["anonymous", "carol", "dave", "erin", "bob", "sam", "alice"]
+TOKEN_CALLERS = [
+    "bob_token",
+    "sam_token",
+    "carol_token",
+    "erin_token",
+    "revoked_token",
+    "expired_token",
+]
+AUTHENTICATION_REQUIRED = (401, {"error": "authentication required"})
+INVALID_TOKEN = (401, {"error": "invalid token"})
+
+
+def not_approved(membership):
+    return 403, {"error": "membership not approved", "membership": membership}
+
+
+# What each caller gets from the members' API (catalog and health) and the staff API.
+MEMBER_API = {
+    "anonymous": AUTHENTICATION_REQUIRED,
+    "carol": not_approved("pending"),
+    "dave": not_approved("rejected"),
+    "erin": not_approved("suspended"),
+    "bob": 200,
+    "sam": 200,
+    "alice": 200,
+    "bob_token": 200,
+    "sam_token": 200,
+    "carol_token": not_approved("pending"),
+    "erin_token": not_approved("suspended"),
+    "revoked_token": INVALID_TOKEN,
+    "expired_token": INVALID_TOKEN,
+}
+STAFF_ONLY = (403, {"error": "staff only"})
+STAFF_API = {
+    **MEMBER_API,
+    "bob": STAFF_ONLY,
+    "bob_token": STAFF_ONLY,
+}
+
+
+@pytest.fixture
+def caller(request, catalog, carol, dave, erin, bob, sam, alice):
+    people = {"carol": carol, "dave": dave, "erin": erin, "bob": bob, "sam": sam, "alice": alice}
+    name = request.param
+    if name == "anonymous":
+        return name, Client()
+    if name in people:
+        return name, client_for(people[name])
+    if name in ("revoked_token", "expired_token"):
+        return name, token_client(bob, spoil=name.removesuffix("_token"))
+    return name, token_client(people[name.removesuffix("_token")])
+
+
+def answer(response):
+    """The status, and the JSON body of a refusal."""
+    if response.status_code in (401, 403):
+        return response.status_code, response.json()
+    return response.status_code
+
+
+@pytest.mark.parametrize("caller", SESSION_CALLERS + TOKEN_CALLERS, indirect=True)
+@pytest.mark.parametrize("url", [*API, "/api/health/"])
+def test_every_caller_of_the_members_api_gets_what_they_may(caller, url):
+    name, client = caller
+    response = client.get(url)
+    assert answer(response) == MEMBER_API[name]
+    if response.status_code != 200:
+        assert no_catalog_data(response.content.decode())
+
+
+@pytest.fixture
+def pat(django_user_model):
+    """Waiting for approval: the staff API's callers try to decide on her."""
+    return django_user_model.objects.create_user(username="pat")
+
+
+STAFF_CALLS = [
+    ("get", "/api/members/pending/", None),
+    ("post", "/api/members/pat/approve/", None),
+    ("post", "/api/members/pat/reject/", {"reason": "no"}),
+    ("post", "/api/members/pat/suspend/", {}),
+    ("post", "/api/members/pat/reinstate/", None),
+]
+
+
+@pytest.mark.parametrize("caller", SESSION_CALLERS + TOKEN_CALLERS, indirect=True)
+@pytest.mark.parametrize(("method", "url", "body"), STAFF_CALLS)
+def test_only_staff_decide_through_the_api(caller, pat, method, url, body):
+    name, client = caller
+    response = getattr(client, method)(url, body, content_type="application/json")
+    expected = STAFF_API[name]
+    if expected != 200:
+        assert answer(response) == expected
+        pat.refresh_from_db()
+        assert pat.membership == "pending"
+        assert "pat" not in response.content.decode()
+    elif url.endswith(("/suspend/", "/reinstate/")):
+        assert response.status_code == 409  # allowed, but pat is not approved or suspended
+    else:
+        assert response.status_code == 200
+
+
+@pytest.mark.parametrize("caller", SESSION_CALLERS + TOKEN_CALLERS, indirect=True)
+@pytest.mark.parametrize("url", [*PAGES, "/accounts/tokens/"])
+def test_a_token_opens_no_page(caller, url):
+    """Pages answer the session alone: with a token and no session, a caller is anonymous."""
+    name, client = caller
+    response = client.get(url)
+    if name in TOKEN_CALLERS or name == "anonymous":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+    elif name in STATE_PAGE:
+        assert response.status_code == 403
+        assert f'id="{STATE_PAGE[name]}"' in response.content.decode()
+    else:
+        assert response.status_code == 200
+
+
+@pytest.mark.parametrize("caller", SESSION_CALLERS, indirect=True)
+def test_only_approved_members_make_tokens(caller):
+    name, client = caller
+    response = client.post("/accounts/tokens/new/", {"name": "mine"})
+    made = ApiToken.objects.filter(name="mine").exists()
+    if name in ("bob", "sam", "alice"):
+        assert (response.status_code, made) == (200, True)
+    else:
+        assert response.status_code in (302, 403)
+        assert not made
+
+
+@pytest.mark.parametrize("caller", SESSION_CALLERS + TOKEN_CALLERS, indirect=True)
+@pytest.mark.parametrize("url", ["/api/openapi.json", "/api/docs"])
+def test_the_api_description_is_open_to_all(caller, url):
+    """The schema and its docs page describe the API and hold no data; but a token that no
+    longer works is refused wherever it is sent under /api/."""
+    name, client = caller
+    response = client.get(url)
+    if name in ("revoked_token", "expired_token"):
+        assert answer(response) == INVALID_TOKEN
+    else:
+        assert response.status_code == 200
+    assert no_catalog_data(response.content.decode())

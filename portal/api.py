@@ -1,0 +1,186 @@
+"""The catalog's JSON API: the same figures as the pages, for scripts (a CI job checking
+health before a deploy). Part of the portal's API (aixops.api), which describes it in the
+OpenAPI schema from these types; approved members only (accounts.access), by session or
+personal API token."""
+
+from django.http import Http404
+from ninja import Path, Router, Schema, Status
+
+from accounts.access import ApiAccess
+from aixops.api import REFUSALS, Refusal
+
+from .selectors import category_overview, health_report, home_categories
+
+router = Router(auth=ApiAccess(), tags=["catalog"])
+
+
+class CategoryCounts(Schema):
+    visible_apps: int
+    hidden_apps: int
+    supporting: int
+    data_stores: int
+    checklist_items: int
+    access_touchpoints: int
+
+
+class CategorySummary(Schema):
+    slug: str
+    name: str
+    title: str
+    summary: str
+    url: str
+    counts: CategoryCounts
+
+
+class CategoryList(Schema):
+    categories: list[CategorySummary]
+
+
+class LastScan(Schema):
+    id: int
+    finished_at: str  # ISO 8601, as sent before the schema existed
+    stale: bool
+
+
+class CategoryHealth(Schema):
+    status: str
+    label: str
+    last_known: str
+    items: int
+    monitored: int
+    last_scan: LastScan | None
+
+
+class ItemHealth(Schema):
+    status: str
+    unconfirmed: str | None
+    latency_ms: int | float | None
+    uptime_24h: float | None
+    uptime_7d: float | None
+    detail: str
+    depends_on_down: list[str]
+
+
+class OverviewCounts(CategoryCounts):
+    items: int
+
+
+class OverviewService(Schema):
+    slug: str
+    name: str
+    summary: str
+    role: str
+    hidden: bool
+    location: str
+    access: str
+    data_stores: list[str]
+    talks_to: list[str]
+    health: ItemHealth
+
+
+class OverviewDataStore(Schema):
+    slug: str
+    name: str
+    kind: str
+    description: str
+    remark: str
+    used_by: list[str]
+    health: ItemHealth
+
+
+class ConfigNote(Schema):
+    text: str
+    access_touchpoint: bool
+
+
+class CategoryOverview(Schema):
+    slug: str
+    name: str
+    title: str
+    summary: str
+    description: str
+    last_scan: LastScan | None
+    health: CategoryHealth
+    counts: OverviewCounts
+    services: list[OverviewService]
+    data_stores: list[OverviewDataStore]
+    focus_areas: list[str]
+    checklist: list[str]
+    config_notes: list[ConfigNote]
+
+
+class CategoryStatus(Schema):
+    slug: str
+    status: str
+    label: str
+    last_known: str
+    items: int
+    monitored: int
+
+
+class ItemStatus(ItemHealth):
+    slug: str
+    category: str
+
+
+class HealthReport(Schema):
+    last_scan: LastScan | None
+    categories: list[CategoryStatus]
+    services: list[ItemStatus]
+    data_stores: list[ItemStatus]
+
+
+@router.api_operation(
+    ["GET", "HEAD"],
+    "/categories/",
+    response={200: CategoryList, **REFUSALS},
+    url_name="api-categories",
+    summary="Every category with its counts",
+)
+def categories(request):
+    return {
+        "categories": [
+            {
+                "slug": category.slug,
+                "name": category.name,
+                "title": category.title,
+                "summary": category.summary,
+                "url": request.build_absolute_uri(category.get_absolute_url()),
+                "counts": {
+                    "visible_apps": category.visible_count,
+                    "hidden_apps": category.hidden_count,
+                    "supporting": category.supporting_count,
+                    "data_stores": category.data_store_count,
+                    "checklist_items": category.checklist_count,
+                    "access_touchpoints": category.touchpoint_count,
+                },
+            }
+            for category in home_categories()
+        ]
+    }
+
+
+@router.api_operation(
+    ["GET", "HEAD"],
+    "/categories/{slug:slug}/",
+    response={200: CategoryOverview, 404: Refusal, **REFUSALS},
+    url_name="api-category",
+    summary="One category's overview with its health",
+)
+def category(request, slug: str = Path(..., pattern=r"^[-a-zA-Z0-9_]+$", examples=["devops"])):
+    try:
+        overview = category_overview(slug=slug, show_hidden=request.user.is_staff)
+    except Http404:
+        return Status(404, {"error": "no such category"})
+    return overview.as_dict()
+
+
+@router.api_operation(
+    ["GET", "HEAD"],
+    "/health/",
+    response={200: HealthReport, **REFUSALS},
+    url_name="api-health",
+    summary="The latest status of every category, service and data store",
+)
+def health(request):
+    return health_report(show_hidden=request.user.is_staff)
