@@ -105,6 +105,15 @@ def probe_spec(check: HealthCheck) -> ProbeSpec:
         accepted=tuple(parse_status_codes(check.accepted_statuses)) if http else (),
         degraded_after_ms=check.degraded_after_ms,
         conditions=tuple(check.parsed_conditions()) if http else (),
+        warn_days=check.warn_days,
+        expected=check.resolved_expected(),
+        client_id=check.client_id,
+        redirect_uri=check.redirect_uri,
+        # Tokens the provider signs must be readable with the leeway the portal allows.
+        max_clock_skew=settings.OIDC_LEEWAY,
+        queue=check.resolved_queue(),
+        max_queue_length=check.max_queue_length,
+        key_prefix=check.broker_key_prefix(),
     )
 
 
