@@ -8,10 +8,11 @@ Every probe looks its host up once, refuses it when any address the host has is 
 denied network (HEALTH_CHECK_DENY_NETWORKS), and connects to the address it vetted,
 never to the name again (portal/probe_net.py): a second DNS answer (DNS rebinding)
 cannot steer it. The kinds that check single sign-on and Celery workers live in
-portal/identity_probes.py and portal/worker_probes.py. The one exception is rediss://, whose client checks the server's certificate against the name
-it connects to and so is given the name: a DNS answer that changed in between could
-reach a denied address, but (certificates verified, redis-py's default) fails the TLS
-handshake there before any command is sent.
+portal/identity_probes.py and portal/worker_probes.py. The one exception is rediss://,
+whose client checks the server's certificate against the name it connects to and so is
+given the name: a DNS answer that changed in between could reach a denied address, but
+(certificates verified, redis-py's default) fails the TLS handshake there before any
+command is sent.
 """
 
 from __future__ import annotations

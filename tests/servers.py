@@ -6,8 +6,8 @@ free port and stops when told.
 
 HTTP paths: /ok (200, {"status": "UP"}), /down (200, {"status": "DOWN"}), /error (500),
 /slow?seconds=1.0 (200 after a pause), /hang (never answers), /host (200, {"host": the
-Host header}), /redirect?to=URL (302 to URL). Connections are kept alive, as a real
-server's would be. Given an SSL context, the server speaks HTTPS.
+Host header}), /redirect?to=URL (302 to URL), /status?code=N (N). Connections are kept
+alive, as a real server's would be. Given an SSL context, the server speaks HTTPS.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ async def _route(path: str, query: dict, headers: dict) -> tuple[int, bytes, str
         return 200, json.dumps({"host": headers.get("host")}).encode(), ""
     if path == "/redirect":
         return 302, b"{}", f"Location: {query['to'][0]}\r\n"
+    if path == "/status":
+        return int(query["code"][0]), b"{}", ""
     return 404, b"{}", ""
 
 
