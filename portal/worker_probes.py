@@ -14,13 +14,9 @@ from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 from celery import Celery
-from kombu import Connection
 
 from .probe_net import Finding, ProbeSpec, Refused, vetted_address, with_host
 
-# An app of its own for its control client only: pings go over the connection given to
-# each call, so nothing from the portal's app (its broker, its queues) is involved.
-_CONTROL = Celery("aixops-health", set_as_current=False)
 # Workers answer a ping within a second (Celery's default wait), or not at all.
 PING_SECONDS = 1.0
 
@@ -60,13 +56,22 @@ def _ask(url: str, spec: ProbeSpec, wait: float) -> tuple[int, list[str]]:
     options = {"socket_connect_timeout": spec.timeout, "socket_timeout": spec.timeout}
     if spec.key_prefix:
         options["global_keyprefix"] = spec.key_prefix
-    with Connection(url, connect_timeout=spec.timeout, transport_options=options) as connection:
-        try:
-            connection.ensure_connection(max_retries=0)
-        except Exception as error:  # kombu raises several types for an unreachable broker
-            raise BrokerUnreachable(f"broker unreachable: {error}") from error
-        # A declare counts the queue's messages (every priority list on Redis) without
-        # creating it; a passive one would fail for an empty queue, which Redis deletes.
-        waiting = connection.default_channel.queue_declare(queue=spec.queue).message_count
-        replies = _CONTROL.control.ping(timeout=wait, connection=connection)
+    # An app of the probe's own, on the check's broker: Celery publishes control
+    # messages through its app's producer pool, so the portal's app (its broker, its
+    # queues) must not be the one asking.
+    app = Celery("aixops-health", broker=url, set_as_current=False)
+    app.conf.broker_transport_options = options
+    app.conf.broker_connection_timeout = spec.timeout
+    try:
+        with app.connection_for_write() as connection:
+            try:
+                connection.ensure_connection(max_retries=0)
+            except Exception as error:  # kombu raises several types for an unreachable broker
+                raise BrokerUnreachable(f"broker unreachable: {error}") from error
+            # A declare counts the queue's messages (every priority list on Redis) without
+            # creating it; a passive one fails for an empty queue, which Redis deletes.
+            waiting = connection.default_channel.queue_declare(queue=spec.queue).message_count
+            replies = app.control.ping(timeout=wait, connection=connection)
+    finally:
+        app.close()
     return waiting, sorted(name for reply in replies for name in reply)
