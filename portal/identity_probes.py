@@ -27,16 +27,15 @@ _AUTHORIZATION_PARAMS = {"response_type": "code", "scope": "openid", "state": "a
 _URL_SHOWN = 120
 
 
-def _platform_url_missing() -> Refused:
-    return Refused("PLATFORM_BASE_URL is not set, so a relative URL cannot be probed")
-
-
 async def probe_oidc(spec: ProbeSpec, client: httpx.AsyncClient, deny: Sequence) -> Finding:
     """Discovery names the expected issuer, the JWKS holds a usable signing key, the
     provider's clock is within `max_clock_skew` of ours, and, given a client id, the
     provider accepts that client's authorization request with its redirect URI."""
     if not spec.target:
-        raise _platform_url_missing()
+        raise Refused(
+            "no provider to probe: set OIDC_ISSUER (for a blank target) or PLATFORM_BASE_URL "
+            "(for a path)"
+        )
     issuer_url = spec.target.removesuffix(WELL_KNOWN).rstrip("/")
 
     async def get(url: str) -> Fetched:
@@ -154,18 +153,22 @@ async def _authorization_accepted(spec: ProbeSpec, document: dict, get) -> str:
 
 async def probe_sso_redirect(spec: ProbeSpec, client: httpx.AsyncClient, deny: Sequence) -> Finding:
     """An anonymous request to a tool must be sent to sign in: redirected to the expected
-    sign-in (a URL prefix: the realm, oauth2-proxy's /oauth2/sign_in), or answered 401/403
-    (oauth2-proxy's own sign-in page). The tool's own page (a 2xx) is `not protected`."""
+    sign-in (a URL prefix: the realm, oauth2-proxy's /oauth2/), answered 401/403, or
+    answered with a sign-in page that leads there (nginx's `error_page 401` serving
+    oauth2-proxy's page, whose form posts to /oauth2/start). Any other 2xx is the tool's
+    own page: `not protected`."""
     if not spec.target:
-        raise _platform_url_missing()
-    answer = await fetch(client, spec.target, deny=deny, timeout=spec.timeout, method=spec.method)
+        raise Refused("PLATFORM_BASE_URL is not set, so a relative URL cannot be probed")
+    answer = await fetch(
+        client, spec.target, deny=deny, timeout=spec.timeout, method=spec.method, read_body=True
+    )
     status, expires = answer.status, answer.certificate_expires
+    expected = urljoin(spec.target, spec.expected)
     if 300 <= status < 400:
         location = answer.headers.get("location")
         if not location:
             raise Refused(f"HTTP {status} without a Location")
         where = urljoin(str(answer.url), location)
-        expected = urljoin(spec.target, spec.expected)
         if not where.startswith(expected):
             raise Refused(f"sends to {_shown(where)}, not to the sign-in at {_shown(expected)}")
         return Finding(
@@ -173,6 +176,9 @@ async def probe_sso_redirect(spec: ProbeSpec, client: httpx.AsyncClient, deny: S
         )
     if status in (401, 403):
         return Finding(f"asks to sign in: HTTP {status}", certificate_expires=expires)
+    sign_in_path = urlsplit(expected).path
+    if 200 <= status < 300 and sign_in_path.strip("/") and sign_in_path.encode() in answer.body:
+        return Finding(f"shows the sign-in page: HTTP {status}", certificate_expires=expires)
     if 200 <= status < 300:
         raise Refused(f"not protected: HTTP {status} without signing in")
     raise Refused(f"HTTP {status}")

@@ -7,6 +7,7 @@ app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("categories/<slug:slug>/", views.category_detail, name="category"),
+    path("checklist/<int:pk>/run/", views.run_checklist_step, name="run-checklist-step"),
     path("api/categories/", views.api_categories, name="api-categories"),
     path("api/categories/<slug:slug>/", views.api_category, name="api-category"),
     path("api/health/", views.api_health, name="api-health"),

@@ -97,8 +97,9 @@ class HealthCheck(models.Model):
         blank=True,
         help_text=_(
             "HTTP, sign-in redirect: an http(s) URL, or a path relative to PLATFORM_BASE_URL. "
-            "OpenID provider: its issuer URL (or a path). TCP: host:port. Redis, Celery: a "
-            "redis:// URL (blank: the portal's broker). PostgreSQL: a postgres:// URL."
+            "OpenID provider: its issuer URL or path (blank: the portal's, OIDC_ISSUER). "
+            "TCP: host:port. Redis, Celery: a redis:// URL (blank: the portal's broker). "
+            "PostgreSQL: a postgres:// URL."
         ),
     )
     accepted_statuses = models.CharField(
@@ -158,7 +159,10 @@ class HealthCheck(models.Model):
         _("redirect URI"),
         max_length=500,
         blank=True,
-        help_text=_("OpenID provider, with a client id: the redirect URI the client uses."),
+        help_text=_(
+            "OpenID provider, with a client id: the redirect URI the client uses (a URL, or "
+            "a path under PLATFORM_BASE_URL)."
+        ),
     )
     queue = models.CharField(
         _("queue"),
@@ -287,19 +291,35 @@ class HealthCheck(models.Model):
                 yield from (("expected", message) for message in error.messages)
         if self.redirect_uri and not self.client_id:
             yield "client_id", _("Give the client id whose redirect URI is checked.")
-        if self.redirect_uri and urlsplit(self.redirect_uri).scheme not in ("http", "https"):
-            yield "redirect_uri", _("Enter the redirect URI as an http(s) URL.")
+        if self.redirect_uri:
+            try:
+                validate_target(self.Kind.HTTP, self.redirect_uri)
+            except ValidationError:
+                yield (
+                    "redirect_uri",
+                    _(
+                        "Enter the redirect URI as an http(s) URL or a path under "
+                        "PLATFORM_BASE_URL."
+                    ),
+                )
 
     # What the probe needs ----------------------------------------------------------
 
     def resolved_target(self) -> str:
-        """The target to probe: relative HTTP paths are joined to PLATFORM_BASE_URL and a
-        blank Redis or Celery target is the portal's own broker."""
+        """The target to probe: relative HTTP paths are joined to PLATFORM_BASE_URL, a
+        blank Redis or Celery target is the portal's own broker and a blank OpenID
+        provider is the portal's own (OIDC_ISSUER)."""
+        if self.kind == self.Kind.OIDC and not self.target:
+            return settings.OIDC_ISSUER
         if self.kind in HTTP_KINDS:
             return _on_platform(self.target)
         if self.kind in (self.Kind.REDIS, self.Kind.CELERY) and not self.target:
             return settings.CELERY_BROKER_URL
         return self.target
+
+    def resolved_redirect_uri(self) -> str:
+        """`redirect_uri`, a path joined to PLATFORM_BASE_URL."""
+        return _on_platform(self.redirect_uri)
 
     def resolved_expected(self) -> str:
         """`expected`, a path joined to PLATFORM_BASE_URL."""
@@ -386,6 +406,8 @@ def _on_platform(url: str) -> str:
 
 # The kinds whose target is an http(s) URL or a path under PLATFORM_BASE_URL.
 HTTP_KINDS = (HealthCheck.Kind.HTTP, HealthCheck.Kind.OIDC, HealthCheck.Kind.SSO_REDIRECT)
+# The kinds whose blank target is the portal's own (broker, OpenID provider).
+_BLANK_MEANS_OWN = (HealthCheck.Kind.REDIS, HealthCheck.Kind.CELERY, HealthCheck.Kind.OIDC)
 # The kinds each kind-specific option is for.
 _OPTION_KINDS = {
     "expected": (HealthCheck.Kind.OIDC, HealthCheck.Kind.SSO_REDIRECT),
@@ -405,7 +427,7 @@ def validate_target(kind: str, target: str) -> None:
     """Refuse a target its kind of check cannot or may not probe: wrong scheme, no host,
     bad port, credentials in an HTTP URL, a host in HEALTH_CHECK_DENY_NETWORKS."""
     target = target.strip()
-    if kind in (HealthCheck.Kind.REDIS, HealthCheck.Kind.CELERY) and not target:
+    if kind in _BLANK_MEANS_OWN and not target:
         return
     if not target:
         raise ValidationError(_("A target is required for this kind of check."))
@@ -508,7 +530,8 @@ class ScanQuerySet(models.QuerySet):
 
 
 class Scan(models.Model):
-    """One pass over every enabled check, by one Celery task (or `manage.py refresh_health`).
+    """One pass over every enabled check (or over the checks of one checklist step, its
+    "Run now"), by one Celery task (or `manage.py refresh_health`).
 
     A scan is recorded as running when it starts; its results, the checks' new state
     and its finish are written in one transaction, so a scan whose worker died stays

@@ -14,7 +14,7 @@ from portal.conditions import (
     parse_condition,
     parse_conditions,
 )
-from portal.models import DataStore, HealthCheck, Service
+from portal.models import ChecklistItem, DataStore, HealthCheck, Service
 from portal.models.health import validate_target
 
 
@@ -373,9 +373,39 @@ def test_embedded_health_fixture_checks_what_runs_locally(catalog):
     kinds = dict(HealthCheck.objects.values_list("slug", "kind"))
     assert kinds == {
         "admin-ui-local": "http",
+        "admin-ui-sso-redirect-local": "sso-redirect",
+        "admin-ui-workers-local": "celery",
         "flower-local": "http",
         "celery-redis-local": "redis",
+        "keycloak-oidc-local": "oidc",
     }
+
+
+@pytest.mark.parametrize(
+    ("fixture", "bound"),
+    [
+        (
+            "health_checks",
+            {
+                1: {"gitlab-sso-redirect", "keycloak-oidc"},
+                2: {"jenkins-sso-redirect"},
+                3: {"admin-ui-workers", "celery-redis-ping", "flower-http"},
+            },
+        ),
+        (
+            "health_checks_local",
+            {
+                1: {"keycloak-oidc-local"},
+                2: {"admin-ui-sso-redirect-local"},
+                3: {"admin-ui-workers-local", "celery-redis-local", "flower-local"},
+            },
+        ),
+    ],
+)
+def test_the_seed_checklist_steps_are_bound_to_their_checks(catalog, fixture, bound):
+    call_command("loaddata", fixture, verbosity=0)
+    steps = ChecklistItem.objects.filter(category__slug="devops").prefetch_related("checks")
+    assert {step.position: {check.slug for check in step.checks.all()} for step in steps} == bound
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,14 @@ def test_a_proxy_that_answers_with_its_sign_in_page_is_up(tool, code):
     assert (outcome.outcome, outcome.detail) == ("up", f"asks to sign in: HTTP {code}")
 
 
+def test_a_proxy_sign_in_page_served_in_place_of_the_tool_is_up():
+    # nginx's `error_page 401 = /oauth2/sign_in` answers 200 with oauth2-proxy's page,
+    # whose form posts to /oauth2/start.
+    with JsonServer({"/flower/": {"form": "/oauth2/start?rd=%2Fflower%2F"}}) as proxy:
+        outcome = probe("sso-redirect", proxy.url("/flower/"), expected="/oauth2/")
+    assert (outcome.outcome, outcome.detail) == ("up", "shows the sign-in page: HTTP 200")
+
+
 def test_a_tool_answering_its_own_page_to_anonymous_visitors_is_not_protected(op, tool):
     outcome = probe("sso-redirect", tool.url("/ok"), expected=op.issuer)
     assert (outcome.outcome, outcome.detail) == (
