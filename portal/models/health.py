@@ -322,7 +322,11 @@ class HealthCheck(models.Model):
         return _on_platform(self.redirect_uri)
 
     def resolved_expected(self) -> str:
-        """`expected`, a path joined to PLATFORM_BASE_URL."""
+        """`expected`: an OpenID issuer given as a path is joined to PLATFORM_BASE_URL; a
+        sign-in path stays a path, read on the tool's host (oauth2-proxy's /oauth2/ is
+        wherever the tool is)."""
+        if self.kind == self.Kind.SSO_REDIRECT:
+            return self.expected
         return _on_platform(self.expected)
 
     def resolved_queue(self) -> str:

@@ -259,6 +259,16 @@ def test_usable_checks_of_the_new_kinds_pass(gitlab, fields):
     HealthCheck(slug="x", service=gitlab, **fields).full_clean()
 
 
+def test_a_sign_in_path_is_read_on_the_tools_host_and_an_issuer_path_on_the_platform(
+    gitlab, settings
+):
+    settings.PLATFORM_BASE_URL = "https://platform.example.com/"
+    sso = HealthCheck(slug="x", service=gitlab, kind="sso-redirect", expected="/oauth2/")
+    oidc = HealthCheck(slug="y", service=gitlab, kind="oidc", expected="/keycloak/realms/a")
+    assert sso.resolved_expected() == "/oauth2/"
+    assert oidc.resolved_expected() == "https://platform.example.com/keycloak/realms/a"
+
+
 def test_a_blank_celery_target_is_the_portals_broker_queue_and_namespace(gitlab, settings):
     settings.CELERY_BROKER_URL = "redis://broker:6379/3"
     settings.CELERY_TASK_DEFAULT_QUEUE = "blue"
