@@ -153,3 +153,10 @@ def test_run_now_is_post_only(checked, alice):
 
 def test_run_now_of_an_unknown_step_is_not_found(checked, alice):
     assert client_for(alice).post("/checklist/999999/run/").status_code == 404
+
+
+def test_binding_a_check_to_a_step_shows_on_the_next_view(checked, bob_client):
+    bob_client.get(DEVOPS)  # cached
+    HealthCheck.objects.get(slug="jenkins-sso-redirect").checklist_items.add(step(3))
+    steps = steps_of(bob_client.get(DEVOPS).content.decode())
+    assert steps.count("jenkins-sso-redirect") == 2

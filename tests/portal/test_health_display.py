@@ -9,7 +9,15 @@ import redis
 from django.utils import timezone
 
 from aixops.celery import app as celery_app
-from portal.models import Category, CheckResult, HealthCheck, MaintenanceWindow, Scan, Service
+from portal.models import (
+    Category,
+    ChecklistItem,
+    CheckResult,
+    HealthCheck,
+    MaintenanceWindow,
+    Scan,
+    Service,
+)
 from tests.factories import make_checks, make_finished_scan
 from tests.pagetext import page_text, squeeze
 from tests.subprocesses import TEST_REDIS_URL
@@ -351,6 +359,17 @@ class TestAdmin:
         assert response.status_code == 200
         assert set(response.context["adminform"].form.errors) == {"target"}
         assert not HealthCheck.objects.filter(slug="gitlab-file").exists()
+
+    def test_admin_adds_a_sign_in_redirect_bound_to_a_checklist_step(self, catalog, sam, client):
+        client.force_login(sam)
+        step = ChecklistItem.objects.get(category__slug="devops", position=2)
+        fields = {"slug": "jenkins-sso", "kind": "sso-redirect", "target": "/jenkins/"}
+        refused = self.add_check(client, **fields)
+        assert set(refused.context["adminform"].form.errors) == {"expected"}
+        response = self.add_check(client, **fields, expected="/oauth2/", checklist_items=[step.pk])
+        assert response.status_code == 302
+        check = HealthCheck.objects.get(slug="jenkins-sso")
+        assert list(check.checklist_items.all()) == [step]
 
     def test_staff_cannot_point_a_check_at_the_metadata_service(self, catalog, sam, client):
         client.force_login(sam)
