@@ -51,7 +51,8 @@ USER_AGENT = "AIXOps-health/1.0"
 
 @dataclass(frozen=True)
 class ProbeOutcome:
-    """What one probe found: up, degraded (answered, but slowly) or down, and why."""
+    """What one probe found: up, degraded (answered, but slowly, with a certificate about
+    to expire or with a warning of its kind) or down, and why."""
 
     key: int
     outcome: str

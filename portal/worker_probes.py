@@ -21,10 +21,6 @@ from .probe_net import Finding, ProbeSpec, Refused, vetted_address, with_host
 PING_SECONDS = 1.0
 
 
-class BrokerUnreachable(Refused):
-    """The broker did not take a connection; nothing can be said about workers."""
-
-
 async def probe_celery(spec: ProbeSpec, _client, deny: Sequence) -> Finding:
     """How many workers answer a ping through the check's broker, which ones, and how
     many tasks wait in its queue: down when the broker is unreachable or no worker
@@ -67,7 +63,7 @@ def _ask(url: str, spec: ProbeSpec, wait: float) -> tuple[int, list[str]]:
             try:
                 connection.ensure_connection(max_retries=0)
             except Exception as error:  # kombu raises several types for an unreachable broker
-                raise BrokerUnreachable(f"broker unreachable: {error}") from error
+                raise Refused(f"broker unreachable: {error}") from error
             # A declare counts the queue's messages (every priority list on Redis) without
             # creating it; a passive one fails for an empty queue, which Redis deletes.
             waiting = connection.default_channel.queue_declare(queue=spec.queue).message_count
