@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from urllib.parse import SplitResult, quote
 
 import httpx
+from cryptography import x509
 
 from aixops.networks import network_of
 
@@ -163,8 +164,32 @@ async def fetch(
         if verification is None:
             raise
         if verification.verify_code == _CERT_HAS_EXPIRED:
-            raise CertificateInvalid("certificate expired") from error
+            expired = await _expiry_of_untrusted(address, url.port or 443, host)
+            now = datetime.now(UTC)
+            words = certificate_words(expired, now=now) if expired else "certificate expired"
+            raise CertificateInvalid(words) from error
         raise CertificateInvalid(f"certificate invalid: {verification.verify_message}") from error
+
+
+async def _expiry_of_untrusted(address: str, port: int, host: str) -> datetime | None:
+    """When the certificate a server refused by TLS expired: one more handshake to the same
+    vetted address, without verification, only to read the date for the detail."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # read, never trusted: nothing is sent after it
+    try:
+        _reader, writer = await asyncio.open_connection(
+            address, port, ssl=context, server_hostname=host
+        )
+    except OSError:
+        return None
+    try:
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    finally:
+        writer.close()
+    if not der:
+        return None
+    return x509.load_der_x509_certificate(der).not_valid_after_utc
 
 
 def _certificate_expiry(response: httpx.Response) -> datetime | None:
@@ -194,11 +219,15 @@ def _verification_error(error: BaseException) -> ssl.SSLCertVerificationError | 
 
 
 def certificate_words(expires: datetime, *, now: datetime) -> str:
-    """`certificate expires in 9 days (2026-12-15)`, `… expires today (…)`."""
+    """`certificate expires in 9 days (2026-12-15)`, `… expires today (…)`,
+    `certificate expired 2 days ago (2026-12-04)`."""
     days = (expires - now).days
     when = f"({expires:%Y-%m-%d})"
     if expires <= now:
-        return f"certificate expired {when}"
+        ago = (now - expires).days
+        if ago == 0:
+            return f"certificate expired today {when}"
+        return f"certificate expired {ago} day{'s' if ago != 1 else ''} ago {when}"
     if days == 0:
         return f"certificate expires today {when}"
     return f"certificate expires in {days} day{'s' if days != 1 else ''} {when}"

@@ -68,10 +68,16 @@ def test_a_certificate_expiring_within_warn_days_is_degraded():
     assert unwarned.outcome == "up"
 
 
-def test_an_expired_certificate_is_down():
-    with https_server(expires_in=-timedelta(days=1)) as server:
+def test_an_expired_certificate_is_down_and_says_since_when(connections):
+    two_days_ago = -timedelta(days=2, hours=1)
+    with https_server(expires_in=two_days_ago) as server:
         outcome = probe(ProbeSpec(1, "http", server.url("/ok"), 2.0))
-    assert (outcome.outcome, outcome.detail) == ("down", "certificate expired")
+    assert (outcome.outcome, outcome.detail) == (
+        "down",
+        f"certificate expired 2 days ago ({day(two_days_ago)})",
+    )
+    # The date is read over a second handshake to the same vetted address.
+    assert connections == [("127.0.0.1", server.port)] * 2
 
 
 def test_a_certificate_nobody_vouches_for_is_down():
