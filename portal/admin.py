@@ -143,7 +143,21 @@ class CategoryItemAdmin(admin.ModelAdmin):
 
 
 admin.site.register(FocusArea, CategoryItemAdmin)
-admin.site.register(ChecklistItem, CategoryItemAdmin)
+
+
+class ChecklistCheckInline(admin.TabularInline):
+    """The checks that verify a checklist step, bound from the step's side too."""
+
+    model = HealthCheck.checklist_items.through
+    autocomplete_fields = ["healthcheck"]
+    extra = 0
+    verbose_name = _("check that verifies this step")
+    verbose_name_plural = _("checks that verify this step")
+
+
+@admin.register(ChecklistItem)
+class ChecklistItemAdmin(CategoryItemAdmin):
+    inlines = [ChecklistCheckInline]
 
 
 @admin.register(ConfigNote)

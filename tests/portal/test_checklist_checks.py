@@ -160,3 +160,36 @@ def test_binding_a_check_to_a_step_shows_on_the_next_view(checked, bob_client):
     HealthCheck.objects.get(slug="jenkins-sso-redirect").checklist_items.add(step(3))
     steps = steps_of(bob_client.get(DEVOPS).content.decode())
     assert steps.count("jenkins-sso-redirect") == 2
+
+
+def test_staff_bind_checks_from_the_steps_admin_page(checked, sam):
+    client = client_for(sam)
+    url = f"/admin/portal/checklistitem/{step(3).pk}/change/"
+    page = client.get(url)
+    (inline,) = page.context["inline_admin_formsets"]
+    prefix = inline.formset.prefix
+    flower = HealthCheck.objects.get(slug="flower-sso")
+    jenkins = HealthCheck.objects.get(slug="jenkins-sso-redirect")
+    through = HealthCheck.checklist_items.through.objects.get(
+        healthcheck=flower, checklistitem=step(3)
+    )
+    response = client.post(
+        url,
+        {
+            "category": step(3).category_id,
+            "position": 3,
+            "text": step(3).text,
+            f"{prefix}-TOTAL_FORMS": 2,
+            f"{prefix}-INITIAL_FORMS": 1,
+            f"{prefix}-0-id": through.pk,
+            f"{prefix}-0-checklistitem": step(3).pk,
+            f"{prefix}-0-healthcheck": flower.pk,
+            f"{prefix}-1-checklistitem": step(3).pk,
+            f"{prefix}-1-healthcheck": jenkins.pk,
+        },
+    )
+    assert response.status_code == 302
+    assert set(step(3).checks.values_list("slug", flat=True)) == {
+        "flower-sso",
+        "jenkins-sso-redirect",
+    }
