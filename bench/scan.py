@@ -8,7 +8,10 @@ at once for 89% of the checks, after 1 s for 10% and never for 1%; every check h
 2 s timeout. The script prints, for each concurrency (the httpx pool is sized to it),
 the probing pass's wall time and CPU time; then the full scan as the Celery task runs
 it (probes plus the bulk writes, on a fresh SQLite database, with the default
-HEALTH_SCAN_CONCURRENCY); then the same checks probed sequentially.
+HEALTH_SCAN_CONCURRENCY), where one check in 20 is a sign-in redirect, one in 50 an
+OpenID provider (discovery and JWKS on the same server) and one in 100 a Celery ping
+through the tests' Redis that no worker answers (it waits its full second); then the
+same checks probed sequentially.
 Goals: scan wall time <= 1.5 x the timeout (3 s), and >= 10x faster than sequential.
 """
 
@@ -102,13 +105,29 @@ def full_scan(base: str, count: int) -> tuple[float, float, dict]:
         HealthCheck(
             slug=f"bench-{n}",
             service=service,
-            target=f"{base}{path_for(n)}",
             timeout=TIMEOUT,
             degraded_after_ms=None,
+            **kind_for(n, base),
         )
         for n, service in enumerate(category.services.order_by("position"))
     )
     return measure(scan_run)
+
+
+def kind_for(n: int, base: str) -> dict:
+    """A check's kind and target in the full scan: mostly HTTP, some of the other kinds."""
+    if n % 100 == 11:
+        broker = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+        return {"kind": "celery", "target": broker, "queue": f"aixops-bench-{uuid.uuid4().hex}"}
+    if n % 50 == 7:
+        return {"kind": "oidc", "target": f"{base}/realm"}
+    if n % 20 == 3:
+        return {
+            "kind": "sso-redirect",
+            "target": f"{base}/redirect?to=/oauth2/sign_in",
+            "expected": "/oauth2/",
+        }
+    return {"kind": "http", "target": f"{base}{path_for(n)}"}
 
 
 def main() -> None:

@@ -143,7 +143,21 @@ class CategoryItemAdmin(admin.ModelAdmin):
 
 
 admin.site.register(FocusArea, CategoryItemAdmin)
-admin.site.register(ChecklistItem, CategoryItemAdmin)
+
+
+class ChecklistCheckInline(admin.TabularInline):
+    """The checks that verify a checklist step, bound from the step's side too."""
+
+    model = HealthCheck.checklist_items.through
+    autocomplete_fields = ["healthcheck"]
+    extra = 0
+    verbose_name = _("check that verifies this step")
+    verbose_name_plural = _("checks that verify this step")
+
+
+@admin.register(ChecklistItem)
+class ChecklistItemAdmin(CategoryItemAdmin):
+    inlines = [ChecklistCheckInline]
 
 
 @admin.register(ConfigNote)
@@ -168,7 +182,7 @@ class HealthCheckAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status", "enabled", "service__category"]
     list_select_related = ["service", "data_store"]
     search_fields = ["slug", "target", "service__name", "data_store__name"]
-    autocomplete_fields = ["service", "data_store"]
+    autocomplete_fields = ["service", "data_store", "checklist_items"]
     # What scans write is not edited by hand; the sparkline's raw points are not shown.
     readonly_fields = [field for field in CHECK_STATE_FIELDS if field != "recent_latencies"]
     fieldsets = [
@@ -184,9 +198,21 @@ class HealthCheckAdmin(admin.ModelAdmin):
                     "timeout",
                     "degraded_after_ms",
                     "conditions",
+                    "warn_days",
                 ]
             },
         ),
+        (
+            _("Single sign-on and workers"),
+            {
+                "description": _(
+                    "OpenID provider: expected issuer, client id and redirect URI. Sign-in "
+                    "redirect: where anonymous visitors must be sent. Celery: queue and its limit."
+                ),
+                "fields": ["expected", "client_id", "redirect_uri", "queue", "max_queue_length"],
+            },
+        ),
+        (_("Operations checklist"), {"fields": ["checklist_items"]}),
         (_("Flap control"), {"fields": ["failures_before_down", "successes_before_up"]}),
         (_("Last known state (written by scans)"), {"fields": readonly_fields}),
     ]

@@ -4,6 +4,7 @@
     [RESPONSE_TIME] < 300
     [BODY].status == UP
     [BODY].checks[0].state != DOWN
+    [CERTIFICATE_EXPIRATION] > 48h
 
 One condition per line: a placeholder, a comparison, a value. The text is parsed
 with a regular expression into a `Condition` and evaluated by comparing values;
@@ -20,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-PLACEHOLDERS = ("STATUS", "RESPONSE_TIME", "BODY")
+PLACEHOLDERS = ("STATUS", "RESPONSE_TIME", "BODY", "CERTIFICATE_EXPIRATION")
 # Far above any real condition (`[BODY].checks[0].components.db.status == UP` is 44).
 MAX_CONDITION_LENGTH = 500
 MAX_CONDITIONS_LENGTH = 5_000
@@ -43,6 +44,10 @@ _CONDITION = re.compile(
     re.VERBOSE,
 )
 _PATH_STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]")
+# A duration as Gatus writes one (Go's syntax, plus days): 48h, 1h30m, 7d, 500ms.
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|d|h|m|s))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
 class ConditionError(ValueError):
@@ -51,11 +56,13 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True)
 class Answer:
-    """What a probe saw, for conditions to test: status code, latency and body."""
+    """What a probe saw, for conditions to test: status code, latency, body, and the time
+    left until the TLS certificate expires (None over plain HTTP)."""
 
     status: int
     response_time_ms: float
     body: bytes = b""
+    certificate_expiration_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,10 @@ class Condition:
             return answer.status
         if self.placeholder == "RESPONSE_TIME":
             return answer.response_time_ms
+        if self.placeholder == "CERTIFICATE_EXPIRATION":
+            if answer.certificate_expiration_ms is None:
+                raise LookupError("no TLS certificate")
+            return answer.certificate_expiration_ms
         if not self.path:
             return answer.body.decode("utf-8", "replace").strip()
         try:
@@ -135,6 +146,14 @@ def parse_condition(text: str) -> Condition:
         value = value[1:-1]
     elif value == "":
         raise ConditionError(f"{text!r} has nothing to compare with.")
+    if placeholder == "CERTIFICATE_EXPIRATION":
+        if _DURATION.fullmatch(value):
+            value = f"{_duration_ms(value):g}"
+        elif _number(value) is None:
+            raise ConditionError(
+                f"[CERTIFICATE_EXPIRATION] is compared with a duration such as 48h or 7d "
+                f"(or milliseconds), not {value!r}."
+            )
     if placeholder in ("STATUS", "RESPONSE_TIME") and _number(value) is None:
         raise ConditionError(f"[{placeholder}] is compared with a number, not {value!r}.")
     path = tuple(
@@ -158,6 +177,10 @@ def parse_conditions(text: str) -> list[Condition]:
         except ConditionError as error:
             raise ConditionError(f"line {number}: {error}") from None
     return conditions
+
+
+def _duration_ms(text: str) -> float:
+    return sum(float(amount) * _UNIT_MS[unit] for amount, unit in _DURATION_PART.findall(text))
 
 
 def _number(value: object) -> float | None:

@@ -9,10 +9,11 @@ when its part is cached.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.cache import cache
 from django.db.models import Subquery
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -22,6 +23,9 @@ from .models import NO_REVISION, CatalogRevision, Revision, Scan
 from .selectors import category_overview, home_categories
 
 PAGE_CACHE_SECONDS = 60 * 60
+# Where a cached staff page's forms (a checklist step's "Run now") take the reader's CSRF
+# token: a token rendered into the cache would be another session's.
+CSRF_SLOT = "__csrf_token_slot__"
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def page_state() -> tuple[Revision, ScanInfo | None]:
 
 
 def category_part(*, slug: str, show_hidden: bool) -> CatalogPart:
-    """A category's overview: from the cache, or rendered in seven queries."""
+    """A category's overview: from the cache, or rendered in eight queries."""
     revision, scan = page_state()
     key = _key("category", slug, "staff" if show_hidden else "member", revision, scan)
     part = cache.get(key)
@@ -63,10 +67,18 @@ def category_part(*, slug: str, show_hidden: bool) -> CatalogPart:
         part = CatalogPart(
             title=overview.category.title,
             nav=[(category.slug, category.name) for category in overview.categories],
-            body=render_to_string("portal/_category_body.html", {"overview": overview}),
+            body=render_to_string(
+                "portal/_category_body.html",
+                {"overview": overview, "staff": show_hidden, "csrf_slot": CSRF_SLOT},
+            ),
         )
         cache.set(key, part, PAGE_CACHE_SECONDS)
     return part
+
+
+def with_csrf_token(part: CatalogPart, request) -> CatalogPart:
+    """The part with the reader's CSRF token in its forms."""
+    return replace(part, body=part.body.replace(CSRF_SLOT, get_token(request)))
 
 
 def home_part() -> CatalogPart:

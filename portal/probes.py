@@ -6,58 +6,53 @@ lets the benchmark drive it without a database.
 
 Every probe looks its host up once, refuses it when any address the host has is in a
 denied network (HEALTH_CHECK_DENY_NETWORKS), and connects to the address it vetted,
-never to the name again: a second DNS answer (DNS rebinding) cannot steer it. The one
-exception is rediss://, whose client checks the server's certificate against the name
-it connects to and so is given the name: a DNS answer that changed in between could
-reach a denied address, but (certificates verified, redis-py's default) fails the TLS
-handshake there before any command is sent.
+never to the name again (portal/probe_net.py): a second DNS answer (DNS rebinding)
+cannot steer it. The kinds that check single sign-on and Celery workers live in
+portal/identity_probes.py and portal/worker_probes.py. The one exception is rediss://,
+whose client checks the server's certificate against the name it connects to and so is
+given the name: a DNS answer that changed in between could reach a denied address, but
+(certificates verified, redis-py's default) fails the TLS handshake there before any
+command is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import math
-import socket
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from urllib.parse import SplitResult, quote, unquote, urlsplit
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from redis import asyncio as aioredis
 
-from aixops.networks import network_of
-
-from .conditions import Answer, Condition
-from .targets import host_with_address
+from .conditions import Answer
+from .identity_probes import probe_oidc, probe_sso_redirect
+from .probe_net import (
+    Denied,
+    Finding,
+    ProbeSpec,
+    Refused,
+    certificate_words,
+    fetch,
+    vetted_address,
+    with_host,
+)
+from .worker_probes import probe_celery
 
 UP, DEGRADED, DOWN = "up", "degraded", "down"
-# Conditions on [BODY] read at most this much of it.
-BODY_LIMIT = 64 * 1024
 USER_AGENT = "AIXOps-health/1.0"
 
 
 @dataclass(frozen=True)
-class ProbeSpec:
-    """Everything needed to probe one check, free of the ORM."""
-
-    key: int
-    kind: str  # "http", "tcp", "redis" or "postgres"
-    target: str
-    timeout: float
-    method: str = "GET"
-    accepted: tuple[tuple[int, int], ...] = ((200, 399),)
-    degraded_after_ms: float | None = None
-    conditions: tuple[Condition, ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
 class ProbeOutcome:
-    """What one probe found: up, degraded (answered, but slowly) or down, and why."""
+    """What one probe found: up, degraded (answered, but slowly, with a certificate about
+    to expire or with a warning of its kind) or down, and why."""
 
     key: int
     outcome: str
@@ -123,154 +118,104 @@ async def probe_one(
     """Probe one check within its timeout, unless its host has an address in one of the
     `deny` networks; never raises for network trouble."""
     started = time.perf_counter()
+    kind = _KINDS.get(spec.kind)
+    if kind is None:
+        return ProbeOutcome(spec.key, DOWN, None, f"unknown kind of check {spec.kind!r}")
     try:
         async with asyncio.timeout(spec.timeout):
-            if spec.kind == "http":
-                answer = await _http(spec, client, deny)
-            elif spec.kind == "tcp":
-                answer = await _tcp(spec, deny)
-            elif spec.kind == "redis":
-                answer = await _redis(spec, deny)
-            elif spec.kind == "postgres":
-                answer = await _postgres(spec, deny)
+            if client is None and spec.kind in HTTP_KINDS:
+                async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as own:
+                    finding = await kind(spec, own, deny)
             else:
-                return ProbeOutcome(spec.key, DOWN, None, f"unknown kind of check {spec.kind!r}")
+                finding = await kind(spec, client, deny)
     except TimeoutError:
         return ProbeOutcome(spec.key, DOWN, None, f"no answer within {spec.timeout:g} s")
-    except _Denied as error:
+    except Denied as error:
         return ProbeOutcome(spec.key, DOWN, None, str(error))
-    except _Refused as error:
+    except Refused as error:
         return ProbeOutcome(spec.key, DOWN, _ms(started), str(error))
     except (OSError, httpx.HTTPError) as error:
         return ProbeOutcome(spec.key, DOWN, None, _describe(error))
-    except Exception as error:  # a driver's own error type (redis, psycopg)
+    except Exception as error:  # a driver's own error type (redis, psycopg, kombu)
         return ProbeOutcome(spec.key, DOWN, None, _describe(error))
     latency = _ms(started)
-    if spec.kind == "http":
-        status, body = answer
-        if not any(low <= status <= high for low, high in spec.accepted):
-            return ProbeOutcome(spec.key, DOWN, latency, f"HTTP {status}")
-        response = Answer(status=status, response_time_ms=latency, body=body)
-        for condition in spec.conditions:
-            if not condition.evaluate(response):
-                return ProbeOutcome(spec.key, DOWN, latency, f"condition failed: {condition.text}")
-        detail = f"HTTP {status}"
-    else:
-        detail = answer
+    outcome, notes = UP, [finding.detail]
+    if finding.warning:
+        outcome = DEGRADED
+        notes.append(finding.warning)
+    if finding.certificate_expires is not None:
+        now = datetime.now(UTC)
+        notes.append(certificate_words(finding.certificate_expires, now=now))
+        if spec.warn_days and finding.certificate_expires - now < timedelta(days=spec.warn_days):
+            outcome = DEGRADED
     if spec.degraded_after_ms is not None and latency > spec.degraded_after_ms:
-        return ProbeOutcome(
-            spec.key,
-            DEGRADED,
-            latency,
-            f"{detail}, slow: {latency:.0f} ms > {spec.degraded_after_ms:g} ms",
-        )
-    return ProbeOutcome(spec.key, UP, latency, detail)
+        outcome = DEGRADED
+        notes.append(f"slow: {latency:.0f} ms > {spec.degraded_after_ms:g} ms")
+    return ProbeOutcome(spec.key, outcome, latency, ", ".join(notes))
 
 
-class _Refused(Exception):
-    """The target answered, but not as a healthy one would (e.g. Redis without PONG)."""
-
-
-class _Denied(Exception):
-    """The target may not be probed; nothing was sent to it."""
-
-
-async def _vetted_address(host: str, deny: Sequence) -> str:
-    """The address to connect to for `host`, looked up once; _Denied when any address
-    the host has is in one of the `deny` networks."""
-    if not host:
-        raise _Denied("refused: the target has no host")
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        # getaddrinfo also reads odd spellings of addresses (2852039166, 0xa9fea9fe).
-        found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        addresses = [ipaddress.ip_address(sockaddr[0]) for *_, sockaddr in found]
-    for address in addresses:
-        network = network_of(address, deny)
-        if network is not None:
-            raise _Denied(
-                f"refused: {host_with_address(host, address)} is in "
-                f"HEALTH_CHECK_DENY_NETWORKS ({network})"
-            )
-    return str(addresses[0])
-
-
-async def _http(
-    spec: ProbeSpec, client: httpx.AsyncClient | None, deny: Sequence
-) -> tuple[int, bytes]:
+async def _http(spec: ProbeSpec, client: httpx.AsyncClient, deny: Sequence) -> Finding:
     if not spec.target:
-        raise _Refused("PLATFORM_BASE_URL is not set, so a relative URL cannot be probed")
-    if client is None:
-        async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as own:
-            return await _http(spec, own, deny)
-    url = httpx.URL(spec.target)
-    if url.userinfo:
-        raise _Denied("refused: the URL carries credentials")
-    host = url.raw_host.decode("ascii")
-    address = await _vetted_address(host, deny)
+        raise Refused("PLATFORM_BASE_URL is not set, so a relative URL cannot be probed")
+    started = time.perf_counter()
     wants_body = any(condition.placeholder == "BODY" for condition in spec.conditions)
-    # To the vetted address, with the name in the Host header, in TLS's SNI and in the
-    # certificate check (httpx's sni_hostname request extension).
-    async with client.stream(
-        spec.method,
-        url.copy_with(host=address),
-        headers={"Host": url.netloc.decode("ascii")},
-        extensions={"sni_hostname": host},
+    fetched = await fetch(
+        client,
+        spec.target,
+        deny=deny,
         timeout=spec.timeout,
-    ) as response:
-        body = b""
-        if wants_body:
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) >= BODY_LIMIT:
-                    break
-        return response.status_code, body[:BODY_LIMIT]
+        method=spec.method,
+        read_body=wants_body,
+    )
+    if not any(low <= fetched.status <= high for low, high in spec.accepted):
+        raise Refused(f"HTTP {fetched.status}")
+    expires = fetched.certificate_expires
+    answer = Answer(
+        status=fetched.status,
+        response_time_ms=_ms(started),
+        body=fetched.body,
+        certificate_expiration_ms=(
+            (expires - datetime.now(UTC)).total_seconds() * 1000 if expires else None
+        ),
+    )
+    for condition in spec.conditions:
+        if not condition.evaluate(answer):
+            raise Refused(f"condition failed: {condition.text}")
+    return Finding(f"HTTP {fetched.status}", certificate_expires=expires)
 
 
-async def _tcp(spec: ProbeSpec, deny: Sequence) -> str:
+async def _tcp(spec: ProbeSpec, _client: httpx.AsyncClient | None, deny: Sequence) -> Finding:
     parts = urlsplit(f"tcp://{spec.target}")
-    address = await _vetted_address(parts.hostname or "", deny)
+    address = await vetted_address(parts.hostname or "", deny)
     _reader, writer = await asyncio.open_connection(address, parts.port)
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
-    return "connected"
+    return Finding("connected")
 
 
-async def _redis(spec: ProbeSpec, deny: Sequence) -> str:
+async def _redis(spec: ProbeSpec, _client: httpx.AsyncClient | None, deny: Sequence) -> Finding:
     parts = urlsplit(spec.target)
     # As redis-py reads it: the host percent-decoded; the URL's host wins over ?host=.
     host = unquote(parts.hostname or "")
-    address = await _vetted_address(host, deny)
-    url = _with_host(parts, host if parts.scheme == "rediss" else address)
+    address = await vetted_address(host, deny)
+    url = with_host(parts, host if parts.scheme == "rediss" else address)
     client = aioredis.from_url(
         url, socket_connect_timeout=spec.timeout, socket_timeout=spec.timeout
     )
     try:
         if await client.ping() is not True:
-            raise _Refused("PING did not answer PONG")
+            raise Refused("PING did not answer PONG")
     finally:
         await client.aclose()
-    return "PONG"
+    return Finding("PONG")
 
 
-def _with_host(parts: SplitResult, host: str) -> str:
-    """The URL `parts` with its host replaced, credentials and port kept."""
-    credentials, _at, _host_port = parts.netloc.rpartition("@")
-    netloc = f"[{host}]" if ":" in host else quote(host, safe="")
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    if credentials:
-        netloc = f"{credentials}@{netloc}"
-    return parts._replace(netloc=netloc).geturl()
-
-
-async def _postgres(spec: ProbeSpec, deny: Sequence) -> str:
+async def _postgres(spec: ProbeSpec, _client: httpx.AsyncClient | None, deny: Sequence) -> Finding:
     # As libpq reads it: ?host= wins over the URL's host, and hostaddr (an address)
     # is where it connects, the host then serving for TLS and the password file only.
     params = conninfo_to_dict(spec.target)
-    address = await _vetted_address(params.get("hostaddr") or params.get("host", ""), deny)
+    address = await vetted_address(params.get("hostaddr") or params.get("host", ""), deny)
     # libpq takes whole seconds, at least 2; the asyncio timeout around us is the real bound.
     connection = await psycopg.AsyncConnection.connect(
         spec.target,
@@ -282,10 +227,10 @@ async def _postgres(spec: ProbeSpec, deny: Sequence) -> str:
         cursor = await connection.execute("SELECT 1")
         row = await cursor.fetchone()
         if row != (1,):
-            raise _Refused(f"SELECT 1 returned {row!r}")
+            raise Refused(f"SELECT 1 returned {row!r}")
     finally:
         await connection.close()
-    return "SELECT 1"
+    return Finding("SELECT 1")
 
 
 def _ms(started: float) -> float:
@@ -297,3 +242,17 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, ConnectionRefusedError) or "Connection refused" in text:
         return "connection refused"
     return f"{type(error).__name__}: {text}"[:300]
+
+
+Kind = Callable[[ProbeSpec, httpx.AsyncClient | None, Sequence], Awaitable[Finding]]
+_KINDS: dict[str, Kind] = {
+    "http": _http,
+    "tcp": _tcp,
+    "redis": _redis,
+    "postgres": _postgres,
+    "oidc": probe_oidc,
+    "sso-redirect": probe_sso_redirect,
+    "celery": probe_celery,
+}
+# The kinds that speak HTTP through the scan's shared client.
+HTTP_KINDS = {"http", "oidc", "sso-redirect"}

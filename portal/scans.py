@@ -59,13 +59,17 @@ class ScanOvertaken(Exception):
     """The scan lost its claim (another scan marked it abandoned); nothing is written."""
 
 
-def scan_run(*, task_id: str = "") -> dict:
-    """Run one scan unless another is running; return the summary or `{"skipped": ...}`."""
+def scan_run(*, task_id: str = "", check_ids: list[int] | None = None) -> dict:
+    """Run one scan unless another is running; return the summary or `{"skipped": ...}`.
+
+    With `check_ids`, the scan probes only those of the enabled checks (a checklist
+    step's "Run now"); skipped while a full scan runs, which probes them anyway.
+    """
     lock = scan_lock()
     if not lock.acquire(blocking=False):
         return {"skipped": "another scan is running"}
     try:
-        return _scan(task_id=task_id).summary()
+        return _scan(task_id=task_id, check_ids=check_ids).summary()
     finally:
         # A lock that lapsed (the scan outlived it) belongs to nobody, or to the next
         # scan: redis-py releases only a lock still holding this one's token.
@@ -73,13 +77,16 @@ def scan_run(*, task_id: str = "") -> dict:
             lock.release()
 
 
-def _scan(*, task_id: str) -> Scan:
+def _scan(*, task_id: str, check_ids: list[int] | None) -> Scan:
     started = time.perf_counter()
     # Holding the lock, no other scan can be alive: a running one was cut off (its
     # worker killed) and will never finish. Mark it so, rather than leave it running.
     Scan.objects.filter(state=Scan.State.RUNNING).update(state=Scan.State.ABANDONED)
     scan = Scan.objects.create(task_id=task_id)
-    checks = list(HealthCheck.objects.filter(enabled=True).order_by("pk"))
+    checks = HealthCheck.objects.filter(enabled=True).order_by("pk")
+    if check_ids is not None:
+        checks = checks.filter(pk__in=check_ids)
+    checks = list(checks)
     outcomes = asyncio.run(
         probe_all(
             [probe_spec(check) for check in checks],
@@ -105,6 +112,15 @@ def probe_spec(check: HealthCheck) -> ProbeSpec:
         accepted=tuple(parse_status_codes(check.accepted_statuses)) if http else (),
         degraded_after_ms=check.degraded_after_ms,
         conditions=tuple(check.parsed_conditions()) if http else (),
+        warn_days=check.warn_days,
+        expected=check.resolved_expected(),
+        client_id=check.client_id,
+        redirect_uri=check.resolved_redirect_uri(),
+        # Tokens the provider signs must be readable with the leeway the portal allows.
+        max_clock_skew=settings.OIDC_LEEWAY,
+        queue=check.resolved_queue(),
+        max_queue_length=check.max_queue_length,
+        key_prefix=check.broker_key_prefix(),
     )
 
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Q, Value
 from django.http import Http404
 
 from . import health
 from .diagram import ArchitectureMap, layout_architecture_map
-from .models import Category, ChecklistItem, ConfigNote, DataStore, FocusArea, Service
+from .models import (
+    Category,
+    ChecklistItem,
+    ConfigNote,
+    DataStore,
+    FocusArea,
+    HealthStatus,
+    Service,
+)
 from .models.health import shown_status
 
 # Passed as `scan` to have the selector look the latest scan up itself.
@@ -25,6 +34,38 @@ class TextItem:
     is_access_touchpoint: bool = False
 
 
+@dataclass(frozen=True)
+class StepCheck:
+    """A check that verifies a checklist step, as the step shows it: its last result."""
+
+    slug: str
+    status: str  # as shown: maintenance while its service is in a window
+    detail: str
+    checked_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        return HealthStatus(self.status).label
+
+    @property
+    def time_display(self) -> str:
+        return health.format_scan_time(self.checked_at) if self.checked_at else ""
+
+
+@dataclass(frozen=True)
+class ChecklistStep(TextItem):
+    """A checklist item with the checks that verify it: ticked when they are all up,
+    failed when one is down."""
+
+    pk: int = 0
+    checks: tuple[StepCheck, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """The worst of its checks' statuses; blank when no check verifies it."""
+        return health.worst(check.status for check in self.checks) if self.checks else ""
+
+
 @dataclass
 class CategoryOverview:
     """Everything the category overview page and its JSON show, counts computed from it."""
@@ -34,7 +75,7 @@ class CategoryOverview:
     services: list[Service]
     data_stores: list[DataStore]
     focus_areas: list[TextItem]
-    checklist: list[TextItem]
+    checklist: list[ChecklistStep]
     config_notes: list[TextItem]
     visible_count: int
     hidden_count: int
@@ -119,7 +160,7 @@ class CategoryOverview:
 def category_overview(
     *, slug: str, show_hidden: bool, scan: health.ScanInfo | object | None = LOAD_SCAN
 ) -> CategoryOverview:
-    """Load one category's overview in six queries, whatever the catalog's size:
+    """Load one category's overview in seven queries, whatever the catalog's size:
 
     1. every category (the page's category switcher; the current one is picked from it),
     2. the category's services,
@@ -127,7 +168,8 @@ def category_overview(
     4. the edges of its map: store users and service-to-service calls, as one UNION,
     5. its focus areas, checklist and notes, as one UNION,
     6. the health checks of its services and stores, each with its maintenance flag;
-       uptime and sparkline figures are kept on the check rows by the scans.
+       uptime and sparkline figures are kept on the check rows by the scans,
+    7. the checks that verify its checklist steps (of any category), with the same flag.
 
     Plus one for the latest scan unless the caller passes `scan` (pages already know it).
     """
@@ -166,9 +208,15 @@ def category_overview(
     for users in store_users.values():
         users.sort(key=by_position)
 
+    step_checks = _checklist_checks(category, show_hidden=show_hidden)
     texts: dict[str, list[TextItem]] = {"focus": [], "checklist": [], "note": []}
-    for kind, position, text, touchpoint in _text_items(category):
-        texts[kind].append(TextItem(position, text, bool(touchpoint)))
+    for kind, position, text, touchpoint, pk in _text_items(category):
+        if kind == "checklist":
+            texts[kind].append(
+                ChecklistStep(position, text, pk=pk, checks=tuple(step_checks.get(pk, ())))
+            )
+        else:
+            texts[kind].append(TextItem(position, text, bool(touchpoint)))
     for items in texts.values():
         items.sort(key=lambda item: item.position)
 
@@ -216,19 +264,35 @@ def _map_edges(category: Category):
     return uses.union(calls, all=True)
 
 
+def _checklist_checks(category: Category, *, show_hidden: bool) -> dict[int, list[StepCheck]]:
+    """The enabled checks that verify each checklist step of the category, by step id; a
+    reader who may not see hidden services does not see their checks either."""
+    checks = health.checks_with_maintenance().filter(checklist_items__category=category)
+    if not show_hidden:
+        checks = checks.exclude(service__hidden=True)
+    by_step: dict[int, list[StepCheck]] = {}
+    rows = checks.values_list(
+        "checklist_items", "slug", "status", "in_maintenance", "detail", "checked_at"
+    )
+    for step, slug, status, in_maintenance, detail, checked_at in rows:
+        shown = shown_status(status, in_maintenance=in_maintenance)
+        by_step.setdefault(step, []).append(StepCheck(slug, shown, detail, checked_at))
+    return by_step
+
+
 def _text_items(category: Category):
     kind, flag = CharField(), BooleanField()
     focus = (
         FocusArea.objects.filter(category=category)
         .order_by()
         .annotate(kind=Value("focus", output_field=kind), flag=Value(False, output_field=flag))
-        .values_list("kind", "position", "text", "flag")
+        .values_list("kind", "position", "text", "flag", "pk")
     )
     checklist = (
         ChecklistItem.objects.filter(category=category)
         .order_by()
         .annotate(kind=Value("checklist", output_field=kind), flag=Value(False, output_field=flag))
-        .values_list("kind", "position", "text", "flag")
+        .values_list("kind", "position", "text", "flag", "pk")
     )
     notes = (
         ConfigNote.objects.filter(category=category)
@@ -237,7 +301,7 @@ def _text_items(category: Category):
             kind=Value("note", output_field=kind),
             flag=ExpressionWrapper(F("is_access_touchpoint"), output_field=flag),
         )
-        .values_list("kind", "position", "text", "flag")
+        .values_list("kind", "position", "text", "flag", "pk")
     )
     return focus.union(checklist, notes, all=True)
 

@@ -63,5 +63,9 @@ def connect() -> None:
     for model in CATALOG_MODELS:
         post_save.connect(catalog_changed, sender=model, dispatch_uid=f"catalog-save-{model}")
         post_delete.connect(catalog_changed, sender=model, dispatch_uid=f"catalog-del-{model}")
-    for through in (Service.talks_to.through, DataStore.used_by.through):
+    for through in (
+        Service.talks_to.through,
+        DataStore.used_by.through,
+        HealthCheck.checklist_items.through,
+    ):
         m2m_changed.connect(catalog_changed, sender=through, dispatch_uid=f"catalog-m2m-{through}")

@@ -16,9 +16,10 @@ from . import scans
     # A lost scan is simply the next one: never retried, never acknowledged twice.
     acks_late=False,
 )
-def refresh_health(self) -> dict:
-    """Probe every enabled check once; Flower shows the returned summary as the result."""
-    return scans.scan_run(task_id=self.request.id or "")
+def refresh_health(self, check_ids: list[int] | None = None) -> dict:
+    """Probe every enabled check once (or only `check_ids`: a checklist step's "Run
+    now"); Flower shows the returned summary as the result."""
+    return scans.scan_run(task_id=self.request.id or "", check_ids=check_ids)
 
 
 @shared_task(name="portal.tasks.prune_health", time_limit=600)

@@ -6,8 +6,9 @@ free port and stops when told.
 
 HTTP paths: /ok (200, {"status": "UP"}), /down (200, {"status": "DOWN"}), /error (500),
 /slow?seconds=1.0 (200 after a pause), /hang (never answers), /host (200, {"host": the
-Host header}), /redirect?to=URL (302 to URL). Connections are kept alive, as a real
-server's would be. Given an SSL context, the server speaks HTTPS.
+Host header}), /redirect?to=URL (302 to URL), /status?code=N (N), and a minimal OpenID
+provider's discovery document and JWKS under /realm. Connections are kept alive, as a
+real server's would be. Given an SSL context, the server speaks HTTPS.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import functools
 import json
 import ssl
 import threading
@@ -72,7 +74,26 @@ async def _route(path: str, query: dict, headers: dict) -> tuple[int, bytes, str
         return 200, json.dumps({"host": headers.get("host")}).encode(), ""
     if path == "/redirect":
         return 302, b"{}", f"Location: {query['to'][0]}\r\n"
+    if path == "/status":
+        return int(query["code"][0]), b"{}", ""
+    if path == "/realm/.well-known/openid-configuration":
+        issuer = f"http://{headers.get('host')}/realm"
+        document = {"issuer": issuer, "jwks_uri": f"{issuer}/certs"}
+        return 200, json.dumps(document).encode(), ""
+    if path == "/realm/certs":
+        return 200, json.dumps({"keys": [_signing_key()]}).encode(), ""
     return 404, b"{}", ""
+
+
+@functools.cache
+def _signing_key() -> dict:
+    """An RS256 public key as a JWKS lists it, made once per process."""
+    # Imported here: only the OpenID routes need them.
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    return {**RSAAlgorithm.to_jwk(public, as_dict=True), "use": "sig", "kid": "bench"}
 
 
 class _Background:

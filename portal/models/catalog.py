@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from aixops.outbox import Job, queue_after_commit
+
 
 class SlugManager(models.Manager):
     """Looks catalog rows up by slug, their natural key, so fixtures load idempotently."""
@@ -248,12 +250,21 @@ class FocusArea(CategoryItem):
 
 
 class ChecklistItem(CategoryItem):
-    """One step of the category's operations checklist ("운영 점검 포인트")."""
+    """One step of the category's operations checklist ("운영 점검 포인트"); the health
+    checks that verify it (`checks`, set on each check) tick it or fail it."""
 
     class Meta(CategoryItem.Meta):
         default_related_name = "checklist_items"
         verbose_name = _("checklist item")
         verbose_name_plural = _("checklist items")
+
+    def queue_checks(self) -> int:
+        """Queue a probe of the enabled checks that verify this step (its "Run now"),
+        sent to the worker once the transaction commits; returns how many checks."""
+        ids = sorted(self.checks.filter(enabled=True).values_list("pk", flat=True))
+        if ids:
+            queue_after_commit([Job("portal.tasks.refresh_health", [ids])])
+        return len(ids)
 
 
 class ConfigNote(CategoryItem):

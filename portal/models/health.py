@@ -18,7 +18,7 @@ from aixops.networks import network_of
 
 from ..conditions import Condition, ConditionError, parse_conditions
 from ..targets import host_with_address, is_host_name, known_address
-from .catalog import DataStore, Service, SlugManager
+from .catalog import ChecklistItem, DataStore, Service, SlugManager
 
 # How many latencies a check keeps for its card's sparkline.
 SPARKLINE_POINTS = 30
@@ -62,6 +62,9 @@ class HealthCheck(models.Model):
         TCP = "tcp", _("TCP connect")
         REDIS = "redis", _("Redis PING")
         POSTGRES = "postgres", _("PostgreSQL SELECT 1")
+        OIDC = "oidc", _("OpenID provider")
+        SSO_REDIRECT = "sso-redirect", _("Sign-in redirect")
+        CELERY = "celery", _("Celery workers")
 
     class Method(models.TextChoices):
         GET = "GET", "GET"
@@ -93,8 +96,10 @@ class HealthCheck(models.Model):
         max_length=500,
         blank=True,
         help_text=_(
-            "HTTP: an http(s) URL, or a path relative to PLATFORM_BASE_URL. TCP: host:port. "
-            "Redis: a redis:// URL (blank: the portal's broker). PostgreSQL: a postgres:// URL."
+            "HTTP, sign-in redirect: an http(s) URL, or a path relative to PLATFORM_BASE_URL. "
+            "OpenID provider: its issuer URL or path (blank: the portal's, OIDC_ISSUER). "
+            "TCP: host:port. Redis, Celery: a redis:// URL (blank: the portal's broker). "
+            "PostgreSQL: a postgres:// URL."
         ),
     )
     accepted_statuses = models.CharField(
@@ -119,8 +124,65 @@ class HealthCheck(models.Model):
         _("conditions"),
         blank=True,
         help_text=_(
-            "HTTP only, one per line: [STATUS] == 200, [RESPONSE_TIME] < 300, [BODY].status == UP."
+            "HTTP only, one per line: [STATUS] == 200, [RESPONSE_TIME] < 300, "
+            "[BODY].status == UP, [CERTIFICATE_EXPIRATION] > 48h."
         ),
+    )
+    warn_days = models.PositiveSmallIntegerField(
+        _("certificate warning (days)"),
+        default=14,
+        validators=[MaxValueValidator(365)],
+        help_text=_(
+            "HTTPS: degraded when the server's certificate expires within this many days; 0: never."
+        ),
+    )
+    expected = models.CharField(
+        _("expected"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "OpenID provider: the issuer its discovery document must name (blank: the "
+            "target). Sign-in redirect: where an anonymous visitor must be sent, a URL or "
+            "path prefix such as /oauth2/sign_in or the realm's URL."
+        ),
+    )
+    client_id = models.CharField(
+        _("client id"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "OpenID provider, optional: check that this client's authorization request is "
+            "accepted (the login form, not an error)."
+        ),
+    )
+    redirect_uri = models.CharField(
+        _("redirect URI"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "OpenID provider, with a client id: the redirect URI the client uses (a URL, or "
+            "a path under PLATFORM_BASE_URL)."
+        ),
+    )
+    queue = models.CharField(
+        _("queue"),
+        max_length=200,
+        blank=True,
+        help_text=_("Celery: the queue to measure (blank: the portal's own queue)."),
+    )
+    max_queue_length = models.PositiveIntegerField(
+        _("queue length limit"),
+        null=True,
+        blank=True,
+        default=100,
+        help_text=_("Celery: more tasks waiting than this counts as degraded; blank: never."),
+    )
+    checklist_items = models.ManyToManyField(
+        ChecklistItem,
+        blank=True,
+        related_name="checks",
+        verbose_name=_("checklist items it verifies"),
+        help_text=_("The operations checklist steps this check verifies; each shows its result."),
     )
     failures_before_down = models.PositiveSmallIntegerField(
         _("failures before down"), default=2, validators=[MinValueValidator(1)]
@@ -188,6 +250,8 @@ class HealthCheck(models.Model):
                 parse_status_codes(self.accepted_statuses)
             except ValueError as error:
                 errors.setdefault("accepted_statuses", []).append(str(error))
+        for name, message in self._option_errors():
+            errors.setdefault(name, []).append(message)
         if self.conditions.strip():
             if self.kind != self.Kind.HTTP:
                 errors.setdefault("conditions", []).append(
@@ -201,19 +265,81 @@ class HealthCheck(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def _option_errors(self):
+        """(field, message) for each kind-specific option that is wrong or does not
+        apply to this kind."""
+        for name, kinds in _OPTION_KINDS.items():
+            if getattr(self, name) and self.kind not in kinds:
+                label = self._meta.get_field(name).verbose_name
+                yield (
+                    name,
+                    _("“%(field)s” applies to %(kinds)s checks only.")
+                    % {
+                        "field": label,
+                        "kinds": " / ".join(str(self.Kind(kind).label) for kind in kinds),
+                    },
+                )
+        if self.kind == self.Kind.SSO_REDIRECT and not self.expected.strip():
+            yield (
+                "expected",
+                _("Say where an anonymous visitor must be sent to sign in, e.g. /oauth2/sign_in."),
+            )
+        if self.expected.strip() and self.kind in _OPTION_KINDS["expected"]:
+            try:
+                validate_target(self.Kind.HTTP, self.expected)
+            except ValidationError as error:
+                yield from (("expected", message) for message in error.messages)
+        if self.redirect_uri and not self.client_id:
+            yield "client_id", _("Give the client id whose redirect URI is checked.")
+        if self.redirect_uri:
+            try:
+                validate_target(self.Kind.HTTP, self.redirect_uri)
+            except ValidationError:
+                yield (
+                    "redirect_uri",
+                    _(
+                        "Enter the redirect URI as an http(s) URL or a path under "
+                        "PLATFORM_BASE_URL."
+                    ),
+                )
+
     # What the probe needs ----------------------------------------------------------
 
     def resolved_target(self) -> str:
-        """The target to probe: relative HTTP paths are joined to PLATFORM_BASE_URL and a
-        blank Redis target is the portal's own broker."""
-        if self.kind == self.Kind.HTTP and self.target.startswith("/"):
-            base = settings.PLATFORM_BASE_URL
-            if not base:
-                return ""
-            return urljoin(base.rstrip("/") + "/", self.target.lstrip("/"))
-        if self.kind == self.Kind.REDIS and not self.target:
+        """The target to probe: relative HTTP paths are joined to PLATFORM_BASE_URL, a
+        blank Redis or Celery target is the portal's own broker and a blank OpenID
+        provider is the portal's own (OIDC_ISSUER)."""
+        if self.kind == self.Kind.OIDC and not self.target:
+            return settings.OIDC_ISSUER
+        if self.kind in HTTP_KINDS:
+            return _on_platform(self.target)
+        if self.kind in (self.Kind.REDIS, self.Kind.CELERY) and not self.target:
             return settings.CELERY_BROKER_URL
         return self.target
+
+    def resolved_redirect_uri(self) -> str:
+        """`redirect_uri`, a path joined to PLATFORM_BASE_URL."""
+        return _on_platform(self.redirect_uri)
+
+    def resolved_expected(self) -> str:
+        """`expected`: an OpenID issuer given as a path is joined to PLATFORM_BASE_URL; a
+        sign-in path stays a path, read on the tool's host (oauth2-proxy's /oauth2/ is
+        wherever the tool is)."""
+        if self.kind == self.Kind.SSO_REDIRECT:
+            return self.expected
+        return _on_platform(self.expected)
+
+    def resolved_queue(self) -> str:
+        """The Celery queue to measure: the check's, or the portal's own."""
+        return self.queue or getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery")
+
+    def broker_key_prefix(self) -> str:
+        """The key prefix of the portal's broker namespace (BROKER_NAMESPACE) for a check
+        of the portal's own broker; other brokers are read without one."""
+        if self.kind != self.Kind.CELERY or self.target:
+            return ""
+        options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+        return options.get("global_keyprefix", "")
 
     def accepts(self, status_code: int) -> bool:
         """Whether an HTTP status code counts as an answer."""
@@ -272,9 +398,31 @@ def parse_status_codes(text: str) -> list[tuple[int, int]]:
     return ranges
 
 
+def _on_platform(url: str) -> str:
+    """A path joined to PLATFORM_BASE_URL ("" when that is not set); a URL as it is."""
+    if not url.startswith("/"):
+        return url
+    base = settings.PLATFORM_BASE_URL
+    if not base:
+        return ""
+    return urljoin(base.rstrip("/") + "/", url.lstrip("/"))
+
+
+# The kinds whose target is an http(s) URL or a path under PLATFORM_BASE_URL.
+HTTP_KINDS = (HealthCheck.Kind.HTTP, HealthCheck.Kind.OIDC, HealthCheck.Kind.SSO_REDIRECT)
+# The kinds whose blank target is the portal's own (broker, OpenID provider).
+_BLANK_MEANS_OWN = (HealthCheck.Kind.REDIS, HealthCheck.Kind.CELERY, HealthCheck.Kind.OIDC)
+# The kinds each kind-specific option is for.
+_OPTION_KINDS = {
+    "expected": (HealthCheck.Kind.OIDC, HealthCheck.Kind.SSO_REDIRECT),
+    "client_id": (HealthCheck.Kind.OIDC,),
+    "redirect_uri": (HealthCheck.Kind.OIDC,),
+    "queue": (HealthCheck.Kind.CELERY,),
+}
 _URL_SCHEMES = {
-    HealthCheck.Kind.HTTP: ("http", "https"),
+    **dict.fromkeys(HTTP_KINDS, ("http", "https")),
     HealthCheck.Kind.REDIS: ("redis", "rediss"),
+    HealthCheck.Kind.CELERY: ("redis", "rediss"),
     HealthCheck.Kind.POSTGRES: ("postgres", "postgresql"),
 }
 
@@ -283,11 +431,11 @@ def validate_target(kind: str, target: str) -> None:
     """Refuse a target its kind of check cannot or may not probe: wrong scheme, no host,
     bad port, credentials in an HTTP URL, a host in HEALTH_CHECK_DENY_NETWORKS."""
     target = target.strip()
-    if kind == HealthCheck.Kind.REDIS and not target:
+    if kind in _BLANK_MEANS_OWN and not target:
         return
     if not target:
         raise ValidationError(_("A target is required for this kind of check."))
-    if kind == HealthCheck.Kind.HTTP and target.startswith("/"):
+    if kind in HTTP_KINDS and target.startswith("/"):
         if target.startswith("//"):
             raise ValidationError(_("Enter a path such as /gitlab/, not a protocol-relative URL."))
         return
@@ -315,7 +463,7 @@ def validate_target(kind: str, target: str) -> None:
         )
     # Redis and PostgreSQL need their password to answer; an HTTP probe would hand
     # credentials to whatever answers, and `name@host` hides which host that is.
-    if kind in (HealthCheck.Kind.HTTP, HealthCheck.Kind.TCP) and "@" in parts.netloc:
+    if (kind in HTTP_KINDS or kind == HealthCheck.Kind.TCP) and "@" in parts.netloc:
         raise ValidationError(_("Leave credentials (user:password@) out of this target."))
     if kind == HealthCheck.Kind.POSTGRES:
         hosts = _postgres_hosts(target)
@@ -386,7 +534,8 @@ class ScanQuerySet(models.QuerySet):
 
 
 class Scan(models.Model):
-    """One pass over every enabled check, by one Celery task (or `manage.py refresh_health`).
+    """One pass over every enabled check (or over the checks of one checklist step, its
+    "Run now"), by one Celery task (or `manage.py refresh_health`).
 
     A scan is recorded as running when it starts; its results, the checks' new state
     and its finish are written in one transaction, so a scan whose worker died stays

@@ -24,7 +24,14 @@ from django.utils import timezone
 from accounts.models import ApiToken
 from accounts.permissions import admin_group
 from aixops.models import OutboxTask
-from portal.models import Category, CheckResult, HealthCheck, MaintenanceWindow, Service
+from portal.models import (
+    Category,
+    ChecklistItem,
+    CheckResult,
+    HealthCheck,
+    MaintenanceWindow,
+    Service,
+)
 from tests.factories import client_for, make_finished_scan
 from workspaces.models import Workspace
 
@@ -400,6 +407,36 @@ def test_only_admins_can_start_a_scan(admin_persona, status):
     assert outcome(response) == status
     if status == 302:
         assert response["Location"] == reverse("admin:portal_scan_changelist")
+
+
+@pytest.mark.parametrize(
+    ("admin_persona", "status"),
+    [
+        ("anonymous", "sign in"),
+        *[(name, 403) for name in ["carol", "dave", "erin", "bob"]],
+        ("pending_staff", 403),
+        ("suspended_staff", 403),
+        ("sam", 302),
+        ("alice", 302),
+    ],
+    indirect=["admin_persona"],
+)
+def test_only_approved_staff_can_run_a_checklist_steps_checks(admin_persona, status):
+    _, new_client = admin_persona
+    step = ChecklistItem.objects.get(category__slug="devops", position=1)
+    HealthCheck.objects.create(
+        slug="step-check", service=Service.objects.get(slug="gitlab"), target="/g"
+    ).checklist_items.add(step)
+    url = reverse("portal:run-checklist-step", args=[step.pk])
+    assert new_client().get(url).status_code == 405
+    response = new_client().post(url)
+    if status == "sign in":
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("accounts:login"))
+    else:
+        assert response.status_code == status
+    queued = OutboxTask.objects.filter(task="portal.tasks.refresh_health").count()
+    assert queued == (1 if status == 302 else 0)
 
 
 def test_signing_out_of_the_admin_ends_the_session(sam):

@@ -14,7 +14,7 @@ from portal.conditions import (
     parse_condition,
     parse_conditions,
 )
-from portal.models import DataStore, HealthCheck, Service
+from portal.models import ChecklistItem, DataStore, HealthCheck, Service
 from portal.models.health import validate_target
 
 
@@ -205,6 +205,84 @@ def test_a_blank_redis_target_is_the_portals_broker(gitlab, settings):
     assert check.resolved_target() == "redis://broker:6379/3"
 
 
+@pytest.mark.parametrize(
+    ("fields", "refused"),
+    [
+        # A sign-in redirect must say where anonymous visitors go.
+        ({"kind": "sso-redirect", "target": "/jenkins/"}, {"expected"}),
+        ({"kind": "sso-redirect", "target": "/jenkins/", "expected": "gopher://x/"}, {"expected"}),
+        (
+            {"kind": "sso-redirect", "target": "/jenkins/", "expected": "http://169.254.169.254/"},
+            {"expected"},
+        ),
+        ({"kind": "oidc", "target": "ftp://keycloak/realms/a"}, {"target"}),
+        ({"kind": "oidc", "target": "https://admin:pw@keycloak/realms/a"}, {"target"}),
+        (
+            {"kind": "oidc", "target": "/keycloak/realms/a", "redirect_uri": "https://x/cb"},
+            {"client_id"},
+        ),
+        (
+            {
+                "kind": "oidc",
+                "target": "/keycloak/realms/a",
+                "client_id": "c",
+                "redirect_uri": "javascript:alert(1)",
+            },
+            {"redirect_uri"},
+        ),
+        ({"kind": "celery", "target": "http://broker:6379"}, {"target"}),
+        # Options of one kind are refused on another, rather than silently ignored.
+        ({"kind": "http", "target": "/g", "client_id": "c", "queue": "q"}, {"client_id", "queue"}),
+        ({"kind": "celery", "target": "", "expected": "/oauth2/sign_in"}, {"expected"}),
+        ({"kind": "http", "target": "/g", "warn_days": 400}, {"warn_days"}),
+    ],
+)
+def test_options_of_the_new_kinds_are_validated_naming_the_field(gitlab, fields, refused):
+    assert invalid_fields(service=gitlab, **fields) == refused
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "sso-redirect", "target": "/jenkins/", "expected": "/oauth2/sign_in"},
+        {
+            "kind": "oidc",
+            "target": "/keycloak/realms/aixops",
+            "client_id": "gitlab",
+            "redirect_uri": "https://platform.example.com/gitlab/users/auth/openid_connect/callback",
+        },
+        {"kind": "celery", "target": "", "queue": "", "max_queue_length": 50},
+        {"kind": "celery", "target": "redis://broker:6379/0", "queue": "celery"},
+    ],
+)
+def test_usable_checks_of_the_new_kinds_pass(gitlab, fields):
+    HealthCheck(slug="x", service=gitlab, **fields).full_clean()
+
+
+def test_a_sign_in_path_is_read_on_the_tools_host_and_an_issuer_path_on_the_platform(
+    gitlab, settings
+):
+    settings.PLATFORM_BASE_URL = "https://platform.example.com/"
+    sso = HealthCheck(slug="x", service=gitlab, kind="sso-redirect", expected="/oauth2/")
+    oidc = HealthCheck(slug="y", service=gitlab, kind="oidc", expected="/keycloak/realms/a")
+    assert sso.resolved_expected() == "/oauth2/"
+    assert oidc.resolved_expected() == "https://platform.example.com/keycloak/realms/a"
+
+
+def test_a_blank_celery_target_is_the_portals_broker_queue_and_namespace(gitlab, settings):
+    settings.CELERY_BROKER_URL = "redis://broker:6379/3"
+    settings.CELERY_TASK_DEFAULT_QUEUE = "blue"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": "blue:"}
+    own = HealthCheck(slug="x", service=gitlab, kind="celery", target="")
+    assert (own.resolved_target(), own.resolved_queue(), own.broker_key_prefix()) == (
+        "redis://broker:6379/3",
+        "blue",
+        "blue:",
+    )
+    other = HealthCheck(slug="y", service=gitlab, kind="celery", target="redis://other/0")
+    assert (other.resolved_queue(), other.broker_key_prefix()) == ("blue", "")
+
+
 class TestConditions:
     def test_parses_the_three_placeholders(self):
         status, time, body = parse_conditions(
@@ -242,6 +320,22 @@ class TestConditions:
     def test_refuses_anything_else(self, text):
         with pytest.raises(ConditionError):
             parse_condition(text)
+
+    @pytest.mark.parametrize(
+        ("text", "milliseconds"),
+        [("48h", 172_800_000), ("7d", 604_800_000), ("1h30m", 5_400_000), ("500", 500)],
+    )
+    def test_certificate_expiration_reads_durations_as_gatus_does(self, text, milliseconds):
+        condition = parse_condition(f"[CERTIFICATE_EXPIRATION] > {text}")
+        assert float(condition.value) == milliseconds
+        assert condition.evaluate(Answer(200, 1, certificate_expiration_ms=milliseconds + 1))
+        assert not condition.evaluate(Answer(200, 1, certificate_expiration_ms=milliseconds))
+        # Over plain HTTP there is no certificate: the condition fails.
+        assert not condition.evaluate(Answer(200, 1))
+
+    def test_certificate_expiration_wants_a_duration(self):
+        with pytest.raises(ConditionError, match="duration such as 48h"):
+            parse_condition("[CERTIFICATE_EXPIRATION] > soon")
 
     def test_errors_name_the_line(self):
         with pytest.raises(ConditionError, match="line 2"):
@@ -289,9 +383,39 @@ def test_embedded_health_fixture_checks_what_runs_locally(catalog):
     kinds = dict(HealthCheck.objects.values_list("slug", "kind"))
     assert kinds == {
         "admin-ui-local": "http",
+        "admin-ui-sso-redirect-local": "sso-redirect",
+        "admin-ui-workers-local": "celery",
         "flower-local": "http",
         "celery-redis-local": "redis",
+        "keycloak-oidc-local": "oidc",
     }
+
+
+@pytest.mark.parametrize(
+    ("fixture", "bound"),
+    [
+        (
+            "health_checks",
+            {
+                1: {"gitlab-sso-redirect", "keycloak-oidc"},
+                2: {"jenkins-sso-redirect"},
+                3: {"admin-ui-workers", "celery-redis-ping", "flower-http"},
+            },
+        ),
+        (
+            "health_checks_local",
+            {
+                1: {"keycloak-oidc-local"},
+                2: {"admin-ui-sso-redirect-local"},
+                3: {"admin-ui-workers-local", "celery-redis-local", "flower-local"},
+            },
+        ),
+    ],
+)
+def test_the_seed_checklist_steps_are_bound_to_their_checks(catalog, fixture, bound):
+    call_command("loaddata", fixture, verbosity=0)
+    steps = ChecklistItem.objects.filter(category__slug="devops").prefetch_related("checks")
+    assert {step.position: {check.slug for check in step.checks.all()} for step in steps} == bound
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,15 @@ import redis
 from django.utils import timezone
 
 from aixops.celery import app as celery_app
-from portal.models import Category, CheckResult, HealthCheck, MaintenanceWindow, Scan, Service
+from portal.models import (
+    Category,
+    ChecklistItem,
+    CheckResult,
+    HealthCheck,
+    MaintenanceWindow,
+    Scan,
+    Service,
+)
 from tests.factories import make_checks, make_finished_scan
 from tests.pagetext import page_text, squeeze
 from tests.subprocesses import TEST_REDIS_URL
@@ -147,7 +155,7 @@ def test_a_category_with_nothing_checked_reads_status_unknown(catalog, bob_clien
 @pytest.fixture
 def local_checks(catalog):
     """As bin/run leaves it: the checks of health_checks_local.yaml, all answered; the
-    other six items of DevOps have no check."""
+    other six items of DevOps and three of Identity & Access have no check."""
     from django.core.management import call_command
 
     call_command("loaddata", "health_checks_local", verbosity=0)
@@ -164,7 +172,8 @@ def test_a_partly_checked_category_says_how_many_items_its_status_rests_on(
     assert 'data-monitored="3" data-items="9"' in page
     home = bob_client.get("/").content.decode()
     assert text_of(home).count("SystemOptimal•3of9monitored") == 1  # DevOps
-    assert 'data-category-status="unknown"' in home  # Identity & Access: no check at all
+    # Identity & Access: only Keycloak (the dev provider's realm) runs locally.
+    assert text_of(home).count("SystemOptimal•1of4monitored") == 1
 
 
 def test_the_api_carries_the_same_counts(local_checks, bob_client):
@@ -172,12 +181,12 @@ def test_the_api_carries_the_same_counts(local_checks, bob_client):
     assert (health["status"], health["items"], health["monitored"]) == ("optimal", 9, 3)
     categories = {c["slug"]: c for c in bob_client.get("/api/health/").json()["categories"]}
     assert (categories["devops"]["items"], categories["devops"]["monitored"]) == (9, 3)
-    assert categories["identity-access"]["status"] == "unknown"
-    assert categories["identity-access"]["monitored"] == 0
+    identity = categories["identity-access"]
+    assert (identity["status"], identity["items"], identity["monitored"]) == ("optimal", 4, 1)
 
 
 def test_an_item_awaiting_its_first_confirmed_result_is_not_monitored_yet(local_checks, bob_client):
-    first_probe(HealthCheck.objects.get(service__slug="flower"), "down")
+    first_probe(HealthCheck.objects.get(slug="flower-local"), "down")
     bob_client.cookies["django_language"] = "en"
     assert "•SystemOptimal•2of9monitored" in text_of(devops(bob_client))
 
@@ -351,6 +360,17 @@ class TestAdmin:
         assert set(response.context["adminform"].form.errors) == {"target"}
         assert not HealthCheck.objects.filter(slug="gitlab-file").exists()
 
+    def test_admin_adds_a_sign_in_redirect_bound_to_a_checklist_step(self, catalog, sam, client):
+        client.force_login(sam)
+        step = ChecklistItem.objects.get(category__slug="devops", position=2)
+        fields = {"slug": "jenkins-sso", "kind": "sso-redirect", "target": "/jenkins/"}
+        refused = self.add_check(client, **fields)
+        assert set(refused.context["adminform"].form.errors) == {"expected"}
+        response = self.add_check(client, **fields, expected="/oauth2/", checklist_items=[step.pk])
+        assert response.status_code == 302
+        check = HealthCheck.objects.get(slug="jenkins-sso")
+        assert list(check.checklist_items.all()) == [step]
+
     def test_staff_cannot_point_a_check_at_the_metadata_service(self, catalog, sam, client):
         client.force_login(sam)
         response = self.add_check(
@@ -393,6 +413,8 @@ class TestAdmin:
             "conditions": "",
             "failures_before_down": 2,
             "successes_before_up": 1,
+            "warn_days": 14,
+            "max_queue_length": 100,
             **fields,
         }
         return client.post("/admin/portal/healthcheck/add/", form)

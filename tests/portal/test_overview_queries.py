@@ -18,8 +18,9 @@ from tests.factories import make_category, make_checks, make_finished_scan
 # 6. the map's edges: store users UNION service calls,
 # 7. its focus areas UNION checklist UNION configuration notes,
 # 8. the health checks of its services and stores, with an EXISTS for maintenance;
-#    statuses, uptimes and sparkline points are on the check rows (scans keep them).
-OVERVIEW_QUERIES_COLD = 8
+#    statuses, uptimes and sparkline points are on the check rows (scans keep them),
+# 9. the checks that verify its checklist steps, with the same EXISTS.
+OVERVIEW_QUERIES_COLD = 9
 # Served from the cache: queries 1 and 2 only.
 OVERVIEW_QUERIES_WARM = 2
 
@@ -29,8 +30,8 @@ def main_content(html: str) -> str:
     return html[html.index('<main class="page">') :]
 
 
-# The JSON API is not cached: the user, the latest scan, and queries 3 to 8.
-API_QUERIES = 8
+# The JSON API is not cached: the user, the latest scan, and queries 3 to 9.
+API_QUERIES = 9
 
 
 @pytest.fixture
