@@ -423,6 +423,18 @@ HEALTH_CHECK_DENY_NETWORKS = _networks(
         "168.63.129.16/32",  # Azure WireServer (VM agent configuration)
     ],
 )
+# Alerts (portal/alerts.py): a default channel that hears of everything, for a setup with
+# no admin clicks; more channels are made in the Admin UI. A delivery is tried
+# ALERT_DELIVERY_ATTEMPTS times, with growing pauses, then shown as failed.
+ALERT_EMAIL_TO = env.list("ALERT_EMAIL_TO", default=[])
+ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+ALERT_WEBHOOK_SECRET = env.str("ALERT_WEBHOOK_SECRET", default="")
+if ALERT_WEBHOOK_URL and urlsplit(ALERT_WEBHOOK_URL).scheme not in ("http", "https"):
+    raise ImproperlyConfigured(
+        f"ALERT_WEBHOOK_URL must be an http(s) URL, not {ALERT_WEBHOOK_URL!r}."
+    )
+ALERT_WEBHOOK_TIMEOUT = env_int("ALERT_WEBHOOK_TIMEOUT", default=10, minimum=1)
+ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", default=8, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "refresh-health": {
         "task": "portal.tasks.refresh_health",

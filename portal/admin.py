@@ -8,12 +8,16 @@ from django.utils.translation import gettext_lazy as _
 
 from aixops.admin import ReadOnlyAdmin
 
+from . import notify
 from .models import (
+    AlertEvent,
     Category,
+    Channel,
     ChecklistItem,
     CheckResult,
     ConfigNote,
     DataStore,
+    Delivery,
     FocusArea,
     HealthCheck,
     MaintenanceWindow,
@@ -271,3 +275,83 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
     list_select_related = ["service"]
     autocomplete_fields = ["service"]
     date_hierarchy = "starts_at"
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "target", "enabled", "on_down", "on_degraded", "on_recovered"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name", "target"]
+    filter_horizontal = ["categories", "services", "data_stores"]
+    actions = ["send_test"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "target", "secret", "language", "enabled"]}),
+        (_("Events"), {"fields": ["on_down", "on_degraded", "on_recovered"]}),
+        (
+            _("Subscriptions (none chosen: everything)"),
+            {"fields": ["categories", "services", "data_stores"]},
+        ),
+    ]
+
+    def has_change_permission(self, request, obj=None):
+        # Declared by ALERT_EMAIL_TO / ALERT_WEBHOOK_URL: the settings are their truth.
+        if obj is not None and obj.declared:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.action(description=_("Send test"), permissions=["change"])
+    def send_test(self, request, queryset):
+        """Send each chosen channel a test alert now, and say how each went."""
+        for channel in queryset:
+            try:
+                notify.channel_test(channel)
+            except notify.DeliveryError as error:
+                self.message_user(
+                    request,
+                    _("%(channel)s: the test did not arrive: %(error)s")
+                    % {"channel": channel, "error": error},
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("%(channel)s: the test was sent.") % {"channel": channel},
+                    messages.SUCCESS,
+                )
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    fields = ["channel", "state", "attempts", "last_error", "sent_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "event", "item_name", "category", "status", "affected", "detail"]
+    list_filter = ["event", "category"]
+    list_select_related = ["category"]
+    search_fields = ["item", "item_name", "cause"]
+    date_hierarchy = "at"
+    inlines = [DeliveryInline]
+    show_full_result_count = False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    """The delivery log: each alert to each channel, how it went, and why not."""
+
+    list_display = ["created_at", "alert", "channel", "state", "attempts", "sent_at", "last_error"]
+    list_filter = ["state", "channel"]
+    list_select_related = ["alert", "channel"]
+    search_fields = ["alert__item", "channel__name", "last_error"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False

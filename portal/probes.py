@@ -30,10 +30,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from redis import asyncio as aioredis
 
-from aixops.networks import network_of
-
 from .conditions import Answer, Condition
-from .targets import host_with_address
+from .targets import refusal
 
 UP, DEGRADED, DOWN = "up", "degraded", "down"
 # Conditions on [BODY] read at most this much of it.
@@ -186,13 +184,9 @@ async def _vetted_address(host: str, deny: Sequence) -> str:
         # getaddrinfo also reads odd spellings of addresses (2852039166, 0xa9fea9fe).
         found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
         addresses = [ipaddress.ip_address(sockaddr[0]) for *_, sockaddr in found]
-    for address in addresses:
-        network = network_of(address, deny)
-        if network is not None:
-            raise _Denied(
-                f"refused: {host_with_address(host, address)} is in "
-                f"HEALTH_CHECK_DENY_NETWORKS ({network})"
-            )
+    reason = refusal(host, addresses, deny)
+    if reason:
+        raise _Denied(reason)
     return str(addresses[0])
 
 

@@ -5,7 +5,7 @@ from django.conf import settings
 
 from aixops.celery import broker_connection
 
-from . import scans
+from . import notify, scans
 
 
 @shared_task(
@@ -25,6 +25,27 @@ def refresh_health(self) -> dict:
 def prune_health() -> dict:
     """Drop results older than HEALTH_RETENTION_DAYS (beat runs this daily)."""
     return scans.results_prune()
+
+
+@shared_task(
+    bind=True,
+    name="portal.tasks.deliver_alert",
+    # Counted on the delivery row (ALERT_DELIVERY_ATTEMPTS); this only bounds Celery's own.
+    max_retries=None,
+    # A worker that dies mid-send leaves the message to be delivered again; the row's
+    # claim keeps that from sending twice.
+    acks_late=True,
+    time_limit=notify.CLAIM_SECONDS - 60,
+    soft_time_limit=notify.CLAIM_SECONDS - 90,
+)
+def deliver_alert(self, delivery_id: int) -> dict:
+    """Send one alert to one channel; retried with growing pauses while the channel
+    refuses it, until the delivery's attempts are spent (then it shows as failed)."""
+    state = notify.delivery_attempt(delivery_id)
+    if state == "pending":
+        attempts = self.request.retries + 1
+        raise self.retry(countdown=notify.retry_pause(attempts))
+    return {"delivery": delivery_id, "state": state or "not ours to send"}
 
 
 def queue_scan() -> str:

@@ -4,6 +4,7 @@ from django.test import Client
 from django.utils import timezone
 
 from portal.models import (
+    AlertEvent,
     Category,
     ChecklistItem,
     ConfigNote,
@@ -107,4 +108,18 @@ def make_finished_scan(*, at=None, **counts):
     at = at or timezone.now()
     return Scan.objects.create(
         state=Scan.State.FINISHED, started_at=at, finished_at=at, duration_ms=120, **counts
+    )
+
+
+def make_gitlab_down_alert() -> AlertEvent:
+    """An alert that the seed catalog's GitLab went down."""
+    gitlab = Service.objects.get(slug="gitlab")
+    return AlertEvent.objects.create(
+        event="down",
+        status="down",
+        category=gitlab.category,
+        service=gitlab,
+        item="gitlab",
+        item_name="GitLab",
+        cause="gitlab",
     )

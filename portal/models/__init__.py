@@ -1,6 +1,8 @@
 """The portal's models: the catalog (categories, services, data stores, their texts) and
-the health of what it catalogs (checks, scans, results, maintenance windows)."""
+the health of what it catalogs (checks, scans, results, maintenance windows), and the
+alerts its changes send (alerts, channels, deliveries)."""
 
+from .alerts import AlertEvent, Channel, Delivery
 from .catalog import (
     NO_REVISION,
     CatalogRevision,
@@ -18,12 +20,15 @@ from .health import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, S
 
 __all__ = [
     "NO_REVISION",
+    "AlertEvent",
     "CatalogRevision",
     "Category",
+    "Channel",
     "CheckResult",
     "ChecklistItem",
     "ConfigNote",
     "DataStore",
+    "Delivery",
     "FocusArea",
     "HealthCheck",
     "HealthStatus",

@@ -22,8 +22,16 @@ from django.utils import timezone
 
 from accounts.permissions import admin_group
 from aixops.models import OutboxTask
-from portal.models import Category, CheckResult, HealthCheck, MaintenanceWindow, Service
-from tests.factories import client_for, make_finished_scan
+from portal.models import (
+    Category,
+    Channel,
+    CheckResult,
+    Delivery,
+    HealthCheck,
+    MaintenanceWindow,
+    Service,
+)
+from tests.factories import client_for, make_finished_scan, make_gitlab_down_alert
 from workspaces.models import Workspace
 
 PAGES = ["/", "/categories/devops/"]
@@ -143,6 +151,11 @@ RIGHTS = {
     "portal.maintenancewindow": {"alice": ALL, "sam": ALL},
     "portal.scan": {"alice": "view", "sam": "view"},
     "portal.checkresult": {"alice": "view", "sam": "view"},
+    # Admins run alerting: they make channels and send tests; alerts and the delivery log
+    # are records the scans write.
+    "portal.channel": {"alice": ALL, "sam": ALL},
+    "portal.alertevent": {"alice": "view", "sam": "view"},
+    "portal.delivery": {"alice": "view", "sam": "view"},
 }
 
 # The right each standard page of a model needs.
@@ -285,6 +298,9 @@ def rows(catalog, alice, bob, sam, carol):
     MaintenanceWindow.objects.create(
         service=gitlab, starts_at=now, ends_at=now + timedelta(hours=1), note="upgrade"
     )
+    # An e-mail channel: the tests' mail stays in memory, so *Send test* reaches nobody.
+    channel = Channel.objects.create(name="ops", kind="email", target="ops@example.com")
+    Delivery.objects.create(alert=make_gitlab_down_alert(), channel=channel)
     Workspace.objects.request([bob.pk], by=alice)  # a workspace, and its audit event
     OutboxTask.objects.create(task="accounts.tasks.notify_admins", args=[carol.pk], task_id="t")
 
@@ -343,6 +359,7 @@ def test_the_action_matrix_sees_every_kind_of_action(rows):
         ("accounts.pendingmember", "reject"),
         ("workspaces.workspace", "change_quota"),
         ("portal.category", "delete_selected"),
+        ("portal.channel", "send_test"),
     } <= actions
 
 
