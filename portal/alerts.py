@@ -13,9 +13,10 @@ checks), not from the previous scan's: so
 
 When an item and something it depends on (a data store it uses, a service it talks to)
 change the same way in the same scan, one alert goes out for the root cause with the
-dependents in `affected`. Each alert is written with one delivery row per channel that
-wants it, and a delivery task per row is queued through the outbox: sent once the scan
-commits, never inside it.
+dependents in `affected`. A root cause's down alert opens its incident, its recovery
+resolves it (`incidents_follow`). Each alert is written with one delivery row per channel
+that wants it, and a delivery task per row is queued through the outbox: sent once the
+scan commits, never inside it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+
+from django.db.models import Q
 
 from aixops.outbox import Job, queue_after_commit
 
@@ -34,6 +37,8 @@ from .models import (
     Delivery,
     HealthCheck,
     HealthStatus,
+    Incident,
+    IncidentState,
     Scan,
     Service,
 )
@@ -53,8 +58,9 @@ class Change:
     detail: str
 
 
-def item_of(check: HealthCheck) -> Item:
-    return (SERVICE, check.service_id) if check.service_id else (STORE, check.data_store_id)
+def item_of(row: HealthCheck | AlertEvent | Incident) -> Item:
+    """The service or data store a check, alert or incident is about."""
+    return (SERVICE, row.service_id) if row.service_id else (STORE, row.data_store_id)
 
 
 def changes_of(
@@ -158,9 +164,47 @@ def alerts_record(
                 scan=scan,
             )
         )
+    incidents_follow(alerts)
     AlertEvent.objects.bulk_create(alerts)
     deliveries_queue(alerts)
     return alerts
+
+
+def incidents_follow(alerts: list[AlertEvent]) -> None:
+    """Each root cause's incident, as its (unsaved) alert says: a down alert opens one
+    unless one is open; any alert of an item with an open incident joins it (its affected
+    items too), and a recovery resolves it. Sets each alert's `incident`. One query for
+    the open incidents, then one INSERT or UPDATE per incident that changes."""
+    services = [alert.service_id for alert in alerts if alert.service_id]
+    stores = [alert.data_store_id for alert in alerts if alert.data_store_id]
+    open_incidents = {
+        item_of(incident): incident
+        for incident in Incident.objects.open().filter(
+            Q(service_id__in=services) | Q(data_store_id__in=stores)
+        )
+    }
+    for alert in alerts:
+        incident = open_incidents.get(item_of(alert))
+        if incident is None and alert.event == AlertEvent.Event.DOWN:
+            incident = Incident.objects.create(
+                title=alert.item_name,
+                category_id=alert.category_id,
+                service_id=alert.service_id,
+                data_store_id=alert.data_store_id,
+                cause=alert.cause,
+                affected=alert.affected,
+                opened_at=alert.at,
+                changed_at=alert.at,
+            )
+        elif incident is not None:
+            changes = {
+                "changed_at": alert.at,
+                "affected": sorted({*incident.affected, *alert.affected}),
+            }
+            if alert.event == AlertEvent.Event.RECOVERED:
+                changes |= {"state": IncidentState.RESOLVED, "resolved_at": alert.at}
+            Incident.objects.filter(pk=incident.pk).update(**changes)
+        alert.incident = incident
 
 
 def deliveries_queue(alerts: list[AlertEvent]) -> list[Delivery]:

@@ -1,6 +1,7 @@
 """The portal's models: the catalog (categories, services, data stores, their texts) and
 the health of what it catalogs (checks, scans, results, maintenance windows), and the
-alerts its changes send (alerts, channels, deliveries)."""
+alerts its changes send (alerts, channels, deliveries), and the incidents
+they open."""
 
 from .alerts import AlertEvent, Channel, Delivery
 from .catalog import (
@@ -17,6 +18,7 @@ from .catalog import (
     validate_talks_to,
 )
 from .health import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, Scan
+from .incidents import Incident, IncidentState, IncidentUpdate
 
 __all__ = [
     "NO_REVISION",
@@ -32,6 +34,9 @@ __all__ = [
     "FocusArea",
     "HealthCheck",
     "HealthStatus",
+    "Incident",
+    "IncidentState",
+    "IncidentUpdate",
     "MaintenanceWindow",
     "Revision",
     "Scan",

@@ -12,11 +12,12 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .catalog import Category, DataStore, Service
+from .catalog import Category, DataStore, ItemRecord, Service
 from .health import HealthCheck, HealthStatus, validate_host, validate_target
+from .incidents import Incident, IncidentState
 
 
-class AlertEvent(models.Model):
+class AlertEvent(ItemRecord):
     """One real change of a service's or data store's status (after its checks' flap
     thresholds), for its root cause: the dependents that changed with it in the same scan
     are named in `affected` instead of having alerts of their own. Written by scans only,
@@ -26,28 +27,11 @@ class AlertEvent(models.Model):
         DOWN = "down", _("down")
         DEGRADED = "degraded", _("degraded")
         RECOVERED = "recovered", _("recovered")
+        UPDATE = "update", _("incident update")
 
     event = models.CharField(_("event"), max_length=16, choices=Event.choices)
-    status = models.CharField(_("status"), max_length=16, choices=HealthStatus.choices)
-    category = models.ForeignKey(
-        Category, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("category")
-    )
-    service = models.ForeignKey(
-        Service,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="alerts",
-        verbose_name=_("service"),
-    )
-    data_store = models.ForeignKey(
-        DataStore,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="alerts",
-        verbose_name=_("data store"),
-    )
+    # The item's status; for an incident update, the state the incident moved to.
+    status = models.CharField(_("status"), max_length=16)
     # Slugs and name as they were, so that the alert reads the same after a rename.
     item = models.SlugField(_("item"), max_length=64)
     item_name = models.CharField(_("item name"), max_length=120)
@@ -63,22 +47,29 @@ class AlertEvent(models.Model):
         related_name="alerts",
         verbose_name=_("scan"),
     )
+    incident = models.ForeignKey(
+        Incident,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="alerts",
+        verbose_name=_("incident"),
+    )
 
-    class Meta:
+    class Meta(ItemRecord.Meta):
         ordering = ["-at", "-pk"]
         verbose_name = _("alert")
         verbose_name_plural = _("alerts")
         indexes = [models.Index(fields=["-at"], name="alert_time")]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(service__isnull=False, data_store__isnull=True)
-                | models.Q(service__isnull=True, data_store__isnull=False),
-                name="alert_one_item",
-            )
-        ]
 
     def __str__(self) -> str:
         return f"{self.item} {self.event} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def status_label(self) -> str:
+        """The status in words: the item's, or the incident's state for an update."""
+        states = IncidentState if self.event == self.Event.UPDATE else HealthStatus
+        return states(self.status).label
 
     @property
     def url(self) -> str:
@@ -95,7 +86,7 @@ class AlertEvent(models.Model):
             "status": self.status,
             "cause": self.cause,
             "affected": list(self.affected),
-            "incident": None,
+            "incident": self.incident_id,
             "detail": self.detail,
             "at": self.at.isoformat(),
             "url": self.url,
@@ -145,6 +136,7 @@ class Channel(models.Model):
     on_down = models.BooleanField(_("down"), default=True)
     on_degraded = models.BooleanField(_("degraded"), default=True)
     on_recovered = models.BooleanField(_("recovered"), default=True)
+    on_update = models.BooleanField(_("incident updates"), default=True)
     categories = models.ManyToManyField(
         Category, blank=True, related_name="alert_channels", verbose_name=_("categories")
     )

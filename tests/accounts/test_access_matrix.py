@@ -28,6 +28,7 @@ from portal.models import (
     CheckResult,
     Delivery,
     HealthCheck,
+    Incident,
     MaintenanceWindow,
     Service,
 )
@@ -156,6 +157,8 @@ RIGHTS = {
     "portal.channel": {"alice": ALL, "sam": ALL},
     "portal.alertevent": {"alice": "view", "sam": "view"},
     "portal.delivery": {"alice": "view", "sam": "view"},
+    # Scans open and resolve incidents; admins post updates (the change page's form).
+    "portal.incident": {"alice": "view change", "sam": "view change"},
 }
 
 # The right each standard page of a model needs.
@@ -301,6 +304,9 @@ def rows(catalog, alice, bob, sam, carol):
     # An e-mail channel: the tests' mail stays in memory, so *Send test* reaches nobody.
     channel = Channel.objects.create(name="ops", kind="email", target="ops@example.com")
     Delivery.objects.create(alert=make_gitlab_down_alert(), channel=channel)
+    Incident.objects.create(
+        title="GitLab", category=gitlab.category, service=gitlab, cause="gitlab"
+    )
     Workspace.objects.request([bob.pk], by=alice)  # a workspace, and its audit event
     OutboxTask.objects.create(task="accounts.tasks.notify_admins", args=[carol.pk], task_id="t")
 

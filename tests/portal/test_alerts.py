@@ -2,8 +2,6 @@
 maintenance, delivered once per channel to real receivers on loopback (an SMTP server and
 an HTTP server that records webhook POSTs and checks their signature)."""
 
-import hashlib
-import hmac
 from datetime import timedelta
 
 import pytest
@@ -14,79 +12,16 @@ from portal import tasks
 from portal.models import (
     AlertEvent,
     Channel,
-    DataStore,
     Delivery,
     HealthCheck,
+    Incident,
     MaintenanceWindow,
     Service,
 )
 from portal.notify import delivery_attempt
 from portal.scans import scan_run
 from tests.factories import client_for, make_gitlab_down_alert
-from tests.servers import RecordingServer, SmtpServer
-
-SECRET = "webhook-secret"
-
-
-@pytest.fixture
-def service():
-    """The service the checks probe: it answers `get_status`."""
-    with RecordingServer() as server:
-        yield server
-
-
-@pytest.fixture
-def receiver():
-    """The webhook receiver: records every POST."""
-    with RecordingServer() as server:
-        yield server
-
-
-@pytest.fixture
-def smtp(settings):
-    with SmtpServer() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = server.port
-        yield server
-
-
-@pytest.fixture
-def default_channels(settings, receiver, smtp):
-    """The default channel the settings declare: e-mail and a signed webhook."""
-    settings.ALERT_EMAIL_TO = ["ops@example.com"]
-    settings.ALERT_WEBHOOK_URL = receiver.url("/hooks/aixops")
-    settings.ALERT_WEBHOOK_SECRET = SECRET
-
-
-@pytest.fixture
-def scan(committed):
-    """A scan, and what waits for its commit (the alert deliveries) run as if committed."""
-
-    def run():
-        with committed():
-            return scan_run()
-
-    return run
-
-
-def check_for(owner_slug, target, *, kind="http", **fields):
-    owner = Service.objects.filter(slug=owner_slug).first()
-    store = None if owner else DataStore.objects.get(slug=owner_slug)
-    return HealthCheck.objects.create(
-        slug=f"{owner_slug}-check",
-        service=owner,
-        data_store=store,
-        kind=kind,
-        target=target,
-        **fields,
-    )
-
-
-def signed_correctly(headers: dict, body: bytes) -> bool:
-    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(headers.get("x-aixops-signature", ""), expected)
-
+from tests.portal.alerting import SECRET, check_for, signed_correctly
 
 # --- One alert per real change ------------------------------------------------------------
 
@@ -106,7 +41,8 @@ def test_a_service_that_fails_is_alerted_once_after_its_threshold_and_once_when_
     scan()  # recovered
 
     assert [post["event"] for post in receiver.json_posts()] == ["down", "recovered"]
-    down = receiver.json_posts()[0]
+    down, recovered = receiver.json_posts()
+    incident = Incident.objects.get()
     assert down == {
         "event": "down",
         "category": "devops",
@@ -115,12 +51,13 @@ def test_a_service_that_fails_is_alerted_once_after_its_threshold_and_once_when_
         "status": "down",
         "cause": "gitlab",
         "affected": [],
-        "incident": None,
+        "incident": incident.pk,
         "detail": "HTTP 500",
         "at": down["at"],
         "url": "http://127.0.0.1:8000/categories/devops/",
     }
     assert timezone.datetime.fromisoformat(down["at"]).tzinfo is not None
+    assert (recovered["incident"], incident.state) == (incident.pk, "resolved")
     assert all(signed_correctly(headers, body) for _path, headers, body in receiver.posts)
     assert {path for path, _headers, _body in receiver.posts} == {"/hooks/aixops"}
 
