@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from portal import tasks
@@ -310,3 +312,15 @@ def test_an_admin_sends_a_test_from_the_admin_and_reads_how_it_went(catalog, sam
     assert [post["event"] for post in receiver.json_posts()] == ["test", "test"]
     (_path, headers, body) = receiver.posts[1]
     assert signed_correctly(headers, body) is True
+
+
+def test_a_scan_in_which_nothing_changes_asks_nothing_of_the_alert_tables(
+    catalog, default_channels, service, scan
+):
+    check_for("gitlab", service.url("/"))
+    scan()
+    with CaptureQueriesContext(connection) as queries:
+        scan()
+    touched = [q["sql"] for q in queries if "alert" in q["sql"] or "incident" in q["sql"]]
+    assert touched == []
+    assert AlertEvent.objects.count() == 0
