@@ -82,7 +82,7 @@ def category_part(*, slug: str, show_hidden: bool) -> CatalogPart:
     part = cache.get(key)
     if part is None:
         overview = category_overview(slug=slug, show_hidden=show_hidden, scan=state.scan)
-        incidents = open_incidents(category=overview.category)
+        incidents = open_incidents(category=overview.category, show_hidden=show_hidden)
         part = CatalogPart(
             title=overview.category.title,
             nav=[(category.slug, category.name) for category in overview.categories],
@@ -104,17 +104,23 @@ def home_part() -> CatalogPart:
         part = CatalogPart(
             title=gettext("Categories"),
             nav=[(category.slug, category.name) for category in categories],
-            body=incident_banner(open_incidents())
+            body=incident_banner(open_incidents(show_hidden=False))
             + render_to_string("portal/_home_body.html", {"categories": categories}),
         )
         cache.set(key, part, PAGE_CACHE_SECONDS)
     return part
 
 
-def open_incidents(*, category=None) -> list[Incident]:
-    """Open incidents (of one category's root causes), each with its latest update's text
-    (`latest_text`), in one query."""
-    incidents = Incident.objects.open().select_related("category").order_by("opened_at", "pk")
+def open_incidents(*, show_hidden: bool, category=None) -> list[Incident]:
+    """Open incidents the reader may see (of one category's root causes), each with its
+    latest update's text (`latest_text`), in one query. The home page is the same for
+    members and staff, so it shows none whose cause is a hidden service."""
+    incidents = (
+        Incident.objects.open()
+        .visible(show_hidden=show_hidden)
+        .select_related("category")
+        .order_by("opened_at", "pk")
+    )
     if category is not None:
         incidents = incidents.filter(category=category)
     latest = IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-at", "-pk")

@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/categories/", views.api_categories, name="api-categories"),
     path("api/categories/<slug:slug>/", views.api_category, name="api-category"),
     path("api/health/", views.api_health, name="api-health"),
+    path("api/incidents/", views.api_incidents, name="api-incidents"),
 ]

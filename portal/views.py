@@ -5,7 +5,7 @@ from django.views.decorators.http import require_safe
 from accounts.access import member_required
 
 from .pages import category_part, home_part
-from .selectors import category_overview, health_report, home_categories
+from .selectors import category_overview, health_report, home_categories, incidents_report
 
 
 @require_safe
@@ -65,4 +65,13 @@ def api_category(request, slug):
 def api_health(request):
     return JsonResponse(
         health_report(show_hidden=request.user.is_staff), json_dumps_params={"ensure_ascii": False}
+    )
+
+
+@require_safe
+@member_required(api=True)
+def api_incidents(request):
+    return JsonResponse(
+        incidents_report(show_hidden=request.user.is_staff),
+        json_dumps_params={"ensure_ascii": False},
     )

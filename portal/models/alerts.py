@@ -76,6 +76,15 @@ class AlertEvent(ItemRecord):
         """The item's page: its category's overview, on the portal's public address."""
         return settings.PORTAL_URL + self.category.get_absolute_url()
 
+    def timeline_entry(self) -> dict:
+        """The alert as a line of its incident's timeline (JSON API)."""
+        return {
+            "at": self.at.isoformat(),
+            "event": self.event,
+            "status": self.status,
+            "affected": list(self.affected),
+        }
+
     def payload(self) -> dict:
         """What a webhook receives (the README documents it)."""
         return {

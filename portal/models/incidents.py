@@ -24,6 +24,10 @@ class IncidentQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(state=IncidentState.RESOLVED)
 
+    def visible(self, *, show_hidden: bool):
+        """Those a reader may see: members see none whose cause is a hidden service."""
+        return self if show_hidden else self.exclude(service__hidden=True)
+
     def last_change(self):
         """When any incident last changed (opened, updated, resolved): what cached pages
         showing incident banners are keyed by. A subquery-ready queryset of one value."""
@@ -78,10 +82,25 @@ class Incident(ItemRecord):
         return self.state != IncidentState.RESOLVED
 
     def timeline(self) -> list:
-        """The state changes (its alerts) and the admins' updates, oldest first. Two
-        queries. The alerts that told of an update are the update itself, so left out."""
-        entries = [*self.alerts.exclude(event="update"), *self.updates.all()]
-        return sorted(entries, key=lambda entry: (entry.at, entry.pk))
+        """The state changes (its alerts) and the admins' updates, oldest first: two
+        queries, or none when prefetched. The alerts that told of an update are the update
+        itself, so left out."""
+        alerts = [alert for alert in self.alerts.all() if alert.event != "update"]
+        return sorted([*alerts, *self.updates.all()], key=lambda entry: (entry.at, entry.pk))
+
+    def as_dict(self) -> dict:
+        """The incident and its timeline, for the JSON API."""
+        return {
+            "id": self.pk,
+            "title": self.title,
+            "category": self.category.slug,
+            "cause": self.cause,
+            "affected": list(self.affected),
+            "state": self.state,
+            "opened_at": self.opened_at.isoformat(),
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+            "timeline": [entry.timeline_entry() for entry in self.timeline()],
+        }
 
 
 class IncidentUpdate(models.Model):
@@ -112,3 +131,6 @@ class IncidentUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_state_display()}: {self.text[:60]}"
+
+    def timeline_entry(self) -> dict:
+        return {"at": self.at.isoformat(), "update": self.state, "text": self.text}

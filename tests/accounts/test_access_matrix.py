@@ -37,6 +37,8 @@ from workspaces.models import Workspace
 
 PAGES = ["/", "/categories/devops/"]
 API = ["/api/categories/", "/api/categories/devops/"]
+# JSON that is about the catalog's health but carries no catalog text by itself.
+HEALTH_API = ["/api/health/", "/api/incidents/"]
 
 # Text from the catalog that must never reach someone who is not let in.
 # (The URL itself appears in the language switch, so the slug is not on this list.)
@@ -62,7 +64,7 @@ def no_catalog_data(body: str) -> bool:
 
 
 @pytest.mark.parametrize("visitor", ["anonymous"], indirect=True)
-@pytest.mark.parametrize("url", PAGES + API)
+@pytest.mark.parametrize("url", PAGES + API + HEALTH_API)
 def test_anonymous_visitors_get_nothing(visitor, url):
     _, client = visitor
     response = client.get(url)
@@ -87,7 +89,7 @@ def test_members_not_approved_see_a_page_that_says_why(visitor, url):
 
 
 @pytest.mark.parametrize("visitor", ["carol", "dave", "erin"], indirect=True)
-@pytest.mark.parametrize("url", API)
+@pytest.mark.parametrize("url", API + HEALTH_API)
 def test_members_not_approved_get_a_json_403(visitor, url):
     name, client = visitor
     response = client.get(url)
@@ -105,6 +107,15 @@ def test_approved_members_and_staff_see_the_catalog(visitor, url):
     response = client.get(url)
     assert response.status_code == 200
     assert "DevOps Guide" in response.content.decode()
+
+
+@pytest.mark.parametrize("visitor", ["bob", "sam"], indirect=True)
+@pytest.mark.parametrize("url", HEALTH_API)
+def test_approved_members_and_staff_get_the_health_json(visitor, url):
+    _, client = visitor
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
 
 
 def test_waiting_page_says_when_they_signed_up_and_whom_to_ask(catalog, carol, settings):

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from portal.incidents import incident_post_update
-from portal.models import AlertEvent, Incident, IncidentUpdate
+from portal.models import AlertEvent, Incident, IncidentUpdate, Service
 from tests.factories import client_for
 from tests.portal.alerting import check_for
 
@@ -136,3 +136,48 @@ def test_open_incidents_head_the_home_and_their_category_pages(outage, bob_clien
     incident_post_update(incident=outage, state="resolved", text="Stable for an hour.")
     assert BANNER not in bob_client.get("/categories/devops/").content.decode()
     assert BANNER not in bob_client.get("/").content.decode()
+
+
+def test_the_json_api_lists_incidents_with_their_timelines_in_four_queries(
+    outage, bob_client, django_assert_num_queries
+):
+    incident_post_update(incident=outage, state="identified", text="Out of memory.")
+    # 1. the signed-in user, 2. the incidents with their category, 3. their alerts,
+    # 4. their updates.
+    with django_assert_num_queries(4):
+        body = bob_client.get("/api/incidents/").json()
+    (incident,) = body["incidents"]
+    assert incident == {
+        "id": outage.pk,
+        "title": outage.title,
+        "category": "devops",
+        "cause": "celery-redis",
+        "affected": ["admin-ui", "flower"],
+        "state": "identified",
+        "opened_at": outage.opened_at.isoformat(),
+        "resolved_at": None,
+        "timeline": [
+            {
+                "at": incident["timeline"][0]["at"],
+                "event": "down",
+                "status": "down",
+                "affected": ["admin-ui", "flower"],
+            },
+            {"at": incident["timeline"][1]["at"], "update": "identified", "text": "Out of memory."},
+        ],
+    }
+
+
+def test_members_see_no_incident_of_a_hidden_service(catalog, bob_client, sam):
+    runner = Service.objects.get(slug="gitlab-runner")
+    runner.hidden = True
+    runner.save()
+    Incident.objects.create(
+        title="GitLab Runner", category=runner.category, service=runner, cause=runner.slug
+    )
+    assert bob_client.get("/api/incidents/").json()["incidents"] == []
+    assert BANNER not in bob_client.get("/").content.decode()
+    assert BANNER not in bob_client.get("/categories/devops/").content.decode()
+    staff = client_for(sam)
+    assert len(staff.get("/api/incidents/").json()["incidents"]) == 1
+    assert BANNER in staff.get("/categories/devops/").content.decode()
