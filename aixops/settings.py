@@ -404,6 +404,8 @@ HEALTH_SCAN_SOFT_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 10
 HEALTH_SCAN_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 20
 HEALTH_SCAN_CONCURRENCY = env_int("HEALTH_SCAN_CONCURRENCY", default=100, minimum=1)
 HEALTH_RETENTION_DAYS = env_int("HEALTH_RETENTION_DAYS", default=14, minimum=1)
+# Each check's results per day (portal/history.py), kept this long for 30/90-day uptime.
+HEALTH_ROLLUP_RETENTION_DAYS = env_int("HEALTH_ROLLUP_RETENTION_DAYS", default=400, minimum=1)
 HEALTH_LOCK_URL = env.str("HEALTH_LOCK_URL", default=CELERY_BROKER_URL)
 HEALTH_LOCK_KEY = env.str(
     "HEALTH_LOCK_KEY", default=f"{BROKER_NAMESPACE or 'aixops'}:health:scan-lock"
@@ -440,6 +442,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.refresh_health",
         "schedule": HEALTH_SCAN_INTERVAL,
         "options": {"expires": HEALTH_SCAN_INTERVAL},
+    },
+    "rollup-health": {
+        "task": "portal.tasks.rollup_health",
+        "schedule": crontab(minute=7),
+        "options": {"expires": 60 * 60},
     },
     "prune-health": {
         "task": "portal.tasks.prune_health",

@@ -18,6 +18,7 @@ from .catalog import (
     validate_talks_to,
 )
 from .health import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, Scan
+from .history import HealthRollup
 from .incidents import Incident, IncidentState, IncidentUpdate
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Delivery",
     "FocusArea",
     "HealthCheck",
+    "HealthRollup",
     "HealthStatus",
     "Incident",
     "IncidentState",
