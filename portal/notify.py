@@ -112,7 +112,7 @@ def send(channel: Channel, alert: AlertEvent) -> None:
 
 def _text(channel: Channel, alert: AlertEvent) -> tuple[str, str]:
     """The subject and body of an alert, in the channel's language."""
-    with translation.override(channel.language):
+    with translation.override(channel.writes_in):
         context = {"alert": alert, "url": alert.url}
         subject = render_to_string("portal/email/alert_subject.txt", context).strip()
         body = render_to_string("portal/email/alert_body.txt", context)

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('email', 'E-mail'), ('webhook', 'Webhook'), ('apprise', 'Chat or other (apprise URL)')], max_length=16, verbose_name='kind')),
                 ('target', models.CharField(help_text='E-mail: addresses, separated by commas. Webhook: an http(s) URL. Chat: an apprise URL, e.g. slack://…, mmost://…, msteams://….', max_length=1000, verbose_name='target')),
                 ('secret', models.CharField(blank=True, help_text='Webhook only: the body is signed with it (X-AIXOps-Signature).', max_length=200, verbose_name='signing secret')),
-                ('language', models.CharField(choices=[('ko', 'Korean'), ('en', 'English')], default='ko', max_length=8, verbose_name='language')),
+                ('language', models.CharField(blank=True, choices=[('ko', 'Korean'), ('en', 'English')], help_text='The language its alerts are written in. Empty: LANGUAGE_CODE.', max_length=8, verbose_name='language')),
                 ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
                 ('on_down', models.BooleanField(default=True, verbose_name='down')),
                 ('on_degraded', models.BooleanField(default=True, verbose_name='degraded')),

@@ -139,7 +139,11 @@ class Channel(models.Model):
         help_text=_("Webhook only: the body is signed with it (X-AIXOps-Signature)."),
     )
     language = models.CharField(
-        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("The language its alerts are written in. Empty: LANGUAGE_CODE."),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
     on_down = models.BooleanField(_("down"), default=True)
@@ -201,6 +205,10 @@ class Channel(models.Model):
                     raise ValidationError({"target": error.messages}) from None
         if self.secret and self.kind != self.Kind.WEBHOOK:
             raise ValidationError({"secret": _("Only webhooks are signed.")})
+
+    @property
+    def writes_in(self) -> str:
+        return self.language or settings.LANGUAGE_CODE
 
     def addresses(self) -> list[str]:
         return [part.strip() for part in self.target.split(",") if part.strip()]

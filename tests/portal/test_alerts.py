@@ -324,3 +324,22 @@ def test_a_scan_in_which_nothing_changes_asks_nothing_of_the_alert_tables(
     touched = [q["sql"] for q in queries if "alert" in q["sql"] or "incident" in q["sql"]]
     assert touched == []
     assert AlertEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("page", ["alertevent", "delivery"])
+def test_the_alert_and_delivery_logs_cost_the_same_queries_for_one_row_or_twenty(
+    catalog, alice, page
+):
+    channel = Channel.objects.create(name="ops", kind="email", target="ops@example.com")
+    client = client_for(alice)
+
+    def queries_for_the_list() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/admin/portal/{page}/").status_code == 200
+        return len(queries)
+
+    Delivery.objects.create(alert=make_gitlab_down_alert(), channel=channel)
+    one = queries_for_the_list()
+    for _ in range(19):
+        Delivery.objects.create(alert=make_gitlab_down_alert(), channel=channel)
+    assert queries_for_the_list() == one
