@@ -24,7 +24,7 @@ from datetime import timedelta
 
 import httpx
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -121,8 +121,7 @@ def _text(channel: Channel, alert: AlertEvent) -> tuple[str, str]:
 
 def _email(channel: Channel, alert: AlertEvent) -> None:
     subject, body = _text(channel, alert)
-    connection = get_connection(fail_silently=False)
-    EmailMessage(subject, body, to=channel.addresses(), connection=connection).send()
+    EmailMessage(subject, body, to=channel.addresses()).send()
 
 
 def _webhook(channel: Channel, alert: AlertEvent) -> None:

@@ -2,6 +2,7 @@
 maintenance, delivered once per channel to real receivers on loopback (an SMTP server and
 an HTTP server that records webhook POSTs and checks their signature)."""
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -209,22 +210,20 @@ def test_a_delivery_being_sent_by_another_worker_is_not_sent_again(catalog, rece
     assert receiver.posts == []
 
 
-def test_a_webhook_into_a_denied_network_is_refused_before_connecting(catalog, resolver):
-    channel = Channel(name="meta", kind="webhook", target="http://metadata.probe.test/hook")
-    delivery = Delivery.objects.create(
-        alert=make_gitlab_down_alert(), channel=channel_saved(channel)
-    )
+def test_a_webhook_into_a_denied_network_is_refused_before_connecting(
+    catalog, resolver, monkeypatch
+):
+    connected = []
+    monkeypatch.setattr(socket, "create_connection", lambda *args, **kw: connected.append(args))
+    channel = webhook_channel("http://metadata.probe.test/hook")
+    delivery = Delivery.objects.create(alert=make_gitlab_down_alert(), channel=channel)
     assert delivery_attempt(delivery.pk) == "pending"
+    assert connected == []
     delivery.refresh_from_db()
     assert delivery.last_error == (
         "refused: metadata.probe.test (169.254.169.254) is in HEALTH_CHECK_DENY_NETWORKS "
         "(169.254.0.0/16)"
     )
-
-
-def channel_saved(channel: Channel) -> Channel:
-    channel.save()
-    return channel
 
 
 def test_a_scan_with_the_broker_away_keeps_its_alerts_waiting_in_the_outbox(
