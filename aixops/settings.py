@@ -413,6 +413,8 @@ HEALTH_SCAN_SOFT_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 10
 HEALTH_SCAN_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 20
 HEALTH_SCAN_CONCURRENCY = env_int("HEALTH_SCAN_CONCURRENCY", default=100, minimum=1)
 HEALTH_RETENTION_DAYS = env_int("HEALTH_RETENTION_DAYS", default=14, minimum=1)
+# Each check's results per day (portal/history.py), kept this long for 30/90-day uptime.
+HEALTH_ROLLUP_RETENTION_DAYS = env_int("HEALTH_ROLLUP_RETENTION_DAYS", default=400, minimum=1)
 HEALTH_LOCK_URL = env.str("HEALTH_LOCK_URL", default=CELERY_BROKER_URL)
 HEALTH_LOCK_KEY = env.str(
     "HEALTH_LOCK_KEY", default=f"{BROKER_NAMESPACE or 'aixops'}:health:scan-lock"
@@ -432,11 +434,28 @@ HEALTH_CHECK_DENY_NETWORKS = _networks(
         "168.63.129.16/32",  # Azure WireServer (VM agent configuration)
     ],
 )
+# Alerts (portal/alerts.py): a default channel that hears of everything, for a setup with
+# no admin clicks; more channels are made in the Admin UI. A delivery is tried
+# ALERT_DELIVERY_ATTEMPTS times, with growing pauses, then shown as failed.
+ALERT_EMAIL_TO = env.list("ALERT_EMAIL_TO", default=[])
+ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+ALERT_WEBHOOK_SECRET = env.str("ALERT_WEBHOOK_SECRET", default="")
+if ALERT_WEBHOOK_URL and urlsplit(ALERT_WEBHOOK_URL).scheme not in ("http", "https"):
+    raise ImproperlyConfigured(
+        f"ALERT_WEBHOOK_URL must be an http(s) URL, not {ALERT_WEBHOOK_URL!r}."
+    )
+ALERT_WEBHOOK_TIMEOUT = env_int("ALERT_WEBHOOK_TIMEOUT", default=10, minimum=1)
+ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", default=8, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "refresh-health": {
         "task": "portal.tasks.refresh_health",
         "schedule": HEALTH_SCAN_INTERVAL,
         "options": {"expires": HEALTH_SCAN_INTERVAL},
+    },
+    "rollup-health": {
+        "task": "portal.tasks.rollup_health",
+        "schedule": crontab(minute=7),
+        "options": {"expires": 60 * 60},
     },
     "prune-health": {
         "task": "portal.tasks.prune_health",

@@ -4,18 +4,27 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import path
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from aixops.admin import ReadOnlyAdmin
+from aixops.networks import client_ip
 
+from . import notify
+from .incidents import incident_post_update
 from .models import (
+    AlertEvent,
     Category,
+    Channel,
     ChecklistItem,
     CheckResult,
     ConfigNote,
     DataStore,
+    Delivery,
     FocusArea,
     HealthCheck,
+    Incident,
+    IncidentUpdate,
     MaintenanceWindow,
     Scan,
     Service,
@@ -297,3 +306,177 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
     list_select_related = ["service"]
     autocomplete_fields = ["service"]
     date_hierarchy = "starts_at"
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "kind",
+        "target",
+        "enabled",
+        "on_down",
+        "on_degraded",
+        "on_recovered",
+        "on_update",
+    ]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name", "target"]
+    filter_horizontal = ["categories", "services", "data_stores"]
+    actions = ["send_test"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "target", "secret", "language", "enabled"]}),
+        (_("Events"), {"fields": ["on_down", "on_degraded", "on_recovered", "on_update"]}),
+        (
+            _("Subscriptions (none chosen: everything)"),
+            {"fields": ["categories", "services", "data_stores"]},
+        ),
+    ]
+
+    def has_change_permission(self, request, obj=None):
+        # Declared by ALERT_EMAIL_TO / ALERT_WEBHOOK_URL: the settings are their truth.
+        if obj is not None and obj.declared:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.action(description=_("Send test"), permissions=["change"])
+    def send_test(self, request, queryset):
+        """Send each chosen channel a test alert now, and say how each went."""
+        for channel in queryset:
+            try:
+                notify.channel_test(channel)
+            except notify.DeliveryError as error:
+                self.message_user(
+                    request,
+                    _("%(channel)s: the test did not arrive: %(error)s")
+                    % {"channel": channel, "error": error},
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("%(channel)s: the test was sent.") % {"channel": channel},
+                    messages.SUCCESS,
+                )
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    fields = ["channel", "state", "attempts", "last_error", "sent_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "event", "item_name", "category", "status", "affected", "detail"]
+    list_filter = ["event", "category"]
+    list_select_related = ["category"]
+    search_fields = ["item", "item_name", "cause"]
+    date_hierarchy = "at"
+    inlines = [DeliveryInline]
+    show_full_result_count = False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    """The delivery log: each alert to each channel, how it went, and why not."""
+
+    list_display = ["created_at", "alert", "channel", "state", "attempts", "sent_at", "last_error"]
+    list_filter = ["state", "channel"]
+    list_select_related = ["alert", "channel"]
+    search_fields = ["alert__item", "channel__name", "last_error"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+class IncidentUpdateForm(forms.ModelForm):
+    class Meta:
+        model = IncidentUpdate
+        fields = ["state", "text"]
+        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.has_changed() and not self.instance.incident.is_open:
+            raise forms.ValidationError(_("This incident is resolved; it takes no more updates."))
+        return cleaned
+
+
+class IncidentUpdateInline(admin.TabularInline):
+    """A row to post an update; those posted show in the incident's timeline."""
+
+    model = IncidentUpdate
+    form = IncidentUpdateForm
+    fields = ["state", "text"]
+    extra = 1
+    can_delete = False
+    verbose_name_plural = _("Post an update")
+
+    def get_queryset(self, request):
+        # Posted updates show in the timeline above; the inline is only for a new one.
+        return super().get_queryset(request).none()
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Incidents: opened and resolved by scans, updated by admins (each update goes to the
+    channels and stays in the timeline)."""
+
+    list_display = ["pk", "title", "category", "state", "opened_at", "resolved_at"]
+    list_filter = ["state", "category"]
+    list_select_related = ["category"]
+    search_fields = ["title", "cause"]
+    date_hierarchy = "opened_at"
+    fields = [
+        "title",
+        "category",
+        "cause",
+        "affected",
+        "state",
+        "opened_at",
+        "resolved_at",
+        "timeline",
+    ]
+    readonly_fields = fields
+    inlines = [IncidentUpdateInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("Timeline"))
+    def timeline(self, incident):
+        rows = []
+        for entry in incident.timeline():
+            if isinstance(entry, IncidentUpdate):
+                what = f"{entry.get_state_display()} ({entry.by_name}): {entry.text}"
+            else:
+                what = f"{entry.get_event_display()}: {entry.status_label}"
+                if entry.affected:
+                    what += " · " + ", ".join(entry.affected)
+            rows.append((entry.at.strftime("%Y-%m-%d %H:%M:%S"), what))
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", rows))
+
+    def save_formset(self, request, form, formset, change):
+        """A new update is posted through the domain (audited, alerted), not saved here."""
+        for update in formset.save(commit=False):
+            incident_post_update(
+                incident=form.instance,
+                state=update.state,
+                text=update.text,
+                by=request.user,
+                ip=client_ip(request),
+            )

@@ -9,7 +9,7 @@ from ninja import Path, Router, Schema, Status
 from accounts.access import ApiAccess
 from aixops.api import REFUSALS, Refusal
 
-from .selectors import category_overview, health_report, home_categories
+from .selectors import category_overview, health_report, home_categories, incidents_report
 
 router = Router(auth=ApiAccess(), tags=["catalog"])
 
@@ -123,6 +123,40 @@ class ItemStatus(ItemHealth):
     category: str
 
 
+class AlertEntry(Schema):
+    """A state change of the incident's cause."""
+
+    at: str  # ISO 8601
+    event: str
+    status: str
+    affected: list[str]
+
+
+class UpdateEntry(Schema):
+    """An admin's update: the state they moved the incident to, and what they said."""
+
+    at: str  # ISO 8601
+    update: str
+    text: str
+
+
+class IncidentReport(Schema):
+    id: int
+    title: str
+    category: str
+    cause: str
+    affected: list[str]
+    state: str
+    opened_at: str  # ISO 8601
+    resolved_at: str | None
+    timeline: list[AlertEntry | UpdateEntry]
+
+
+class IncidentList(Schema):
+    resolved_within_days: int
+    incidents: list[IncidentReport]
+
+
 class HealthReport(Schema):
     last_scan: LastScan | None
     categories: list[CategoryStatus]
@@ -184,3 +218,14 @@ def category(request, slug: str = Path(..., pattern=r"^[-a-zA-Z0-9_]+$", example
 )
 def health(request):
     return health_report(show_hidden=request.user.is_staff)
+
+
+@router.api_operation(
+    ["GET", "HEAD"],
+    "/incidents/",
+    response={200: IncidentList, **REFUSALS},
+    url_name="api-incidents",
+    summary="Open incidents and those resolved in the last 7 days, with their timelines",
+)
+def incidents(request):
+    return incidents_report(show_hidden=request.user.is_staff)

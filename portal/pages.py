@@ -1,7 +1,8 @@
 """Catalog pages (a category's overview, the home page) through Django's cache.
 
 The catalog part of a page is the same for every reader of one language, time zone and
-kind (member or staff) until the catalog changes or a scan finishes, so it is rendered once
+kind (member or staff) until the catalog changes, a scan finishes or an incident changes
+(its banner heads the page), so it is rendered once
 and cached under a key naming all of those; each request wraps it in the base template with
 the reader's own top bar. A page view costs the signed-in user and one query (`page_state`)
 when its part is cached.
@@ -10,16 +11,18 @@ when its part is cached.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import NamedTuple
 
 from django.core.cache import cache
-from django.db.models import Subquery
+from django.db.models import OuterRef, Subquery
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from .health import ScanInfo, latest_scan_info
-from .models import NO_REVISION, CatalogRevision, Revision, Scan
+from .models import NO_REVISION, CatalogRevision, Incident, IncidentUpdate, Revision, Scan
 from .selectors import category_overview, home_categories
 
 PAGE_CACHE_SECONDS = 60 * 60
@@ -38,36 +41,57 @@ class CatalogPart:
     body: str
 
 
-def page_state() -> tuple[Revision, ScanInfo | None]:
-    """The catalog revision and the latest finished scan (with its staleness now): what
-    every cached page depends on, in one query."""
+class PageState(NamedTuple):
+    """What every cached page depends on: the catalog revision, the latest finished scan
+    (with its staleness now) and when an incident last changed."""
+
+    revision: Revision
+    scan: ScanInfo | None
+    incidents_changed: datetime | None
+
+    @property
+    def cache_key(self) -> str:
+        incidents = self.incidents_changed.timestamp() if self.incidents_changed else "none"
+        scan = self.scan.cache_key if self.scan else "noscan"
+        return f"{self.revision.cache_key}:{scan}:incidents{incidents}"
+
+
+def page_state() -> PageState:
+    """What every cached page depends on, in one query."""
 
     def latest_scan(column):
         return Subquery(Scan.objects.finished_latest_first().values(column)[:1])
 
     state = (
         CatalogRevision.objects.filter(pk=CatalogRevision.SINGLETON_ID)
-        .annotate(scan_id=latest_scan("pk"), scan_finished_at=latest_scan("finished_at"))
-        .values("number", "changed_at", "scan_id", "scan_finished_at")
+        .annotate(
+            scan_id=latest_scan("pk"),
+            scan_finished_at=latest_scan("finished_at"),
+            incidents_changed=Subquery(Incident.objects.last_change()),
+        )
+        .values("number", "changed_at", "scan_id", "scan_finished_at", "incidents_changed")
         .first()
     )
-    if state is None:  # no catalog write yet, so no revision row
-        return NO_REVISION, latest_scan_info()
+    if state is None:  # no catalog write yet, so no revision row (nor incidents)
+        return PageState(NO_REVISION, latest_scan_info(), None)
     scan = ScanInfo.of(state["scan_id"], state["scan_finished_at"]) if state["scan_id"] else None
-    return Revision(state["number"], state["changed_at"]), scan
+    revision = Revision(state["number"], state["changed_at"])
+    return PageState(revision, scan, state["incidents_changed"])
 
 
 def category_part(*, slug: str, show_hidden: bool) -> CatalogPart:
     """A category's overview: from the cache, or rendered in eight queries."""
-    revision, scan = page_state()
-    key = _key("category", slug, "staff" if show_hidden else "member", revision, scan)
+    state = page_state()
+    key = _key("category", slug, "staff" if show_hidden else "member", state)
     part = cache.get(key)
     if part is None:
-        overview = category_overview(slug=slug, show_hidden=show_hidden, scan=scan)
+        overview = category_overview(slug=slug, show_hidden=show_hidden, scan=state.scan)
+        incidents = open_incidents(category=overview.category, show_hidden=show_hidden)
         part = CatalogPart(
             title=overview.category.title,
             nav=[(category.slug, category.name) for category in overview.categories],
-            body=render_to_string(
+            body=incident_banner(incidents)
+            + render_to_string(
                 "portal/_category_body.html",
                 {"overview": overview, "staff": show_hidden, "csrf_slot": CSRF_SLOT},
             ),
@@ -82,34 +106,59 @@ def with_csrf_token(part: CatalogPart, request) -> CatalogPart:
 
 
 def home_part() -> CatalogPart:
-    """The categories with their counts and health: from the cache, or in three queries."""
-    revision, scan = page_state()
-    key = _key("home", revision, scan)
+    """The categories with their counts and health, and the open incidents: from the
+    cache, or in four queries."""
+    state = page_state()
+    key = _key("home", state)
     part = cache.get(key)
     if part is None:
-        categories = home_categories(with_health=True, scan=scan)
+        categories = home_categories(with_health=True, scan=state.scan)
         part = CatalogPart(
             title=gettext("Categories"),
             nav=[(category.slug, category.name) for category in categories],
-            body=render_to_string("portal/_home_body.html", {"categories": categories}),
+            body=incident_banner(open_incidents(show_hidden=False))
+            + render_to_string("portal/_home_body.html", {"categories": categories}),
         )
         cache.set(key, part, PAGE_CACHE_SECONDS)
     return part
 
 
+def open_incidents(*, show_hidden: bool, category=None) -> list[Incident]:
+    """Open incidents the reader may see (of one category's root causes), each with its
+    latest update's text (`latest_text`), in one query. The home page is the same for
+    members and staff, so it shows none whose cause is a hidden service."""
+    incidents = (
+        Incident.objects.open()
+        .visible(show_hidden=show_hidden)
+        .select_related("category")
+        .order_by("opened_at", "pk")
+    )
+    if category is not None:
+        incidents = incidents.filter(category=category)
+    latest = IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-at", "-pk")
+    return list(incidents.annotate(latest_text=Subquery(latest.values("text")[:1])))
+
+
+def incident_banner(incidents: list[Incident]) -> str:
+    """The banner that heads a page while incidents are open; "" when none is."""
+    if not incidents:
+        return ""
+    return render_to_string("portal/_incident_banner.html", {"incidents": incidents})
+
+
 def _key(*parts) -> str:
     """The cache key of a page part: what it is, plus everything it varies by. The catalog
     revision, the latest finished scan and whether it is stale now (so a new scan, or
-    beat falling silent, shows on the next view), the language and the reader's time
-    zone (the scan time is shown in both)."""
-    *what, revision, scan = parts
+    beat falling silent, shows on the next view), when an incident last changed (an
+    admin's update moves no scan), the language and the reader's time zone (the scan
+    time is shown in both)."""
+    *what, state = parts
     return ":".join(
         [
             "portal",
             *what,
             translation.get_language(),
             timezone.get_current_timezone_name(),
-            revision.cache_key,
-            scan.cache_key if scan else "noscan",
+            state.cache_key,
         ]
     )

@@ -22,10 +22,8 @@ from urllib.parse import SplitResult, quote
 import httpx
 from cryptography import x509
 
-from aixops.networks import network_of
-
 from .conditions import Condition
-from .targets import host_with_address
+from .targets import refusal
 
 # Conditions on [BODY] and the identity probes read at most this much of a body.
 BODY_LIMIT = 64 * 1024
@@ -56,13 +54,9 @@ async def vetted_address(host: str, deny: Sequence) -> str:
         # getaddrinfo also reads odd spellings of addresses (2852039166, 0xa9fea9fe).
         found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
         addresses = [ipaddress.ip_address(sockaddr[0]) for *_, sockaddr in found]
-    for address in addresses:
-        network = network_of(address, deny)
-        if network is not None:
-            raise Denied(
-                f"refused: {host_with_address(host, address)} is in "
-                f"HEALTH_CHECK_DENY_NETWORKS ({network})"
-            )
+    reason = refusal(host, addresses, deny)
+    if reason:
+        raise Denied(reason)
     return str(addresses[0])
 
 

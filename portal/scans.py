@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from .alerts import alerts_record
 from .models import CheckResult, HealthCheck, HealthStatus, Scan
 from .models.health import parse_status_codes, shown_status
 from .probes import ProbeOutcome, ProbeSpec, probe_all
@@ -39,6 +40,7 @@ CHECK_STATE_FIELDS = [
     "uptime_24h",
     "uptime_7d",
     "recent_latencies",
+    "reported_status",
 ]
 
 
@@ -161,6 +163,9 @@ def _record(
             )
         )
     CheckResult.objects.bulk_create(results, batch_size=500)
+    # In this transaction: the alerts (and their deliveries) commit with the status
+    # changes they tell of, or not at all. Sending waits for the commit.
+    alerts_record(scan, checks, in_maintenance, at=now)
     uptimes = uptime_by_check(now)
     for check in checks:
         check.uptime_24h, check.uptime_7d = uptimes.get(check.pk, (None, None))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Q, Value
 from django.http import Http404
+from django.utils import timezone
 
 from . import health
 from .diagram import ArchitectureMap, layout_architecture_map
@@ -17,6 +18,7 @@ from .models import (
     DataStore,
     FocusArea,
     HealthStatus,
+    Incident,
     Service,
 )
 from .models.health import shown_status
@@ -385,4 +387,20 @@ def health_report(*, show_hidden: bool) -> dict:
         "data_stores": [
             {"slug": s.slug, "category": slugs[s.category_id], **s.health.as_dict()} for s in stores
         ],
+    }
+
+
+def incidents_report(*, show_hidden: bool, days: int = 7) -> dict:
+    """Open incidents and those resolved in the last `days`, newest first, each with its
+    timeline, in three queries: the incidents, their alerts, their updates."""
+    since = timezone.now() - timedelta(days=days)
+    incidents = (
+        Incident.objects.visible(show_hidden=show_hidden)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=since))
+        .select_related("category")
+        .prefetch_related("alerts", "updates")
+    )
+    return {
+        "resolved_within_days": days,
+        "incidents": [incident.as_dict() for incident in incidents],
     }

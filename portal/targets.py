@@ -14,6 +14,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Iterable, Sequence
+
+from aixops.networks import network_of
 
 # Names that mean a cloud's metadata service, with the address they stand for.
 METADATA_HOSTS = {
@@ -64,3 +67,26 @@ def host_with_address(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6
     otherwise: `2852039166 (169.254.169.254)`."""
     address = getattr(address, "ipv4_mapped", None) or address
     return host if host == str(address) else f"{host} ({address})"
+
+
+def refusal(host: str, addresses: Iterable, deny: Sequence) -> str | None:
+    """Why `host` may not be reached, when one of the `addresses` it resolves to is in
+    one of the `deny` networks (HEALTH_CHECK_DENY_NETWORKS); None when it may."""
+    for address in addresses:
+        network = network_of(address, deny)
+        if network is not None:
+            return (
+                f"refused: {host_with_address(host, address)} is in "
+                f"HEALTH_CHECK_DENY_NETWORKS ({network})"
+            )
+    return None
+
+
+def resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address `host` has (itself, when it is an address), looked up once."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        # getaddrinfo also reads odd spellings of addresses (2852039166, 0xa9fea9fe).
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        return [ipaddress.ip_address(sockaddr[0]) for *_, sockaddr in found]

@@ -5,7 +5,7 @@ from django.conf import settings
 
 from aixops.celery import broker_connection
 
-from . import scans
+from . import history, notify, scans
 
 
 @shared_task(
@@ -22,10 +22,38 @@ def refresh_health(self, check_ids: list[int] | None = None) -> dict:
     return scans.scan_run(task_id=self.request.id or "", check_ids=check_ids)
 
 
+@shared_task(name="portal.tasks.rollup_health", time_limit=600)
+def rollup_health() -> dict:
+    """Count each check's results per day into the long history (beat runs this hourly)."""
+    return history.rollups_build()
+
+
 @shared_task(name="portal.tasks.prune_health", time_limit=600)
 def prune_health() -> dict:
-    """Drop results older than HEALTH_RETENTION_DAYS (beat runs this daily)."""
-    return scans.results_prune()
+    """Drop results older than HEALTH_RETENTION_DAYS and daily rollups older than
+    HEALTH_ROLLUP_RETENTION_DAYS (beat runs this daily)."""
+    return {**scans.results_prune(), **history.rollups_prune()}
+
+
+@shared_task(
+    bind=True,
+    name="portal.tasks.deliver_alert",
+    # Counted on the delivery row (ALERT_DELIVERY_ATTEMPTS); this only bounds Celery's own.
+    max_retries=None,
+    # A worker that dies mid-send leaves the message to be delivered again; the row's
+    # claim keeps that from sending twice.
+    acks_late=True,
+    time_limit=notify.CLAIM_SECONDS - 60,
+    soft_time_limit=notify.CLAIM_SECONDS - 90,
+)
+def deliver_alert(self, delivery_id: int) -> dict:
+    """Send one alert to one channel; retried with growing pauses while the channel
+    refuses it, until the delivery's attempts are spent (then it shows as failed)."""
+    state = notify.delivery_attempt(delivery_id)
+    if state == "pending":
+        attempts = self.request.retries + 1
+        raise self.retry(countdown=notify.retry_pause(attempts))
+    return {"delivery": delivery_id, "state": state or "not ours to send"}
 
 
 def queue_scan() -> str:

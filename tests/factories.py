@@ -4,6 +4,7 @@ from django.test import Client
 from django.utils import timezone
 
 from portal.models import (
+    AlertEvent,
     Category,
     ChecklistItem,
     ConfigNote,
@@ -167,3 +168,16 @@ def change_every_row(data: dict) -> None:
         for store in category["data_stores"]:
             store["description"] += " (changed)"
             store["used_by"] = store["used_by"][:1]
+
+def make_gitlab_down_alert() -> AlertEvent:
+    """An alert that the seed catalog's GitLab went down."""
+    gitlab = Service.objects.get(slug="gitlab")
+    return AlertEvent.objects.create(
+        event="down",
+        status="down",
+        category=gitlab.category,
+        service=gitlab,
+        item="gitlab",
+        item_name="GitLab",
+        cause="gitlab",
+    )

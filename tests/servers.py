@@ -151,7 +151,28 @@ class HttpServer(_Background):
         return f"{scheme}://{host}:{self.port}{path}"
 
 
-class JsonServer:
+class _Threaded:
+    """A ThreadingHTTPServer with `handler` on a free 127.0.0.1 port, on its own thread."""
+
+    def __init__(self, handler):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+class JsonServer(_Threaded):
     """A real HTTP server on a free 127.0.0.1 port that answers GETs of the paths in
     `documents` with those JSON documents (404 for others), and counts what it was asked."""
 
@@ -175,21 +196,45 @@ class JsonServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(Handler)
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
 
-    def __enter__(self):
-        self.thread.start()
-        return self
+class RecordingServer(_Threaded):
+    """A real HTTP server on a free 127.0.0.1 port that plays a service and a webhook
+    receiver: GETs answer `get_status` (change it to make the service fail), POSTs are
+    recorded in `posts` (path, headers with lower-case names, body) and answered with the
+    next of `post_statuses` (200 once they run out)."""
 
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
+    def __init__(self):
+        self.get_status = 200
+        self.post_statuses: list[int] = []
+        self.posts: list[tuple[str, dict[str, str], bytes]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self._answer(server.get_status)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                server.posts.append((urlsplit(self.path).path, headers, body))
+                self._answer(server.post_statuses.pop(0) if server.post_statuses else 200)
+
+            def _answer(self, status):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(Handler)
+
+    def json_posts(self) -> list[dict]:
+        return [json.loads(body) for _path, _headers, body in self.posts]
 
 
 class TcpServer(_Background):

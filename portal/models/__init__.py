@@ -1,6 +1,9 @@
 """The portal's models: the catalog (categories, services, data stores, their texts) and
-the health of what it catalogs (checks, scans, results, maintenance windows)."""
+the health of what it catalogs (checks, scans, results, maintenance windows), and the
+alerts its changes send (alerts, channels, deliveries), and the incidents
+they open."""
 
+from .alerts import AlertEvent, Channel, Delivery
 from .catalog import (
     NO_REVISION,
     CatalogRevision,
@@ -15,18 +18,27 @@ from .catalog import (
     validate_talks_to,
 )
 from .health import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, Scan
+from .history import HealthRollup
+from .incidents import Incident, IncidentState, IncidentUpdate
 
 __all__ = [
     "NO_REVISION",
+    "AlertEvent",
     "CatalogRevision",
     "Category",
+    "Channel",
     "CheckResult",
     "ChecklistItem",
     "ConfigNote",
     "DataStore",
+    "Delivery",
     "FocusArea",
     "HealthCheck",
+    "HealthRollup",
     "HealthStatus",
+    "Incident",
+    "IncidentState",
+    "IncidentUpdate",
     "MaintenanceWindow",
     "Revision",
     "Scan",

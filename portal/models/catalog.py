@@ -206,6 +206,41 @@ class DataStore(models.Model):
         return (self.slug,)
 
 
+class ItemRecord(models.Model):
+    """Something recorded about one service or data store, kept with its category (alerts,
+    incidents): exactly one of `service` and `data_store` is set."""
+
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="%(class)ss", verbose_name=_("category")
+    )
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="%(class)ss",
+        verbose_name=_("service"),
+    )
+    data_store = models.ForeignKey(
+        DataStore,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="%(class)ss",
+        verbose_name=_("data store"),
+    )
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(service__isnull=False, data_store__isnull=True)
+                | models.Q(service__isnull=True, data_store__isnull=False),
+                name="%(class)s_one_item",
+            )
+        ]
+
+
 class CategoryItemManager(models.Manager):
     """Finds an ordered item by its category's slug and its position, its natural key."""
 

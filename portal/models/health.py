@@ -206,6 +206,15 @@ class HealthCheck(models.Model):
     recent_latencies = models.JSONField(
         _("recent latencies"), default=list, blank=True, editable=False
     )
+    # What alerts last said of the check's item (portal/alerts.py): a change is alerted
+    # against this, not against the previous scan, so that a change while in maintenance
+    # is told once the window is over, and a recovery nobody heard of is not.
+    reported_status = models.CharField(
+        _("last alerted status"),
+        max_length=16,
+        choices=HealthStatus.choices,
+        default=HealthStatus.UNKNOWN,
+    )
 
     objects = SlugManager.from_queryset(HealthCheckQuerySet)()
 
@@ -473,7 +482,7 @@ def validate_target(kind: str, target: str) -> None:
     if not hosts:
         raise ValidationError(_("The target has no host."))
     for host in hosts:
-        _check_host(host)
+        validate_host(host)
     try:
         port = parts.port
     except ValueError:
@@ -501,7 +510,7 @@ def _postgres_hosts(target: str) -> list[str]:
     return [name for name in (host, hostaddr) if name]
 
 
-def _check_host(host: str) -> None:
+def validate_host(host: str) -> None:
     """Refuse a host that is no host name or address, or that names a denied address in
     any spelling the resolver reads."""
     address = known_address(host)

@@ -26,17 +26,22 @@ from accounts.permissions import admin_group
 from aixops.models import OutboxTask
 from portal.models import (
     Category,
+    Channel,
     ChecklistItem,
     CheckResult,
+    Delivery,
     HealthCheck,
+    Incident,
     MaintenanceWindow,
     Service,
 )
-from tests.factories import client_for, make_finished_scan
+from tests.factories import client_for, make_finished_scan, make_gitlab_down_alert
 from workspaces.models import Workspace
 
 PAGES = ["/", "/categories/devops/"]
 API = ["/api/categories/", "/api/categories/devops/"]
+# JSON that is about the catalog's health but carries no catalog text by itself.
+HEALTH_API = ["/api/health/", "/api/incidents/"]
 
 # Text from the catalog that must never reach someone who is not let in.
 # (The URL itself appears in the language switch, so the slug is not on this list.)
@@ -73,7 +78,7 @@ def token_client(owner, *, spoil=None) -> Client:
 
 
 @pytest.mark.parametrize("visitor", ["anonymous"], indirect=True)
-@pytest.mark.parametrize("url", PAGES + API)
+@pytest.mark.parametrize("url", PAGES + API + HEALTH_API)
 def test_anonymous_visitors_get_nothing(visitor, url):
     _, client = visitor
     response = client.get(url)
@@ -98,7 +103,7 @@ def test_members_not_approved_see_a_page_that_says_why(visitor, url):
 
 
 @pytest.mark.parametrize("visitor", ["carol", "dave", "erin"], indirect=True)
-@pytest.mark.parametrize("url", API)
+@pytest.mark.parametrize("url", API + HEALTH_API)
 def test_members_not_approved_get_a_json_403(visitor, url):
     name, client = visitor
     response = client.get(url)
@@ -116,6 +121,15 @@ def test_approved_members_and_staff_see_the_catalog(visitor, url):
     response = client.get(url)
     assert response.status_code == 200
     assert "DevOps Guide" in response.content.decode()
+
+
+@pytest.mark.parametrize("visitor", ["bob", "sam"], indirect=True)
+@pytest.mark.parametrize("url", HEALTH_API)
+def test_approved_members_and_staff_get_the_health_json(visitor, url):
+    _, client = visitor
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
 
 
 def test_waiting_page_says_when_they_signed_up_and_whom_to_ask(catalog, carol, settings):
@@ -163,6 +177,13 @@ RIGHTS = {
     "portal.maintenancewindow": {"alice": ALL, "sam": ALL},
     "portal.scan": {"alice": "view", "sam": "view"},
     "portal.checkresult": {"alice": "view", "sam": "view"},
+    # Admins run alerting: they make channels and send tests; alerts and the delivery log
+    # are records the scans write.
+    "portal.channel": {"alice": ALL, "sam": ALL},
+    "portal.alertevent": {"alice": "view", "sam": "view"},
+    "portal.delivery": {"alice": "view", "sam": "view"},
+    # Scans open and resolve incidents; admins post updates (the change page's form).
+    "portal.incident": {"alice": "view change", "sam": "view change"},
 }
 
 # The right each standard page of a model needs.
@@ -305,6 +326,12 @@ def rows(catalog, alice, bob, sam, carol):
     MaintenanceWindow.objects.create(
         service=gitlab, starts_at=now, ends_at=now + timedelta(hours=1), note="upgrade"
     )
+    # An e-mail channel: the tests' mail stays in memory, so *Send test* reaches nobody.
+    channel = Channel.objects.create(name="ops", kind="email", target="ops@example.com")
+    Delivery.objects.create(alert=make_gitlab_down_alert(), channel=channel)
+    Incident.objects.create(
+        title="GitLab", category=gitlab.category, service=gitlab, cause="gitlab"
+    )
     Workspace.objects.request([bob.pk], by=alice)  # a workspace, and its audit event
     OutboxTask.objects.create(task="accounts.tasks.notify_admins", args=[carol.pk], task_id="t")
 
@@ -363,6 +390,7 @@ def test_the_action_matrix_sees_every_kind_of_action(rows):
         ("accounts.pendingmember", "reject"),
         ("workspaces.workspace", "change_quota"),
         ("portal.category", "delete_selected"),
+        ("portal.channel", "send_test"),
     } <= actions
 
 

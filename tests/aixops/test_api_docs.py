@@ -11,6 +11,7 @@ OPERATIONS = {
     ("get", "/api/categories/"),
     ("get", "/api/categories/{slug}/"),
     ("get", "/api/health/"),
+    ("get", "/api/incidents/"),
     ("get", "/api/members/pending/"),
     ("post", "/api/members/{username}/approve/"),
     ("post", "/api/members/{username}/reject/"),

@@ -95,6 +95,12 @@ def test_production_starts_when_configured():
         ("CONN_MAX_AGE", "soon", "CONN_MAX_AGE must be a whole number, not 'soon'"),
         ("CONN_HEALTH_CHECKS", "often", "CONN_HEALTH_CHECKS must be true or false, not 'often'"),
         ("LANGUAGE_CODE", "fr", "LANGUAGE_CODE must be one of ko, en, not 'fr'"),
+        (
+            "ALERT_WEBHOOK_URL",
+            "hooks.example.com/aixops",
+            "ALERT_WEBHOOK_URL must be an http(s) URL, not 'hooks.example.com/aixops'",
+        ),
+        ("ALERT_DELIVERY_ATTEMPTS", "0", "ALERT_DELIVERY_ATTEMPTS must be at least 1, not 0"),
     ],
 )
 def test_malformed_settings_are_named(name, value, message):

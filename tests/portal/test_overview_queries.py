@@ -10,8 +10,8 @@ from tests.factories import make_category, make_checks, make_finished_scan
 
 # Rendering a category the first time (or after a catalog change or a new scan):
 # 1. the signed-in user (the session itself is read from the cache),
-# 2. the catalog revision, with the latest finished scan (id, finish time) as subqueries:
-#    together, the cached page's key,
+# 2. the catalog revision, with the latest finished scan (id, finish time) and the last
+#    incident change as subqueries: together, the cached page's key,
 # 3. every category, for the switcher; the current one is picked from them,
 # 4. the category's services,
 # 5. its data stores,
@@ -19,8 +19,9 @@ from tests.factories import make_category, make_checks, make_finished_scan
 # 7. its focus areas UNION checklist UNION configuration notes,
 # 8. the health checks of its services and stores, with an EXISTS for maintenance;
 #    statuses, uptimes and sparkline points are on the check rows (scans keep them),
-# 9. the checks that verify its checklist steps, with the same EXISTS.
-OVERVIEW_QUERIES_COLD = 9
+# 9. the checks that verify its checklist steps, with the same EXISTS,
+# 10. the category's open incidents, with their latest update (the banner).
+OVERVIEW_QUERIES_COLD = 10
 # Served from the cache: queries 1 and 2 only.
 OVERVIEW_QUERIES_WARM = 2
 
@@ -30,7 +31,8 @@ def main_content(html: str) -> str:
     return html[html.index('<main class="page">') :]
 
 
-# The JSON API is not cached: the user, the latest scan, and queries 3 to 9.
+# The JSON API is not cached (and has no banner): the user, the latest scan, and queries
+# 3 to 9.
 API_QUERIES = 9
 
 
