@@ -462,6 +462,35 @@ WORKSPACE_USAGE_INTERVAL = env_int("WORKSPACE_USAGE_INTERVAL", default=15 * 60, 
 # ago than this (and a minute) belongs to a dead worker and is marked failed.
 WORKSPACE_TASK_TIME_LIMIT = env_int("WORKSPACE_TASK_TIME_LIMIT", default=300, minimum=120)
 WORKSPACE_TASK_SOFT_TIME_LIMIT = WORKSPACE_TASK_TIME_LIMIT - 60
+
+# The `jupyterhub` backend: the hub's public address (what members open) and a service
+# token with the admin:users, admin:servers, read:users:activity and
+# groups!group=<JUPYTERHUB_SUSPENDED_GROUP> scopes (README, "Workspaces on JupyterHub").
+JUPYTERHUB_URL = env.str("JUPYTERHUB_URL", default="").rstrip("/")
+JUPYTERHUB_API_TOKEN = env.str("JUPYTERHUB_API_TOKEN", default="")
+# The hub group whose members the hub's pre-spawn hook refuses a server.
+JUPYTERHUB_SUSPENDED_GROUP = env.str("JUPYTERHUB_SUSPENDED_GROUP", default="aixops-suspended")
+# Seconds one request to the hub may take, and how long a server may take to become ready.
+JUPYTERHUB_TIMEOUT = env_int("JUPYTERHUB_TIMEOUT", default=10, minimum=1)
+JUPYTERHUB_START_TIMEOUT = env_int("JUPYTERHUB_START_TIMEOUT", default=120, minimum=1)
+if WORKSPACE_BACKEND == "jupyterhub":
+    _hub = urlsplit(JUPYTERHUB_URL)
+    if _hub.scheme not in {"http", "https"} or not _hub.hostname:
+        raise ImproperlyConfigured(
+            "JUPYTERHUB_URL must be the hub's http(s):// address when WORKSPACE_BACKEND is "
+            f"jupyterhub, not {JUPYTERHUB_URL!r}."
+        )
+    if not JUPYTERHUB_API_TOKEN:
+        raise ImproperlyConfigured(
+            "JUPYTERHUB_API_TOKEN must be set to a hub service token when WORKSPACE_BACKEND "
+            "is jupyterhub."
+        )
+    if JUPYTERHUB_START_TIMEOUT >= WORKSPACE_TASK_SOFT_TIME_LIMIT:
+        raise ImproperlyConfigured(
+            "JUPYTERHUB_START_TIMEOUT must be shorter than the workspace task's soft time "
+            f"limit, {WORKSPACE_TASK_SOFT_TIME_LIMIT} s (WORKSPACE_TASK_TIME_LIMIT - 60)."
+        )
+
 CELERY_BEAT_SCHEDULE["prune-logout-tokens"] = {
     "task": "accounts.tasks.prune_logout_tokens",
     "schedule": crontab(hour=4, minute=41),

@@ -346,6 +346,9 @@ class Workspace(models.Model):
     usage_bytes = models.PositiveBigIntegerField(_("usage (bytes)"), null=True, blank=True)
     usage_files = models.PositiveIntegerField(_("files"), null=True, blank=True)
     usage_measured_at = models.DateTimeField(_("usage measured"), null=True, blank=True)
+    last_activity = models.DateTimeField(
+        _("last activity"), null=True, blank=True, help_text=_("As the backend last reported it.")
+    )
     operation = models.CharField(
         _("operation"), max_length=16, choices=Operation.choices, blank=True, default=""
     )

@@ -109,7 +109,13 @@ def run_operation(*, workspace_id: int, operation: str) -> dict:
         fields["location"] = answer
         action = Action.WORKSPACE_READY
     elif operation == Op.DELETE:
-        fields.update(archive=answer or "", location="", usage_bytes=None, usage_files=None)
+        fields.update(
+            archive=answer or "",
+            location="",
+            usage_bytes=None,
+            usage_files=None,
+            last_activity=None,
+        )
         action = Action.WORKSPACE_DELETED
     finished = _finish(workspace, claimed_at, action=action, **fields)
     if finished and fields["status"] == Status.ACTIVE and not _owner_is_approved(workspace):
@@ -145,13 +151,15 @@ def measure_usage(*, workspace_id: int) -> dict:
     Workspace.objects.filter(pk=workspace_id).update(
         usage_bytes=usage.bytes_on_disk,
         usage_files=usage.files,
+        last_activity=usage.last_activity,
         usage_measured_at=timezone.now(),
     )
-    over = usage.bytes_on_disk > workspace.quota_bytes
+    over = usage.bytes_on_disk is not None and usage.bytes_on_disk > workspace.quota_bytes
     return {
         "workspace": workspace_id,
         "bytes": usage.bytes_on_disk,
         "files": usage.files,
+        "last_activity": usage.last_activity.isoformat() if usage.last_activity else None,
         "over_quota": over,
     }
 

@@ -1,0 +1,179 @@
+"""Workspaces on a real JupyterHub (tests/hub.py): the portal's lifecycle drives the hub's
+users and servers, and every way the hub can fail ends in a message an admin can act on.
+
+One hub serves the module; each test has members of its own."""
+
+import pytest
+
+from audit.models import AuditEvent
+from devtools.processes import wait_for
+from tests.hub import STUCK_SECONDS, use_hub
+from tests.workspaces import workspace_helpers
+from workspaces import tasks as workspace_tasks
+from workspaces.backends import WorkspaceSpec
+from workspaces.backends.jupyterhub import JupyterHubBackend
+from workspaces.models import Workspace
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def portal_uses_the_hub(hub, settings):
+    use_hub(settings, hub)
+
+
+@pytest.fixture
+def member(django_user_model):
+    """An approved member with the given username."""
+
+    def make(username: str):
+        return django_user_model.objects.create_user(
+            username=username, password="x-password", membership="approved"
+        )
+
+    return make
+
+
+def provisioned(owner, admin, committed) -> Workspace:
+    """The owner's workspace, requested and provisioned (the task run as after the commit)."""
+    Workspace.objects.request([owner.pk], by=admin)
+    workspace = Workspace.objects.get(owner=owner)
+    with committed():
+        workspace.provision(by=admin)
+    workspace.refresh_from_db()
+    return workspace
+
+
+def test_the_lifecycle_runs_the_members_hub_server(hub, member, alice, committed):
+    frank = member("Frank")
+    workspace = provisioned(frank, alice, committed)
+
+    assert (workspace.status, workspace.last_error) == ("active", "")
+    assert workspace.location == f"{hub.url}/user/frank/"
+    assert hub.user("frank")["servers"][""]["ready"] is True
+    status = hub.server("GET", "frank", "api/status")
+    assert status.status_code == 200 and "started" in status.json()
+    written = hub.server(
+        "PUT",
+        "frank",
+        "api/contents/notes.txt",
+        json={"type": "file", "format": "text", "content": "kept across a suspension"},
+    )
+    assert written.status_code == 201
+
+    with committed():
+        workspace.suspend(by=alice)
+    workspace.refresh_from_db()
+    assert workspace.status == "suspended"
+    assert hub.user("frank")["servers"] == {}
+    assert "aixops-suspended" in hub.user("frank")["groups"]
+    # The member (or anyone) asking the hub for the server is refused.
+    assert hub.api("POST", "/users/frank/server").status_code == 500
+    assert hub.user("frank")["servers"] == {}
+
+    with committed():
+        workspace.resume(by=alice)
+    workspace.refresh_from_db()
+    assert (workspace.status, workspace.last_error) == ("active", "")
+    assert hub.user("frank")["groups"] == []
+    kept = hub.server("GET", "frank", "api/contents/notes.txt")
+    assert kept.json()["content"] == "kept across a suspension"
+
+    measured = workspace_tasks.measure_usage.apply(args=[workspace.pk]).get()
+    workspace.refresh_from_db()
+    assert workspace.last_activity is not None
+    assert measured["last_activity"] == workspace.last_activity.isoformat()
+    assert workspace.usage_bytes is None and measured["over_quota"] is False
+
+    with committed():
+        workspace.delete_workspace(by=alice)
+    workspace.refresh_from_db()
+    assert workspace.status == "deleted"
+    assert hub.user("frank") is None
+    assert not hub.home("frank").exists()
+    assert [path.name.split("-")[0] for path in hub.archives()] == ["frank"]
+    assert workspace_helpers.audit_actions(workspace) == [
+        "workspace.request",
+        "workspace.provision",
+        "workspace.ready",
+        "workspace.suspend",
+        "workspace.resume",
+        "workspace.delete",
+        "workspace.deleted",
+    ]
+
+
+def test_a_task_delivered_twice_starts_one_server(hub, member, alice, committed):
+    grace = member("grace")
+    Workspace.objects.request([grace.pk], by=alice)
+    workspace = Workspace.objects.get(owner=grace)
+    workspace.provision(by=alice)  # queued; the test delivers the task itself, twice
+    workspace.refresh_from_db()
+    first = workspace_tasks.run_operation.apply(args=[workspace.pk, "provision"]).get()
+    started = hub.user("grace")["servers"][""]["started"]
+    second = workspace_tasks.run_operation.apply(args=[workspace.pk, "provision"]).get()
+
+    assert first["status"] == "active" and "skipped" in second
+    assert hub.user("grace")["servers"][""]["started"] == started
+    # The backend itself finds the running server and leaves it be.
+    spec = WorkspaceSpec(workspace_id=workspace.pk, username="grace", quota_gib=1)
+    assert JupyterHubBackend().provision(spec) == f"{hub.url}/user/grace/"
+    assert hub.user("grace")["servers"][""]["started"] == started
+
+
+def test_a_hub_stopped_during_provision_fails_it_and_retry_succeeds_once_back(
+    hub, member, alice, committed
+):
+    heidi = member("heidi")
+    hub.stop()
+    try:
+        workspace = provisioned(heidi, alice, committed)
+    finally:
+        hub.start()
+    assert (workspace.status, workspace.operation) == ("failed", "provision")
+    assert workspace.last_error.startswith(f"Cannot reach JupyterHub at {hub.url}")
+    assert "retry once it is back" in workspace.last_error
+
+    with committed():
+        workspace.retry(by=alice)
+    workspace.refresh_from_db()
+    assert (workspace.status, workspace.last_error) == ("active", "")
+    assert hub.user("heidi")["servers"][""]["ready"] is True
+
+
+def test_a_wrong_token_fails_the_operation_naming_the_setting(
+    hub, member, alice, committed, settings
+):
+    settings.JUPYTERHUB_API_TOKEN = "not-the-token"
+    workspace = provisioned(member("ivan"), alice, committed)
+    assert workspace.status == "failed"
+    assert "refused the portal's token" in workspace.last_error
+    assert "JUPYTERHUB_API_TOKEN" in workspace.last_error
+    assert hub.user("ivan") is None
+    failed = AuditEvent.objects.get(workspace=workspace, action="workspace.failed")
+    assert failed.reason == workspace.last_error
+
+
+def test_a_server_that_never_answers_fails_with_the_hubs_message(hub, member, alice, committed):
+    workspace = provisioned(member("stuck-judy"), alice, committed)
+    assert workspace.status == "failed"
+    assert workspace.last_error.startswith(
+        "JupyterHub could not start stuck-judy's server: Spawn failed: Server at http://"
+    )
+    assert workspace.last_error.endswith(
+        f"/user/stuck-judy/api didn't respond in {STUCK_SECONDS} seconds"
+    )
+    assert hub.user("stuck-judy")["servers"] == {}
+
+
+def test_the_portal_gives_up_on_a_slow_start_after_its_own_timeout(
+    hub, member, alice, committed, settings
+):
+    settings.JUPYTERHUB_START_TIMEOUT = 1  # shorter than the hub's own patience
+    workspace = provisioned(member("stuck-ken"), alice, committed)
+    assert workspace.status == "failed"
+    assert workspace.last_error.startswith(
+        "JupyterHub did not get stuck-ken's server ready within 1 s (JUPYTERHUB_START_TIMEOUT)"
+    )
+    # The spawn was cancelled.
+    wait_for("the cancelled spawn to end", lambda: hub.user("stuck-ken")["servers"] == {})
