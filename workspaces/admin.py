@@ -207,10 +207,12 @@ class WorkspaceAdmin(admin.ModelAdmin):
     @admin.display(description=_("usage"))
     def usage(self, obj):
         text = self.usage_against_quota(obj)
+        if obj.usage_files is not None:
+            text = format_html("{}, {} files", text, obj.usage_files)
         if obj.usage_measured_at:
-            text = format_html(
-                "{}, {} files, measured {}", text, obj.usage_files, obj.usage_measured_at
-            )
+            text = format_html("{}, measured {}", text, obj.usage_measured_at)
+        if obj.last_activity:
+            text = format_html("{}; {} {}", text, _("last used"), obj.last_activity)
         if obj.is_over_quota:
             text = format_html('{} <strong class="over-quota">{}</strong>', text, _("over quota"))
         return text

@@ -1,7 +1,10 @@
 """The member's "My workspace" page: status, usage against quota, where to open it, and
 the request button."""
 
+from datetime import UTC, datetime
+
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from tests.factories import client_for
@@ -66,6 +69,21 @@ def test_an_active_workspace_shows_where_to_open_it_and_its_usage(
     assert 'data-status="active"' in page
     assert "512.0\xa0MB / 10 GiB (5%)" in page
     assert "over its quota" not in page
+
+
+def test_a_hub_workspace_shows_its_link_and_when_it_was_last_used(bob, bob_client):
+    used = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
+    Workspace.objects.create(
+        owner=bob,
+        backend="jupyterhub",
+        status="active",
+        location="https://hub.example.com/user/bob/",
+        last_activity=used,
+    )
+    page = bob_client.get(PAGE, headers={"accept-language": "en"}).text
+    assert '<a id="workspace-location" href="https://hub.example.com/user/bob/">' in page
+    shown = timezone.localtime(used).isoformat(timespec="seconds")
+    assert f'<dd id="workspace-last-activity"><time datetime="{shown}"' in page
 
 
 def test_over_quota_is_a_warning_on_the_page(bob, bob_client):
