@@ -1,6 +1,7 @@
 # The test hub (tests/hub.py): the embedded run's configuration, plus members whose server
 # never answers (names starting with `stuck`), for the tests of a spawn that fails slowly,
-# and a token that opens members' servers.
+# names the authenticator refuses (starting with `refused`), and a token that opens
+# members' servers.
 import os
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ c.JupyterHub.services.append(
 c.JupyterHub.load_roles.append(
     {"name": "aixops-tests", "scopes": ["access:servers"], "services": ["aixops-tests"]}
 )
+
+c.Authenticator.username_pattern = r"^(?!refused)"
 
 refuse_suspended = c.Spawner.pre_spawn_hook
 

@@ -154,6 +154,16 @@ def test_a_wrong_token_fails_the_operation_naming_the_setting(
     assert failed.reason == workspace.last_error
 
 
+def test_a_name_the_hub_refuses_fails_the_provision_saying_so(hub, member, alice, committed):
+    workspace = provisioned(member("refused-leo"), alice, committed)
+    assert workspace.status == "failed"
+    assert workspace.last_error == (
+        "JupyterHub refused to create the user 'refused-leo' (Failed to create user: "
+        "refused-leo): its authenticator does not accept this name."
+    )
+    assert hub.user("refused-leo") is None
+
+
 def test_a_server_that_never_answers_fails_with_the_hubs_message(hub, member, alice, committed):
     workspace = provisioned(member("stuck-judy"), alice, committed)
     assert workspace.status == "failed"
