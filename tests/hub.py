@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / "tests" / "workspaces" / "hub_test_config.py"
 PROXY = ROOT / "devtools" / "jupyterhub" / "node_modules" / ".bin" / "configurable-http-proxy"
 STUCK_SECONDS = 3
+HUB_CLIENT_ID = "jupyterhub"
 
 
 class Hub:
@@ -34,6 +35,9 @@ class Hub:
 
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir
+        # The realm members sign in with; set before start() for single sign-on.
+        self.sign_on_issuer = ""
+        self.client_secret = secrets.token_hex(16)
         self.port, self.api_port, self.proxy_api_port = free_port(), free_port(), free_port()
         self.token = secrets.token_hex(32)
         self.server_token = secrets.token_hex(32)
@@ -55,6 +59,10 @@ class Hub:
             "AIXOPS_HUB_STUCK_SECONDS": str(STUCK_SECONDS),
             "AIXOPS_HUB_TEST_TOKEN": self.server_token,
         }
+        if self.sign_on_issuer:
+            env["AIXOPS_HUB_OIDC_ISSUER"] = self.sign_on_issuer
+            env["AIXOPS_HUB_OIDC_CLIENT_ID"] = HUB_CLIENT_ID
+            env["AIXOPS_HUB_OIDC_CLIENT_SECRET"] = self.client_secret
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "jupyterhub", "-f", str(TEST_CONFIG)],
@@ -87,6 +95,14 @@ class Hub:
         # The hub stops its proxy and the members' servers on SIGTERM.
         if self.process is not None:
             stop_process(self.process, grace=15)
+
+    def provider_client(self) -> dict:
+        """The realm's `jupyterhub` client, as the dev provider takes it."""
+        return {
+            "client_id": HUB_CLIENT_ID,
+            "client_secret": self.client_secret,
+            "redirect_uris": [f"{self.url}/hub/oauth_callback"],
+        }
 
     def log_tail(self) -> str:
         return f"JupyterHub log:\n{self.log_path.read_text(errors='replace')[-4000:]}"

@@ -9,6 +9,9 @@
 #   AIXOPS_HUB_API_PORT       the hub process itself, behind the proxy
 #   AIXOPS_HUB_PROXY_API_PORT the proxy's REST API, which the hub drives
 #   AIXOPS_HUB_SERVICE_TOKEN  the portal's token (the `aixops-portal` service)
+#   AIXOPS_HUB_OIDC_ISSUER    the realm members sign in with (single sign-on), through the
+#   AIXOPS_HUB_OIDC_CLIENT_ID realm's `jupyterhub` client and its secret; unset, nobody
+#   AIXOPS_HUB_OIDC_CLIENT_SECRET  signs in and only the API drives the servers
 #
 # The portal suspends a member by putting them in the hub group `aixops-suspended`; the
 # pre-spawn hook below refuses to start such a member's server, whoever asks (the member
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
+from tornado import web
 
 c = get_config()  # noqa: F821  (JupyterHub's config loader provides it)
 
@@ -37,10 +41,30 @@ c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.command = [str(HERE / "node_modules" / ".bin" / "configurable-http-proxy")]
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ['AIXOPS_HUB_PROXY_API_PORT']}"
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
-# Members are created by the portal through the API; nobody else gets in. Without single
-# sign-on configured nobody signs in at all: the API alone drives the servers.
-c.JupyterHub.authenticator_class = "null"
+# Members are created by the portal through the API, and only they get in: someone the
+# portal has not approved has no hub user, so signing in gets them no server.
 c.Authenticator.allow_existing_users = True
+ISSUER = os.environ.get("AIXOPS_HUB_OIDC_ISSUER", "").rstrip("/")
+if ISSUER:
+    # The realm's endpoints, named as Keycloak names them; the user is the one whose name
+    # is the realm's preferred_username, which the portal's username is too.
+    endpoints = f"{ISSUER}/protocol/openid-connect"
+    c.JupyterHub.authenticator_class = "generic-oauth"
+    c.GenericOAuthenticator.client_id = os.environ.get("AIXOPS_HUB_OIDC_CLIENT_ID", "jupyterhub")
+    c.GenericOAuthenticator.client_secret = os.environ["AIXOPS_HUB_OIDC_CLIENT_SECRET"]
+    c.GenericOAuthenticator.oauth_callback_url = (
+        f"http://127.0.0.1:{os.environ['AIXOPS_HUB_PORT']}/hub/oauth_callback"
+    )
+    c.GenericOAuthenticator.authorize_url = f"{endpoints}/auth"
+    c.GenericOAuthenticator.token_url = f"{endpoints}/token"
+    c.GenericOAuthenticator.userdata_url = f"{endpoints}/userinfo"
+    c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
+    c.GenericOAuthenticator.username_claim = "preferred_username"
+    c.GenericOAuthenticator.login_service = "AIXOps"
+    # Straight to the realm's sign-in: the hub has no login of its own to offer.
+    c.Authenticator.auto_login = True
+else:
+    c.JupyterHub.authenticator_class = "null"
 
 c.JupyterHub.services = [
     {"name": "aixops-portal", "api_token": os.environ["AIXOPS_HUB_SERVICE_TOKEN"]},
@@ -62,10 +86,11 @@ c.JupyterHub.load_groups = {SUSPENDED_GROUP: {"users": []}}
 
 
 def refuse_suspended(spawner):
-    """Start no server for a member the portal has suspended."""
+    """Start no server for a member the portal has suspended. An HTTPError's message is
+    what the hub shows the member (and answers the API with)."""
     if any(group.name == SUSPENDED_GROUP for group in spawner.user.groups):
-        raise RuntimeError(
-            f"{spawner.user.name}'s workspace is suspended by the platform's admins."
+        raise web.HTTPError(
+            403, f"{spawner.user.name}'s workspace is suspended by the platform's admins."
         )
 
 

@@ -59,6 +59,7 @@ class JupyterHubBackend:
         with self._hub() as hub:
             if hub.user(name) is None:
                 hub.create_user(name)
+            self._mark_suspended(hub, "DELETE", name)  # a leftover would refuse the start
             self._start(hub, name)
         return self.server_url(name)
 
@@ -132,10 +133,10 @@ class JupyterHubBackend:
             return
         deadline = time.monotonic() + self.start_timeout
         if not (server and server.get("pending") == "spawn"):
-            # 400 is "already running" (it became ready since we looked); 500 is a spawn
-            # that failed at once, whose reason the progress stream gives.
-            response = self._held(hub, "POST", name, (201, 202, 400, 500), deadline)
-            if response is not None and response.status_code == 500:
+            # 400 is "already running" (it became ready since we looked); 403 and 500 are
+            # a spawn refused or failed at once, whose reason the progress stream gives.
+            response = self._held(hub, "POST", name, (201, 202, 400, 403, 500), deadline)
+            if response is not None and response.status_code in (403, 500):
                 raise self._spawn_failed(hub, name)
         while True:
             server = default_server(hub.user(name))
