@@ -457,6 +457,9 @@ WORKSPACE_AUTO_PROVISION = env_flag("WORKSPACE_AUTO_PROVISION", default=False)
 WORKSPACE_DEFAULT_QUOTA_GIB = env_int("WORKSPACE_DEFAULT_QUOTA_GIB", default=10, minimum=1)
 # How often the periodic task measures active and suspended workspaces.
 WORKSPACE_USAGE_INTERVAL = env_int("WORKSPACE_USAGE_INTERVAL", default=15 * 60, minimum=10)
+# Seconds an active workspace may go unused (its backend's last activity) before the
+# idle policy stops its server; the member starts it again. 0: never.
+WORKSPACE_IDLE_TIMEOUT = env_int("WORKSPACE_IDLE_TIMEOUT", default=0)
 # How long one backend call (provision, suspend, resume, delete) may take on a worker:
 # the task's hard limit, with its soft limit a minute before; an operation claimed longer
 # ago than this (and a minute) belongs to a dead worker and is marked failed.
@@ -502,6 +505,14 @@ CELERY_BEAT_SCHEDULE["workspace-usage"] = {
     # A backlog of measurements (worker down for a day) is worthless: drop stale ones.
     "options": {"expires": WORKSPACE_USAGE_INTERVAL},
 }
+
+if WORKSPACE_IDLE_TIMEOUT:
+    CELERY_BEAT_SCHEDULE["workspace-idle"] = {
+        "task": "workspaces.tasks.stop_idle",
+        # Often enough that no server runs idle much longer than the timeout.
+        "schedule": max(60, min(WORKSPACE_IDLE_TIMEOUT // 4, 15 * 60)),
+        "options": {"expires": 60},
+    }
 
 # Work that follows a committed change waits in the outbox (aixops.outbox) when the
 # broker was away; beat sends it every OUTBOX_INTERVAL seconds once the broker is back.

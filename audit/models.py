@@ -51,6 +51,8 @@ class AuditEvent(models.Model):
         WORKSPACE_DELETED = "workspace.deleted", _("Workspace deleted")
         WORKSPACE_FAILED = "workspace.failed", _("Workspace failed")
         WORKSPACE_RETRY = "workspace.retry", _("Workspace retried")
+        WORKSPACE_IDLE_STOP = "workspace.idle_stop", _("Workspace stopped (idle)")
+        WORKSPACE_START = "workspace.start", _("Workspace started")
 
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -165,7 +165,10 @@ class WorkspaceAdmin(admin.ModelAdmin):
         change_quota,
     ]
     fieldsets = [
-        (None, {"fields": ["owner", "status", "backend", "location", "archive"]}),
+        (
+            None,
+            {"fields": ["owner", "status", "idle_stopped_at", "backend", "location", "archive"]},
+        ),
         (_("Quota and usage"), {"fields": ["quota_gib", "cpu_limit", "memory_mib", "usage"]}),
         (
             _("Operations"),
@@ -176,6 +179,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     readonly_fields = [
         "owner",
         "status",
+        "idle_stopped_at",
         "backend",
         "location",
         "archive",

@@ -164,6 +164,38 @@ def measure_usage(*, workspace_id: int) -> dict:
     }
 
 
+def stop_idle(*, now=None) -> dict:
+    """Stop the servers of active workspaces unused for WORKSPACE_IDLE_TIMEOUT seconds.
+
+    The stored last_activity (from the last usage measurement) picks the candidates; each
+    is measured again first, so a member who came back since is left alone.
+    """
+    timeout = settings.WORKSPACE_IDLE_TIMEOUT
+    if not timeout:
+        return {"stopped": 0, "skipped": "WORKSPACE_IDLE_TIMEOUT is 0"}
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=timeout)
+    candidates = (
+        Workspace.objects.select_related("owner")
+        .filter(status=Status.ACTIVE, idle_stopped_at__isnull=True, last_activity__lt=cutoff)
+        .order_by("last_activity")
+    )
+    idle = []
+    for workspace in candidates:
+        measured = measure_usage(workspace_id=workspace.pk)
+        if "error" not in measured and (
+            Workspace.objects.filter(pk=workspace.pk, last_activity__lt=cutoff).exists()
+        ):
+            idle.append(workspace.pk)
+    result = Workspace.objects.stop_idle(
+        idle,
+        by=None,
+        automatic=True,
+        reason=f"idle for more than {timeout} s (WORKSPACE_IDLE_TIMEOUT)",
+    )
+    return {"stopped": len(result.changed), "checked": len(candidates)}
+
+
 def fail_abandoned(*, now=None) -> int:
     """Mark failed the operations a worker claimed and never finished (it died, or was
     killed past the task's hard time limit), so an admin can retry them."""

@@ -51,6 +51,7 @@ def test_the_request_needs_a_post_with_csrf(bob):
     client.force_login(bob)
     assert client.get("/accounts/workspace/request/").status_code == 405
     assert client.post("/accounts/workspace/request/").status_code == 403
+    assert client.post("/accounts/workspace/start/").status_code == 403
     assert not Workspace.objects.exists()
 
 
@@ -109,6 +110,7 @@ def test_only_approved_members_see_or_request_one(persona, request):
     client = client_for(request.getfixturevalue(persona))
     assert client.get(PAGE).status_code == 403
     assert client.post("/accounts/workspace/request/").status_code == 403
+    assert client.post("/accounts/workspace/start/").status_code == 403
     assert not Workspace.objects.exists()
 
 

@@ -3,12 +3,16 @@ users and servers, and every way the hub can fail ends in a message an admin can
 
 One hub serves the module; each test has members of its own."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from devtools.processes import wait_for
 from tests.hub import STUCK_SECONDS, use_hub
 from tests.workspaces import workspace_helpers
+from workspaces import services as workspace_services
 from workspaces import tasks as workspace_tasks
 from workspaces.backends import WorkspaceSpec
 from workspaces.backends.jupyterhub import JupyterHubBackend
@@ -44,7 +48,7 @@ def provisioned(owner, admin, committed) -> Workspace:
     return workspace
 
 
-def test_the_lifecycle_runs_the_members_hub_server(hub, member, alice, committed):
+def test_the_lifecycle_runs_the_members_hub_server(hub, member, alice, committed, settings):
     frank = member("Frank")
     workspace = provisioned(frank, alice, committed)
 
@@ -87,6 +91,17 @@ def test_the_lifecycle_runs_the_members_hub_server(hub, member, alice, committed
     assert measured["last_activity"] == workspace.last_activity.isoformat()
     assert workspace.usage_bytes is None and measured["over_quota"] is False
 
+    # Two hours on, nobody has used it: the idle policy stops the server, and the member
+    # starts it again.
+    settings.WORKSPACE_IDLE_TIMEOUT = 3600
+    with committed():
+        stopped = workspace_services.stop_idle(now=timezone.now() + timedelta(hours=2))
+    assert stopped == {"stopped": 1, "checked": 1}
+    assert hub.user("frank")["servers"] == {}
+    with committed():
+        workspace.start(by=frank)
+    assert hub.user("frank")["servers"][""]["ready"] is True
+
     with committed():
         workspace.delete_workspace(by=alice)
     workspace.refresh_from_db()
@@ -100,6 +115,8 @@ def test_the_lifecycle_runs_the_members_hub_server(hub, member, alice, committed
         "workspace.ready",
         "workspace.suspend",
         "workspace.resume",
+        "workspace.idle_stop",
+        "workspace.start",
         "workspace.delete",
         "workspace.deleted",
     ]

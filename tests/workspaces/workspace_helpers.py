@@ -8,11 +8,13 @@ from workspaces.backends import BACKENDS, Usage, WorkspaceBackendError
 
 
 class ScriptedBackend:
-    """Records every call; `fail` names operations that raise; `usage_bytes` is reported."""
+    """Records every call; `fail` names operations that raise; `usage_bytes` and
+    `last_activity` are reported."""
 
     calls: list[tuple[str, str]] = []
     fail: set[str] = set()
     usage_bytes = 0
+    last_activity = None
 
     def _call(self, operation, spec):
         ScriptedBackend.calls.append((operation, spec.username))
@@ -33,9 +35,19 @@ class ScriptedBackend:
         self._call("delete", spec)
         return ""
 
+    def stop(self, spec):
+        self._call("stop", spec)
+
+    def start(self, spec):
+        self._call("start", spec)
+
     def usage(self, spec):
         self._call("usage", spec)
-        return Usage(bytes_on_disk=ScriptedBackend.usage_bytes, files=3)
+        return Usage(
+            bytes_on_disk=ScriptedBackend.usage_bytes,
+            files=3,
+            last_activity=ScriptedBackend.last_activity,
+        )
 
 
 def install(monkeypatch, settings) -> type[ScriptedBackend]:
@@ -44,6 +56,7 @@ def install(monkeypatch, settings) -> type[ScriptedBackend]:
     monkeypatch.setattr(ScriptedBackend, "calls", [])
     monkeypatch.setattr(ScriptedBackend, "fail", set())
     monkeypatch.setattr(ScriptedBackend, "usage_bytes", 0)
+    monkeypatch.setattr(ScriptedBackend, "last_activity", None)
     settings.WORKSPACE_BACKEND = "scripted"
     return ScriptedBackend
 

@@ -12,6 +12,8 @@ JupyterHub itself: it hands a `WorkspaceSpec` to the backend named by
   workspace; returns where the remains are ("" if nothing is kept).
 - `usage(spec) -> Usage`: what it holds now, and when it was last used, as far as the
   backend can tell.
+- `stop(spec)` / `start(spec)`: stop an active workspace's server while it is idle, and
+  start it again (nothing to do for a backend without servers).
 
 Every method is idempotent: the Celery task calling it may be delivered twice. A method
 raises `WorkspaceBackendError` with a message for the admin when it cannot do its job.

@@ -10,6 +10,7 @@ It talks to the hub's REST API (JUPYTERHUB_URL/hub/api) with a service token:
   server; resume: take them out again and start it;
 - delete: stop the server and delete the hub user; the spawner decides what happens to the
   files (the embedded hub archives them, KubeSpawner deletes the volume by default);
+- stop / start: stop the server of a workspace left idle, and start it again;
 - usage: the hub's `last_activity` (the hub does not know the storage used).
 
 Every request is bounded by JUPYTERHUB_TIMEOUT; a hub that cannot be reached, refuses the
@@ -86,6 +87,18 @@ class JupyterHubBackend:
             self._stop(hub, name)
             hub.call("DELETE", user_path(name), expect=(204, 404))
         return ""
+
+    def stop(self, spec: WorkspaceSpec) -> None:
+        name = hub_name(spec.username)
+        with self._hub() as hub:
+            self._existing(hub, name)
+            self._stop(hub, name)
+
+    def start(self, spec: WorkspaceSpec) -> None:
+        name = hub_name(spec.username)
+        with self._hub() as hub:
+            self._existing(hub, name)
+            self._start(hub, name)
 
     def usage(self, spec: WorkspaceSpec) -> Usage:
         name = hub_name(spec.username)
