@@ -460,6 +460,8 @@ WORKSPACE_USAGE_INTERVAL = env_int("WORKSPACE_USAGE_INTERVAL", default=15 * 60, 
 # Seconds an active workspace may go unused (its backend's last activity) before the
 # idle policy stops its server; the member starts it again. 0: never.
 WORKSPACE_IDLE_TIMEOUT = env_int("WORKSPACE_IDLE_TIMEOUT", default=0)
+# How often the backends are compared with the portal (the drift, in the audit log).
+WORKSPACE_RECONCILE_INTERVAL = env_int("WORKSPACE_RECONCILE_INTERVAL", default=600, minimum=60)
 # How long one backend call (provision, suspend, resume, delete) may take on a worker:
 # the task's hard limit, with its soft limit a minute before; an operation claimed longer
 # ago than this (and a minute) belongs to a dead worker and is marked failed.
@@ -506,6 +508,11 @@ CELERY_BEAT_SCHEDULE["workspace-usage"] = {
     "options": {"expires": WORKSPACE_USAGE_INTERVAL},
 }
 
+CELERY_BEAT_SCHEDULE["workspace-reconcile"] = {
+    "task": "workspaces.tasks.reconcile",
+    "schedule": WORKSPACE_RECONCILE_INTERVAL,
+    "options": {"expires": WORKSPACE_RECONCILE_INTERVAL},
+}
 if WORKSPACE_IDLE_TIMEOUT:
     CELERY_BEAT_SCHEDULE["workspace-idle"] = {
         "task": "workspaces.tasks.stop_idle",

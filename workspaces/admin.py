@@ -148,9 +148,16 @@ class WorkspaceAdmin(admin.ModelAdmin):
         "over_quota",
         "backend",
         "location",
+        "drift",
         "updated_at",
     ]
-    list_filter = ["status", OverQuotaFilter, "backend", "operation"]
+    list_filter = [
+        "status",
+        OverQuotaFilter,
+        ("drift", admin.EmptyFieldListFilter),
+        "backend",
+        "operation",
+    ]
     search_fields = ["owner__username", "owner__email", "location"]
     list_select_related = ["owner"]
     list_per_page = 100
@@ -167,7 +174,12 @@ class WorkspaceAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             None,
-            {"fields": ["owner", "status", "idle_stopped_at", "backend", "location", "archive"]},
+            {
+                "fields": [
+                    *("owner", "status", "idle_stopped_at", "drift"),
+                    *("backend", "location", "archive"),
+                ]
+            },
         ),
         (_("Quota and usage"), {"fields": ["quota_gib", "cpu_limit", "memory_mib", "usage"]}),
         (
@@ -180,6 +192,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
         "owner",
         "status",
         "idle_stopped_at",
+        "drift",
         "backend",
         "location",
         "archive",

@@ -389,6 +389,12 @@ class Workspace(models.Model):
     # workspace is the member's to use, and every rule of `active` holds); the member
     # starts it again.
     idle_stopped_at = models.DateTimeField(_("stopped (idle) at"), null=True, blank=True)
+    drift = models.CharField(
+        _("drift"),
+        max_length=300,
+        blank=True,
+        help_text=_("What the backend shows that the portal does not expect, as last found."),
+    )
 
     objects = WorkspaceQuerySet.as_manager()
 

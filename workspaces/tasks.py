@@ -31,6 +31,12 @@ def stop_idle() -> dict:
     return services.stop_idle()
 
 
+@shared_task(name="workspaces.tasks.reconcile", time_limit=300, soft_time_limit=240)
+def reconcile() -> dict:
+    """The periodic comparison of the backends with the portal (the drift)."""
+    return services.reconcile()
+
+
 @shared_task(name="workspaces.tasks.refresh_usage", time_limit=60)
 def refresh_usage() -> dict:
     """The periodic task: one measurement per active or suspended workspace (so a large

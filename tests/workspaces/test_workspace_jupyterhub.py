@@ -15,6 +15,7 @@ from tests.workspaces import workspace_helpers
 from workspaces import services as workspace_services
 from workspaces import tasks as workspace_tasks
 from workspaces.backends import WorkspaceSpec
+from workspaces.backends import jupyterhub as jupyterhub_backend
 from workspaces.backends.jupyterhub import JupyterHubBackend
 from workspaces.models import Workspace
 
@@ -195,3 +196,34 @@ def test_the_portal_gives_up_on_a_slow_start_after_its_own_timeout(
     )
     # The spawn was cancelled.
     wait_for("the cancelled spawn to end", lambda: hub.user("stuck-ken")["servers"] == {})
+
+
+def test_the_reconciliation_finds_what_changed_in_the_hub(hub, member, monkeypatch):
+    monkeypatch.setattr(jupyterhub_backend, "USERS_PAGE", 2)  # the listing takes pages
+    # An active workspace whose server was stopped in the hub, behind the portal's back.
+    workspace = Workspace.objects.create(
+        owner=member("olga"), backend="jupyterhub", status="active"
+    )
+    assert hub.api("POST", "/users/olga").status_code == 201
+    member("stranger")  # a member without a workspace, who has a hub user
+    assert hub.api("POST", "/users/stranger").status_code == 201
+
+    summary = workspace_services.reconcile()["jupyterhub"]
+    workspace.refresh_from_db()
+    assert workspace.status == "active"
+    assert workspace.drift == "The server is stopped in the backend."
+    assert "stranger" in summary["unknown"] and "olga" not in summary["unknown"]
+    assert AuditEvent.objects.filter(
+        action="workspace.drift", target__username="stranger", workspace=None
+    ).exists()
+
+    assert hub.api("DELETE", "/users/olga").status_code == 204
+    workspace_services.reconcile()
+    assert list(
+        AuditEvent.objects.filter(workspace=workspace, action="workspace.drift")
+        .order_by("id")
+        .values_list("reason", flat=True)
+    ) == [
+        "The server is stopped in the backend.",
+        "The backend has no such workspace: it was removed there.",
+    ]

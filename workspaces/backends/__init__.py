@@ -15,6 +15,10 @@ JupyterHub itself: it hands a `WorkspaceSpec` to the backend named by
 - `stop(spec)` / `start(spec)`: stop an active workspace's server while it is idle, and
   start it again (nothing to do for a backend without servers).
 
+A backend with servers may also offer `inventory() -> dict[str, bool]` (every workspace it
+holds, by `key(username)`, and whether its server runs), which the reconciliation compares
+with the portal.
+
 Every method is idempotent: the Celery task calling it may be delivered twice. A method
 raises `WorkspaceBackendError` with a message for the admin when it cannot do its job.
 

@@ -11,7 +11,8 @@ It talks to the hub's REST API (JUPYTERHUB_URL/hub/api) with a service token:
 - delete: stop the server and delete the hub user; the spawner decides what happens to the
   files (the embedded hub archives them, KubeSpawner deletes the volume by default);
 - stop / start: stop the server of a workspace left idle, and start it again;
-- usage: the hub's `last_activity` (the hub does not know the storage used).
+- usage: the hub's `last_activity` (the hub does not know the storage used);
+- inventory: every hub user and whether their server runs, for the reconciliation.
 
 Every request is bounded by JUPYTERHUB_TIMEOUT; a hub that cannot be reached, refuses the
 token or refuses a name raises WorkspaceBackendError saying so, and every step checks the
@@ -32,6 +33,8 @@ from . import Usage, WorkspaceBackendError, WorkspaceSpec
 
 # How often the hub is asked whether a server has started or stopped.
 POLL_INTERVAL = 0.25
+# Users asked for at a time when listing them all (the reconciliation).
+USERS_PAGE = 200
 SCOPES = "admin:users, admin:servers, read:users:activity and groups!group=<the suspended group>"
 
 
@@ -110,6 +113,14 @@ class JupyterHubBackend:
             files=None,
             last_activity=datetime.fromisoformat(activity) if activity else None,
         )
+
+    def inventory(self) -> dict[str, bool]:
+        """Every hub user, by name, and whether their server runs (or is starting)."""
+        with self._hub() as hub:
+            return {user["name"]: bool(default_server(user)) for user in hub.users()}
+
+    def key(self, username: str) -> str:
+        return hub_name(username)
 
     def server_url(self, name: str) -> str:
         """Where the member opens their server."""
@@ -252,6 +263,21 @@ class HubClient:
     def user(self, name: str) -> dict | None:
         response = self.call("GET", user_path(name), expect=(200, 404))
         return response.json() if response.status_code == 200 else None
+
+    def users(self) -> list[dict]:
+        """Every hub user, a page of USERS_PAGE at a time."""
+        users: list[dict] = []
+        while True:
+            page = self.call(
+                "GET",
+                "/users",
+                expect=(200,),
+                params={"offset": len(users), "limit": USERS_PAGE},
+                headers={"Accept": "application/jupyterhub-pagination+json"},
+            ).json()
+            users += page["items"]
+            if not page["_pagination"].get("next") or not page["items"]:
+                return users
 
     def create_user(self, name: str) -> None:
         response = self.call("POST", user_path(name), expect=(201, 400, 409))
