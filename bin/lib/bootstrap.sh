@@ -47,7 +47,7 @@ ensure_npm_packages() {
   fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     echo "==> installing $dir (npm ci)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || return 1
     echo "$digest" > "$stamp"
   fi
 }

@@ -156,6 +156,10 @@ class JupyterHubBackend:
         if server and server.get("ready"):
             return
         deadline = time.monotonic() + self.start_timeout
+        if server and server.get("pending") == "stop":
+            # Stopped by someone else just now: a start is refused until the stop is over.
+            self._wait_stopped(hub, name, deadline)
+            server = None
         if not (server and server.get("pending") == "spawn"):
             # 400 is "already running" (it became ready since we looked); 403 and 500 are
             # a spawn refused or failed at once, whose reason the progress stream gives.
@@ -184,6 +188,9 @@ class JupyterHubBackend:
             return
         deadline = time.monotonic() + self.start_timeout
         self._held(hub, "DELETE", name, (202, 204), deadline)
+        self._wait_stopped(hub, name, deadline)
+
+    def _wait_stopped(self, hub: HubClient, name: str, deadline: float) -> None:
         while default_server(hub.user(name)):
             if time.monotonic() > deadline:
                 raise WorkspaceBackendError(
