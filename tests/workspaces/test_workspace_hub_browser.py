@@ -9,6 +9,7 @@ Screenshots are kept in artifacts/screenshots/ (workspace-hub-*.png)."""
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connections
 from django.test import Client
 
 from devtools.oidc_provider import running_provider
@@ -46,9 +47,17 @@ def signed_on_hub(tmp_path_factory):
 
 def portal(work):
     """Run a portal step (it uses the database) on another thread: Playwright's sync API
-    runs an event loop in this one, where Django refuses database calls."""
+    runs an event loop in this one, where Django refuses database calls. The thread's
+    database connection is closed after it, or it would outlive the test database."""
+
+    def step():
+        try:
+            return work()
+        finally:
+            connections.close_all()
+
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(work).result()
+        return pool.submit(step).result()
 
 
 def shot(page, name: str) -> None:
