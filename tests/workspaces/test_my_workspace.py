@@ -87,6 +87,20 @@ def test_a_hub_workspace_shows_its_link_and_when_it_was_last_used(bob, bob_clien
     assert f'<dd id="workspace-last-activity"><time datetime="{shown}"' in page
 
 
+def test_a_suspended_hub_workspace_says_its_server_cannot_be_started(bob, bob_client):
+    Workspace.objects.create(
+        owner=bob,
+        backend="jupyterhub",
+        status="suspended",
+        location="https://hub.example.com/user/bob/",
+    )
+    page = bob_client.get(PAGE, headers={"accept-language": "en"}).text
+    assert "its server is stopped and cannot be started" in page
+    assert 'id="workspace-location"' not in page
+    korean = bob_client.get(PAGE, headers={"accept-language": "ko"}).text
+    assert "플랫폼 팀이 재개할 때까지 시작할 수 없습니다" in korean
+
+
 def test_over_quota_is_a_warning_on_the_page(bob, bob_client):
     Workspace.objects.create(
         owner=bob, backend="local", status="active", quota_gib=1, usage_bytes=2 * 1024**3
