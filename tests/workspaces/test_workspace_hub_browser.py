@@ -1,7 +1,7 @@
 """A member opens their workspace in headless Chromium: signed in to the hub through the
 realm (the dev provider's `jupyterhub` client), with no second password, into their
-server's JupyterLab, where they write a file; suspension takes the server away,
-resumption gives it back with the file, deletion removes the hub user. Someone the
+server's JupyterLab, where they write a file; suspending the member takes the server
+away, reinstating them gives it back with the file, deletion removes the hub user. Someone the
 portal has not approved signs in to no server.
 
 Screenshots are kept in artifacts/screenshots/ (workspace-hub-*.png)."""
@@ -96,7 +96,8 @@ def test_a_member_opens_their_server_with_single_sign_on(
         tab.wait_for_selector(f"{FILE_BROWSER} >> text=notes.txt")
         shot(tab, "lab")
 
-        portal(lambda: workspace.suspend(by=alice))
+        # The admin suspends the member: their workspace follows, and the hub with it.
+        portal(lambda: member.suspend(by=alice, reason="left the project"))
         assert hub.user("member")["servers"] == {}
         tab.goto(f"{hub.url}/hub/spawn/member")
         # The hub's page says only that the start failed; its API says why (see
@@ -106,7 +107,7 @@ def test_a_member_opens_their_server_with_single_sign_on(
         assert hub.user("member")["servers"] == {}
         shot(tab, "suspended")
 
-        portal(lambda: workspace.resume(by=alice))
+        portal(lambda: member.reinstate(by=alice))
         assert hub.server("GET", "member", "api/contents/notes.txt").json()["content"] == "mine"
 
         outsider = browser.new_context().new_page()
