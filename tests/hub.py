@@ -49,6 +49,11 @@ class Hub:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Hub:
+        if not PROXY.exists():
+            pytest.fail(
+                "configurable-http-proxy is not installed: run `source bin/lib/bootstrap.sh "
+                "&& ensure_hub_proxy` (bin/test does)"
+            )
         env = {
             **os.environ,
             "AIXOPS_HUB_DIR": str(self.state_dir),
@@ -139,18 +144,9 @@ class Hub:
         return sorted((self.state_dir / "archive").glob("*.tar.gz"))
 
 
-def _proxy_installed() -> bool:
-    return PROXY.exists()
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     """A running JupyterHub for the module's tests; stopped after them."""
-    if not _proxy_installed():
-        pytest.fail(
-            "configurable-http-proxy is not installed: run `source bin/lib/bootstrap.sh && "
-            "ensure_hub_proxy` (bin/test does)"
-        )
     running = Hub(tmp_path_factory.mktemp("jupyterhub"))
     try:
         yield running.start()
