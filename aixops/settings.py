@@ -485,11 +485,45 @@ WORKSPACE_AUTO_PROVISION = env_flag("WORKSPACE_AUTO_PROVISION", default=False)
 WORKSPACE_DEFAULT_QUOTA_GIB = env_int("WORKSPACE_DEFAULT_QUOTA_GIB", default=10, minimum=1)
 # How often the periodic task measures active and suspended workspaces.
 WORKSPACE_USAGE_INTERVAL = env_int("WORKSPACE_USAGE_INTERVAL", default=15 * 60, minimum=10)
+# Seconds an active workspace may go unused (its backend's last activity) before the
+# idle policy stops its server; the member starts it again. 0: never.
+WORKSPACE_IDLE_TIMEOUT = env_int("WORKSPACE_IDLE_TIMEOUT", default=0)
+# How often the backends are compared with the portal (the drift, in the audit log).
+WORKSPACE_RECONCILE_INTERVAL = env_int("WORKSPACE_RECONCILE_INTERVAL", default=600, minimum=60)
 # How long one backend call (provision, suspend, resume, delete) may take on a worker:
 # the task's hard limit, with its soft limit a minute before; an operation claimed longer
 # ago than this (and a minute) belongs to a dead worker and is marked failed.
 WORKSPACE_TASK_TIME_LIMIT = env_int("WORKSPACE_TASK_TIME_LIMIT", default=300, minimum=120)
 WORKSPACE_TASK_SOFT_TIME_LIMIT = WORKSPACE_TASK_TIME_LIMIT - 60
+
+# The `jupyterhub` backend: the hub's public address (what members open) and a service
+# token with the admin:users, admin:servers, read:users:activity and
+# groups!group=<JUPYTERHUB_SUSPENDED_GROUP> scopes (README, "Workspaces on JupyterHub").
+JUPYTERHUB_URL = env.str("JUPYTERHUB_URL", default="").rstrip("/")
+JUPYTERHUB_API_TOKEN = env.str("JUPYTERHUB_API_TOKEN", default="")
+# The hub group whose members the hub's pre-spawn hook refuses a server.
+JUPYTERHUB_SUSPENDED_GROUP = env.str("JUPYTERHUB_SUSPENDED_GROUP", default="aixops-suspended")
+# Seconds one request to the hub may take, and how long a server may take to become ready.
+JUPYTERHUB_TIMEOUT = env_int("JUPYTERHUB_TIMEOUT", default=10, minimum=1)
+JUPYTERHUB_START_TIMEOUT = env_int("JUPYTERHUB_START_TIMEOUT", default=120, minimum=1)
+if WORKSPACE_BACKEND == "jupyterhub":
+    _hub = urlsplit(JUPYTERHUB_URL)
+    if _hub.scheme not in {"http", "https"} or not _hub.hostname:
+        raise ImproperlyConfigured(
+            "JUPYTERHUB_URL must be the hub's http(s):// address when WORKSPACE_BACKEND is "
+            f"jupyterhub, not {JUPYTERHUB_URL!r}."
+        )
+    if not JUPYTERHUB_API_TOKEN:
+        raise ImproperlyConfigured(
+            "JUPYTERHUB_API_TOKEN must be set to a hub service token when WORKSPACE_BACKEND "
+            "is jupyterhub."
+        )
+    if JUPYTERHUB_START_TIMEOUT >= WORKSPACE_TASK_SOFT_TIME_LIMIT:
+        raise ImproperlyConfigured(
+            "JUPYTERHUB_START_TIMEOUT must be shorter than the workspace task's soft time "
+            f"limit, {WORKSPACE_TASK_SOFT_TIME_LIMIT} s (WORKSPACE_TASK_TIME_LIMIT - 60)."
+        )
+
 CELERY_BEAT_SCHEDULE["prune-logout-tokens"] = {
     "task": "accounts.tasks.prune_logout_tokens",
     "schedule": crontab(hour=4, minute=41),
@@ -501,6 +535,19 @@ CELERY_BEAT_SCHEDULE["workspace-usage"] = {
     # A backlog of measurements (worker down for a day) is worthless: drop stale ones.
     "options": {"expires": WORKSPACE_USAGE_INTERVAL},
 }
+
+CELERY_BEAT_SCHEDULE["workspace-reconcile"] = {
+    "task": "workspaces.tasks.reconcile",
+    "schedule": WORKSPACE_RECONCILE_INTERVAL,
+    "options": {"expires": WORKSPACE_RECONCILE_INTERVAL},
+}
+if WORKSPACE_IDLE_TIMEOUT:
+    CELERY_BEAT_SCHEDULE["workspace-idle"] = {
+        "task": "workspaces.tasks.stop_idle",
+        # Often enough that no server runs idle much longer than the timeout.
+        "schedule": max(60, min(WORKSPACE_IDLE_TIMEOUT // 4, 15 * 60)),
+        "options": {"expires": 60},
+    }
 
 # Work that follows a committed change waits in the outbox (aixops.outbox) when the
 # broker was away; beat sends it every OUTBOX_INTERVAL seconds once the broker is back.

@@ -53,6 +53,9 @@ class AuditEvent(models.Model):
         WORKSPACE_RETRY = "workspace.retry", _("Workspace retried")
         TOKEN_CREATE = "token.create", _("API token created")
         TOKEN_REVOKE = "token.revoke", _("API token revoked")
+        WORKSPACE_IDLE_STOP = "workspace.idle_stop", _("Workspace stopped (idle)")
+        WORKSPACE_START = "workspace.start", _("Workspace started")
+        WORKSPACE_DRIFT = "workspace.drift", _("Workspace drift found")
 
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -33,3 +33,11 @@ def signed_in_context(browser, live_server, client, **context_options):
     session = client.cookies["sessionid"]
     context.add_cookies([{"name": "sessionid", "value": session.value, "url": live_server.url}])
     return context
+
+
+def sign_in_at_provider(page, username: str, password: str) -> None:
+    """Keycloak's login form (the dev provider draws the same): what a person fills in."""
+    page.wait_for_selector("#kc-form-login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#kc-login")

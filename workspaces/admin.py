@@ -148,9 +148,16 @@ class WorkspaceAdmin(admin.ModelAdmin):
         "over_quota",
         "backend",
         "location",
+        "drift",
         "updated_at",
     ]
-    list_filter = ["status", OverQuotaFilter, "backend", "operation"]
+    list_filter = [
+        "status",
+        OverQuotaFilter,
+        ("drift", admin.EmptyFieldListFilter),
+        "backend",
+        "operation",
+    ]
     search_fields = ["owner__username", "owner__email", "location"]
     list_select_related = ["owner"]
     list_per_page = 100
@@ -165,7 +172,15 @@ class WorkspaceAdmin(admin.ModelAdmin):
         change_quota,
     ]
     fieldsets = [
-        (None, {"fields": ["owner", "status", "backend", "location", "archive"]}),
+        (
+            None,
+            {
+                "fields": [
+                    *("owner", "status", "idle_stopped_at", "drift"),
+                    *("backend", "location", "archive"),
+                ]
+            },
+        ),
         (_("Quota and usage"), {"fields": ["quota_gib", "cpu_limit", "memory_mib", "usage"]}),
         (
             _("Operations"),
@@ -176,6 +191,8 @@ class WorkspaceAdmin(admin.ModelAdmin):
     readonly_fields = [
         "owner",
         "status",
+        "idle_stopped_at",
+        "drift",
         "backend",
         "location",
         "archive",
@@ -207,10 +224,12 @@ class WorkspaceAdmin(admin.ModelAdmin):
     @admin.display(description=_("usage"))
     def usage(self, obj):
         text = self.usage_against_quota(obj)
+        if obj.usage_files is not None:
+            text = format_html("{}, {} files", text, obj.usage_files)
         if obj.usage_measured_at:
-            text = format_html(
-                "{}, {} files, measured {}", text, obj.usage_files, obj.usage_measured_at
-            )
+            text = format_html("{}, measured {}", text, obj.usage_measured_at)
+        if obj.last_activity:
+            text = format_html("{}; {} {}", text, _("last used"), obj.last_activity)
         if obj.is_over_quota:
             text = format_html('{} <strong class="over-quota">{}</strong>', text, _("over quota"))
         return text

@@ -53,6 +53,9 @@ GIB = 1024**3
 # PostgreSQL's int4 arithmetic overflows at 2 GiB.
 _OVER_QUOTA = models.Q(usage_bytes__gt=Cast("quota_gib", models.BigIntegerField()) * GIB)
 _OWNER_APPROVED = models.Q(owner__membership=User.Membership.APPROVED)
+# Stopping and starting an active workspace's server never replace a queued operation (a
+# resume that has not run yet, say).
+_NOTHING_QUEUED = models.Q(operation="")
 
 
 class WorkspaceQuerySet(models.QuerySet):
@@ -149,10 +152,32 @@ class WorkspaceQuerySet(models.QuerySet):
         return self._move(ids, SUSPEND, Op.SUSPEND, changes=changes, **kwargs)
 
     def resume(self, ids: Iterable[int], **kwargs) -> TransitionResult:
-        """suspended → active (the owner must be an approved member)."""
-        changes = {"suspended_with_member": False}
+        """suspended → active (the owner must be an approved member); resuming starts it."""
+        changes = {"suspended_with_member": False, "idle_stopped_at": None}
         return self._move(
             ids, RESUME, Op.RESUME, allowed=_OWNER_APPROVED, changes=changes, **kwargs
+        )
+
+    def stop_idle(self, ids: Iterable[int], **kwargs) -> TransitionResult:
+        """An active workspace's server stopped by the idle policy; it stays active."""
+        return self._move(
+            ids,
+            IDLE_STOP,
+            Op.STOP,
+            allowed=models.Q(idle_stopped_at__isnull=True) & _NOTHING_QUEUED,
+            changes={"idle_stopped_at": timezone.now()},
+            **kwargs,
+        )
+
+    def start(self, ids: Iterable[int], **kwargs) -> TransitionResult:
+        """The server of an idle-stopped workspace started again (an approved owner's)."""
+        return self._move(
+            ids,
+            START,
+            Op.START,
+            allowed=models.Q(idle_stopped_at__isnull=False) & _OWNER_APPROVED & _NOTHING_QUEUED,
+            changes={"idle_stopped_at": None},
+            **kwargs,
         )
 
     def delete_workspaces(self, ids: Iterable[int], **kwargs) -> TransitionResult:
@@ -290,7 +315,8 @@ class Workspace(models.Model):
     """A member's personal workspace, made real by the backend named in `backend`.
 
     Lifecycle: requested → provisioning → active ⇄ suspended; any → failed (with the error,
-    retryable); → deleting → deleted. The rules are the manager's operations
+    retryable); → deleting → deleted. An active workspace's server may be stopped while idle
+    (`idle_stopped_at`) and started again, staying active. The rules are the manager's operations
     (`Workspace.objects.provision(ids, ...)` …); the methods here are single-workspace
     shortcuts to them.
 
@@ -318,6 +344,8 @@ class Workspace(models.Model):
         SUSPEND = "suspend", _("suspend")
         RESUME = "resume", _("resume")
         DELETE = "delete", _("delete")
+        STOP = "stop", _("stop (idle)")
+        START = "start", _("start")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -346,6 +374,9 @@ class Workspace(models.Model):
     usage_bytes = models.PositiveBigIntegerField(_("usage (bytes)"), null=True, blank=True)
     usage_files = models.PositiveIntegerField(_("files"), null=True, blank=True)
     usage_measured_at = models.DateTimeField(_("usage measured"), null=True, blank=True)
+    last_activity = models.DateTimeField(
+        _("last activity"), null=True, blank=True, help_text=_("As the backend last reported it.")
+    )
     operation = models.CharField(
         _("operation"), max_length=16, choices=Operation.choices, blank=True, default=""
     )
@@ -354,6 +385,16 @@ class Workspace(models.Model):
     # Suspended because the member was: reinstating the member resumes only these, not
     # a workspace an admin suspended for its own reasons.
     suspended_with_member = models.BooleanField(default=False)
+    # An active workspace whose server the idle policy stopped (a flag, not a status: the
+    # workspace is the member's to use, and every rule of `active` holds); the member
+    # starts it again.
+    idle_stopped_at = models.DateTimeField(_("stopped (idle) at"), null=True, blank=True)
+    drift = models.CharField(
+        _("drift"),
+        max_length=300,
+        blank=True,
+        help_text=_("What the backend shows that the portal does not expect, as last found."),
+    )
 
     objects = WorkspaceQuerySet.as_manager()
 
@@ -417,6 +458,10 @@ class Workspace(models.Model):
         """→ deleting, then deleted once the backend archived and removed it."""
         return self._run(Workspace.objects.delete_workspaces, by=by, **kwargs)
 
+    def start(self, *, by: User | None, **kwargs) -> bool:
+        """Start the server the idle policy stopped."""
+        return self._run(Workspace.objects.start, by=by, **kwargs)
+
     def retry(self, *, by: User | None, **kwargs) -> bool:
         """failed → the failed operation, run again."""
         return self._run(Workspace.objects.retry, by=by, **kwargs)
@@ -437,6 +482,9 @@ PROVISION = Transition(
 )
 SUSPEND = Transition(Action.WORKSPACE_SUSPEND, (Status.ACTIVE,), Status.SUSPENDED)
 RESUME = Transition(Action.WORKSPACE_RESUME, (Status.SUSPENDED,), Status.ACTIVE)
+# Both keep the workspace active: the idle flag (idle_stopped_at) is what they change.
+IDLE_STOP = Transition(Action.WORKSPACE_IDLE_STOP, (Status.ACTIVE,), Status.ACTIVE)
+START = Transition(Action.WORKSPACE_START, (Status.ACTIVE,), Status.ACTIVE)
 DELETE = Transition(
     Action.WORKSPACE_DELETE,
     (Status.REQUESTED, Status.ACTIVE, Status.SUSPENDED, Status.FAILED),
@@ -449,10 +497,14 @@ RUNS_IN = {
     Op.SUSPEND: Status.SUSPENDED,
     Op.RESUME: Status.ACTIVE,
     Op.DELETE: Status.DELETING,
+    Op.STOP: Status.ACTIVE,
+    Op.START: Status.ACTIVE,
 }
 ENDS_IN = {
     Op.PROVISION: Status.ACTIVE,
     Op.SUSPEND: Status.SUSPENDED,
     Op.RESUME: Status.ACTIVE,
     Op.DELETE: Status.DELETED,
+    Op.STOP: Status.ACTIVE,
+    Op.START: Status.ACTIVE,
 }

@@ -13,10 +13,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import User
-from audit.models import record
+from audit.models import AuditEvent, record
 
 from .backends import WorkspaceBackendError, WorkspaceSpec, get_backend
 from .models import ENDS_IN, RUNS_IN, Action, Op, Status, Workspace
@@ -109,7 +110,13 @@ def run_operation(*, workspace_id: int, operation: str) -> dict:
         fields["location"] = answer
         action = Action.WORKSPACE_READY
     elif operation == Op.DELETE:
-        fields.update(archive=answer or "", location="", usage_bytes=None, usage_files=None)
+        fields.update(
+            archive=answer or "",
+            location="",
+            usage_bytes=None,
+            usage_files=None,
+            last_activity=None,
+        )
         action = Action.WORKSPACE_DELETED
     finished = _finish(workspace, claimed_at, action=action, **fields)
     if finished and fields["status"] == Status.ACTIVE and not _owner_is_approved(workspace):
@@ -145,14 +152,138 @@ def measure_usage(*, workspace_id: int) -> dict:
     Workspace.objects.filter(pk=workspace_id).update(
         usage_bytes=usage.bytes_on_disk,
         usage_files=usage.files,
+        last_activity=usage.last_activity,
         usage_measured_at=timezone.now(),
     )
-    over = usage.bytes_on_disk > workspace.quota_bytes
+    over = usage.bytes_on_disk is not None and usage.bytes_on_disk > workspace.quota_bytes
     return {
         "workspace": workspace_id,
         "bytes": usage.bytes_on_disk,
         "files": usage.files,
+        "last_activity": usage.last_activity.isoformat() if usage.last_activity else None,
         "over_quota": over,
+    }
+
+
+def stop_idle(*, now=None) -> dict:
+    """Stop the servers of active workspaces unused for WORKSPACE_IDLE_TIMEOUT seconds.
+
+    The stored last_activity (from the last usage measurement) picks the candidates; each
+    is measured again first, so a member who came back since is left alone.
+    """
+    timeout = settings.WORKSPACE_IDLE_TIMEOUT
+    if not timeout:
+        return {"stopped": 0, "skipped": "WORKSPACE_IDLE_TIMEOUT is 0"}
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=timeout)
+    candidates = (
+        Workspace.objects.select_related("owner")
+        .filter(status=Status.ACTIVE, idle_stopped_at__isnull=True, last_activity__lt=cutoff)
+        .order_by("last_activity")
+    )
+    idle = []
+    for workspace in candidates:
+        measured = measure_usage(workspace_id=workspace.pk)
+        if "error" not in measured and (
+            Workspace.objects.filter(pk=workspace.pk, last_activity__lt=cutoff).exists()
+        ):
+            idle.append(workspace.pk)
+    result = Workspace.objects.stop_idle(
+        idle,
+        by=None,
+        automatic=True,
+        reason=f"idle for more than {timeout} s (WORKSPACE_IDLE_TIMEOUT)",
+    )
+    return {"stopped": len(result.changed), "checked": len(candidates)}
+
+
+def reconcile() -> dict:
+    """Compare each backend that lists its workspaces (`inventory`) with the portal.
+
+    What differs is the drift: kept on the workspace (the admin's list filters on it) and
+    written to the audit log when it appears or changes. Nothing else is changed: the
+    admin's last decision stands, and the admin decides what to do about the drift. A
+    backend user the portal has no live workspace for is audited on the member of that
+    name (once), or logged when there is no such member.
+    """
+    summary = {}
+    names = set(Workspace.objects.live().values_list("backend", flat=True).distinct())
+    for name in sorted(names):
+        backend = get_backend(name)
+        if not hasattr(backend, "inventory"):
+            continue
+        try:
+            found = backend.inventory()
+        except WorkspaceBackendError as error:
+            log.warning("Workspaces of %s not reconciled: %s", name, error)
+            summary[name] = {"error": str(error)}
+            continue
+        summary[name] = _reconcile_backend(backend, name, found)
+    return summary
+
+
+def drift_of(workspace: Workspace, running: bool | None) -> str:
+    """What the backend shows (`running`: whether the server runs; None: no such workspace
+    there) that the portal does not expect of this workspace; "" when they agree."""
+    if workspace.operation or workspace.status not in (Status.ACTIVE, Status.SUSPENDED):
+        return ""  # an operation is under way, or nothing runs by design
+    if running is None:
+        return "The backend has no such workspace: it was removed there."
+    if workspace.status == Status.SUSPENDED and running:
+        return "The server runs although the workspace is suspended."
+    if workspace.idle_stopped_at and running:
+        return "The server runs although the idle policy stopped it."
+    if workspace.status == Status.ACTIVE and not workspace.idle_stopped_at and not running:
+        return "The server is stopped in the backend."
+    return ""
+
+
+def _reconcile_backend(backend, name: str, found: dict[str, bool]) -> dict:
+    workspaces = list(Workspace.objects.live().filter(backend=name).select_related("owner"))
+    keys = {workspace.pk: backend.key(workspace.owner.username) for workspace in workspaces}
+    drifts = {w.pk: drift_of(w, found.get(keys[w.pk])) for w in workspaces}
+    new_drift = 0
+    for workspace in workspaces:
+        drift = drifts[workspace.pk]
+        if drift == workspace.drift:
+            continue
+        with transaction.atomic():
+            # Only if the workspace has not moved since it was read: a drift found against
+            # an outdated state is no drift.
+            moved = Workspace.objects.filter(
+                pk=workspace.pk,
+                status=workspace.status,
+                operation=workspace.operation,
+                drift=workspace.drift,
+            ).update(drift=drift)
+            if moved and drift:
+                record(
+                    Action.WORKSPACE_DRIFT,
+                    [(workspace.owner_id, workspace.pk)],
+                    reason=drift,
+                    automatic=True,
+                )
+                new_drift += 1
+    unknown = sorted(set(found) - set(keys.values()))
+    members = {
+        backend.key(username): pk
+        for pk, username in User.objects.annotate(key=Lower("username"))
+        .filter(key__in=unknown)
+        .values_list("pk", "username")
+    }
+    for key in unknown:
+        reason = f"The backend has a workspace {key!r} the portal has no live workspace for."
+        if key not in members:
+            log.warning("Workspace drift in %s: %s No member has that name.", name, reason)
+        elif not AuditEvent.objects.filter(
+            action=Action.WORKSPACE_DRIFT, target_id=members[key], workspace=None, reason=reason
+        ).exists():
+            record(Action.WORKSPACE_DRIFT, [members[key]], reason=reason, automatic=True)
+    return {
+        "checked": len(workspaces),
+        "drift": sum(1 for drift in drifts.values() if drift),
+        "new_drift": new_drift,
+        "unknown": unknown,
     }
 
 

@@ -25,6 +25,18 @@ def measure_usage(workspace_id: int) -> dict:
     return services.measure_usage(workspace_id=workspace_id)
 
 
+@shared_task(name="workspaces.tasks.stop_idle", time_limit=600, soft_time_limit=540)
+def stop_idle() -> dict:
+    """The periodic task of the idle policy (WORKSPACE_IDLE_TIMEOUT)."""
+    return services.stop_idle()
+
+
+@shared_task(name="workspaces.tasks.reconcile", time_limit=300, soft_time_limit=240)
+def reconcile() -> dict:
+    """The periodic comparison of the backends with the portal (the drift)."""
+    return services.reconcile()
+
+
 @shared_task(name="workspaces.tasks.refresh_usage", time_limit=60)
 def refresh_usage() -> dict:
     """The periodic task: one measurement per active or suspended workspace (so a large

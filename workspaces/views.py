@@ -26,6 +26,17 @@ def my_workspace(request):
 
 @require_POST
 @member_required
+def start_workspace(request):
+    """The start button of a workspace whose server the idle policy stopped (nothing
+    happens otherwise)."""
+    workspace = Workspace.objects.current_for(request.user)
+    if workspace is not None:
+        Workspace.objects.start([workspace.pk], by=request.user, ip=client_ip(request))
+    return redirect("workspaces:mine")
+
+
+@require_POST
+@member_required
 def request_workspace(request):
     """The request button: asks for a workspace (nothing happens if there is one)."""
     Workspace.objects.request([request.user.pk], by=request.user, ip=client_ip(request))

@@ -34,22 +34,33 @@ ensure_browser() {
   fi
 }
 
-# ensure_oidc_provider: the dev OpenID provider's Node packages (devtools/oidc-provider),
-# installed from its lock file once per lock-file content.
-ensure_oidc_provider() {
-  local dir=devtools/oidc-provider
+# ensure_npm_packages DIR WHAT: DIR's Node packages, installed from its lock file once per
+# lock-file content; WHAT names what needs them in the message when Node.js is missing.
+ensure_npm_packages() {
+  local dir=$1 what=$2
   local stamp="$dir/node_modules/.installed-package-lock"
   local digest
   digest=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "Node.js (>= 20) and npm are needed for the dev OpenID provider: apt-get install nodejs npm" >&2
+    echo "Node.js (>= 20) and npm are needed for $what: apt-get install nodejs npm" >&2
     return 1
   fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     echo "==> installing $dir (npm ci)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || return 1
     echo "$digest" > "$stamp"
   fi
+}
+
+# ensure_oidc_provider: the dev OpenID provider's Node packages (devtools/oidc-provider).
+ensure_oidc_provider() {
+  ensure_npm_packages devtools/oidc-provider "the dev OpenID provider"
+}
+
+# ensure_hub_proxy: JupyterHub's configurable-http-proxy (devtools/jupyterhub), for the
+# local hub of the embedded run and the workspace tests.
+ensure_hub_proxy() {
+  ensure_npm_packages devtools/jupyterhub "JupyterHub's configurable-http-proxy"
 }
 
 # broker_namespace DIR: the name an instance whose data is in DIR keeps to on a shared Redis

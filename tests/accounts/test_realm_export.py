@@ -26,6 +26,15 @@ def test_portal_client_is_confidential_standard_flow_with_pkce(client):
     assert client["attributes"]["post.logout.redirect.uris"].endswith("/accounts/signed-out/")
 
 
+def test_the_hub_signs_members_in_with_a_confidential_client_of_its_own(realm):
+    hub = next(c for c in realm["clients"] if c["clientId"] == "jupyterhub")
+    assert hub["publicClient"] is False and hub["standardFlowEnabled"] is True
+    assert hub["implicitFlowEnabled"] is False and hub["directAccessGrantsEnabled"] is False
+    assert hub["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert hub["redirectUris"] == ["https://hub.example.com/hub/oauth_callback"]
+    assert "profile" in hub["defaultClientScopes"]  # preferred_username names the hub user
+
+
 def test_backchannel_logout_on_with_session_and_frontchannel_off(client):
     assert client["attributes"]["backchannel.logout.url"].endswith("/oidc/backchannel-logout/")
     assert client["attributes"]["backchannel.logout.session.required"] == "true"

@@ -215,3 +215,38 @@ def test_sign_out_may_be_redirected_to_keycloak_under_the_content_security_polic
     directives = dict(part.split(" ", 1) for part in policy.split("; "))  # in no set order
     assert directives["form-action"] == "'self' https://logout.example.com https://sso.example.com"
     assert directives["script-src"] == "'self'" and "unsafe-inline" not in policy
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({}, "JUPYTERHUB_URL must be the hub's http(s):// address"),
+        ({"JUPYTERHUB_URL": "hub.example.com"}, "JUPYTERHUB_URL must be the hub's http(s)://"),
+        (
+            {"JUPYTERHUB_URL": "https://hub.example.com"},
+            "JUPYTERHUB_API_TOKEN must be set to a hub service token",
+        ),
+        (
+            {
+                "JUPYTERHUB_URL": "https://hub.example.com",
+                "JUPYTERHUB_API_TOKEN": "a-token",
+                "JUPYTERHUB_START_TIMEOUT": "240",
+            },
+            "JUPYTERHUB_START_TIMEOUT must be shorter than the workspace task's soft time limit",
+        ),
+    ],
+)
+def test_the_jupyterhub_backend_needs_its_hub(variables, message):
+    hub = {"JUPYTERHUB_URL": None, "JUPYTERHUB_API_TOKEN": None, **variables}
+    result = run_check(WORKSPACE_BACKEND="jupyterhub", **hub)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_the_jupyterhub_backend_starts_when_configured():
+    result = run_check(
+        WORKSPACE_BACKEND="jupyterhub",
+        JUPYTERHUB_URL="https://hub.example.com",
+        JUPYTERHUB_API_TOKEN="a-token",
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,7 +1,10 @@
 """The member's "My workspace" page: status, usage against quota, where to open it, and
 the request button."""
 
+from datetime import UTC, datetime
+
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from tests.factories import client_for
@@ -48,6 +51,7 @@ def test_the_request_needs_a_post_with_csrf(bob):
     client.force_login(bob)
     assert client.get("/accounts/workspace/request/").status_code == 405
     assert client.post("/accounts/workspace/request/").status_code == 403
+    assert client.post("/accounts/workspace/start/").status_code == 403
     assert not Workspace.objects.exists()
 
 
@@ -66,6 +70,35 @@ def test_an_active_workspace_shows_where_to_open_it_and_its_usage(
     assert 'data-status="active"' in page
     assert "512.0\xa0MB / 10 GiB (5%)" in page
     assert "over its quota" not in page
+
+
+def test_a_hub_workspace_shows_its_link_and_when_it_was_last_used(bob, bob_client):
+    used = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
+    Workspace.objects.create(
+        owner=bob,
+        backend="jupyterhub",
+        status="active",
+        location="https://hub.example.com/user/bob/",
+        last_activity=used,
+    )
+    page = bob_client.get(PAGE, headers={"accept-language": "en"}).text
+    assert '<a id="workspace-location" href="https://hub.example.com/user/bob/">' in page
+    shown = timezone.localtime(used).isoformat(timespec="seconds")
+    assert f'<dd id="workspace-last-activity"><time datetime="{shown}"' in page
+
+
+def test_a_suspended_hub_workspace_says_its_server_cannot_be_started(bob, bob_client):
+    Workspace.objects.create(
+        owner=bob,
+        backend="jupyterhub",
+        status="suspended",
+        location="https://hub.example.com/user/bob/",
+    )
+    page = bob_client.get(PAGE, headers={"accept-language": "en"}).text
+    assert "its server is stopped and cannot be started" in page
+    assert 'id="workspace-location"' not in page
+    korean = bob_client.get(PAGE, headers={"accept-language": "ko"}).text
+    assert "플랫폼 팀이 재개할 때까지 시작할 수 없습니다" in korean
 
 
 def test_over_quota_is_a_warning_on_the_page(bob, bob_client):
@@ -91,6 +124,7 @@ def test_only_approved_members_see_or_request_one(persona, request):
     client = client_for(request.getfixturevalue(persona))
     assert client.get(PAGE).status_code == 403
     assert client.post("/accounts/workspace/request/").status_code == 403
+    assert client.post("/accounts/workspace/start/").status_code == 403
     assert not Workspace.objects.exists()
 
 

@@ -3,6 +3,7 @@ confirmation step, the quota change, retry, and each workspace's page."""
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from tests.factories import client_for
@@ -166,6 +167,21 @@ def test_the_workspace_page_shows_its_audit_trail_and_flower_link(
     assert f'href="https://platform.example.com/flower/task/{requested.task_id}"' in page
     for action in ("workspace.request", "workspace.provision", "workspace.ready"):
         assert action in page or AuditEvent.Action(action).label in page
+
+
+def test_the_workspace_page_shows_when_the_hub_last_saw_it_used(sam, bob):
+    workspace = Workspace.objects.create(
+        owner=bob,
+        backend="jupyterhub",
+        status="active",
+        usage_measured_at=timezone.now(),
+        last_activity=timezone.now(),
+    )
+    page = client_for(sam).get(
+        f"{CHANGELIST}{workspace.pk}/change/", headers={"accept-language": "en"}
+    ).text
+    assert "— / 10 GiB, measured" in page and "; last used" in page
+    assert "None files" not in page
 
 
 def test_the_member_list_can_request_workspaces(sam, bob):

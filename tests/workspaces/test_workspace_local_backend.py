@@ -141,7 +141,7 @@ def test_unsafe_usernames_cannot_escape_the_root(username):
 def test_unknown_backend_is_named(settings):
     settings.WORKSPACE_BACKEND = "nfs"
     with pytest.raises(
-        WorkspaceBackendError, match="Unknown workspace backend 'nfs'; known: local"
+        WorkspaceBackendError, match="Unknown workspace backend 'nfs'; known: jupyterhub, local"
     ):
         get_backend()
 

@@ -8,14 +8,18 @@ from workspaces.backends import BACKENDS, Usage, WorkspaceBackendError
 
 
 class ScriptedBackend:
-    """Records every call; `fail` names operations that raise; `usage_bytes` is reported."""
+    """Records every call; `fail` names operations that raise; `usage_bytes`,
+    `last_activity` and `found` are reported."""
 
     calls: list[tuple[str, str]] = []
     fail: set[str] = set()
     usage_bytes = 0
+    last_activity = None
+    # What inventory() reports: member name → whether the server runs.
+    found: dict[str, bool] = {}
 
-    def _call(self, operation, spec):
-        ScriptedBackend.calls.append((operation, spec.username))
+    def _call(self, operation, spec=None):
+        ScriptedBackend.calls.append((operation, spec.username if spec else ""))
         if operation in ScriptedBackend.fail:
             raise WorkspaceBackendError(f"{operation} refused by the test backend")
 
@@ -33,9 +37,26 @@ class ScriptedBackend:
         self._call("delete", spec)
         return ""
 
+    def stop(self, spec):
+        self._call("stop", spec)
+
+    def start(self, spec):
+        self._call("start", spec)
+
+    def inventory(self):
+        self._call("inventory")
+        return dict(ScriptedBackend.found)
+
+    def key(self, username):
+        return username
+
     def usage(self, spec):
         self._call("usage", spec)
-        return Usage(bytes_on_disk=ScriptedBackend.usage_bytes, files=3)
+        return Usage(
+            bytes_on_disk=ScriptedBackend.usage_bytes,
+            files=3,
+            last_activity=ScriptedBackend.last_activity,
+        )
 
 
 def install(monkeypatch, settings) -> type[ScriptedBackend]:
@@ -44,6 +65,8 @@ def install(monkeypatch, settings) -> type[ScriptedBackend]:
     monkeypatch.setattr(ScriptedBackend, "calls", [])
     monkeypatch.setattr(ScriptedBackend, "fail", set())
     monkeypatch.setattr(ScriptedBackend, "usage_bytes", 0)
+    monkeypatch.setattr(ScriptedBackend, "last_activity", None)
+    monkeypatch.setattr(ScriptedBackend, "found", {})
     settings.WORKSPACE_BACKEND = "scripted"
     return ScriptedBackend
 

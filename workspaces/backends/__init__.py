@@ -10,27 +10,34 @@ JupyterHub itself: it hands a `WorkspaceSpec` to the backend named by
 - `resume(spec)`: undo `suspend`.
 - `delete(spec) -> str`: keep what must be kept (an archive, a snapshot) and remove the
   workspace; returns where the remains are ("" if nothing is kept).
-- `usage(spec) -> Usage`: what it holds now.
+- `usage(spec) -> Usage`: what it holds now, and when it was last used, as far as the
+  backend can tell.
+- `stop(spec)` / `start(spec)`: stop an active workspace's server while it is idle, and
+  start it again (nothing to do for a backend without servers).
+
+A backend with servers may also offer `inventory() -> dict[str, bool]` (every workspace it
+holds, by `key(username)`, and whether its server runs), which the reconciliation compares
+with the portal.
 
 Every method is idempotent: the Celery task calling it may be delivered twice. A method
 raises `WorkspaceBackendError` with a message for the admin when it cannot do its job.
 
-Adding a backend means one module here and one entry in `BACKENDS`. A JupyterHub backend
-would call the hub's REST API (`POST /hub/api/users/{name}` to create the user,
-`POST`/`DELETE /hub/api/users/{name}/server` to start and stop the server, `DELETE
-/hub/api/users/{name}` to delete); a Kubernetes backend would manage one namespace with a
-ResourceQuota per member. Neither needs a change to the domain.
+Adding a backend means one module here and one entry in `BACKENDS` (the `jupyterhub` one
+calls the hub's REST API; a Kubernetes one would manage a namespace with a ResourceQuota per
+member), with no change to the domain.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 BACKENDS = {
     "local": "workspaces.backends.local.LocalDirectoryBackend",
+    "jupyterhub": "workspaces.backends.jupyterhub.JupyterHubBackend",
 }
 
 
@@ -51,10 +58,11 @@ class WorkspaceSpec:
 
 @dataclass(frozen=True)
 class Usage:
-    """A workspace's measured size."""
+    """A workspace's measured size and last use; None where the backend cannot tell."""
 
-    bytes_on_disk: int
-    files: int
+    bytes_on_disk: int | None
+    files: int | None
+    last_activity: datetime | None = None
 
 
 def get_backend(name: str | None = None):

@@ -116,6 +116,13 @@ class LocalDirectoryBackend:
             raise WorkspaceBackendError(f"Cannot archive {path}: {error.strerror}") from error
         return str(target)
 
+    def stop(self, spec: WorkspaceSpec) -> None:
+        """A directory runs nothing: nothing to stop (it reports no activity, so the idle
+        policy never asks)."""
+
+    def start(self, spec: WorkspaceSpec) -> None:
+        """Nothing to start."""
+
     def usage(self, spec: WorkspaceSpec) -> Usage:
         path = self._existing(spec)
         total = files = 0

@@ -18,20 +18,12 @@ from django.core.management import call_command
 from accounts.models import User
 from portal.models import DataStore, HealthCheck, Scan, Service
 from portal.scans import scan_run
-from tests.browser import ARTIFACTS, chromium
+from tests.browser import ARTIFACTS, chromium, sign_in_at_provider
 from tests.subprocesses import TEST_REDIS_URL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SEED_HEALTH_LINE = re.compile(r"Last Scan: (오전|오후) \d{1,2}:\d{2}:\d{2} • System Optimal")
-
-
-def sign_in_at_provider(page, username: str, password: str) -> None:
-    """Keycloak's login form: what a person fills in."""
-    page.wait_for_selector("#kc-form-login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#kc-login")
 
 
 def shot(page, name: str) -> None:
