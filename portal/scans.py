@@ -19,9 +19,9 @@ import redis
 import redis.lock
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
+from . import rollups
 from .models import CheckResult, HealthCheck, HealthStatus, Scan
 from .models.health import parse_status_codes, shown_status
 from .probes import ProbeOutcome, ProbeSpec, probe_all
@@ -161,7 +161,10 @@ def _record(
             )
         )
     CheckResult.objects.bulk_create(results, batch_size=500)
-    uptimes = uptime_by_check(now)
+    # Figures from the rollups, never from the results table: the same cost whatever
+    # the history.
+    rollups.add_results(results)
+    uptimes = rollups.uptime_by_check([check.pk for check in checks], now)
     for check in checks:
         check.uptime_24h, check.uptime_7d = uptimes.get(check.pk, (None, None))
     # An upsert on the primary key rather than bulk_update(): one INSERT … ON CONFLICT
@@ -192,48 +195,18 @@ def _record(
         raise ScanOvertaken(f"scan {scan.pk} was marked abandoned before it finished")
 
 
-def uptime_by_check(now: datetime) -> dict[int, tuple[float | None, float | None]]:
-    """Each check's share of results not down over 24 h and 7 d, in one GROUP BY query.
-
-    Maintenance and not-yet-settled results count as up: they are not outages.
-    """
-    day, week = now - timedelta(hours=24), now - timedelta(days=7)
-    down = Q(status=HealthStatus.DOWN)
-    rows = (
-        CheckResult.objects.filter(checked_at__gte=week)
-        .order_by()
-        .values("health_check_id")
-        .annotate(
-            week_total=Count("pk"),
-            week_down=Count("pk", filter=down),
-            day_total=Count("pk", filter=Q(checked_at__gte=day)),
-            day_down=Count("pk", filter=down & Q(checked_at__gte=day)),
-        )
-    )
-
-    def share(total: int, failed: int) -> float | None:
-        return round(100 * (total - failed) / total, 2) if total else None
-
-    return {
-        row["health_check_id"]: (
-            share(row["day_total"], row["day_down"]),
-            share(row["week_total"], row["week_down"]),
-        )
-        for row in rows
-    }
-
-
 def results_prune(*, now: datetime | None = None) -> dict:
-    """Delete results and scans older than HEALTH_RETENTION_DAYS; the latest finished scan
-    stays, so that a long outage still shows its last known state."""
+    """Delete results and scans older than HEALTH_RETENTION_HOURS, in batches that never
+    hold a scan's write up for long (their history lives on in the rollups); the latest
+    finished scan stays, so that a long outage still shows its last known state."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.HEALTH_RETENTION_DAYS)
+    cutoff = now - timedelta(hours=settings.HEALTH_RETENTION_HOURS)
     keep = Scan.objects.latest_finished()
     keep_id = keep.pk if keep else None
-    results, _ = CheckResult.objects.filter(checked_at__lt=cutoff).exclude(scan_id=keep_id).delete()
-    _, deleted = Scan.objects.filter(started_at__lt=cutoff).exclude(pk=keep_id).delete()
-    return {
-        "results_deleted": results + deleted.get(CheckResult._meta.label, 0),
-        "scans_deleted": deleted.get(Scan._meta.label, 0),
-        "before": cutoff.isoformat(),
-    }
+    results = rollups.delete_in_batches(
+        CheckResult.objects.filter(checked_at__lt=cutoff).exclude(scan_id=keep_id)
+    )
+    scans = rollups.delete_in_batches(
+        Scan.objects.filter(started_at__lt=cutoff).exclude(pk=keep_id)
+    )
+    return {"results_deleted": results, "scans_deleted": scans, "before": cutoff.isoformat()}

@@ -5,7 +5,7 @@ from django.conf import settings
 
 from aixops.celery import broker_connection
 
-from . import scans
+from . import rollups, scans
 
 
 @shared_task(
@@ -24,8 +24,9 @@ def refresh_health(self, check_ids: list[int] | None = None) -> dict:
 
 @shared_task(name="portal.tasks.prune_health", time_limit=600)
 def prune_health() -> dict:
-    """Drop results older than HEALTH_RETENTION_DAYS (beat runs this daily)."""
-    return scans.results_prune()
+    """Drop results older than HEALTH_RETENTION_HOURS, compact old hourly rollups and drop
+    rollups older than HEALTH_ROLLUP_RETENTION_DAYS (beat runs this hourly)."""
+    return {**scans.results_prune(), **rollups.rollups_prune()}
 
 
 def queue_scan() -> str:

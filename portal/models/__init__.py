@@ -14,7 +14,14 @@ from .catalog import (
     validate_service_location,
     validate_talks_to,
 )
-from .health import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, Scan
+from .health import (
+    CheckResult,
+    HealthCheck,
+    HealthRollup,
+    HealthStatus,
+    MaintenanceWindow,
+    Scan,
+)
 
 __all__ = [
     "NO_REVISION",
@@ -26,6 +33,7 @@ __all__ = [
     "DataStore",
     "FocusArea",
     "HealthCheck",
+    "HealthRollup",
     "HealthStatus",
     "MaintenanceWindow",
     "Revision",

@@ -95,6 +95,18 @@ def test_production_starts_when_configured():
         ("CONN_MAX_AGE", "soon", "CONN_MAX_AGE must be a whole number, not 'soon'"),
         ("CONN_HEALTH_CHECKS", "often", "CONN_HEALTH_CHECKS must be true or false, not 'often'"),
         ("LANGUAGE_CODE", "fr", "LANGUAGE_CODE must be one of ko, en, not 'fr'"),
+        ("HEALTH_RETENTION_HOURS", "0", "HEALTH_RETENTION_HOURS must be at least 1, not 0"),
+        ("HEALTH_RETENTION_HOURS", "2d", "HEALTH_RETENTION_HOURS must be a whole number"),
+        (
+            "HEALTH_ROLLUP_RETENTION_DAYS",
+            "6",
+            "HEALTH_ROLLUP_RETENTION_DAYS must be at least 7, not 6",
+        ),
+        (
+            "HEALTH_RETENTION_DAYS",
+            "14",
+            "HEALTH_RETENTION_DAYS is replaced by HEALTH_RETENTION_HOURS",
+        ),
     ],
 )
 def test_malformed_settings_are_named(name, value, message):
