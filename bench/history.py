@@ -103,6 +103,7 @@ def generate_history(check_ids: list[int], *, since_day: int, days: int) -> None
             """,
             {"first": first, "last": last, "days": days, "since": since_day},
         )
+        cursor.execute("ANALYZE portal_healthrollup")
     started = time.perf_counter()
     compacted = compact()
     if compacted:
