@@ -4,11 +4,12 @@
         .venv/bin/python bench/history.py [--checks 2000] [--days 1,14] [--runs 3]
 
 The database is emptied and migrated first. History is one scan a minute, generated in
-bulk in SQL (generate_series): raw results for as long as HEALTH_RETENTION_HOURS keeps
-them, hourly rollups for every hour, then folded into daily ones as the prune task does
-(its time per day printed). For each length of history the script prints the median wall
-time of the scan's write (`portal.scans._record`: results, rollups, the checks' state and
-the scan's finish, in one transaction) and its query count; then the 90-day daily uptime
+bulk in SQL (generate_series) and vacuumed as autovacuum would: raw results for as long
+as HEALTH_RETENTION_HOURS keeps them, hourly rollups for every hour, then folded into
+daily ones as the prune task does (its time per day printed). For each length of
+history the script prints the median wall time of the scan's write
+(`portal.scans._record`: results, rollups, the checks' state and the scan's finish, in
+one transaction) and its query count; then the 90-day daily uptime
 read for every check (the status page's bars); then the bytes a row of results and of
 rollups take, and the disk at steady state (HEALTH_RETENTION_HOURS of results,
 HEALTH_ROLLUP_RETENTION_DAYS of rollups).
@@ -103,7 +104,7 @@ def generate_history(check_ids: list[int], *, since_day: int, days: int) -> None
             """,
             {"first": first, "last": last, "days": days, "since": since_day},
         )
-        cursor.execute("ANALYZE portal_healthrollup")
+        cursor.execute("VACUUM ANALYZE portal_healthrollup")
     started = time.perf_counter()
     compacted = compact()
     if compacted:
@@ -142,7 +143,7 @@ def generate_results(check_ids: list[int], *, since_day: int, days: int) -> None
             """,
             {"first": first, "last": last, "days": days, "since": since_day},
         )
-        cursor.execute("ANALYZE portal_checkresult")
+        cursor.execute("VACUUM ANALYZE portal_checkresult")
 
 
 def time_write(check_ids: list[int], *, runs: int) -> tuple[float, int]:
