@@ -6,6 +6,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -209,3 +210,34 @@ def test_pruning_keeps_recent_results_and_rollups_deleting_in_batches(
     assert not HealthRollup.objects.filter(hour__lt=cutoff).exists()
     assert uptime_over_days([check.pk for check in three_checks], 30) == figures
     assert rollups_prune(now=now)["rollups_deleted"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_upgrade_counts_the_results_kept_so_far_into_rollups(catalog):
+    call_command("migrate", "portal", "0005_health_rollups_short_raw_retention", verbosity=0)
+    checks = [
+        HealthCheck.objects.create(
+            slug=f"{slug}-check", service=Service.objects.get(slug=slug), target="/health"
+        )
+        for slug in ("gitlab", "jenkins")
+    ]
+    now = timezone.now()
+    results = record_history(checks, now=now, days=2, every=timedelta(minutes=20))
+    expected = list(HealthRollup.objects.order_by("health_check", "hour").values())
+    HealthRollup.objects.all().delete()
+
+    call_command("migrate", "portal", verbosity=0)
+
+    migrated = list(HealthRollup.objects.order_by("health_check", "hour").values())
+    assert len(migrated) == len(expected) > 2 * 48
+    for before, after in zip(expected, migrated, strict=True):
+        del before["id"], after["id"]
+        assert after == {**before, "latency_sum_ms": pytest.approx(before["latency_sum_ms"])}
+    ids = [check.pk for check in checks]
+    assert uptime_by_check(ids, now) == {
+        check.pk: (
+            raw_share(results, check, hour_of(now) - timedelta(hours=23)),
+            raw_share(results, check, hour_of(now) - timedelta(hours=167)),
+        )
+        for check in checks
+    }
