@@ -13,8 +13,13 @@ STATUSES = ["up", "degraded", "down", "maintenance", "unknown"]
 def results_into_rollups(apps, schema_editor):
     CheckResult = apps.get_model("portal", "CheckResult")
     HealthRollup = apps.get_model("portal", "HealthRollup")
+    # Scans that ran since the rollups' table was made have counted theirs already.
+    counted_from = HealthRollup.objects.order_by("hour").values_list("hour", flat=True).first()
+    results = CheckResult.objects.all()
+    if counted_from is not None:
+        results = results.filter(checked_at__lt=counted_from)
     hours = (
-        CheckResult.objects.annotate(at=TruncHour("checked_at", tzinfo=UTC))
+        results.annotate(at=TruncHour("checked_at", tzinfo=UTC))
         .order_by()
         .values("health_check_id", "at")
         .annotate(
