@@ -18,7 +18,7 @@ from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import CheckResult, HealthRollup
+from .models import CheckResult, HealthCheck, HealthRollup
 
 # Hourly rows are kept this many days (the cards' 7-day uptime is read from them, to the
 # hour); older ones are compacted into one row per check and local day.
@@ -41,16 +41,16 @@ def day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time()))
 
 
-def add_results(results: Iterable[CheckResult]) -> None:
+def add_results(results: Iterable[CheckResult]) -> dict[int, HealthRollup]:
     """Count a scan's results (all checked at the same time) in their checks' rollups of
-    that hour: one read and one bulk upsert.
+    that hour: one read and one bulk upsert. Returns those rows by check.
 
     The caller holds the checks' rows locked (the scan's write transaction), so no other
     writer adds to these rows between the read and the upsert.
     """
     results = list(results)
     if not results:
-        return
+        return {}
     hour = hour_of(results[0].checked_at)
     # The hour's rows of every check (at most one each, by rollup_hour): cheaper than
     # naming thousands of checks. Read as values and rebuilt without their ids, since
@@ -76,36 +76,56 @@ def add_results(results: Iterable[CheckResult]) -> None:
         unique_fields=["health_check", "hour"],
         update_fields=[*_SUMMED, "latency_max_ms"],
     )
+    return rows
 
 
 def _share(total: int | None, down: int | None) -> float | None:
     return round(100 * (total - down) / total, 2) if total else None
 
 
-def uptime_by_check(
-    check_ids: list[int], now: datetime
-) -> dict[int, tuple[float | None, float | None]]:
-    """Each check's uptime (percent) over the last 24 and 168 clock hours, this one
-    included, from the rollups: one GROUP BY over at most 168 rows a check."""
-    hour = hour_of(now)
+def set_uptimes(
+    checks: list[HealthCheck], hour_rows: dict[int, HealthRollup], at: datetime
+) -> None:
+    """Set each check's uptime over the last 24 and 168 clock hours, this one included:
+    the closed hours, summed from the rollups by the hour's first scan and kept on the
+    check (`uptime_base`), plus this hour's row (`hour_rows`, from add_results). Most
+    scans read nothing; the first of each hour one GROUP BY over 167 rows a check."""
+    hour = hour_of(at)
+    stale = [check for check in checks if check.uptime_base_hour != hour]
+    if stale:
+        bases = closed_hours([check.pk for check in stale], hour)
+        for check in stale:
+            check.uptime_base_hour, check.uptime_base = hour, bases.get(check.pk, [0, 0, 0, 0])
+    for check in checks:
+        row = hour_rows.get(check.pk)
+        total, down = (row.total, row.down) if row else (0, 0)
+        day_total, day_down, week_total, week_down = check.uptime_base
+        check.uptime_24h = _share(day_total + total, day_down + down)
+        check.uptime_7d = _share(week_total + total, week_down + down)
+
+
+def closed_hours(check_ids: list[int], hour: datetime) -> dict[int, list[int]]:
+    """[results, down] over the 23 and the 167 clock hours before `hour`, per check."""
     day, week = hour - timedelta(hours=23), hour - timedelta(hours=7 * 24 - 1)
     in_day = Q(hour__gte=day)
     rows = (
-        HealthRollup.objects.filter(health_check_id__in=check_ids, hour__gte=week)
+        HealthRollup.objects.filter(health_check_id__in=check_ids, hour__gte=week, hour__lt=hour)
         .order_by()
         .values("health_check_id")
         .annotate(
+            day_total=Sum(_TOTAL, filter=in_day, default=0),
+            day_down=Sum("down", filter=in_day, default=0),
             week_total=Sum(_TOTAL),
             week_down=Sum("down"),
-            day_total=Sum(_TOTAL, filter=in_day),
-            day_down=Sum("down", filter=in_day),
         )
     )
     return {
-        row["health_check_id"]: (
-            _share(row["day_total"], row["day_down"]),
-            _share(row["week_total"], row["week_down"]),
-        )
+        row["health_check_id"]: [
+            row["day_total"],
+            row["day_down"],
+            row["week_total"],
+            row["week_down"],
+        ]
         for row in rows
     }
 

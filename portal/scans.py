@@ -38,6 +38,8 @@ CHECK_STATE_FIELDS = [
     "checked_at",
     "uptime_24h",
     "uptime_7d",
+    "uptime_base_hour",
+    "uptime_base",
     "recent_latencies",
 ]
 
@@ -163,10 +165,7 @@ def _record(
     CheckResult.objects.bulk_create(results, batch_size=500)
     # Figures from the rollups, never from the results table: the same cost whatever
     # the history.
-    rollups.add_results(results)
-    uptimes = rollups.uptime_by_check([check.pk for check in checks], now)
-    for check in checks:
-        check.uptime_24h, check.uptime_7d = uptimes.get(check.pk, (None, None))
+    rollups.set_uptimes(checks, rollups.add_results(results), now)
     # An upsert on the primary key rather than bulk_update(): one INSERT … ON CONFLICT
     # DO UPDATE of the state columns only, where bulk_update() builds a CASE per column
     # per row, which grows with the checks (bench/scan.py). Admin edits to a

@@ -206,6 +206,11 @@ class HealthCheck(models.Model):
     recent_latencies = models.JSONField(
         _("recent latencies"), default=list, blank=True, editable=False
     )
+    # The closed hours of the uptime windows (portal.rollups.set_uptimes): [24 h results,
+    # 24 h down, 7 d results, 7 d down] summed from the rollups once in `uptime_base_hour`,
+    # so that the hour's other scans only add their own hour's counts.
+    uptime_base_hour = models.DateTimeField(null=True, blank=True, editable=False)
+    uptime_base = models.JSONField(default=list, blank=True, editable=False)
 
     objects = SlugManager.from_queryset(HealthCheckQuerySet)()
 
@@ -658,6 +663,10 @@ class HealthRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.health_check_id} from {self.hour:%Y-%m-%d %H:%M} ({self.hours} h)"
+
+    @property
+    def total(self) -> int:
+        return self.up + self.degraded + self.down + self.maintenance + self.unknown
 
     def add(self, status: str, latency_ms: float | None) -> None:
         """Count one result in this row."""

@@ -22,7 +22,7 @@ from portal.rollups import (
     day_start,
     hour_of,
     rollups_prune,
-    uptime_by_check,
+    set_uptimes,
     uptime_over_days,
 )
 from portal.scans import _record, results_prune
@@ -97,7 +97,7 @@ def test_figures_from_rollups_equal_figures_counted_from_raw_results(three_check
 
     hour = hour_of(now)
     ids = [check.pk for check in three_checks]
-    uptimes = uptime_by_check(ids, now)
+    uptimes = uptimes_read(ids, now)
     month = uptime_over_days(ids, 30)
     bars = daily_uptime(ids, 14)
     today = timezone.localdate()
@@ -120,6 +120,40 @@ def test_figures_from_rollups_equal_figures_counted_from_raw_results(three_check
     assert sum(row.latency_count for row in rows) == len(answered)
     assert sum(row.latency_sum_ms for row in rows) == pytest.approx(sum(answered))
     assert max(row.latency_max_ms or 0 for row in rows) == pytest.approx(max(answered))
+
+
+def uptimes_read(check_ids, now):
+    """Each check's (24 h, 7 d) uptime as a scan at `now` sets it, from the rollups."""
+    checks = list(HealthCheck.objects.filter(pk__in=check_ids))
+    hour_rows = {row.health_check_id: row for row in HealthRollup.objects.filter(hour=hour_of(now))}
+    set_uptimes(checks, hour_rows, now)
+    return {check.pk: (check.uptime_24h, check.uptime_7d) for check in checks}
+
+
+def test_the_hours_later_scans_add_to_the_closed_hours_summed_by_its_first(
+    three_checks, django_assert_num_queries
+):
+    now = timezone.now()
+    results = record_history(three_checks, now=now - timedelta(minutes=1), days=8)
+    checks = list(HealthCheck.objects.filter(pk__in=[check.pk for check in three_checks]))
+    hour_rows = {row.health_check_id: row for row in HealthRollup.objects.filter(hour=hour_of(now))}
+    with django_assert_num_queries(1):
+        set_uptimes(checks, hour_rows, now)
+    assert {check.uptime_base_hour for check in checks} == {hour_of(now)}
+    # A later scan in the same hour: its own results added, nothing read.
+    later = [
+        CheckResult(health_check=check, checked_at=now, status="down", outcome="down")
+        for check in checks
+    ]
+    hour_rows = add_results(later)
+    with django_assert_num_queries(0):
+        set_uptimes(checks, hour_rows, now)
+    results += later
+    for check in checks:
+        assert (check.uptime_24h, check.uptime_7d) == (
+            raw_share(results, check, hour_of(now) - timedelta(hours=23)),
+            raw_share(results, check, hour_of(now) - timedelta(hours=167)),
+        )
 
 
 def test_compacting_twice_changes_nothing(three_checks):
@@ -151,15 +185,19 @@ def scan_write(checks, *, down=()):
 
 
 def test_a_scan_writes_in_the_same_queries_whatever_the_history(three_checks):
-    fresh = scan_write(three_checks)
+    first_of_the_hour = scan_write(three_checks)
+    # Later scans of the hour add to the closed hours' sums the first one read.
+    assert scan_write(three_checks) == first_of_the_hour - 1
     record_history(three_checks, now=timezone.now() - timedelta(hours=1), days=3)
-    assert scan_write(three_checks) == fresh
+    HealthCheck.objects.update(uptime_base_hour=None)  # as at the next hour's first scan
+    assert scan_write(three_checks) == first_of_the_hour
+    assert scan_write(three_checks) == first_of_the_hour - 1
     # Neither does it grow with the checks.
     more = [
         HealthCheck.objects.create(slug=f"more-{n}", service=three_checks[0].service, target="/")
         for n in range(5)
     ]
-    assert scan_write([*three_checks, *more]) == fresh
+    assert scan_write([*three_checks, *more]) == first_of_the_hour
 
 
 def test_a_scan_adds_its_results_to_the_hours_rollup_and_reads_uptime_from_it(
@@ -234,7 +272,7 @@ def test_the_upgrade_counts_the_results_kept_so_far_into_rollups(catalog):
         del before["id"], after["id"]
         assert after == {**before, "latency_sum_ms": pytest.approx(before["latency_sum_ms"])}
     ids = [check.pk for check in checks]
-    assert uptime_by_check(ids, now) == {
+    assert uptimes_read(ids, now) == {
         check.pk: (
             raw_share(results, check, hour_of(now) - timedelta(hours=23)),
             raw_share(results, check, hour_of(now) - timedelta(hours=167)),
