@@ -205,10 +205,11 @@ def compact(*, now: datetime | None = None) -> int:
         compacted += 1
 
 
-def delete_in_batches(queryset: QuerySet, *, batch: int = PRUNE_BATCH) -> int:
-    """Delete a queryset's rows `batch` at a time, each DELETE its own short transaction,
-    so that a scan writing meanwhile waits at most one batch; returns how many."""
-    deleted = 0
+def delete_in_batches(queryset: QuerySet) -> int:
+    """Delete a queryset's rows PRUNE_BATCH at a time, each DELETE its own short
+    transaction, so that a scan writing meanwhile waits at most one batch; returns how
+    many."""
+    batch, deleted = PRUNE_BATCH, 0
     while True:
         oldest = queryset.order_by("pk").values("pk")[:batch]
         count, _by_model = queryset.model.objects.filter(pk__in=Subquery(oldest)).delete()
