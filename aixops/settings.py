@@ -412,9 +412,15 @@ HEALTH_SCAN_DEADLINE = env_int("HEALTH_SCAN_DEADLINE", default=45, minimum=1)
 HEALTH_SCAN_SOFT_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 10
 HEALTH_SCAN_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 20
 HEALTH_SCAN_CONCURRENCY = env_int("HEALTH_SCAN_CONCURRENCY", default=100, minimum=1)
-HEALTH_RETENTION_DAYS = env_int("HEALTH_RETENTION_DAYS", default=14, minimum=1)
-# Each check's results per day (portal/history.py), kept this long for 30/90-day uptime.
-HEALTH_ROLLUP_RETENTION_DAYS = env_int("HEALTH_ROLLUP_RETENTION_DAYS", default=400, minimum=1)
+# Raw results are kept HEALTH_RETENTION_HOURS; the history beyond lives in the rollups,
+# kept HEALTH_ROLLUP_RETENTION_DAYS (at least the cards' 7 days).
+if env.str("HEALTH_RETENTION_DAYS", default=""):
+    raise ImproperlyConfigured(
+        "HEALTH_RETENTION_DAYS is replaced by HEALTH_RETENTION_HOURS (raw results, default 48) "
+        "and HEALTH_ROLLUP_RETENTION_DAYS (the history, default 400)."
+    )
+HEALTH_RETENTION_HOURS = env_int("HEALTH_RETENTION_HOURS", default=48, minimum=1)
+HEALTH_ROLLUP_RETENTION_DAYS = env_int("HEALTH_ROLLUP_RETENTION_DAYS", default=400, minimum=7)
 HEALTH_LOCK_URL = env.str("HEALTH_LOCK_URL", default=CELERY_BROKER_URL)
 HEALTH_LOCK_KEY = env.str(
     "HEALTH_LOCK_KEY", default=f"{BROKER_NAMESPACE or 'aixops'}:health:scan-lock"
@@ -452,14 +458,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": HEALTH_SCAN_INTERVAL,
         "options": {"expires": HEALTH_SCAN_INTERVAL},
     },
-    "rollup-health": {
-        "task": "portal.tasks.rollup_health",
-        "schedule": crontab(minute=7),
-        "options": {"expires": 60 * 60},
-    },
     "prune-health": {
         "task": "portal.tasks.prune_health",
-        "schedule": crontab(hour=4, minute=17),
+        # Hourly, so each run deletes an hour's results, not a day's.
+        "schedule": crontab(minute=17),
         "options": {"expires": 60 * 60},
     },
 }

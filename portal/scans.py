@@ -19,9 +19,9 @@ import redis
 import redis.lock
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
+from . import rollups
 from .alerts import alerts_record
 from .models import CheckResult, HealthCheck, HealthStatus, Scan
 from .models.health import parse_status_codes, shown_status
@@ -39,6 +39,8 @@ CHECK_STATE_FIELDS = [
     "checked_at",
     "uptime_24h",
     "uptime_7d",
+    "uptime_base_hour",
+    "uptime_base",
     "recent_latencies",
     "reported_status",
 ]
@@ -166,9 +168,9 @@ def _record(
     # In this transaction: the alerts (and their deliveries) commit with the status
     # changes they tell of, or not at all. Sending waits for the commit.
     alerts_record(scan, checks, in_maintenance, at=now)
-    uptimes = uptime_by_check(now)
-    for check in checks:
-        check.uptime_24h, check.uptime_7d = uptimes.get(check.pk, (None, None))
+    # Figures from the rollups, never from the results table: the same cost whatever
+    # the history.
+    rollups.set_uptimes(checks, rollups.add_results(results), now)
     # An upsert on the primary key rather than bulk_update(): one INSERT … ON CONFLICT
     # DO UPDATE of the state columns only, where bulk_update() builds a CASE per column
     # per row, which grows with the checks (bench/scan.py). Admin edits to a
@@ -197,48 +199,18 @@ def _record(
         raise ScanOvertaken(f"scan {scan.pk} was marked abandoned before it finished")
 
 
-def uptime_by_check(now: datetime) -> dict[int, tuple[float | None, float | None]]:
-    """Each check's share of results not down over 24 h and 7 d, in one GROUP BY query.
-
-    Maintenance and not-yet-settled results count as up: they are not outages.
-    """
-    day, week = now - timedelta(hours=24), now - timedelta(days=7)
-    down = Q(status=HealthStatus.DOWN)
-    rows = (
-        CheckResult.objects.filter(checked_at__gte=week)
-        .order_by()
-        .values("health_check_id")
-        .annotate(
-            week_total=Count("pk"),
-            week_down=Count("pk", filter=down),
-            day_total=Count("pk", filter=Q(checked_at__gte=day)),
-            day_down=Count("pk", filter=down & Q(checked_at__gte=day)),
-        )
-    )
-
-    def share(total: int, failed: int) -> float | None:
-        return round(100 * (total - failed) / total, 2) if total else None
-
-    return {
-        row["health_check_id"]: (
-            share(row["day_total"], row["day_down"]),
-            share(row["week_total"], row["week_down"]),
-        )
-        for row in rows
-    }
-
-
 def results_prune(*, now: datetime | None = None) -> dict:
-    """Delete results and scans older than HEALTH_RETENTION_DAYS; the latest finished scan
-    stays, so that a long outage still shows its last known state."""
+    """Delete results and scans older than HEALTH_RETENTION_HOURS, in batches that never
+    hold a scan's write up for long (their history lives on in the rollups); the latest
+    finished scan stays, so that a long outage still shows its last known state."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.HEALTH_RETENTION_DAYS)
+    cutoff = now - timedelta(hours=settings.HEALTH_RETENTION_HOURS)
     keep = Scan.objects.latest_finished()
     keep_id = keep.pk if keep else None
-    results, _ = CheckResult.objects.filter(checked_at__lt=cutoff).exclude(scan_id=keep_id).delete()
-    _, deleted = Scan.objects.filter(started_at__lt=cutoff).exclude(pk=keep_id).delete()
-    return {
-        "results_deleted": results + deleted.get(CheckResult._meta.label, 0),
-        "scans_deleted": deleted.get(Scan._meta.label, 0),
-        "before": cutoff.isoformat(),
-    }
+    results = rollups.delete_in_batches(
+        CheckResult.objects.filter(checked_at__lt=cutoff).exclude(scan_id=keep_id)
+    )
+    scans = rollups.delete_in_batches(
+        Scan.objects.filter(started_at__lt=cutoff).exclude(pk=keep_id)
+    )
+    return {"results_deleted": results, "scans_deleted": scans, "before": cutoff.isoformat()}

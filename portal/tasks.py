@@ -5,7 +5,7 @@ from django.conf import settings
 
 from aixops.celery import broker_connection
 
-from . import history, notify, scans
+from . import notify, rollups, scans
 
 
 @shared_task(
@@ -22,17 +22,11 @@ def refresh_health(self, check_ids: list[int] | None = None) -> dict:
     return scans.scan_run(task_id=self.request.id or "", check_ids=check_ids)
 
 
-@shared_task(name="portal.tasks.rollup_health", time_limit=600)
-def rollup_health() -> dict:
-    """Count each check's results per day into the long history (beat runs this hourly)."""
-    return history.rollups_build()
-
-
 @shared_task(name="portal.tasks.prune_health", time_limit=600)
 def prune_health() -> dict:
-    """Drop results older than HEALTH_RETENTION_DAYS and daily rollups older than
-    HEALTH_ROLLUP_RETENTION_DAYS (beat runs this daily)."""
-    return {**scans.results_prune(), **history.rollups_prune()}
+    """Drop results older than HEALTH_RETENTION_HOURS, compact old hourly rollups and drop
+    rollups older than HEALTH_ROLLUP_RETENTION_DAYS (beat runs this hourly)."""
+    return {**scans.results_prune(), **rollups.rollups_prune()}
 
 
 @shared_task(

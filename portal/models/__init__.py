@@ -17,8 +17,14 @@ from .catalog import (
     validate_service_location,
     validate_talks_to,
 )
-from .health import CheckResult, HealthCheck, HealthStatus, MaintenanceWindow, Scan
-from .history import HealthRollup
+from .health import (
+    CheckResult,
+    HealthCheck,
+    HealthRollup,
+    HealthStatus,
+    MaintenanceWindow,
+    Scan,
+)
 from .incidents import Incident, IncidentState, IncidentUpdate
 
 __all__ = [

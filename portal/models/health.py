@@ -215,6 +215,11 @@ class HealthCheck(models.Model):
         choices=HealthStatus.choices,
         default=HealthStatus.UNKNOWN,
     )
+    # The closed hours of the uptime windows (portal.rollups.set_uptimes): [24 h results,
+    # 24 h down, 7 d results, 7 d down] summed from the rollups once in `uptime_base_hour`,
+    # so that the hour's other scans only add their own hour's counts.
+    uptime_base_hour = models.DateTimeField(null=True, blank=True, editable=False)
+    uptime_base = models.JSONField(default=list, blank=True, editable=False)
 
     objects = SlugManager.from_queryset(HealthCheckQuerySet)()
 
@@ -600,8 +605,13 @@ class CheckResult(models.Model):
     scan = models.ForeignKey(
         Scan, on_delete=models.CASCADE, related_name="results", verbose_name=_("scan")
     )
+    # No index of its own: result_check_time starts with this column and serves it.
     health_check = models.ForeignKey(
-        HealthCheck, on_delete=models.CASCADE, related_name="results", verbose_name=_("check")
+        HealthCheck,
+        on_delete=models.CASCADE,
+        related_name="results",
+        verbose_name=_("check"),
+        db_index=False,
     )
     checked_at = models.DateTimeField(_("checked at"))
     outcome = models.CharField(_("probe outcome"), max_length=16, choices=HealthStatus.choices)
@@ -621,6 +631,59 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.health_check_id} {self.status} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class HealthRollup(models.Model):
+    """How many results of one check had each status, and how fast it answered, over one
+    clock hour (`hours` 1) or, once older than portal.rollups.HOURLY_DAYS, one local day
+    (`hours` 24, starting at its midnight). Scans add to the current hour's row; uptime
+    over any window is summed from these rows, never from the raw results."""
+
+    # No index of its own: rollup_check_hour starts with this column and serves it.
+    health_check = models.ForeignKey(
+        HealthCheck,
+        on_delete=models.CASCADE,
+        related_name="rollups",
+        verbose_name=_("check"),
+        db_index=False,
+    )
+    hour = models.DateTimeField(_("from"))
+    hours = models.PositiveSmallIntegerField(_("hours"), default=1)
+    up = models.PositiveIntegerField(_("up"), default=0)
+    degraded = models.PositiveIntegerField(_("degraded"), default=0)
+    down = models.PositiveIntegerField(_("down"), default=0)
+    maintenance = models.PositiveIntegerField(_("maintenance"), default=0)
+    unknown = models.PositiveIntegerField(_("not settled"), default=0)
+    latency_count = models.PositiveIntegerField(_("answers timed"), default=0)
+    latency_sum_ms = models.FloatField(_("latency sum (ms)"), default=0)
+    latency_max_ms = models.FloatField(_("latency max (ms)"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["health_check", "hour"]
+        verbose_name = _("health rollup")
+        verbose_name_plural = _("health rollups")
+        constraints = [
+            models.UniqueConstraint(fields=["health_check", "hour"], name="rollup_check_hour")
+        ]
+        indexes = [
+            # Pruning and compacting go by time alone.
+            models.Index(fields=["hour"], name="rollup_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.health_check_id} from {self.hour:%Y-%m-%d %H:%M} ({self.hours} h)"
+
+    @property
+    def total(self) -> int:
+        return self.up + self.degraded + self.down + self.maintenance + self.unknown
+
+    def add(self, status: str, latency_ms: float | None) -> None:
+        """Count one result in this row."""
+        setattr(self, status, getattr(self, status) + 1)
+        if latency_ms is not None:
+            self.latency_count += 1
+            self.latency_sum_ms += latency_ms
+            self.latency_max_ms = max(self.latency_max_ms or 0.0, latency_ms)
 
 
 class MaintenanceWindowQuerySet(models.QuerySet):

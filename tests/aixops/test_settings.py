@@ -101,6 +101,18 @@ def test_production_starts_when_configured():
             "ALERT_WEBHOOK_URL must be an http(s) URL, not 'hooks.example.com/aixops'",
         ),
         ("ALERT_DELIVERY_ATTEMPTS", "0", "ALERT_DELIVERY_ATTEMPTS must be at least 1, not 0"),
+        ("HEALTH_RETENTION_HOURS", "0", "HEALTH_RETENTION_HOURS must be at least 1, not 0"),
+        ("HEALTH_RETENTION_HOURS", "2d", "HEALTH_RETENTION_HOURS must be a whole number"),
+        (
+            "HEALTH_ROLLUP_RETENTION_DAYS",
+            "6",
+            "HEALTH_ROLLUP_RETENTION_DAYS must be at least 7, not 6",
+        ),
+        (
+            "HEALTH_RETENTION_DAYS",
+            "14",
+            "HEALTH_RETENTION_DAYS is replaced by HEALTH_RETENTION_HOURS",
+        ),
     ],
 )
 def test_malformed_settings_are_named(name, value, message):

@@ -247,9 +247,9 @@ def test_refresh_health_command_says_when_redis_is_unreachable(checks, settings,
 
 
 def test_prune_keeps_recent_results_and_the_latest_scan(checks, settings):
-    settings.HEALTH_RETENTION_DAYS = 14
+    settings.HEALTH_RETENTION_HOURS = 48
     scan_run()
-    old = timezone.now() - timedelta(days=15)
+    old = timezone.now() - timedelta(hours=49)
     Scan.objects.update(started_at=old, finished_at=old)
     CheckResult.objects.update(checked_at=old)
     ancient = make_finished_scan(at=old - timedelta(days=1))
@@ -261,13 +261,16 @@ def test_prune_keeps_recent_results_and_the_latest_scan(checks, settings):
     assert tasks.prune_health.apply().result["scans_deleted"] == 0
 
 
-def test_beat_schedules_the_scan_with_an_expiry_and_a_daily_prune():
+def test_beat_schedules_the_scan_with_an_expiry_and_an_hourly_prune():
     schedule = settings.CELERY_BEAT_SCHEDULE
     scan = schedule["refresh-health"]
     assert scan["task"] == "portal.tasks.refresh_health"
     assert scan["schedule"] == settings.HEALTH_SCAN_INTERVAL == 60
     assert scan["options"]["expires"] <= settings.HEALTH_SCAN_INTERVAL
     assert schedule["prune-health"]["task"] == "portal.tasks.prune_health"
+    assert schedule["prune-health"]["schedule"].hour == set(range(24))
+    # Raw results for two days; the history in rollups for more than a year.
+    assert (settings.HEALTH_RETENTION_HOURS, settings.HEALTH_ROLLUP_RETENTION_DAYS) == (48, 400)
     # The scan's deadline ends it before the soft time limit, and that before the hard one.
     assert (
         settings.HEALTH_SCAN_DEADLINE

@@ -1,0 +1,257 @@
+"""One scan's write for 2,000 checks with 1 day and with 14 days of history, on PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/aixops_bench_history \\
+        .venv/bin/python bench/history.py [--checks 2000] [--days 1,14] [--runs 3]
+
+The database is emptied and migrated first. History is one scan a minute, generated in
+bulk in SQL (generate_series) and vacuumed as autovacuum would: raw results for as long
+as HEALTH_RETENTION_HOURS keeps them, hourly rollups for every hour, then folded into
+daily ones as the prune task does (its time per day printed). For each length of
+history the script prints the median wall time of the scan's write
+(`portal.scans._record`: results, rollups, the checks' state and the scan's finish, in
+one transaction) and its query count, for the hour's first scan (which sums the uptime
+windows' closed hours) and for the later ones; then the 90-day daily uptime
+read for every check (the status page's bars); then the bytes a row of results and of
+rollups take, and the disk at steady state (HEALTH_RETENTION_HOURS of results,
+HEALTH_ROLLUP_RETENTION_DAYS of rollups).
+Goals: the write <= 200 ms and the same for both lengths; 90-day read < 100 ms;
+steady-state disk <= 2 GiB.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _django
+
+SCANS_PER_DAY = 24 * 60
+MIB = 1024 * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--checks", type=int, default=2000)
+    parser.add_argument("--days", default="1,14")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database of your own (it is emptied).")
+    _django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        sys.exit("This bench measures PostgreSQL.")
+    call_command("flush", "--no-input", verbosity=0)
+    check_ids = make_checks(args.checks)
+    print(f"{args.checks} checks, one scan a minute; {_django.machine()}")
+    print("a scan's write, median ms (queries): the hour's first scan, its later ones")
+    print(f"{'history':>10} {'raw rows':>10} {'first of the hour':>18} {'later':>14}")
+    generated = 0
+    for days in sorted(int(d) for d in args.days.split(",")):
+        generate_history(check_ids, since_day=generated, days=days)
+        generated = days
+        (first, first_queries), (later, later_queries) = time_write(check_ids, runs=args.runs)
+        raw_rows = table_rows("portal_checkresult")
+        print(
+            f"{days:>8} d {raw_rows:>10} {first:>12.0f} ({first_queries})"
+            f" {later:>8.0f} ({later_queries})"
+        )
+    print(f"90-day daily uptime of {len(check_ids)} checks: {time_daily(check_ids):.0f} ms")
+    print_sizes(len(check_ids))
+
+
+def make_checks(count: int) -> list[int]:
+    from portal.models import HealthCheck
+    from tests.factories import make_category
+
+    category = make_category("history", services=count)
+    HealthCheck.objects.bulk_create(
+        HealthCheck(slug=f"history-{n}", service=service, target="/health")
+        for n, service in enumerate(category.services.order_by("position"))
+    )
+    return list(HealthCheck.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def generate_history(check_ids: list[int], *, since_day: int, days: int) -> None:
+    """Rollups for the days from `since_day` to `days` ago, and the raw results of those
+    within HEALTH_RETENTION_HOURS."""
+    from django.conf import settings
+    from django.db import connection
+
+    from portal.rollups import compact
+
+    raw_days = min(days, -(-settings.HEALTH_RETENTION_HOURS // 24))
+    if raw_days > since_day:
+        generate_results(check_ids, since_day=since_day, days=raw_days)
+    first, last = check_ids[0], check_ids[-1]
+    with connection.cursor() as cursor:
+        # One row an hour per check, 60 results each, one down in 97 hours.
+        cursor.execute(
+            """
+            INSERT INTO portal_healthrollup (health_check_id, hour, hours, up, degraded, down,
+                                             maintenance, unknown, latency_count,
+                                             latency_sum_ms, latency_max_ms)
+            SELECT c, h, 1, 60 - d, 0, d, 0, 0, 60 - d, (60 - d) * 40.0, 70
+            FROM generate_series(
+                     date_trunc('hour', now()) - make_interval(days => %(days)s),
+                     date_trunc('hour', now()) - make_interval(days => %(since)s)
+                         - interval '1 hour',
+                     interval '1 hour') AS h,
+                 generate_series(%(first)s, %(last)s) AS c,
+                 LATERAL (SELECT CASE WHEN (extract(epoch FROM h)::bigint / 3600 + c) %% 97 = 0
+                                      THEN 1 ELSE 0 END AS d) AS down
+            """,
+            {"first": first, "last": last, "days": days, "since": since_day},
+        )
+        cursor.execute("VACUUM ANALYZE portal_healthrollup")
+    started = time.perf_counter()
+    compacted = compact()
+    if compacted:
+        seconds = time.perf_counter() - started
+        print(f"  (compacting {compacted} days of hourly rollups: {seconds / compacted:.2f} s/day)")
+
+
+def generate_results(check_ids: list[int], *, since_day: int, days: int) -> None:
+    """Scans and raw results, one scan a minute, from `since_day` to `days` days ago."""
+    from django.db import connection
+
+    first, last = check_ids[0], check_ids[-1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO portal_scan (state, started_at, finished_at, task_id, checked, up,
+                                     degraded, down, maintenance, unknown, duration_ms)
+            SELECT 'finished', at, at, '', %(n)s, %(n)s, 0, 0, 0, 0, 100
+            FROM generate_series(now() - make_interval(days => %(days)s),
+                                 now() - make_interval(days => %(since)s) - interval '1 minute',
+                                 interval '1 minute') AS at
+            """,
+            {"n": len(check_ids), "days": days, "since": since_day},
+        )
+        cursor.execute(
+            """
+            INSERT INTO portal_checkresult (scan_id, health_check_id, checked_at, outcome,
+                                            status, latency_ms, detail)
+            SELECT s.id, c, s.started_at,
+                   CASE WHEN (s.id + c) %% 97 = 0 THEN 'down' ELSE 'up' END,
+                   CASE WHEN (s.id + c) %% 97 = 0 THEN 'down' ELSE 'up' END,
+                   20 + (s.id + c) %% 50, ''
+            FROM portal_scan s, generate_series(%(first)s, %(last)s) AS c
+            WHERE s.started_at >= now() - make_interval(days => %(days)s)
+              AND s.started_at < now() - make_interval(days => %(since)s)
+            """,
+            {"first": first, "last": last, "days": days, "since": since_day},
+        )
+        cursor.execute("VACUUM ANALYZE portal_checkresult")
+
+
+def time_write(check_ids: list[int], *, runs: int) -> list[tuple[float, int]]:
+    """(median wall time in ms, queries) of a scan's write: the hour's first scan, which
+    sums the uptime windows' closed hours, then the hour's later ones."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.models import HealthCheck, Scan
+    from portal.probes import ProbeOutcome
+    from portal.scans import _record
+
+    figures = []
+    for first_of_the_hour in (True, False):
+        walls, queries = [], 0
+        for run in range(runs):
+            if first_of_the_hour:
+                HealthCheck.objects.filter(pk__in=check_ids).update(uptime_base_hour=None)
+            checks = list(HealthCheck.objects.filter(pk__in=check_ids).order_by("pk"))
+            outcomes = [
+                ProbeOutcome(
+                    key=check.pk,
+                    outcome="down" if (check.pk + run) % 97 == 0 else "up",
+                    latency_ms=20.0 + (check.pk % 50),
+                    detail="",
+                )
+                for check in checks
+            ]
+            scan = Scan.objects.create()
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                _record(scan, checks, outcomes, duration=1.0)
+                walls.append((time.perf_counter() - started) * 1000)
+            queries = len(captured)
+        figures.append((statistics.median(walls), queries))
+    return figures
+
+
+def time_daily(check_ids: list[int]) -> float:
+    """The median wall time (ms) of reading 90 daily uptimes for every check."""
+    from portal.rollups import daily_uptime
+
+    walls = []
+    for _run in range(3):
+        started = time.perf_counter()
+        daily_uptime(check_ids, 90)
+        walls.append((time.perf_counter() - started) * 1000)
+    return statistics.median(walls)
+
+
+def table_rows(table: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - a fixed table name
+        return cursor.fetchone()[0]
+
+
+def relation_sizes(table: str) -> dict[str, int]:
+    """Bytes of a table's heap (with TOAST) and of each of its indexes."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE " + table)
+        cursor.execute(
+            """
+            SELECT 'heap', pg_table_size(%(t)s::regclass)
+            UNION ALL
+            SELECT indexrelid::regclass::text, pg_relation_size(indexrelid)
+            FROM pg_index WHERE indrelid = %(t)s::regclass
+            """,
+            {"t": table},
+        )
+        return dict(cursor.fetchall())
+
+
+def row_bytes(table: str) -> float:
+    """Bytes a row of a table takes with its indexes, printed with the breakdown."""
+    rows = table_rows(table)
+    sizes = relation_sizes(table)
+    per_row = sum(sizes.values()) / rows
+    print(f"{table}: {rows} rows, {per_row:.0f} bytes a row with its indexes")
+    for name, size in sizes.items():
+        print(f"  {name}: {size / MIB:.0f} MiB ({size / rows:.0f} bytes a row)")
+    return per_row
+
+
+def print_sizes(checks: int) -> None:
+    from django.conf import settings
+
+    from portal.rollups import HOURLY_DAYS
+
+    results = row_bytes("portal_checkresult") * checks * SCANS_PER_DAY
+    rollup = row_bytes("portal_healthrollup")
+    hours, days = settings.HEALTH_RETENTION_HOURS, settings.HEALTH_ROLLUP_RETENTION_DAYS
+    raw = results * hours / 24
+    rollups = rollup * checks * (HOURLY_DAYS * 24 + days - HOURLY_DAYS)
+    print(f"a day of results for {checks} checks: {results / MIB:.0f} MiB")
+    print(
+        f"steady state: {hours} h of results {raw / MIB:.0f} MiB + {days} days of rollups "
+        f"({HOURLY_DAYS} hourly) {rollups / MIB:.0f} MiB = {(raw + rollups) / MIB:.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Health history kept as rollups: per check, how many results had each status and how
+fast it answered, per clock hour; per local day once older than HOURLY_DAYS.
+
+A scan adds its results to the current hour's rows (`add_results`, a fixed number of
+queries whatever the history), and every uptime figure is summed from rollups, never
+from the raw results, which are kept only HEALTH_RETENTION_HOURS. Maintenance and
+not-yet-settled results count as up: they are not outages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from .models import CheckResult, HealthCheck, HealthRollup
+
+# Hourly rows are kept this many days (the cards' 7-day uptime is read from them, to the
+# hour); older ones are compacted into one row per check and local day.
+HOURLY_DAYS = 8
+# Rows deleted per statement when pruning: each batch is its own short transaction.
+PRUNE_BATCH = 10_000
+
+_COUNTS = ["up", "degraded", "down", "maintenance", "unknown"]
+_SUMMED = [*_COUNTS, "latency_count", "latency_sum_ms"]
+_TOTAL = F("up") + F("degraded") + F("down") + F("maintenance") + F("unknown")
+
+
+def hour_of(at: datetime) -> datetime:
+    """The start of the clock hour `at` falls in (UTC)."""
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_start(day: date) -> datetime:
+    """The start of a local day (TIME_ZONE): where its day rollup begins."""
+    return timezone.make_aware(datetime.combine(day, time()))
+
+
+def add_results(results: Iterable[CheckResult]) -> dict[int, HealthRollup]:
+    """Count a scan's results (all checked at the same time) in their checks' rollups of
+    that hour: one read and one bulk upsert. Returns those rows by check.
+
+    The caller holds the checks' rows locked (the scan's write transaction), so no other
+    writer adds to these rows between the read and the upsert.
+    """
+    results = list(results)
+    if not results:
+        return {}
+    hour = hour_of(results[0].checked_at)
+    # The hour's rows of every check (at most one each, by rollup_hour): cheaper than
+    # naming thousands of checks. Read as values and rebuilt without their ids, since
+    # bulk_create() sends rows with and without a primary key in separate statements.
+    counted = {
+        values["health_check_id"]: values
+        for values in HealthRollup.objects.filter(hour=hour).values(
+            "health_check_id", "hour", *_SUMMED, "latency_max_ms"
+        )
+    }
+    rows: dict[int, HealthRollup] = {}
+    for result in results:
+        check_id = result.health_check_id
+        if check_id not in rows:
+            rows[check_id] = HealthRollup(
+                **counted.get(check_id, {"health_check_id": check_id, "hour": hour})
+            )
+        rows[check_id].add(result.status, result.latency_ms)
+    HealthRollup.objects.bulk_create(
+        rows.values(),
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["health_check", "hour"],
+        update_fields=[*_SUMMED, "latency_max_ms"],
+    )
+    return rows
+
+
+def _share(total: int | None, down: int | None) -> float | None:
+    return round(100 * (total - down) / total, 2) if total else None
+
+
+def set_uptimes(
+    checks: list[HealthCheck], hour_rows: dict[int, HealthRollup], at: datetime
+) -> None:
+    """Set each check's uptime over the last 24 and 168 clock hours, this one included:
+    the closed hours, summed from the rollups by the hour's first scan and kept on the
+    check (`uptime_base`), plus this hour's row (`hour_rows`, from add_results). Most
+    scans read nothing; the first of each hour one GROUP BY over 167 rows a check."""
+    hour = hour_of(at)
+    stale = [check for check in checks if check.uptime_base_hour != hour]
+    if stale:
+        bases = closed_hours([check.pk for check in stale], hour)
+        for check in stale:
+            check.uptime_base_hour, check.uptime_base = hour, bases.get(check.pk, [0, 0, 0, 0])
+    for check in checks:
+        row = hour_rows.get(check.pk)
+        total, down = (row.total, row.down) if row else (0, 0)
+        day_total, day_down, week_total, week_down = check.uptime_base
+        check.uptime_24h = _share(day_total + total, day_down + down)
+        check.uptime_7d = _share(week_total + total, week_down + down)
+
+
+def closed_hours(check_ids: list[int], hour: datetime) -> dict[int, list[int]]:
+    """[results, down] over the 23 and the 167 clock hours before `hour`, per check."""
+    day, week = hour - timedelta(hours=23), hour - timedelta(hours=7 * 24 - 1)
+    in_day = Q(hour__gte=day)
+    rows = (
+        HealthRollup.objects.filter(health_check_id__in=check_ids, hour__gte=week, hour__lt=hour)
+        .order_by()
+        .values("health_check_id")
+        .annotate(
+            day_total=Sum(_TOTAL, filter=in_day, default=0),
+            day_down=Sum("down", filter=in_day, default=0),
+            week_total=Sum(_TOTAL),
+            week_down=Sum("down"),
+        )
+    )
+    return {
+        row["health_check_id"]: [
+            row["day_total"],
+            row["day_down"],
+            row["week_total"],
+            row["week_down"],
+        ]
+        for row in rows
+    }
+
+
+def uptime_over_days(check_ids: list[int], days: int, *, today: date | None = None) -> dict:
+    """Each check's uptime (percent) over the last `days` local days, today included
+    (30 or 90 for SLOs and badges); checks with no results are left out."""
+    today = today or timezone.localdate()
+    rows = (
+        HealthRollup.objects.filter(
+            health_check_id__in=check_ids, hour__gte=day_start(today - timedelta(days=days - 1))
+        )
+        .order_by()
+        .values("health_check_id")
+        .annotate(total=Sum(_TOTAL), down=Sum("down"))
+    )
+    return {row["health_check_id"]: _share(row["total"], row["down"]) for row in rows}
+
+
+def daily_uptime(
+    check_ids: list[int], days: int, *, today: date | None = None
+) -> dict[int, list[float | None]]:
+    """Each check's uptime (percent) per local day for the last `days` days, oldest
+    first, today last; None for a day without results. One query (the status page's
+    90-day bars)."""
+    today = today or timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    bars: dict[int, list[float | None]] = {pk: [None] * days for pk in check_ids}
+    rows = (
+        HealthRollup.objects.filter(health_check_id__in=check_ids, hour__gte=day_start(first))
+        .annotate(day=TruncDate("hour", tzinfo=timezone.get_current_timezone()))
+        .order_by()
+        .values("health_check_id", "day")
+        .annotate(total=Sum(_TOTAL), down=Sum("down"))
+    )
+    for row in rows:
+        index = (row["day"] - first).days
+        if 0 <= index < days:
+            bars[row["health_check_id"]][index] = _share(row["total"], row["down"])
+    return bars
+
+
+def compact(*, now: datetime | None = None) -> int:
+    """Fold the hourly rows of each local day older than HOURLY_DAYS into one row per
+    check starting at that day's midnight; returns the days compacted.
+
+    A day at a time, each in its own transaction; scans only ever add to the current
+    hour, so they never wait on it. Safe to run twice: a compacted day has no hourly rows.
+    """
+    now = now or timezone.now()
+    cutoff = day_start(timezone.localdate(now) - timedelta(days=HOURLY_DAYS))
+    compacted = 0
+    while True:
+        first = (
+            HealthRollup.objects.filter(hours=1, hour__lt=cutoff)
+            .order_by("hour")
+            .values_list("hour", flat=True)
+            .first()
+        )
+        if first is None:
+            return compacted
+        day = timezone.localdate(first)
+        start, end = day_start(day), day_start(day + timedelta(days=1))
+        with transaction.atomic():
+            in_day = HealthRollup.objects.filter(hour__gte=start, hour__lt=end)
+            sums = list(
+                in_day.order_by()
+                .values("health_check_id")
+                .annotate(
+                    **{name: Sum(name) for name in _SUMMED}, latency_max_ms=Max("latency_max_ms")
+                )
+            )
+            in_day.delete()
+            HealthRollup.objects.bulk_create(
+                [HealthRollup(hour=start, hours=24, **row) for row in sums], batch_size=500
+            )
+        compacted += 1
+
+
+def delete_in_batches(queryset: QuerySet) -> int:
+    """Delete a queryset's rows PRUNE_BATCH at a time, each DELETE its own short
+    transaction, so that a scan writing meanwhile waits at most one batch; returns how
+    many."""
+    batch, deleted = PRUNE_BATCH, 0
+    while True:
+        oldest = queryset.order_by("pk").values("pk")[:batch]
+        count, _by_model = queryset.model.objects.filter(pk__in=Subquery(oldest)).delete()
+        deleted += count
+        if count < batch:
+            return deleted
+
+
+def rollups_prune(*, now: datetime | None = None) -> dict:
+    """Compact old hourly rows, then delete rollups older than HEALTH_ROLLUP_RETENTION_DAYS."""
+    now = now or timezone.now()
+    days = compact(now=now)
+    cutoff = day_start(
+        timezone.localdate(now) - timedelta(days=settings.HEALTH_ROLLUP_RETENTION_DAYS)
+    )
+    deleted = delete_in_batches(HealthRollup.objects.filter(hour__lt=cutoff))
+    return {
+        "rollup_days_compacted": days,
+        "rollups_deleted": deleted,
+        "rollups_before": cutoff.isoformat(),
+    }

@@ -1,0 +1,287 @@
+"""Uptime and latency history kept in hourly (then daily) rollups: the figures read from
+them equal those counted from the raw results, a scan's write costs the same whatever
+the history, and pruning keeps what it must."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from portal import rollups
+from portal.models import CheckResult, HealthCheck, HealthRollup, Scan, Service
+from portal.probes import ProbeOutcome
+from portal.rollups import (
+    HOURLY_DAYS,
+    add_results,
+    compact,
+    daily_uptime,
+    day_start,
+    hour_of,
+    rollups_prune,
+    set_uptimes,
+    uptime_over_days,
+)
+from portal.scans import _record, results_prune
+from tests.factories import make_finished_scan
+
+STATUSES = ["up", "up", "up", "up", "degraded", "down", "maintenance", "unknown"]
+
+
+@pytest.fixture
+def three_checks(catalog):
+    return [
+        HealthCheck.objects.create(
+            slug=f"{slug}-check", service=Service.objects.get(slug=slug), target="/health"
+        )
+        for slug in ("gitlab", "jenkins", "flower")
+    ]
+
+
+def record_history(checks, *, now, days, every=timedelta(minutes=30), seed=17):
+    """Results of every check each `every` for `days` up to `now`, with random statuses,
+    written as scans write them: raw results, and the same results added to the rollups."""
+    chance = random.Random(seed)  # noqa: S311 - the same history each run, not a secret
+    results = []
+    at = now - timedelta(days=days)
+    while at <= now:
+        scan = make_finished_scan(at=at)
+        batch = []
+        for check in checks:
+            status = chance.choice(STATUSES)
+            latency = None if status == "down" else chance.uniform(5, 500)
+            batch.append(
+                CheckResult(
+                    scan=scan,
+                    health_check=check,
+                    checked_at=at,
+                    outcome=status,
+                    status=status,
+                    latency_ms=latency,
+                )
+            )
+        add_results(batch)
+        results.extend(batch)
+        at += every
+    CheckResult.objects.bulk_create(results)
+    return results
+
+
+def raw_share(results, check, since, until=None):
+    """Uptime counted from raw results, as the scans did before rollups."""
+    chosen = [
+        r
+        for r in results
+        if r.health_check_id == check.pk
+        and r.checked_at >= since
+        and (until is None or r.checked_at < until)
+    ]
+    if not chosen:
+        return None
+    down = sum(r.status == "down" for r in chosen)
+    return round(100 * (len(chosen) - down) / len(chosen), 2)
+
+
+def test_figures_from_rollups_equal_figures_counted_from_raw_results(three_checks):
+    now = timezone.now()
+    results = record_history(three_checks, now=now, days=HOURLY_DAYS + 4)
+    # Days older than HOURLY_DAYS are folded into one row a day; the figures stay the same.
+    assert compact(now=now) >= 3
+    assert HealthRollup.objects.filter(hours=24).exists()
+    assert not HealthRollup.objects.filter(
+        hours=1, hour__lt=day_start(timezone.localdate(now) - timedelta(days=HOURLY_DAYS))
+    ).exists()
+
+    hour = hour_of(now)
+    ids = [check.pk for check in three_checks]
+    uptimes = uptimes_read(ids, now)
+    month = uptime_over_days(ids, 30)
+    bars = daily_uptime(ids, 14)
+    today = timezone.localdate()
+    for check in three_checks:
+        assert uptimes[check.pk] == (
+            raw_share(results, check, hour - timedelta(hours=23)),
+            raw_share(results, check, hour - timedelta(hours=167)),
+        )
+        assert month[check.pk] == raw_share(results, check, now - timedelta(days=30))
+        assert bars[check.pk] == [
+            raw_share(results, check, day_start(day), day_start(day + timedelta(days=1)))
+            for day in (today - timedelta(days=13 - n) for n in range(14))
+        ]
+        assert bars[check.pk][0] is None  # before the history began
+
+    # Latency is kept too: per hour and per day, the same sums and maxima as the results.
+    gitlab = three_checks[0]
+    answered = [r.latency_ms for r in results if r.health_check_id == gitlab.pk and r.latency_ms]
+    rows = HealthRollup.objects.filter(health_check=gitlab)
+    assert sum(row.latency_count for row in rows) == len(answered)
+    assert sum(row.latency_sum_ms for row in rows) == pytest.approx(sum(answered))
+    assert max(row.latency_max_ms or 0 for row in rows) == pytest.approx(max(answered))
+
+
+def uptimes_read(check_ids, now):
+    """Each check's (24 h, 7 d) uptime as a scan at `now` sets it, from the rollups."""
+    checks = list(HealthCheck.objects.filter(pk__in=check_ids))
+    hour_rows = {row.health_check_id: row for row in HealthRollup.objects.filter(hour=hour_of(now))}
+    set_uptimes(checks, hour_rows, now)
+    return {check.pk: (check.uptime_24h, check.uptime_7d) for check in checks}
+
+
+def test_the_hours_later_scans_add_to_the_closed_hours_summed_by_its_first(
+    three_checks, django_assert_num_queries
+):
+    now = timezone.now()
+    results = record_history(three_checks, now=now - timedelta(minutes=1), days=8)
+    checks = list(HealthCheck.objects.filter(pk__in=[check.pk for check in three_checks]))
+    hour_rows = {row.health_check_id: row for row in HealthRollup.objects.filter(hour=hour_of(now))}
+    with django_assert_num_queries(1):
+        set_uptimes(checks, hour_rows, now)
+    assert {check.uptime_base_hour for check in checks} == {hour_of(now)}
+    # A later scan in the same hour: its own results added, nothing read.
+    later = [
+        CheckResult(health_check=check, checked_at=now, status="down", outcome="down")
+        for check in checks
+    ]
+    hour_rows = add_results(later)
+    with django_assert_num_queries(0):
+        set_uptimes(checks, hour_rows, now)
+    results += later
+    for check in checks:
+        assert (check.uptime_24h, check.uptime_7d) == (
+            raw_share(results, check, hour_of(now) - timedelta(hours=23)),
+            raw_share(results, check, hour_of(now) - timedelta(hours=167)),
+        )
+
+
+def test_compacting_twice_changes_nothing(three_checks):
+    now = timezone.now()
+    record_history(three_checks[:1], now=now - timedelta(days=HOURLY_DAYS), days=2)
+    assert compact(now=now) == 2
+    before = list(HealthRollup.objects.values())
+    assert compact(now=now) == 0
+    assert list(HealthRollup.objects.values()) == before
+    assert {row["hours"] for row in before} >= {24}
+
+
+def scan_write(checks, *, down=()):
+    """A scan's write (portal.scans._record) of outcomes for these checks; its queries."""
+    checks = list(HealthCheck.objects.filter(pk__in=[check.pk for check in checks]))
+    outcomes = [
+        ProbeOutcome(
+            key=check.pk,
+            outcome="down" if check.pk in down else "up",
+            latency_ms=None if check.pk in down else 12.5,
+            detail="",
+        )
+        for check in checks
+    ]
+    scan = Scan.objects.create()
+    with CaptureQueriesContext(connection) as captured:
+        _record(scan, checks, outcomes, duration=0.1)
+    return len(captured)
+
+
+def test_a_scan_writes_in_the_same_queries_whatever_the_history(three_checks):
+    first_of_the_hour = scan_write(three_checks)
+    # Later scans of the hour add to the closed hours' sums the first one read.
+    assert scan_write(three_checks) == first_of_the_hour - 1
+    record_history(three_checks, now=timezone.now() - timedelta(hours=1), days=3)
+    HealthCheck.objects.update(uptime_base_hour=None)  # as at the next hour's first scan
+    assert scan_write(three_checks) == first_of_the_hour
+    assert scan_write(three_checks) == first_of_the_hour - 1
+    # Neither does it grow with the checks.
+    more = [
+        HealthCheck.objects.create(slug=f"more-{n}", service=three_checks[0].service, target="/")
+        for n in range(5)
+    ]
+    assert scan_write([*three_checks, *more]) == first_of_the_hour
+
+
+def test_a_scan_adds_its_results_to_the_hours_rollup_and_reads_uptime_from_it(
+    three_checks, django_assert_num_queries
+):
+    gitlab, jenkins, _flower = three_checks
+    scan_write(three_checks)
+    scan_write(three_checks, down={jenkins.pk})
+    row = HealthRollup.objects.get(health_check=jenkins)
+    # One failure does not take an up check down (flap control): it still reads up.
+    assert (row.hour, row.hours, row.up, row.down) == (hour_of(timezone.now()), 1, 2, 0)
+    assert (row.latency_count, row.latency_sum_ms, row.latency_max_ms) == (1, 12.5, 12.5)
+    HealthCheck.objects.filter(pk=jenkins.pk).update(status="down", consecutive_failures=5)
+    scan_write(three_checks, down={jenkins.pk})
+    jenkins.refresh_from_db()
+    assert (jenkins.uptime_24h, jenkins.uptime_7d) == (66.67, 66.67)
+    gitlab.refresh_from_db()
+    assert (gitlab.uptime_24h, gitlab.uptime_7d) == (100.0, 100.0)
+    assert HealthRollup.objects.get(health_check=gitlab).up == 3
+
+
+def test_pruning_keeps_recent_results_and_rollups_deleting_in_batches(
+    three_checks, settings, monkeypatch
+):
+    settings.HEALTH_RETENTION_HOURS = 48
+    settings.HEALTH_ROLLUP_RETENTION_DAYS = 30
+    monkeypatch.setattr(rollups, "PRUNE_BATCH", 7)  # several batches
+    now = timezone.now()
+    record_history(three_checks, now=now - timedelta(days=40), days=2, every=timedelta(hours=1))
+    record_history(three_checks, now=now, days=3, every=timedelta(hours=1))
+    recent = set(
+        CheckResult.objects.filter(checked_at__gte=now - timedelta(hours=48)).values_list(
+            "pk", flat=True
+        )
+    )
+    recent_scans = Scan.objects.filter(started_at__gte=now - timedelta(hours=48)).count()
+    old = CheckResult.objects.count() - len(recent)
+
+    with CaptureQueriesContext(connection) as captured:
+        summary = results_prune(now=now)
+    assert set(CheckResult.objects.values_list("pk", flat=True)) == recent
+    assert Scan.objects.count() == recent_scans
+    assert summary["results_deleted"] == old
+    # Seven rows a statement, each its own transaction: a scan never waits for long.
+    deletes = [q["sql"] for q in captured if q["sql"].startswith("DELETE")]
+    assert sum("LIMIT 7" in sql for sql in deletes) >= old / 7
+    assert not any("LIMIT" in sql and "LIMIT 7" not in sql for sql in deletes)
+    assert not any(q["sql"].startswith(("BEGIN", "SAVEPOINT")) for q in captured)
+
+    figures = uptime_over_days([check.pk for check in three_checks], 30)
+    summary = rollups_prune(now=now)
+    assert summary["rollups_deleted"] >= 3 * 2  # the 40-day-old days, one row a day
+    cutoff = day_start(timezone.localdate(now) - timedelta(days=30))
+    assert not HealthRollup.objects.filter(hour__lt=cutoff).exists()
+    assert uptime_over_days([check.pk for check in three_checks], 30) == figures
+    assert rollups_prune(now=now)["rollups_deleted"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_upgrade_counts_the_results_kept_so_far_into_rollups(catalog):
+    call_command("migrate", "portal", "0006_health_rollups_short_raw_retention", verbosity=0)
+    checks = [
+        HealthCheck.objects.create(
+            slug=f"{slug}-check", service=Service.objects.get(slug=slug), target="/health"
+        )
+        for slug in ("gitlab", "jenkins")
+    ]
+    now = timezone.now()
+    results = record_history(checks, now=now, days=2, every=timedelta(minutes=20))
+    expected = list(HealthRollup.objects.order_by("health_check", "hour").values())
+    HealthRollup.objects.all().delete()
+
+    call_command("migrate", "portal", verbosity=0)
+
+    migrated = list(HealthRollup.objects.order_by("health_check", "hour").values())
+    assert len(migrated) == len(expected) > 2 * 48
+    for before, after in zip(expected, migrated, strict=True):
+        del before["id"], after["id"]
+        assert after == {**before, "latency_sum_ms": pytest.approx(before["latency_sum_ms"])}
+    ids = [check.pk for check in checks]
+    assert uptimes_read(ids, now) == {
+        check.pk: (
+            raw_share(results, check, hour_of(now) - timedelta(hours=23)),
+            raw_share(results, check, hour_of(now) - timedelta(hours=167)),
+        )
+        for check in checks
+    }
