@@ -69,12 +69,11 @@ def tally(outcomes) -> str:
 
 
 def sequential(specs):
-    import httpx
-
+    from portal.probe_net import http_client
     from portal.probes import probe_one
 
     async def run():
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with http_client() as client:
             return [await probe_one(spec, client, deny=DENY) for spec in specs]
 
     return asyncio.run(run())

@@ -6,12 +6,12 @@ import contextlib
 import ssl
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 import trustme
 from django.conf import settings
 
 from portal.conditions import parse_conditions
+from portal.probe_net import http_client
 from portal.probes import ProbeSpec, probe_one
 from tests.servers import HttpServer
 
@@ -37,7 +37,7 @@ def probe(spec: ProbeSpec):
     CA.configure_trust(trusting)
 
     async def run():
-        async with httpx.AsyncClient(verify=trusting, trust_env=False) as client:
+        async with http_client(ssl_context=trusting) as client:
             return await probe_one(spec, client, deny=settings.HEALTH_CHECK_DENY_NETWORKS)
 
     return asyncio.run(run())
@@ -85,7 +85,7 @@ def test_a_certificate_nobody_vouches_for_is_down():
 
         async def run():
             # The default trust store: the test CA is not in it.
-            async with httpx.AsyncClient(trust_env=False) as client:
+            async with http_client() as client:
                 return await probe_one(
                     ProbeSpec(1, "http", server.url("/ok"), 2.0),
                     client,
