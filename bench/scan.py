@@ -2,7 +2,7 @@
 Celery workers with 1 and with 2 worker processes.
 
     .venv/bin/python bench/scan.py [--checks 10000] [--processes 1,2]
-                                   [--chunk-size 5000] [--concurrency 1000]
+                                   [--chunk-size 5000] [--concurrency 200]
 
 The server (tests/servers.py, in its own process so its CPU is not counted) answers at
 once for 89% of the checks, after 1 s for 10% and never for 1%; every check has a 2 s
@@ -55,6 +55,13 @@ def path_for(n: int) -> str:
     if n % 10 == 5:
         return "/slow?seconds=1"
     return "/ok"
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) a process has used: the server's, which competes with
+    the probes for this machine's cores."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(run) -> tuple[float, float, object]:
@@ -229,7 +236,7 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=10_000)
     parser.add_argument("--processes", default="1,2")
     parser.add_argument("--chunk-size", type=int, default=5_000)
-    parser.add_argument("--concurrency", type=int, default=1_000)
+    parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--client-requests", type=int, default=2_000)
     args = parser.parse_args()
 
@@ -251,14 +258,18 @@ def main() -> None:
         server.stdout.readline()  # "serving on ..."
         base = f"http://127.0.0.1:{port}"
         client_cpu(base, args.client_requests, concurrency=100)
+        before = process_cpu(server.pid)
         probing_pass(base, args.checks, args.concurrency)
+        print(f"   the server's CPU meanwhile: {process_cpu(server.pid) - before:.2f} s")
         env = setup_database(base, args.checks)
         print(
             f"3. scans of {args.checks} HTTP checks (timeout {TIMEOUT:g} s: 89% fast, "
             f"10% 1 s, 1% hang) on real workers, SQLite, {REDIS_URL}"
         )
         for processes in [int(p) for p in args.processes.split(",")]:
+            before = process_cpu(server.pid)
             scan_on_workers(env, processes, args.chunk_size, args.concurrency)
+            print(f"   the server's CPU meanwhile: {process_cpu(server.pid) - before:.2f} s")
     finally:
         server.terminate()
         server.wait(5)
