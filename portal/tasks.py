@@ -1,9 +1,12 @@
 """Celery tasks: thin adapters that call the health services and return a JSON summary."""
 
+import uuid
+
 from celery import chord, group, shared_task
+from celery.result import AsyncResult
 from django.conf import settings
 
-from aixops.celery import broker_connection
+from aixops.celery import app, broker_connection
 
 from . import scans
 
@@ -35,9 +38,13 @@ def refresh_health(self, check_ids: list[int] | None = None) -> dict:
 def _fan_out(plan: scans.ScanPlan, options: dict) -> None:
     """A chord: the chunks in a group, then `finish_scan` with all their outcomes; when
     any chunk fails, `abandon_scan` instead."""
-    chunks = group(probe_chunk.s(ids, plan.probe_until).set(**options) for ids in plan.chunks)
-    finish = finish_scan.s(plan.scan, plan.lock_token).set(**options)
-    finish.link_error(abandon_scan.si(plan.scan, plan.lock_token).set(**options))
+    ids = [str(uuid.uuid4()) for _chunk in plan.chunks]
+    chunks = group(
+        probe_chunk.s(check_ids, plan.probe_until).set(task_id=task_id, **options)
+        for task_id, check_ids in zip(ids, plan.chunks, strict=True)
+    )
+    finish = finish_scan.s(plan.scan, plan.lock_token, ids).set(**options)
+    finish.link_error(abandon_scan.si(plan.scan, plan.lock_token, ids).set(**options))
     chord(chunks)(finish)
 
 
@@ -48,15 +55,34 @@ def probe_chunk(check_ids: list[int], probe_until: float) -> list[list]:
 
 
 @shared_task(name="portal.tasks.finish_scan", **SCAN_TASK)
-def finish_scan(chunk_rows: list[list[list]], scan_id: int, lock_token: str) -> dict:
+def finish_scan(
+    chunk_rows: list[list[list]], scan_id: int, lock_token: str, chunk_ids: list[str]
+) -> dict:
     """Record a chunked scan; Flower shows the returned summary as the result."""
-    return scans.scan_finish(scan_id, chunk_rows, lock_token=lock_token)
+    try:
+        return scans.scan_finish(scan_id, chunk_rows, lock_token=lock_token)
+    finally:
+        _forget(chunk_ids)
 
 
+# Not bound: Celery calls an errback that takes more than the failed task's id in the
+# process that saw the failure, at once (for a lost worker, the worker's main process).
 @shared_task(name="portal.tasks.abandon_scan", time_limit=60)
-def abandon_scan(scan_id: int, lock_token: str) -> dict:
+def abandon_scan(scan_id: int, lock_token: str, chunk_ids: list[str]) -> dict:
     """A chunk of the scan failed: never counted as finished."""
-    return scans.scan_abandon(scan_id, lock_token=lock_token)
+    try:
+        return scans.scan_abandon(scan_id, lock_token=lock_token)
+    finally:
+        _forget(chunk_ids)
+
+
+def _forget(chunk_ids: list[str]) -> None:
+    # The chunks' outcomes were for the finishing task only: dropped from the result
+    # backend now rather than kept for a day (result_expires) at every scan. Eager
+    # tasks (tests, bin/run without a worker) store none.
+    if not app.conf.task_always_eager:
+        for task_id in chunk_ids:
+            AsyncResult(task_id, app=app).forget()
 
 
 @shared_task(name="portal.tasks.prune_health", time_limit=600)

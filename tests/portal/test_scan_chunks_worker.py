@@ -7,6 +7,7 @@ the test's data is committed (transaction=True) and its database reachable from 
 """
 
 import os
+import re
 import signal
 import time
 import uuid
@@ -25,6 +26,9 @@ from tests.live_worker import log_tail
 from tests.subprocesses import TEST_REDIS_URL, child_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+FINISHED = re.compile(r"portal\.tasks\.finish_scan\[[^]]+\] succeeded")
+CHUNK_DONE = re.compile(r"portal\.tasks\.probe_chunk\[([^]]+)\] succeeded")
 
 
 @pytest.fixture
@@ -110,9 +114,12 @@ def test_a_scan_of_five_checks_in_three_chunks_finishes_once_with_every_result(w
     )
     assert Scan.objects.count() == 1
     assert CheckResult.objects.filter(scan=scan).count() == 5
-    log = log_path.read_text()
-    assert log.count("portal.tasks.probe_chunk[") >= 3  # three chunks, each received
-    assert "portal.tasks.finish_scan[" in log
+    wait_for("the finishing task to return", lambda: FINISHED.search(log_path.read_text()))
+    chunks = set(CHUNK_DONE.findall(log_path.read_text()))
+    assert len(chunks) == 3
+    # Their outcomes were for the finishing task only: not left in the result backend.
+    backend = redis.Redis.from_url(TEST_REDIS_URL)
+    assert not any(backend.exists(f"celery-task-meta-{chunk}") for chunk in chunks)
     assert scan_lock().acquire(blocking=False)  # given back by the finishing task
 
 
@@ -138,5 +145,9 @@ def test_a_chunk_whose_worker_process_dies_leaves_the_scan_abandoned(
     assert (scan.state, scan.finished_at, scan.checked) == ("abandoned", None, 0)
     assert not CheckResult.objects.exists()
     assert HealthCheck.objects.filter(checked_at__isnull=False).count() == 0
-    # abandon_scan freed the lock at once, rather than leave it to lapse.
+    # abandon_scan freed the lock at once, rather than leave it to lapse, and dropped
+    # what the chunk that did finish had stored.
     assert scan_lock().acquire(blocking=False)
+    backend = redis.Redis.from_url(TEST_REDIS_URL)
+    finished = CHUNK_DONE.findall(log_path.read_text())
+    assert not any(backend.exists(f"celery-task-meta-{chunk}") for chunk in finished)

@@ -311,7 +311,7 @@ def test_a_failed_chunk_abandons_its_scan_and_frees_the_lock(checks):
     lock = scan_lock()
     assert lock.acquire(blocking=False, token="chunked-scan")
     scan = Scan.objects.create(task_id="chunked")
-    assert tasks.abandon_scan.apply((scan.pk, "chunked-scan")).result == {
+    assert tasks.abandon_scan.apply((scan.pk, "chunked-scan", [])).result == {
         "scan": scan.pk,
         "abandoned": True,
     }
