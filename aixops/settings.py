@@ -413,8 +413,10 @@ HEALTH_SCAN_SOFT_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 10
 HEALTH_SCAN_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 20
 HEALTH_SCAN_CONCURRENCY = env_int("HEALTH_SCAN_CONCURRENCY", default=100, minimum=1)
 # A queued scan of more checks than this is split into chunks of this many, each probed by
-# a task of its own, on any free worker (portal/scans.py).
-HEALTH_SCAN_CHUNK_SIZE = env_int("HEALTH_SCAN_CHUNK_SIZE", default=500, minimum=1)
+# a task of its own, on any free worker (portal/scans.py). A chunk lasts at least as long
+# as its slowest probe (often a timeout), so a few large chunks per worker process beat
+# many small ones (bench/scan.py).
+HEALTH_SCAN_CHUNK_SIZE = env_int("HEALTH_SCAN_CHUNK_SIZE", default=2000, minimum=1)
 HEALTH_RETENTION_DAYS = env_int("HEALTH_RETENTION_DAYS", default=14, minimum=1)
 HEALTH_LOCK_URL = env.str("HEALTH_LOCK_URL", default=CELERY_BROKER_URL)
 HEALTH_LOCK_KEY = env.str(
