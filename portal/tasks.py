@@ -65,8 +65,9 @@ def finish_scan(
         _forget(chunk_ids)
 
 
-# Not bound: Celery calls an errback that takes more than the failed task's id in the
-# process that saw the failure, at once (for a lost worker, the worker's main process).
+# Not bound: an unbound errback with arguments of its own Celery calls at once, in the
+# process that saw the failure (for a lost worker, the worker's main process); a bound
+# one it would queue as an old-style errback, given only the failed task's id.
 @shared_task(name="portal.tasks.abandon_scan", time_limit=60)
 def abandon_scan(scan_id: int, lock_token: str, chunk_ids: list[str]) -> dict:
     """A chunk of the scan failed: never counted as finished."""
