@@ -136,3 +136,14 @@ def test_certificate_expiration_fails_over_plain_http(http_server):
         "down",
         "condition failed: [CERTIFICATE_EXPIRATION] > 48h",
     )
+
+
+def test_an_answer_without_a_body_still_says_when_the_certificate_expires():
+    in_a_year = timedelta(days=365, hours=1)
+    with https_server(expires_in=in_a_year) as server:
+        # A HEAD answer has no body: the connection is done with before the probe looks.
+        outcome = probe(ProbeSpec(1, "http", server.url("/ok"), 2.0, method="HEAD"))
+    assert (outcome.outcome, outcome.detail) == (
+        "up",
+        f"HTTP 200, certificate expires in 365 days ({day(in_a_year)})",
+    )
