@@ -412,6 +412,11 @@ HEALTH_SCAN_DEADLINE = env_int("HEALTH_SCAN_DEADLINE", default=45, minimum=1)
 HEALTH_SCAN_SOFT_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 10
 HEALTH_SCAN_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 20
 HEALTH_SCAN_CONCURRENCY = env_int("HEALTH_SCAN_CONCURRENCY", default=100, minimum=1)
+# A queued scan of more checks than this is split into chunks of this many, each probed by
+# a task of its own, on any free worker (portal/scans.py). A chunk lasts at least as long
+# as its slowest probe (often a timeout), so a few large chunks per worker process beat
+# many small ones (bench/scan.py).
+HEALTH_SCAN_CHUNK_SIZE = env_int("HEALTH_SCAN_CHUNK_SIZE", default=2000, minimum=1)
 # Raw results are kept HEALTH_RETENTION_HOURS; the history beyond lives in the rollups,
 # kept HEALTH_ROLLUP_RETENTION_DAYS (at least the cards' 7 days).
 if env.str("HEALTH_RETENTION_DAYS", default=""):

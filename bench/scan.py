@@ -1,24 +1,33 @@
-"""A health scan of 500 checks against a local server, concurrent and one by one.
+"""Health scans at 10,000 HTTP checks: the probe client's CPU, and whole scans on real
+Celery workers with 1 and with 2 worker processes.
 
-    .venv/bin/python bench/scan.py [--checks 500] [--concurrency 25,50,100,200,500]
-                                   [--skip-sequential]
+    .venv/bin/python bench/scan.py [--checks 10000] [--processes 1,2]
+                                   [--chunk-size 5000] [--concurrency 200]
 
-The server (tests/servers.py, in its own process so its CPU is not counted) answers
-at once for 89% of the checks, after 1 s for 10% and never for 1%; every check has a
-2 s timeout. The script prints, for each concurrency (the httpx pool is sized to it),
-the probing pass's wall time and CPU time; then the full scan as the Celery task runs
-it (probes plus the bulk writes, on a fresh SQLite database, with the default
-HEALTH_SCAN_CONCURRENCY), where one check in 20 is a sign-in redirect, one in 50 an
-OpenID provider (discovery and JWKS on the same server) and one in 100 a Celery ping
-through the tests' Redis that no worker answers (it waits its full second); then the
-same checks probed sequentially.
-Goals: scan wall time <= 1.5 x the timeout (3 s), and >= 10x faster than sequential.
+The server (tests/servers.py, in its own process so its CPU is not counted) answers at
+once for 89% of the checks, after 1 s for 10% and never for 1%; every check has a 2 s
+timeout. The script prints the machine's cores and load, then:
+
+1. CPU per request of the two HTTP clients considered, httpx and aiohttp, each asking
+   the server's /ok the same number of times, no connection kept (as probes do);
+2. the probing pass (`probe_all`, the client the scans use) over every check in this
+   process: wall and CPU time, CPU per probe, outcomes and false downs (a check that
+   answers, reported down);
+3. for each number of worker processes, a real scan: `celery worker` (prefork) on a
+   queue of its own, Redis database 10 for the broker, results and lock (emptied before
+   and after), SQLite in a temporary directory; the scan queued as beat queues it, split
+   into chunks, recorded by its finishing task. Wall from queueing to finished, that
+   divided by the timeout, the finishing task's write, and false downs.
+Goals: CPU per HTTP probe <= 0.5 ms; scan wall / timeout <= 3 with the workers this
+machine can run; 0 false downs.
 """
 
 import argparse
 import asyncio
 import ipaddress
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,13 +38,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devtools.processes import free_port  # noqa: E402
+from devtools.processes import free_port, start_worker, stop_process, wait_for  # noqa: E402
 
 TIMEOUT = 2.0
 # What a probe vets addresses against: the link-local ranges of HEALTH_CHECK_DENY_NETWORKS
 # (the checks here are loopback, so none is refused).
 DENY = [ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10")]
-
+REDIS_URL = "redis://127.0.0.1:6379/10"
+# The database and the workers' logs; removed at the end.
+DATA = Path(tempfile.mkdtemp(prefix="aixops-bench-scan-"))
 
 
 def path_for(n: int) -> str:
@@ -46,13 +57,11 @@ def path_for(n: int) -> str:
     return "/ok"
 
 
-def specs_for(base: str, count: int):
-    from portal.probes import ProbeSpec
-
-    return [
-        ProbeSpec(key=n, kind="http", target=f"{base}{path_for(n)}", timeout=TIMEOUT)
-        for n in range(count)
-    ]
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) a process has used: the server's, which competes with
+    the probes for this machine's cores."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(run) -> tuple[float, float, object]:
@@ -64,81 +73,180 @@ def measure(run) -> tuple[float, float, object]:
 def tally(outcomes) -> str:
     counts: dict[str, int] = {}
     for outcome in outcomes:
-        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+        counts[outcome] = counts.get(outcome, 0) + 1
     return ", ".join(f"{key} {value}" for key, value in sorted(counts.items()))
 
 
-def sequential(specs):
+def client_cpu(base: str, requests: int, concurrency: int) -> None:
+    """CPU per request of httpx and aiohttp, the same requests, no connection kept."""
+    import aiohttp
     import httpx
 
-    from portal.probes import probe_one
+    url = f"{base}/ok"
 
-    async def run():
-        async with httpx.AsyncClient(trust_env=False) as client:
-            return [await probe_one(spec, client, deny=DENY) for spec in specs]
+    async def with_httpx():
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
+            gate = asyncio.Semaphore(concurrency)
 
-    return asyncio.run(run())
+            async def one():
+                async with gate:
+                    return (await client.get(url, timeout=TIMEOUT)).status_code
+
+            return await asyncio.gather(*(one() for _ in range(requests)))
+
+    async def with_aiohttp():
+        connector = aiohttp.TCPConnector(limit=concurrency, force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as client:
+
+            async def one():
+                async with client.get(url, timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as r:
+                    return r.status
+
+            return await asyncio.gather(*(one() for _ in range(requests)))
+
+    print(f"1. client CPU: {requests} GETs of /ok, {concurrency} at a time, no keep-alive")
+    for name, run in (("httpx", with_httpx), ("aiohttp", with_aiohttp)):
+        wall, cpu, statuses = measure(lambda run=run: asyncio.run(run()))
+        ok = sum(status == 200 for status in statuses)
+        print(
+            f"   {name:>8} {httpx.__version__ if name == 'httpx' else aiohttp.__version__:>7}: "
+            f"cpu {cpu * 1000 / requests:.3f} ms per request, wall {wall:.2f} s, {ok} x 200"
+        )
 
 
-def full_scan(base: str, count: int) -> tuple[float, float, dict]:
-    """The real scan (scan_run): probes, results and state written in bulk, on SQLite."""
-    data = tempfile.mkdtemp(prefix="aixops-bench-")
-    os.environ.update(
-        DATA_DIR=data,
-        DJANGO_SETTINGS_MODULE="aixops.settings",
-        HEALTH_LOCK_URL=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14"),
-        HEALTH_LOCK_KEY=f"aixops-bench:{uuid.uuid4().hex}",
+def probing_pass(base: str, count: int, concurrency: int) -> None:
+    from portal.probes import ProbeSpec, probe_all
+
+    specs = [
+        ProbeSpec(key=n, kind="http", target=f"{base}{path_for(n)}", timeout=TIMEOUT)
+        for n in range(count)
+    ]
+    wall, cpu, outcomes = measure(
+        lambda: asyncio.run(probe_all(specs, concurrency=concurrency, deadline=45, deny=DENY))
     )
-    os.environ.pop("DATABASE_URL", None)
+    false = sum(o.outcome == "down" and path_for(o.key) != "/hang" for o in outcomes)
+    print(
+        f"2. probe_all in this process, {count} checks, concurrency {concurrency}: "
+        f"wall {wall:.2f} s, cpu {cpu:.2f} s = {cpu * 1000 / count:.3f} ms per probe; "
+        f"{tally(o.outcome for o in outcomes)}; false downs {false}"
+    )
+
+
+def setup_database(base: str, count: int) -> dict:
+    """A fresh SQLite database in a temporary directory with `count` HTTP checks; the
+    environment a worker needs to reach it."""
+    env = {
+        "DATA_DIR": str(DATA),
+        "DATABASE_URL": f"sqlite:///{DATA}/bench.sqlite3",
+        "DJANGO_SETTINGS_MODULE": "aixops.settings",
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_RESULT_BACKEND": REDIS_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "HEALTH_LOCK_URL": REDIS_URL,
+        "HEALTH_LOCK_KEY": f"aixops-bench:{uuid.uuid4().hex}",
+        "BROKER_NAMESPACE": "",
+        "LOG_FORMAT": "text",
+        "CONN_MAX_AGE": "0",
+    }
+    os.environ.update(env)
     import django
 
     django.setup()
     from django.core.management import call_command
 
     from portal.models import HealthCheck
-    from portal.scans import scan_run
     from tests.factories import make_category
 
     call_command("migrate", verbosity=0)
     category = make_category("bench", services=count)
     HealthCheck.objects.bulk_create(
-        HealthCheck(
-            slug=f"bench-{n}",
-            service=service,
-            timeout=TIMEOUT,
-            degraded_after_ms=None,
-            **kind_for(n, base),
-        )
-        for n, service in enumerate(category.services.order_by("position"))
+        (
+            HealthCheck(
+                slug=f"bench-{n}",
+                service=service,
+                timeout=TIMEOUT,
+                degraded_after_ms=None,
+                target=f"{base}{path_for(n)}",
+            )
+            for n, service in enumerate(category.services.order_by("position"))
+        ),
+        batch_size=1000,
     )
-    return measure(scan_run)
+    return env
 
 
-def kind_for(n: int, base: str) -> dict:
-    """A check's kind and target in the full scan: mostly HTTP, some of the other kinds."""
-    if n % 100 == 11:
-        broker = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-        return {"kind": "celery", "target": broker, "queue": f"aixops-bench-{uuid.uuid4().hex}"}
-    if n % 50 == 7:
-        return {"kind": "oidc", "target": f"{base}/realm"}
-    if n % 20 == 3:
-        return {
-            "kind": "sso-redirect",
-            "target": f"{base}/redirect?to=/oauth2/sign_in",
-            "expected": "/oauth2/",
-        }
-    return {"kind": "http", "target": f"{base}{path_for(n)}"}
+def scan_on_workers(env: dict, processes: int, chunk_size: int, concurrency: int) -> None:
+    import redis
+    from django.db.models import Q
+
+    from aixops.celery import app
+    from portal.models import CheckResult, Scan
+
+    queue = f"aixops-bench-{uuid.uuid4().hex[:8]}"
+    log_path = Path(env["DATA_DIR"]) / f"worker-{processes}.log"
+    worker_env = {
+        **os.environ,
+        **env,
+        "HEALTH_SCAN_CHUNK_SIZE": str(chunk_size),
+        "HEALTH_SCAN_CONCURRENCY": str(concurrency),
+    }
+    worker = start_worker(
+        queue=queue, env=worker_env, log_path=log_path, pool="prefork", concurrency=processes
+    )
+    try:
+        wait_for("the worker", lambda: "ready." in log_path.read_text(), timeout=60)
+        Scan.objects.all().delete()
+        with app.connection_for_write(REDIS_URL) as connection:
+            queued = time.perf_counter()
+            app.send_task("portal.tasks.refresh_health", queue=queue, connection=connection)
+        scan = wait_for(
+            "the scan to finish",
+            lambda: Scan.objects.exclude(state=Scan.State.RUNNING).first(),
+            timeout=300,
+            every=0.05,
+            explain=lambda: log_path.read_text()[-3000:],
+        )
+        wall = time.perf_counter() - queued
+        finished = re.compile(r"portal\.tasks\.finish_scan\[[^]]+\] succeeded in ([\d.]+)s")
+        # The worker logs the finishing task once it returned, just after the commit.
+        write = wait_for("the finishing task's log", lambda: finished.search(log_path.read_text()))
+        log = log_path.read_text()
+        chunks = log.count("portal.tasks.probe_chunk[") // 2  # received, then succeeded
+        false = (
+            CheckResult.objects.filter(scan=scan, outcome="down")
+            .exclude(Q(health_check__target__endswith="/hang"))
+            .count()
+        )
+        print(
+            f"   {processes} worker process{'es' if processes > 1 else ''}: {scan.state}, "
+            f"{chunks} chunk task(s) of up to {chunk_size}, concurrency {concurrency} each; "
+            f"wall {wall:.2f} s = {wall / TIMEOUT:.2f} x the timeout "
+            f"(finishing task {float(write.group(1)):.2f} s); "
+            f"up {scan.up}, down {scan.down}, not settled {scan.unknown}; "
+            f"false downs {false}"
+        )
+    finally:
+        stop_process(worker, grace=10)
+        redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--checks", type=int, default=500)
-    parser.add_argument("--concurrency", default="25,50,100,200,500")
-    parser.add_argument("--skip-sequential", action="store_true")
+    parser.add_argument("--checks", type=int, default=10_000)
+    parser.add_argument("--processes", default="1,2")
+    parser.add_argument("--chunk-size", type=int, default=5_000)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--client-requests", type=int, default=2_000)
     args = parser.parse_args()
 
-    from portal.probes import probe_all
+    print(
+        f"cores {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f" (a shared machine); Python {sys.version.split()[0]}; server: tests/servers.py"
+    )
+    import redis
 
+    redis.Redis.from_url(REDIS_URL).flushdb()
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.servers", "--port", str(port)],
@@ -149,31 +257,23 @@ def main() -> None:
     try:
         server.stdout.readline()  # "serving on ..."
         base = f"http://127.0.0.1:{port}"
-        specs = specs_for(base, args.checks)
-        print(f"{args.checks} HTTP checks, timeout {TIMEOUT:g} s: 89% fast, 10% 1 s, 1% hang")
-        print(f"{'concurrency':>12} {'wall s':>8} {'cpu s':>7}  outcomes")
-        for concurrency in [int(c) for c in args.concurrency.split(",")]:
-            wall, cpu, outcomes = measure(
-                lambda c=concurrency: asyncio.run(
-                    probe_all(specs, concurrency=c, deadline=30, deny=DENY)
-                )
-            )
-            print(f"{concurrency:>12} {wall:>8.2f} {cpu:>7.2f}  {tally(outcomes)}")
-
-        wall, cpu, summary = full_scan(base, args.checks)
-        from django.conf import settings
-
+        client_cpu(base, args.client_requests, concurrency=100)
+        before = process_cpu(server.pid)
+        probing_pass(base, args.checks, args.concurrency)
+        print(f"   the server's CPU meanwhile: {process_cpu(server.pid) - before:.2f} s")
+        env = setup_database(base, args.checks)
         print(
-            f"full scan (probes + bulk writes, SQLite, concurrency "
-            f"{settings.HEALTH_SCAN_CONCURRENCY}): wall {wall:.2f} s, cpu {cpu:.2f} s, {summary}"
+            f"3. scans of {args.checks} HTTP checks (timeout {TIMEOUT:g} s: 89% fast, "
+            f"10% 1 s, 1% hang) on real workers, SQLite, {REDIS_URL}"
         )
-        if not args.skip_sequential:
-            seq_wall, seq_cpu, outcomes = measure(lambda: sequential(specs))
-            print(f"sequential: wall {seq_wall:.2f} s, cpu {seq_cpu:.2f} s  {tally(outcomes)}")
-            print(f"speed-up of the full scan over sequential: {seq_wall / wall:.1f}x")
+        for processes in [int(p) for p in args.processes.split(",")]:
+            before = process_cpu(server.pid)
+            scan_on_workers(env, processes, args.chunk_size, args.concurrency)
+            print(f"   the server's CPU meanwhile: {process_cpu(server.pid) - before:.2f} s")
     finally:
         server.terminate()
         server.wait(5)
+        shutil.rmtree(DATA, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import httpx
+import aiohttp
 import jwt
+from yarl import URL
 
 from .probe_net import Fetched, Finding, ProbeSpec, Refused, fetch
 
@@ -27,7 +28,7 @@ _AUTHORIZATION_PARAMS = {"response_type": "code", "scope": "openid", "state": "a
 _URL_SHOWN = 120
 
 
-async def probe_oidc(spec: ProbeSpec, client: httpx.AsyncClient, deny: Sequence) -> Finding:
+async def probe_oidc(spec: ProbeSpec, client: aiohttp.ClientSession, deny: Sequence) -> Finding:
     """Discovery names the expected issuer, the JWKS holds a usable signing key, the
     provider's clock is within `max_clock_skew` of ours, and, given a client id, the
     provider accepts that client's authorization request with its redirect URI."""
@@ -134,7 +135,7 @@ async def _authorization_accepted(spec: ProbeSpec, document: dict, get) -> str:
     params = {**_AUTHORIZATION_PARAMS, "client_id": spec.client_id}
     if spec.redirect_uri:
         params["redirect_uri"] = spec.redirect_uri
-    url = httpx.URL(endpoint).copy_merge_params(params)
+    url = URL(endpoint).update_query(params)
     answer = await get(str(url))
     client = f"authorization request of {spec.client_id}"
     if answer.status == 200:
@@ -151,7 +152,9 @@ async def _authorization_accepted(spec: ProbeSpec, document: dict, get) -> str:
     raise Refused(f"{client} refused: HTTP {answer.status}")
 
 
-async def probe_sso_redirect(spec: ProbeSpec, client: httpx.AsyncClient, deny: Sequence) -> Finding:
+async def probe_sso_redirect(
+    spec: ProbeSpec, client: aiohttp.ClientSession, deny: Sequence
+) -> Finding:
     """An anonymous request to a tool must be sent to sign in: redirected to the expected
     sign-in (a URL prefix: the realm, oauth2-proxy's /oauth2/), answered 401/403, or
     answered with a sign-in page that leads there (nginx's `error_page 401` serving

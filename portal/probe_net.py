@@ -14,13 +14,15 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import SplitResult, quote
 
-import httpx
+import aiohttp
 from cryptography import x509
+from yarl import URL
 
 from .conditions import Condition
 from .targets import refusal
@@ -29,6 +31,7 @@ from .targets import refusal
 BODY_LIMIT = 64 * 1024
 # OpenSSL's X509_V_ERR_CERT_HAS_EXPIRED.
 _CERT_HAS_EXPIRED = 10
+USER_AGENT = "AIXOps-health/1.0"
 
 
 class Refused(Exception):
@@ -104,16 +107,57 @@ class Fetched:
     """One HTTP answer: status, headers, the start of the body, and when the server's
     certificate expires (None over plain HTTP)."""
 
-    url: httpx.URL  # as asked, with the host name
+    url: URL  # as asked, with the host name
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # case-insensitive
     body: bytes
     certificate_expires: datetime | None
 
 
+# The certificate of the connection the current task's request opened: the connector sets
+# it, `fetch` reads it. A context variable, because each probe runs in its own task.
+_served_certificate: ContextVar[dict | None] = ContextVar("served_certificate", default=None)
+
+
+class _ProbeConnector(aiohttp.TCPConnector):
+    """A connector that notes the certificate each new TLS connection was served, verified,
+    before any byte of the request is sent: the response may release its connection (an
+    empty body) before `fetch` could ask it."""
+
+    async def connect(self, req, traces, timeout):
+        connection = await super().connect(req, traces, timeout)
+        transport = connection.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport else None
+        _served_certificate.set(ssl_object.getpeercert() if ssl_object else None)
+        return connection
+
+
+def http_client(
+    *, concurrency: int = 100, ssl_context: ssl.SSLContext | None = None
+) -> aiohttp.ClientSession:
+    """The session HTTP probes share: at most `concurrency` connections, none kept open,
+    no cookies, no proxies from the environment, certificates verified (against
+    `ssl_context`'s trust store when given).
+
+    A scan asks each target once, so there is nothing to reuse, and a kept connection made
+    for one host name must never serve another that has the same address (probes connect
+    by address). Environment proxies are ignored on purpose: probes of internal hosts
+    must go direct. Cookies one target sets are never sent to the next.
+    """
+    connector = _ProbeConnector(
+        limit=concurrency, force_close=True, ssl=ssl_context if ssl_context else True
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": USER_AGENT},
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+    )
+
+
 async def fetch(
-    client: httpx.AsyncClient,
-    url: str | httpx.URL,
+    client: aiohttp.ClientSession,
+    url: str | URL,
     *,
     deny: Sequence,
     timeout: float,
@@ -123,46 +167,47 @@ async def fetch(
     """One request to `url`'s vetted address, redirects not followed, the body read (up
     to BODY_LIMIT) only when asked. Denied before connecting to a denied address or when
     the URL carries credentials; CertificateInvalid when TLS refuses the certificate."""
-    url = httpx.URL(url)
+    url = URL(url)
     if url.scheme not in ("http", "https"):
         raise Denied(f"refused: {url.scheme}:// URLs are not probed")
-    if url.userinfo:
+    if url.raw_user or url.raw_password:
         raise Denied("refused: the URL carries credentials")
-    host = url.raw_host.decode("ascii")
+    host = url.raw_host or ""
     address = await vetted_address(host, deny)
+    _served_certificate.set(None)
     try:
         # To the vetted address, with the name in the Host header, in TLS's SNI and in
-        # the certificate check (httpx's sni_hostname request extension).
-        async with client.stream(
+        # the certificate check (aiohttp's server_hostname).
+        async with client.request(
             method,
-            url.copy_with(host=address),
-            headers={"Host": url.netloc.decode("ascii")},
-            extensions={"sni_hostname": host},
-            timeout=timeout,
+            url.with_host(address),
+            headers={"Host": url.host_port_subcomponent or host},
+            server_hostname=host,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:
             body = b""
-            if read_body:
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) >= BODY_LIMIT:
-                        break
+            while read_body and len(body) < BODY_LIMIT:
+                chunk = await response.content.read(BODY_LIMIT - len(body))
+                if not chunk:
+                    break
+                body += chunk
             return Fetched(
                 url=url,
-                status=response.status_code,
+                status=response.status,
                 headers=response.headers,
-                body=body[:BODY_LIMIT],
-                certificate_expires=_certificate_expiry(response),
+                body=body,
+                certificate_expires=_not_after(_served_certificate.get()),
             )
-    except httpx.ConnectError as error:
-        verification = _verification_error(error)
-        if verification is None:
-            raise
-        if verification.verify_code == _CERT_HAS_EXPIRED:
+    except aiohttp.ClientConnectorCertificateError as error:
+        verification = error.certificate_error
+        if getattr(verification, "verify_code", None) == _CERT_HAS_EXPIRED:
             expired = await _expiry_of_untrusted(address, url.port or 443, host)
             now = datetime.now(UTC)
             words = certificate_words(expired, now=now) if expired else "certificate expired"
             raise CertificateInvalid(words) from error
-        raise CertificateInvalid(f"certificate invalid: {verification.verify_message}") from error
+        message = getattr(verification, "verify_message", None) or str(verification)
+        raise CertificateInvalid(f"certificate invalid: {message}") from error
 
 
 async def _expiry_of_untrusted(address: str, port: int, host: str) -> datetime | None:
@@ -186,30 +231,12 @@ async def _expiry_of_untrusted(address: str, port: int, host: str) -> datetime |
     return x509.load_der_x509_certificate(der).not_valid_after_utc
 
 
-def _certificate_expiry(response: httpx.Response) -> datetime | None:
-    """The notAfter of the certificate the server presented, if it spoke TLS and the
-    certificate was verified (an unverified one is not decoded by Python's ssl)."""
-    stream = response.extensions.get("network_stream")
-    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-    if ssl_object is None:
-        return None
-    not_after = (ssl_object.getpeercert() or {}).get("notAfter")
+def _not_after(certificate: dict | None) -> datetime | None:
+    """The notAfter of a verified certificate (Python's ssl decodes only verified ones)."""
+    not_after = (certificate or {}).get("notAfter")
     if not not_after:
         return None
     return datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), tz=UTC)
-
-
-def _verification_error(error: BaseException) -> ssl.SSLCertVerificationError | None:
-    """The certificate verification failure behind a connection error, if that is what it
-    was (httpx wraps httpcore's error, which wraps ssl's)."""
-    seen: BaseException | None = error
-    for _depth in range(5):
-        if seen is None:
-            return None
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def certificate_words(expires: datetime, *, now: datetime) -> str:

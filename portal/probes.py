@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
-import httpx
+import aiohttp
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from redis import asyncio as aioredis
@@ -40,13 +41,13 @@ from .probe_net import (
     Refused,
     certificate_words,
     fetch,
+    http_client,
     vetted_address,
     with_host,
 )
 from .worker_probes import probe_celery
 
 UP, DEGRADED, DOWN = "up", "degraded", "down"
-USER_AGENT = "AIXOps-health/1.0"
 
 
 @dataclass(frozen=True)
@@ -73,21 +74,10 @@ async def probe_all(
     if not specs:
         return []
     gate = asyncio.Semaphore(concurrency)
-    # One client for every HTTP probe, with no idle connections kept: a scan asks each
-    # target once, so there is nothing to reuse, and httpcore checks every pooled
-    # connection for every queued request, which costs a large scan its CPU once
-    # connections are kept alive (bench/scan.py shows it). The pool is sized to
-    # the concurrency. Environment proxies are ignored on purpose: probes of internal
-    # hosts must go direct. Without kept connections, none made for one host name is
-    # reused for another that has the same address (probes connect by address).
-    # Redirects are not followed: a probe reports the 3xx it got.
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
-    async with httpx.AsyncClient(
-        limits=limits,
-        follow_redirects=False,
-        trust_env=False,
-        headers={"User-Agent": USER_AGENT},
-    ) as client:
+    # One session for every HTTP probe, its connections capped at the concurrency
+    # (portal/probe_net.py says why none is kept). Redirects are not followed: a probe
+    # reports the 3xx it got.
+    async with http_client(concurrency=concurrency) as client:
 
         async def guarded(spec: ProbeSpec) -> ProbeOutcome:
             async with gate:
@@ -113,7 +103,7 @@ async def probe_all(
 
 
 async def probe_one(
-    spec: ProbeSpec, client: httpx.AsyncClient | None = None, *, deny: Sequence
+    spec: ProbeSpec, client: aiohttp.ClientSession | None = None, *, deny: Sequence
 ) -> ProbeOutcome:
     """Probe one check within its timeout, unless its host has an address in one of the
     `deny` networks; never raises for network trouble."""
@@ -124,7 +114,7 @@ async def probe_one(
     try:
         async with asyncio.timeout(spec.timeout):
             if client is None and spec.kind in HTTP_KINDS:
-                async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as own:
+                async with http_client(concurrency=1) as own:
                     finding = await kind(spec, own, deny)
             else:
                 finding = await kind(spec, client, deny)
@@ -134,7 +124,7 @@ async def probe_one(
         return ProbeOutcome(spec.key, DOWN, None, str(error))
     except Refused as error:
         return ProbeOutcome(spec.key, DOWN, _ms(started), str(error))
-    except (OSError, httpx.HTTPError) as error:
+    except (OSError, aiohttp.ClientError) as error:
         return ProbeOutcome(spec.key, DOWN, None, _describe(error))
     except Exception as error:  # a driver's own error type (redis, psycopg, kombu)
         return ProbeOutcome(spec.key, DOWN, None, _describe(error))
@@ -154,7 +144,7 @@ async def probe_one(
     return ProbeOutcome(spec.key, outcome, latency, ", ".join(notes))
 
 
-async def _http(spec: ProbeSpec, client: httpx.AsyncClient, deny: Sequence) -> Finding:
+async def _http(spec: ProbeSpec, client: aiohttp.ClientSession, deny: Sequence) -> Finding:
     if not spec.target:
         raise Refused("PLATFORM_BASE_URL is not set, so a relative URL cannot be probed")
     started = time.perf_counter()
@@ -184,7 +174,7 @@ async def _http(spec: ProbeSpec, client: httpx.AsyncClient, deny: Sequence) -> F
     return Finding(f"HTTP {fetched.status}", certificate_expires=expires)
 
 
-async def _tcp(spec: ProbeSpec, _client: httpx.AsyncClient | None, deny: Sequence) -> Finding:
+async def _tcp(spec: ProbeSpec, _client: aiohttp.ClientSession | None, deny: Sequence) -> Finding:
     parts = urlsplit(f"tcp://{spec.target}")
     address = await vetted_address(parts.hostname or "", deny)
     _reader, writer = await asyncio.open_connection(address, parts.port)
@@ -194,7 +184,7 @@ async def _tcp(spec: ProbeSpec, _client: httpx.AsyncClient | None, deny: Sequenc
     return Finding("connected")
 
 
-async def _redis(spec: ProbeSpec, _client: httpx.AsyncClient | None, deny: Sequence) -> Finding:
+async def _redis(spec: ProbeSpec, _client: aiohttp.ClientSession | None, deny: Sequence) -> Finding:
     parts = urlsplit(spec.target)
     # As redis-py reads it: the host percent-decoded; the URL's host wins over ?host=.
     host = unquote(parts.hostname or "")
@@ -211,7 +201,9 @@ async def _redis(spec: ProbeSpec, _client: httpx.AsyncClient | None, deny: Seque
     return Finding("PONG")
 
 
-async def _postgres(spec: ProbeSpec, _client: httpx.AsyncClient | None, deny: Sequence) -> Finding:
+async def _postgres(
+    spec: ProbeSpec, _client: aiohttp.ClientSession | None, deny: Sequence
+) -> Finding:
     # As libpq reads it: ?host= wins over the URL's host, and hostaddr (an address)
     # is where it connects, the host then serving for TLS and the password file only.
     params = conninfo_to_dict(spec.target)
@@ -239,12 +231,13 @@ def _ms(started: float) -> float:
 
 def _describe(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
-    if isinstance(error, ConnectionRefusedError) or "Connection refused" in text:
+    # aiohttp's connection errors carry the errno of the OSError they wrap.
+    if getattr(error, "errno", None) == errno.ECONNREFUSED or "Connection refused" in text:
         return "connection refused"
     return f"{type(error).__name__}: {text}"[:300]
 
 
-Kind = Callable[[ProbeSpec, httpx.AsyncClient | None, Sequence], Awaitable[Finding]]
+Kind = Callable[[ProbeSpec, aiohttp.ClientSession | None, Sequence], Awaitable[Finding]]
 _KINDS: dict[str, Kind] = {
     "http": _http,
     "tcp": _tcp,

@@ -4,6 +4,12 @@
 lock keeps two scans from overlapping (beat firing while a slow scan still runs, or
 an operator's "Scan now" on top of beat); the one that finds the lock taken returns
 `{"skipped": ...}` and does nothing else.
+
+A scan of up to HEALTH_SCAN_CHUNK_SIZE checks runs in its task. A larger one, queued as a
+task, is split: its chunks are probed by tasks of their own on whichever workers are free
+(`probe_chunk`), and one finishing task records every result at once (`scan_finish`), so
+that workers on more machines scan more checks within the same deadline. A chunk that
+dies leaves the scan unfinished (`scan_abandon`), never counted.
 """
 
 from __future__ import annotations
@@ -12,7 +18,10 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
@@ -46,62 +55,162 @@ CHECK_STATE_FIELDS = [
 ]
 
 
-def scan_lock() -> redis.lock.Lock:
+def scan_lock(token: str | None = None) -> redis.lock.Lock:
     """The Redis lock that keeps scans from overlapping (redis-py's Lock: SET NX with an
     expiry, released only by its holder's token).
 
     The expiry outlives the scan task's hard time limit, so the lock only lapses when the
-    worker holding it died without releasing it.
+    worker holding it died without releasing it. With `token`, the lock as held by the
+    scan that acquired it with that token: how a chunked scan's finishing task, in
+    another process, gives it back.
     """
     client = redis.Redis.from_url(
         settings.HEALTH_LOCK_URL, socket_connect_timeout=5, socket_timeout=5
     )
-    return client.lock(settings.HEALTH_LOCK_KEY, timeout=settings.HEALTH_LOCK_SECONDS)
+    lock = client.lock(settings.HEALTH_LOCK_KEY, timeout=settings.HEALTH_LOCK_SECONDS)
+    if token is not None:
+        lock.local.token = token.encode()
+    return lock
+
+
+def _release(lock: redis.lock.Lock) -> None:
+    # A lock that lapsed (the scan outlived it) belongs to nobody, or to the next
+    # scan: redis-py releases only a lock still holding this one's token.
+    with contextlib.suppress(redis.exceptions.LockNotOwnedError):
+        lock.release()
 
 
 class ScanOvertaken(Exception):
     """The scan lost its claim (another scan marked it abandoned); nothing is written."""
 
 
-def scan_run(*, task_id: str = "", check_ids: list[int] | None = None) -> dict:
+@dataclass(frozen=True)
+class ScanPlan:
+    """A scan too large for one task: its row, its checks in chunks (one task each), the
+    token of the lock it holds, and the Unix time by which every chunk stops probing."""
+
+    scan: int
+    chunks: list[list[int]]
+    lock_token: str
+    probe_until: float
+
+    def summary(self) -> dict:
+        return {
+            "scan": self.scan,
+            "checks": sum(len(chunk) for chunk in self.chunks),
+            "chunks": len(self.chunks),
+        }
+
+
+def scan_run(
+    *,
+    task_id: str = "",
+    check_ids: list[int] | None = None,
+    fan_out: Callable[[ScanPlan], object] | None = None,
+) -> dict:
     """Run one scan unless another is running; return the summary or `{"skipped": ...}`.
 
     With `check_ids`, the scan probes only those of the enabled checks (a checklist
     step's "Run now"); skipped while a full scan runs, which probes them anyway.
+
+    With `fan_out` (the Celery task gives it), a scan of more than HEALTH_SCAN_CHUNK_SIZE
+    checks is planned here and handed over: chunks probed by as many tasks
+    (`probe_chunk`), then recorded in one transaction by a finishing one (`scan_finish`),
+    which returns the summary and gives the lock back. Its plan's summary is returned.
     """
+    token = uuid.uuid4().hex
     lock = scan_lock()
-    if not lock.acquire(blocking=False):
+    if not lock.acquire(blocking=False, token=token):
         return {"skipped": "another scan is running"}
+    handed_over = False
     try:
-        return _scan(task_id=task_id, check_ids=check_ids).summary()
+        checks = _enabled_checks(check_ids)
+        if fan_out is None or len(checks) <= settings.HEALTH_SCAN_CHUNK_SIZE:
+            return _scan(task_id=task_id, checks=checks).summary()
+        size = settings.HEALTH_SCAN_CHUNK_SIZE
+        ids = [check.pk for check in checks]
+        plan = ScanPlan(
+            scan=_begin(task_id).pk,
+            chunks=[ids[start : start + size] for start in range(0, len(ids), size)],
+            lock_token=token,
+            probe_until=time.time() + settings.HEALTH_SCAN_DEADLINE,
+        )
+        fan_out(plan)
+        handed_over = True
+        return plan.summary()
     finally:
-        # A lock that lapsed (the scan outlived it) belongs to nobody, or to the next
-        # scan: redis-py releases only a lock still holding this one's token.
-        with contextlib.suppress(redis.exceptions.LockNotOwnedError):
-            lock.release()
+        if not handed_over:
+            _release(lock)
 
 
-def _scan(*, task_id: str, check_ids: list[int] | None) -> Scan:
-    started = time.perf_counter()
-    # Holding the lock, no other scan can be alive: a running one was cut off (its
-    # worker killed) and will never finish. Mark it so, rather than leave it running.
-    Scan.objects.filter(state=Scan.State.RUNNING).update(state=Scan.State.ABANDONED)
-    scan = Scan.objects.create(task_id=task_id)
+def _enabled_checks(check_ids: list[int] | None) -> list[HealthCheck]:
     checks = HealthCheck.objects.filter(enabled=True).order_by("pk")
     if check_ids is not None:
         checks = checks.filter(pk__in=check_ids)
-    checks = list(checks)
-    outcomes = asyncio.run(
-        probe_all(
-            [probe_spec(check) for check in checks],
-            concurrency=settings.HEALTH_SCAN_CONCURRENCY,
-            deadline=settings.HEALTH_SCAN_DEADLINE,
-            deny=settings.HEALTH_CHECK_DENY_NETWORKS,
-        )
-    )
+    return list(checks)
+
+
+def _begin(task_id: str) -> Scan:
+    # Holding the lock, no other scan can be alive: a running one was cut off (its
+    # worker killed) and will never finish. Mark it so, rather than leave it running.
+    Scan.objects.filter(state=Scan.State.RUNNING).update(state=Scan.State.ABANDONED)
+    return Scan.objects.create(task_id=task_id)
+
+
+def _scan(*, task_id: str, checks: list[HealthCheck]) -> Scan:
+    started = time.perf_counter()
+    scan = _begin(task_id)
+    outcomes = _probe(checks, deadline=settings.HEALTH_SCAN_DEADLINE)
     _record(scan, checks, outcomes, duration=time.perf_counter() - started)
     scan.refresh_from_db()
     return scan
+
+
+def _probe(checks: list[HealthCheck], *, deadline: float) -> list[ProbeOutcome]:
+    return asyncio.run(
+        probe_all(
+            [probe_spec(check) for check in checks],
+            concurrency=settings.HEALTH_SCAN_CONCURRENCY,
+            deadline=deadline,
+            deny=settings.HEALTH_CHECK_DENY_NETWORKS,
+        )
+    )
+
+
+def probe_chunk(check_ids: list[int], *, probe_until: float) -> list[list]:
+    """Probe one chunk of a planned scan, every probe ended by `probe_until` (a chunk that
+    waited in the queue gets what is left of the scan's deadline); the outcomes as JSON
+    rows for `scan_finish`. Checks deleted or disabled since the plan are left out."""
+    checks = _enabled_checks(check_ids)
+    outcomes = _probe(checks, deadline=round(max(0.0, probe_until - time.time()), 1))
+    return [[o.key, o.outcome, o.latency_ms, o.detail] for o in outcomes]
+
+
+def scan_finish(scan_id: int, chunk_rows: list[list[list]], *, lock_token: str) -> dict:
+    """Record a planned scan from its chunks' outcomes, all or nothing as a scan in one
+    task records its own, give its lock back, and return its summary."""
+    try:
+        scan = Scan.objects.get(pk=scan_id)
+        outcomes = [ProbeOutcome(*row) for rows in chunk_rows for row in rows]
+        checks = list(HealthCheck.objects.filter(pk__in=[o.key for o in outcomes]).order_by("pk"))
+        duration = (timezone.now() - scan.started_at).total_seconds()
+        _record(scan, checks, outcomes, duration=duration)
+        scan.refresh_from_db()
+        return scan.summary()
+    finally:
+        _release(scan_lock(lock_token))
+
+
+def scan_abandon(scan_id: int, *, lock_token: str) -> dict:
+    """A chunk of a planned scan died (its worker lost, a time limit): the scan is marked
+    abandoned, never finished, and its lock given back rather than left to lapse."""
+    try:
+        marked = Scan.objects.filter(pk=scan_id, state=Scan.State.RUNNING).update(
+            state=Scan.State.ABANDONED
+        )
+    finally:
+        _release(scan_lock(lock_token))
+    return {"scan": scan_id, "abandoned": bool(marked)}
 
 
 def probe_spec(check: HealthCheck) -> ProbeSpec:

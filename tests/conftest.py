@@ -201,7 +201,7 @@ def resolver(monkeypatch):
 
 @pytest.fixture
 def connections(monkeypatch):
-    """Every connection opened, as (address, port): asyncio's (httpx, redis-py, the TCP
+    """Every connection opened, as (address, port): asyncio's (aiohttp, redis-py, the TCP
     probe) and libpq's. One to anything but loopback fails before it is made."""
     opened = []
 
@@ -210,11 +210,15 @@ def connections(monkeypatch):
         if not ipaddress.ip_address(host).is_loopback:
             raise AssertionError(f"a test tried to connect to {host}")
 
-    real_create_connection = asyncio.BaseEventLoop.create_connection
+    # Every asyncio connection goes through sock_connect: create_connection's own (redis-py,
+    # the TCP probe) and aiohttp's (happy eyeballs connects a socket, then wraps it). The
+    # event loop of every test (Linux) is a selector loop, which has its own.
+    loop_class = asyncio.selector_events.BaseSelectorEventLoop
+    real_sock_connect = loop_class.sock_connect
 
-    async def create_connection(self, protocol_factory, host=None, port=None, **options):
-        record(host, port)
-        return await real_create_connection(self, protocol_factory, host, port, **options)
+    async def sock_connect(self, sock, address):
+        record(*address[:2])
+        return await real_sock_connect(self, sock, address)
 
     real_connect = psycopg.AsyncConnection.connect.__func__
 
@@ -224,7 +228,7 @@ def connections(monkeypatch):
         record(params.get("hostaddr") or params.get("host"), params.get("port"))
         return await real_connect(cls, conninfo, **options)
 
-    monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", create_connection)
+    monkeypatch.setattr(loop_class, "sock_connect", sock_connect)
     monkeypatch.setattr(psycopg.AsyncConnection, "connect", classmethod(connect))
     return opened
 

@@ -6,12 +6,12 @@ import contextlib
 import ssl
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 import trustme
 from django.conf import settings
 
 from portal.conditions import parse_conditions
+from portal.probe_net import http_client
 from portal.probes import ProbeSpec, probe_one
 from tests.servers import HttpServer
 
@@ -37,7 +37,7 @@ def probe(spec: ProbeSpec):
     CA.configure_trust(trusting)
 
     async def run():
-        async with httpx.AsyncClient(verify=trusting, trust_env=False) as client:
+        async with http_client(ssl_context=trusting) as client:
             return await probe_one(spec, client, deny=settings.HEALTH_CHECK_DENY_NETWORKS)
 
     return asyncio.run(run())
@@ -85,7 +85,7 @@ def test_a_certificate_nobody_vouches_for_is_down():
 
         async def run():
             # The default trust store: the test CA is not in it.
-            async with httpx.AsyncClient(trust_env=False) as client:
+            async with http_client() as client:
                 return await probe_one(
                     ProbeSpec(1, "http", server.url("/ok"), 2.0),
                     client,
@@ -135,4 +135,15 @@ def test_certificate_expiration_fails_over_plain_http(http_server):
     assert (outcome.outcome, outcome.detail) == (
         "down",
         "condition failed: [CERTIFICATE_EXPIRATION] > 48h",
+    )
+
+
+def test_an_answer_without_a_body_still_says_when_the_certificate_expires():
+    in_a_year = timedelta(days=365, hours=1)
+    with https_server(expires_in=in_a_year) as server:
+        # A HEAD answer has no body: the connection is done with before the probe looks.
+        outcome = probe(ProbeSpec(1, "http", server.url("/ok"), 2.0, method="HEAD"))
+    assert (outcome.outcome, outcome.detail) == (
+        "up",
+        f"HTTP 200, certificate expires in 365 days ({day(in_a_year)})",
     )

@@ -11,13 +11,14 @@ import os
 import ssl
 import time
 
-import httpx
+import aiohttp
 import psycopg
 import pytest
 import trustme
 from django.conf import settings
 
 from portal.conditions import parse_conditions
+from portal.probe_net import http_client
 from portal.probes import ProbeSpec, probe_all, probe_one
 from tests.servers import HttpServer
 from tests.subprocesses import TEST_REDIS_URL
@@ -29,7 +30,7 @@ METADATA_REFUSED = (
 )
 
 
-def probe(spec: ProbeSpec, client: httpx.AsyncClient | None = None):
+def probe(spec: ProbeSpec, client: aiohttp.ClientSession | None = None):
     return asyncio.run(probe_one(spec, client, deny=settings.HEALTH_CHECK_DENY_NETWORKS))
 
 
@@ -255,7 +256,7 @@ def test_https_to_the_vetted_address_checks_the_certificate_of_the_name(
     ca.configure_trust(client_side)
 
     async def run(url):
-        async with httpx.AsyncClient(verify=client_side, trust_env=False) as client:
+        async with http_client(ssl_context=client_side) as client:
             return await probe_one(http(url), client, deny=settings.HEALTH_CHECK_DENY_NETWORKS)
 
     with HttpServer(ssl_context=server_side) as server:

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from portal import tasks
+from portal import scans, tasks
 from portal.health import latest_scan_info
 from portal.models import CheckResult, HealthCheck, MaintenanceWindow, Scan, Service
 from portal.scans import results_prune, scan_lock, scan_run
@@ -279,3 +279,46 @@ def test_beat_schedules_the_scan_with_an_expiry_and_an_hourly_prune():
         < settings.HEALTH_LOCK_SECONDS
     )
     assert tasks.refresh_health.soft_time_limit == settings.HEALTH_SCAN_SOFT_TIME_LIMIT
+
+
+def test_a_queued_scan_larger_than_a_chunk_is_probed_in_chunks_and_recorded_once(
+    checks, settings
+):
+    settings.HEALTH_SCAN_CHUNK_SIZE = 2
+    result = tasks.refresh_health.apply()
+    scan = Scan.objects.get()
+    assert result.result == {"scan": scan.pk, "checks": 3, "chunks": 2}
+    assert (scan.state, scan.task_id, scan.checked) == ("finished", result.id, 3)
+    assert (scan.up, scan.degraded, scan.unknown) == (1, 1, 1)
+    assert CheckResult.objects.filter(scan=scan).count() == 3
+    assert HealthCheck.objects.get(slug="gitlab-ok").status == "up"
+    assert scan_lock().acquire(blocking=False)  # the finishing task gave the lock back
+
+
+def test_a_scan_of_one_chunk_or_by_the_command_runs_in_one_task(checks, settings):
+    settings.HEALTH_SCAN_CHUNK_SIZE = 3
+    assert tasks.refresh_health.apply().result["checked"] == 3
+    settings.HEALTH_SCAN_CHUNK_SIZE = 1
+    out = StringIO()
+    call_command("refresh_health", stdout=out)
+    assert json.loads(out.getvalue())["checked"] == 3
+    assert list(Scan.objects.values_list("state", flat=True)) == ["finished", "finished"]
+
+
+def test_a_chunk_that_waited_past_the_deadline_reports_its_checks_cut(checks):
+    rows = scans.probe_chunk([checks["gitlab"].pk], probe_until=time.time() - 1)
+    assert rows == [[checks["gitlab"].pk, "down", None, "cut at the scan deadline (0 s)"]]
+
+
+def test_a_failed_chunk_abandons_its_scan_and_frees_the_lock(checks):
+    lock = scan_lock()
+    assert lock.acquire(blocking=False, token="chunked-scan")
+    scan = Scan.objects.create(task_id="chunked")
+    assert tasks.abandon_scan.apply((scan.pk, "chunked-scan", [])).result == {
+        "scan": scan.pk,
+        "abandoned": True,
+    }
+    scan.refresh_from_db()
+    assert (scan.state, scan.finished_at) == ("abandoned", None)
+    assert not CheckResult.objects.exists()
+    assert scan_lock().acquire(blocking=False)
