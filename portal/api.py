@@ -4,12 +4,13 @@ OpenAPI schema from these types; approved members only (accounts.access), by ses
 personal API token."""
 
 from django.http import Http404
-from ninja import Path, Router, Schema, Status
+from ninja import Field, Path, Router, Schema, Status
 
 from accounts.access import ApiAccess
 from aixops.api import REFUSALS, Refusal
 
 from .selectors import category_overview, health_report, home_categories
+from .visibility import Limits, Reader, catalog_limits, reader_for
 
 router = Router(auth=ApiAccess(), tags=["catalog"])
 
@@ -30,6 +31,9 @@ class CategorySummary(Schema):
     summary: str
     url: str
     counts: CategoryCounts
+    withheld: bool = Field(
+        description="Some of its services or data stores are limited to groups you are not in."
+    )
 
 
 class CategoryList(Schema):
@@ -102,6 +106,9 @@ class CategoryOverview(Schema):
     last_scan: LastScan | None
     health: CategoryHealth
     counts: OverviewCounts
+    withheld: bool = Field(
+        description="Some of its services or data stores are limited to groups you are not in."
+    )
     services: list[OverviewService]
     data_stores: list[OverviewDataStore]
     focus_areas: list[str]
@@ -130,6 +137,13 @@ class HealthReport(Schema):
     data_stores: list[ItemStatus]
 
 
+def _reader(request) -> tuple[Reader, Limits]:
+    """The caller as a reader of the catalog (a token's is its member's), and the limits:
+    read afresh, the API is not cached."""
+    limits = catalog_limits()
+    return reader_for(request.user, limits=limits), limits
+
+
 @router.api_operation(
     ["GET", "HEAD"],
     "/categories/",
@@ -138,6 +152,7 @@ class HealthReport(Schema):
     summary="Every category with its counts",
 )
 def categories(request):
+    reader, limits = _reader(request)
     return {
         "categories": [
             {
@@ -154,8 +169,9 @@ def categories(request):
                     "checklist_items": category.checklist_count,
                     "access_touchpoints": category.touchpoint_count,
                 },
+                "withheld": category.withheld,
             }
-            for category in home_categories()
+            for category in home_categories(reader=reader, limits=limits)
         ]
     }
 
@@ -169,7 +185,7 @@ def categories(request):
 )
 def category(request, slug: str = Path(..., pattern=r"^[-a-zA-Z0-9_]+$", examples=["devops"])):
     try:
-        overview = category_overview(slug=slug, show_hidden=request.user.is_staff)
+        overview = category_overview(slug=slug, reader=_reader(request)[0])
     except Http404:
         return Status(404, {"error": "no such category"})
     return overview.as_dict()
@@ -183,4 +199,4 @@ def category(request, slug: str = Path(..., pattern=r"^[-a-zA-Z0-9_]+$", example
     summary="The latest status of every category, service and data store",
 )
 def health(request):
-    return health_report(show_hidden=request.user.is_staff)
+    return health_report(reader=_reader(request)[0])

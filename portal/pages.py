@@ -1,10 +1,11 @@
 """Catalog pages (a category's overview, the home page) through Django's cache.
 
 The catalog part of a page is the same for every reader of one language, time zone and
-kind (member or staff) until the catalog changes or a scan finishes, so it is rendered once
-and cached under a key naming all of those; each request wraps it in the base template with
-the reader's own top bar. A page view costs the signed-in user and one query (`page_state`)
-when its part is cached.
+visibility class (staff; or members in the same groups that limits name, portal.visibility)
+until the catalog changes or a scan finishes, so it is rendered once and cached under a key
+naming all of those; each request wraps it in the base template with the reader's own top
+bar. A page view costs the signed-in user and one query (`page_state`) when its part is
+cached, and one more for a member's groups when some item of the catalog is limited.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.utils.translation import gettext
 from .health import ScanInfo, latest_scan_info
 from .models import NO_REVISION, CatalogRevision, Revision, Scan
 from .selectors import category_overview, home_categories
+from .visibility import Limits, Reader, catalog_limits, reader_for
 
 PAGE_CACHE_SECONDS = 60 * 60
 # Where a cached staff page's forms (a checklist step's "Run now") take the reader's CSRF
@@ -57,19 +59,30 @@ def page_state() -> tuple[Revision, ScanInfo | None]:
     return Revision(state["number"], state["changed_at"]), scan
 
 
-def category_part(*, slug: str, show_hidden: bool) -> CatalogPart:
-    """A category's overview: from the cache, or rendered in eight queries."""
+def page_reader(user) -> tuple[Reader, Limits, Revision, ScanInfo | None]:
+    """Who `user` is to the catalog, the catalog's limits, and what `page_state` says: the
+    limits come from the cache by revision (one query the first time after a change)."""
     revision, scan = page_state()
-    key = _key("category", slug, "staff" if show_hidden else "member", revision, scan)
+    limits = cache.get_or_set(
+        f"portal:limits:{revision.cache_key}", catalog_limits, PAGE_CACHE_SECONDS
+    )
+    return reader_for(user, limits=limits), limits, revision, scan
+
+
+def category_part(*, slug: str, user) -> CatalogPart:
+    """A category's overview as `user` may see it: from the cache, or rendered in eight
+    queries. Http404 for a category they may not see, as for one that does not exist."""
+    reader, _limits, revision, scan = page_reader(user)
+    key = _key("category", slug, reader.visibility_class, revision, scan)
     part = cache.get(key)
     if part is None:
-        overview = category_overview(slug=slug, show_hidden=show_hidden, scan=scan)
+        overview = category_overview(slug=slug, reader=reader, scan=scan)
         part = CatalogPart(
             title=overview.category.title,
             nav=[(category.slug, category.name) for category in overview.categories],
             body=render_to_string(
                 "portal/_category_body.html",
-                {"overview": overview, "staff": show_hidden, "csrf_slot": CSRF_SLOT},
+                {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT},
             ),
         )
         cache.set(key, part, PAGE_CACHE_SECONDS)
@@ -81,17 +94,22 @@ def with_csrf_token(part: CatalogPart, request) -> CatalogPart:
     return replace(part, body=part.body.replace(CSRF_SLOT, get_token(request)))
 
 
-def home_part() -> CatalogPart:
-    """The categories with their counts and health: from the cache, or in three queries."""
-    revision, scan = page_state()
-    key = _key("home", revision, scan)
+def home_part(*, user) -> CatalogPart:
+    """The categories `user` may see with their counts and health: from the cache, or in
+    three queries."""
+    reader, limits, revision, scan = page_reader(user)
+    key = _key("home", reader.visibility_class, revision, scan)
     part = cache.get(key)
     if part is None:
-        categories = home_categories(with_health=True, scan=scan)
+        categories = home_categories(reader=reader, limits=limits, with_health=True, scan=scan)
+        withheld = bool(reader.withheld(limits))
         part = CatalogPart(
             title=gettext("Categories"),
             nav=[(category.slug, category.name) for category in categories],
-            body=render_to_string("portal/_home_body.html", {"categories": categories}),
+            body=render_to_string(
+                "portal/_home_body.html",
+                {"categories": categories, "staff": reader.staff, "withheld": withheld},
+            ),
         )
         cache.set(key, part, PAGE_CACHE_SECONDS)
     return part

@@ -23,6 +23,7 @@ def test_category_list_shape(catalog, bob_client):
             "checklist_items": 3,
             "access_touchpoints": 2,
         },
+        "withheld": False,
     }
 
 
