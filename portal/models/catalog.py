@@ -24,7 +24,7 @@ GROUPS_PER_ITEM = 20
 def validate_group_paths(value) -> None:
     """A limit is a list of distinct Keycloak group paths (`/platform/devops`)."""
     if not isinstance(value, list):
-        raise ValidationError(_("Expected a list of group paths."), code="invalid")
+        raise ValidationError(_("Expected a list of group paths."), code="not_a_list")
     if len(value) > GROUPS_PER_ITEM:
         raise ValidationError(
             _("At most %(limit)d groups."), code="too_many", params={"limit": GROUPS_PER_ITEM}
@@ -38,7 +38,8 @@ def validate_group_paths(value) -> None:
         ):
             raise ValidationError(
                 _("%(value)s is not a Keycloak group path such as /platform/devops."),
-                code="invalid",
+                # Not "invalid": a field replaces the message of a code it has one for.
+                code="not_a_group_path",
                 params={"value": str(path)[:60]},
             )
     if len(set(value)) != len(value):
