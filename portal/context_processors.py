@@ -17,9 +17,7 @@ def catalog_nav(request) -> dict:
         rows = list(Category.objects.values_list("pk", "slug", "name", "visible_to_groups"))
         # Only the categories' own limits decide which are linked.
         limits = Limits(
-            tuple(
-                LimitedItem(CATEGORY, pk, pk, tuple(groups)) for pk, *_, groups in rows if groups
-            )
+            tuple(LimitedItem(CATEGORY, pk, pk, tuple(groups)) for pk, *_, groups in rows if groups)
         )
         reader = reader_for(user, limits=limits)
         return [(slug, name) for _, slug, name, groups in rows if reader.may_see(groups)]

@@ -20,7 +20,7 @@ from .models import (
     Service,
 )
 from .models.health import shown_status
-from .visibility import EVERY_MEMBER, SERVICE, STORE, Limits, Reader
+from .visibility import SERVICE, STORE, Limits, Reader
 
 # Passed as `scan` to have the selector look the latest scan up itself.
 LOAD_SCAN = object()
@@ -338,21 +338,17 @@ def _text_items(category: Category):
 
 
 def home_categories(
-    *,
-    reader: Reader = EVERY_MEMBER,
-    limits: Limits | None = None,
-    with_health: bool = False,
-    scan=LOAD_SCAN,
+    *, reader: Reader, limits: Limits, with_health: bool = False, scan=LOAD_SCAN
 ) -> list[Category]:
-    """Every category `reader` may see with its counts of what they may see, in one query
-    (`limits`, the catalog's, say what to leave out: none when not given).
+    """Every category `reader` may see with its counts of what they may see (`limits`, the
+    catalog's, say which items to leave out), in one query.
 
     With health, each also gets `health` (a CategoryHealth), for one more query: every
     enabled check with its item, category, role and maintenance flag; and one for the
     latest scan unless the caller passes `scan` (pages already know it).
     """
     categories = [c for c in Category.objects.for_home() if reader.may_see(c.visible_to_groups)]
-    _leave_out_withheld(categories, reader.withheld(limits) if limits else [])
+    _leave_out_withheld(categories, reader.withheld(limits))
     if not with_health:
         return categories
     if scan is LOAD_SCAN:
