@@ -47,7 +47,8 @@ def test_the_schema_describes_every_endpoint_with_a_bearer_token(schema):
 def test_the_existing_json_is_described_field_for_field(schema):
     components = schema["components"]["schemas"]
     summary = components["CategorySummary"]["properties"]
-    assert set(summary) == {"slug", "name", "title", "summary", "url", "counts"}
+    # `withheld`: added with group limits (some items not shown to this caller).
+    assert set(summary) == {"slug", "name", "title", "summary", "url", "counts", "withheld"}
     overview = components["CategoryOverview"]["properties"]
     assert set(overview) == {
         "slug",
@@ -58,6 +59,7 @@ def test_the_existing_json_is_described_field_for_field(schema):
         "last_scan",
         "health",
         "counts",
+        "withheld",
         "services",
         "data_stores",
         "focus_areas",

@@ -28,9 +28,9 @@ def test_a_session_within_the_interval_is_not_rechecked(
     approved_session, django_assert_num_queries
 ):
     _, client = approved_session
-    # The home page's own four (the user, the categories, the latest scan, the checks):
-    # no refresh, no session write.
-    with django_assert_num_queries(4):
+    # The home page's own five (the user, the page state, the catalog's group limits, the
+    # categories, the checks): no refresh, no session write.
+    with django_assert_num_queries(5):
         assert client.get("/").status_code == 200
 
 
