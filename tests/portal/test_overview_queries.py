@@ -186,3 +186,32 @@ def test_a_limited_overview_has_a_fixed_query_count(
     assert [s["name"] for s in body["services"]] == [f"Service {n}" for n in shown]
     assert body["withheld"] is not in_group
     assert len(body["data_stores"]) == (100 if in_group else 80)
+
+
+@pytest.mark.parametrize("in_group", [True, False])
+def test_a_limited_home_page_has_a_fixed_query_count(
+    limited_big, bob, scanned, in_group, django_assert_num_queries
+):
+    """The user, the page state, the limits, the member's limiting groups, the categories
+    with their counts, the checks; warm: the user, the page state and the groups."""
+    scanned()
+    client = Client()
+    client.force_login(limited_big if in_group else bob)
+    with django_assert_num_queries(6):
+        page = main_content(client.get("/").text)
+    with django_assert_num_queries(3):
+        assert main_content(client.get("/").text) == page
+    assert ("withheld-note" in page) is not in_group
+    # Of 200 services (n % 5 == 4 supporting, n % 7 == 0 hidden), the limited n % 5 == 0
+    # are menu services; every 5th of 100 stores is limited.
+    seen = [n for n in range(200) if in_group or n % 5]
+    (big,) = client.get("/api/categories/").json()["categories"]
+    assert big["counts"] == {
+        "visible_apps": sum(1 for n in seen if n % 5 != 4 and n % 7),
+        "hidden_apps": sum(1 for n in seen if n % 5 != 4 and not n % 7),
+        "supporting": 40,
+        "data_stores": 100 if in_group else 80,
+        "checklist_items": 20,
+        "access_touchpoints": big["counts"]["access_touchpoints"],  # not limited: as stored
+    }
+    assert f"<dd>{big['counts']['visible_apps']}</dd>" in page
