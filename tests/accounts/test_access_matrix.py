@@ -652,6 +652,7 @@ SHOWN_ON = {
         "/categories/devops/",
         "/categories/kestrel/",
         "/accounts/workspace/",
+        "/accounts/tokens/",
         "/api/categories/",
         "/api/categories/kestrel/",
         "/api/health/",
@@ -663,7 +664,8 @@ GROUP_ROUTES = [
     "/",
     "/categories/devops/",
     "/categories/kestrel/",
-    "/accounts/workspace/",
+    "/accounts/workspace/",  # pages outside the catalog: the top bar's category links
+    "/accounts/tokens/",
     "/api/categories/",
     "/api/categories/devops/",
     "/api/categories/kestrel/",
