@@ -15,6 +15,13 @@ from .visibility import Limits, Reader, catalog_limits, reader_for
 router = Router(auth=ApiAccess(), tags=["catalog"])
 
 
+WITHHELD = "Some of its services or data stores are limited to groups you are not in."
+LIMITED_TO = (
+    "For staff: the Keycloak groups (full paths) this is limited to, empty when every "
+    "member sees it. Always null for members."
+)
+
+
 class CategoryCounts(Schema):
     visible_apps: int
     hidden_apps: int
@@ -31,9 +38,8 @@ class CategorySummary(Schema):
     summary: str
     url: str
     counts: CategoryCounts
-    withheld: bool = Field(
-        description="Some of its services or data stores are limited to groups you are not in."
-    )
+    withheld: bool = Field(description=WITHHELD)
+    visible_to_groups: list[str] | None = Field(description=LIMITED_TO)
 
 
 class CategoryList(Schema):
@@ -79,6 +85,7 @@ class OverviewService(Schema):
     access: str
     data_stores: list[str]
     talks_to: list[str]
+    visible_to_groups: list[str] | None = Field(description=LIMITED_TO)
     health: ItemHealth
 
 
@@ -89,6 +96,7 @@ class OverviewDataStore(Schema):
     description: str
     remark: str
     used_by: list[str]
+    visible_to_groups: list[str] | None = Field(description=LIMITED_TO)
     health: ItemHealth
 
 
@@ -106,9 +114,8 @@ class CategoryOverview(Schema):
     last_scan: LastScan | None
     health: CategoryHealth
     counts: OverviewCounts
-    withheld: bool = Field(
-        description="Some of its services or data stores are limited to groups you are not in."
-    )
+    withheld: bool = Field(description=WITHHELD)
+    visible_to_groups: list[str] | None = Field(description=LIMITED_TO)
     services: list[OverviewService]
     data_stores: list[OverviewDataStore]
     focus_areas: list[str]
@@ -170,6 +177,7 @@ def categories(request):
                     "access_touchpoints": category.touchpoint_count,
                 },
                 "withheld": category.withheld,
+                "visible_to_groups": category.visible_to_groups if reader.staff else None,
             }
             for category in home_categories(reader=reader, limits=limits)
         ]

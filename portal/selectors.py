@@ -85,6 +85,12 @@ class CategoryOverview:
     health: health.CategoryHealth
     # Some of its services or data stores are limited to groups the reader is not in.
     withheld: bool = False
+    # Read by staff: limited items say to which groups (members are never told).
+    staff: bool = False
+
+    def limit_of(self, item) -> list[str] | None:
+        """The groups an item is limited to, for staff; None for members."""
+        return item.visible_to_groups if self.staff else None
 
     @property
     def item_count(self) -> int:
@@ -125,6 +131,7 @@ class CategoryOverview:
             "health": self.health.as_dict(),
             "counts": self.counts(),
             "withheld": self.withheld,
+            "visible_to_groups": self.limit_of(category),
             "services": [
                 {
                     "slug": service.slug,
@@ -136,6 +143,7 @@ class CategoryOverview:
                     "access": service.access,
                     "data_stores": [store.slug for store in service.stores_used],
                     "talks_to": [other.slug for other in service.talks_to_shown],
+                    "visible_to_groups": self.limit_of(service),
                     "health": service.health.as_dict(),
                 }
                 for service in self.services
@@ -148,6 +156,7 @@ class CategoryOverview:
                     "description": store.description,
                     "remark": store.remark,
                     "used_by": [service.slug for service in store.users_shown],
+                    "visible_to_groups": self.limit_of(store),
                     "health": store.health.as_dict(),
                 }
                 for store in self.data_stores
@@ -258,6 +267,7 @@ def category_overview(
         architecture_map=layout_architecture_map(shown, data_stores),
         health=category_health,
         withheld=withheld,
+        staff=reader.staff,
     )
 
 
