@@ -148,7 +148,7 @@ def _reader(request) -> tuple[Reader, Limits]:
     """The caller as a reader of the catalog (a token's is its member's), and the limits:
     read afresh, the API is not cached."""
     limits = catalog_limits()
-    return reader_for(request.user, limits=limits), limits
+    return reader_for(request.user, paths=limits.paths), limits
 
 
 @router.api_operation(

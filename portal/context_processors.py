@@ -3,7 +3,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from .models import Category
-from .visibility import CATEGORY, LimitedItem, Limits, reader_for
+from .visibility import reader_for
 
 
 def catalog_nav(request) -> dict:
@@ -14,12 +14,9 @@ def catalog_nav(request) -> dict:
         return {"nav_categories": ()}
 
     def categories():
-        rows = list(Category.objects.values_list("pk", "slug", "name", "visible_to_groups"))
+        rows = list(Category.objects.values_list("slug", "name", "visible_to_groups"))
         # Only the categories' own limits decide which are linked.
-        limits = Limits(
-            tuple(LimitedItem(CATEGORY, pk, pk, tuple(groups)) for pk, *_, groups in rows if groups)
-        )
-        reader = reader_for(user, limits=limits)
-        return [(slug, name) for _, slug, name, groups in rows if reader.may_see(groups)]
+        reader = reader_for(user, paths=frozenset(path for *_, groups in rows for path in groups))
+        return [(slug, name) for slug, name, groups in rows if reader.may_see(groups)]
 
     return {"nav_categories": SimpleLazyObject(categories)}

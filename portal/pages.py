@@ -66,7 +66,7 @@ def page_reader(user) -> tuple[Reader, Limits, Revision, ScanInfo | None]:
     limits = cache.get_or_set(
         f"portal:limits:{revision.cache_key}", catalog_limits, PAGE_CACHE_SECONDS
     )
-    return reader_for(user, limits=limits), limits, revision, scan
+    return reader_for(user, paths=limits.paths), limits, revision, scan
 
 
 def category_part(*, slug: str, user) -> CatalogPart:

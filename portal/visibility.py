@@ -107,14 +107,10 @@ class Reader:
         return [item for item in limits.items if not self.may_see(item.groups)]
 
 
-# A member of no group a limit names: what every approved member sees.
-EVERY_MEMBER = Reader(staff=False)
-
-
-def reader_for(user, *, limits: Limits) -> Reader:
-    """The reader `user` is (approved: access is checked before); for a member, one query
-    for their groups, and none when the catalog limits nothing."""
+def reader_for(user, *, paths: frozenset[str]) -> Reader:
+    """The reader `user` is (approved: access is checked before), against limits naming
+    the groups `paths`; for a member, one query for their groups, none when there are no
+    limits."""
     if user.is_staff:
         return Reader(staff=True)
-    paths = limits.paths
     return Reader(staff=False, groups=keycloak_groups(user, among=paths) if paths else frozenset())
