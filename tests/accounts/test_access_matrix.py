@@ -801,6 +801,8 @@ def test_limited_items_reach_only_their_group_and_staff(
     if persona.by == "session":
         page = client.get("/categories/devops/").content.decode()
         assert set(re.findall(r'data-node="([^"]+)"', page)) == figures["nodes"]
+        ends = re.findall(r'data-(?:source|target)="([^"]+)"', page)
+        assert ends and set(ends) <= figures["nodes"]  # no edge to a withheld node
         assert f'data-scan-status="{figures["status"]}"' in page
         assert ("withheld-note" in page) is figures["withheld"]
         home = client.get("/").content.decode()
