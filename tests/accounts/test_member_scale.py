@@ -54,7 +54,7 @@ def test_pending_queue_page_costs_the_same_queries_whatever_its_length(
     assert counts(queries.captured_queries) == 1
     assert page.count('name="_selected_action"') == min(members, 100)  # a page of 100
     assert f"{members} pending members" in page
-    assert page.count('<td class="field-groups_list">/team</td>') == min(members, 100)
+    assert page.count("<td class=\"field-groups_list\">/team</td>") == min(members, 100)
 
 
 def test_queue_lists_the_longest_waiting_first(sam):
@@ -74,7 +74,9 @@ def test_queue_lists_the_longest_waiting_first(sam):
         ("nobody", 0),
     ],
 )
-def test_search_in_the_queue_costs_the_same_queries(sam, search, found, django_assert_num_queries):
+def test_search_in_the_queue_costs_the_same_queries(
+    sam, search, found, django_assert_num_queries
+):
     make_pending("waiting-", 150)
     client = client_for(sam)
     # As the page above: the count and the page are of the members the search matches; an

@@ -54,6 +54,7 @@ def test_requests_are_counted_by_view_and_status(db, client, settings):
     assert "aixops_http_request_duration_seconds_bucket" in text
 
 
+
 @contextmanager
 def gunicorn(tmp_path, *, figures_dir=None):
     """The production gunicorn config serving a fresh database with two workers, and

@@ -30,10 +30,7 @@ def test_members_audit_events_and_workspaces_survive_the_move():
     workspace = Workspace.objects.create(owner=bob, backend="local", status="active", quota_gib=7)
     AuditEvent.objects.create(actor=alice, actor_name="alice", action="approve", target=bob)
     AuditEvent.objects.create(
-        actor=alice,
-        actor_name="alice",
-        action="workspace.provision",
-        target=bob,
+        actor=alice, actor_name="alice", action="workspace.provision", target=bob,
         workspace=workspace,
     )
     audit_type, _ = ContentType.objects.get_or_create(app_label="accounts", model="auditevent")
@@ -52,18 +49,13 @@ def test_members_audit_events_and_workspaces_survive_the_move():
 
     moved = NewWorkspace.objects.get()
     assert (moved.pk, moved.owner.username, moved.status, moved.quota_gib) == (
-        workspace.pk,
-        "bob",
-        "active",
-        7,
+        workspace.pk, "bob", "active", 7,
     )
     events = list(NewAuditEvent.objects.order_by("pk").values_list("action", "workspace_id"))
     assert events == [("approve", None), ("workspace.provision", workspace.pk)]
-    assert (
-        NewGroup.objects.get(name="Platform admins")
-        .permissions.filter(content_type__app_label="audit", codename="view_auditevent")
-        .exists()
-    )
+    assert NewGroup.objects.get(name="Platform admins").permissions.filter(
+        content_type__app_label="audit", codename="view_auditevent"
+    ).exists()
     # New rows still get fresh keys after the rename.
     again = NewWorkspace.objects.create(owner=moved.owner, backend="local", status="deleted")
     assert again.pk > moved.pk

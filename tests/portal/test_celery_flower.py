@@ -93,7 +93,9 @@ def flower(celery_env, tmp_path):
 def worker(celery_env, run_id, tmp_path):
     queue, env = celery_env
     hostname = f"{queue}@127.0.0.1"
-    process = start_worker(queue=queue, env=env, log_path=tmp_path / "worker.log", pool="prefork")
+    process = start_worker(
+        queue=queue, env=env, log_path=tmp_path / "worker.log", pool="prefork"
+    )
     try:
         yield hostname, process
     finally:
