@@ -81,6 +81,13 @@ def membership_page(request):
     )
 
 
+def keycloak_groups(user, *, among) -> frozenset[str]:
+    """Of the Keycloak groups `user` was in at their last sign-in (full paths, kept as the
+    names of their Django groups by accounts.services), those in `among`; one query. What
+    the catalog's group limits are checked against (portal.visibility)."""
+    return frozenset(user.groups.filter(name__in=among).values_list("name", flat=True))
+
+
 def may_change_account(actor, account) -> bool:
     """Only a superuser changes a superuser's account. Staff get their admin rights from
     Keycloak's admin role; were they able to edit, suspend or delete a superuser, they could

@@ -34,6 +34,12 @@ from .scans import CHECK_STATE_FIELDS
 from .tasks import queue_scan
 
 
+@admin.display(description=_("visible to groups"))
+def limited_to(item) -> str:
+    """A limited item's groups in a list; empty for an item every member sees."""
+    return ", ".join(item.visible_to_groups)
+
+
 class ServiceInline(admin.TabularInline):
     model = Service
     fields = ["position", "name", "slug", "role", "hidden", "location", "access", "summary"]
@@ -77,6 +83,7 @@ class CategoryAdmin(admin.ModelAdmin):
         "visible_count",
         "supporting_count",
         "data_store_count",
+        limited_to,
     ]
     list_editable = ["position"]
     search_fields = ["slug", "name", "title", "summary", "description"]
@@ -122,7 +129,17 @@ class ServiceForm(forms.ModelForm):
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     form = ServiceForm
-    list_display = ["name", "slug", "category", "role", "hidden", "location", "access", "position"]
+    list_display = [
+        "name",
+        "slug",
+        "category",
+        "role",
+        "hidden",
+        limited_to,
+        "location",
+        "access",
+        "position",
+    ]
     list_filter = ["category", "role", "hidden", "access"]
     list_select_related = ["category"]
     search_fields = ["name", "slug", "summary", "location"]
@@ -134,7 +151,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(DataStore)
 class DataStoreAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "category", "kind", "position"]
+    list_display = ["name", "slug", "category", "kind", limited_to, "position"]
     list_filter = ["category", "kind"]
     list_select_related = ["category"]
     search_fields = ["name", "slug", "description", "remark"]

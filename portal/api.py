@@ -4,14 +4,22 @@ OpenAPI schema from these types; approved members only (accounts.access), by ses
 personal API token."""
 
 from django.http import Http404
-from ninja import Path, Router, Schema, Status
+from ninja import Field, Path, Router, Schema, Status
 
 from accounts.access import ApiAccess
 from aixops.api import REFUSALS, Refusal
 
 from .selectors import category_overview, health_report, home_categories, incidents_report
+from .visibility import Limits, Reader, catalog_limits, reader_for
 
 router = Router(auth=ApiAccess(), tags=["catalog"])
+
+
+WITHHELD = "Some of its services or data stores are limited to groups you are not in."
+LIMITED_TO = (
+    "For staff: the Keycloak groups (full paths) this is limited to, empty when every "
+    "member sees it. Always null for members."
+)
 
 
 class CategoryCounts(Schema):
@@ -30,6 +38,8 @@ class CategorySummary(Schema):
     summary: str
     url: str
     counts: CategoryCounts
+    withheld: bool = Field(description=WITHHELD)
+    visible_to_groups: list[str] | None = Field(description=LIMITED_TO)
 
 
 class CategoryList(Schema):
@@ -75,6 +85,7 @@ class OverviewService(Schema):
     access: str
     data_stores: list[str]
     talks_to: list[str]
+    visible_to_groups: list[str] | None = Field(description=LIMITED_TO)
     health: ItemHealth
 
 
@@ -85,6 +96,7 @@ class OverviewDataStore(Schema):
     description: str
     remark: str
     used_by: list[str]
+    visible_to_groups: list[str] | None = Field(description=LIMITED_TO)
     health: ItemHealth
 
 
@@ -102,6 +114,8 @@ class CategoryOverview(Schema):
     last_scan: LastScan | None
     health: CategoryHealth
     counts: OverviewCounts
+    withheld: bool = Field(description=WITHHELD)
+    visible_to_groups: list[str] | None = Field(description=LIMITED_TO)
     services: list[OverviewService]
     data_stores: list[OverviewDataStore]
     focus_areas: list[str]
@@ -164,6 +178,13 @@ class HealthReport(Schema):
     data_stores: list[ItemStatus]
 
 
+def _reader(request) -> tuple[Reader, Limits]:
+    """The caller as a reader of the catalog (a token's is its member's), and the limits:
+    read afresh, the API is not cached."""
+    limits = catalog_limits()
+    return reader_for(request.user, paths=limits.paths), limits
+
+
 @router.api_operation(
     ["GET", "HEAD"],
     "/categories/",
@@ -172,6 +193,7 @@ class HealthReport(Schema):
     summary="Every category with its counts",
 )
 def categories(request):
+    reader, limits = _reader(request)
     return {
         "categories": [
             {
@@ -188,8 +210,10 @@ def categories(request):
                     "checklist_items": category.checklist_count,
                     "access_touchpoints": category.touchpoint_count,
                 },
+                "withheld": category.withheld,
+                "visible_to_groups": category.visible_to_groups if reader.staff else None,
             }
-            for category in home_categories()
+            for category in home_categories(reader=reader, limits=limits)
         ]
     }
 
@@ -203,7 +227,7 @@ def categories(request):
 )
 def category(request, slug: str = Path(..., pattern=r"^[-a-zA-Z0-9_]+$", examples=["devops"])):
     try:
-        overview = category_overview(slug=slug, show_hidden=request.user.is_staff)
+        overview = category_overview(slug=slug, reader=_reader(request)[0])
     except Http404:
         return Status(404, {"error": "no such category"})
     return overview.as_dict()
@@ -217,7 +241,7 @@ def category(request, slug: str = Path(..., pattern=r"^[-a-zA-Z0-9_]+$", example
     summary="The latest status of every category, service and data store",
 )
 def health(request):
-    return health_report(show_hidden=request.user.is_staff)
+    return health_report(reader=_reader(request)[0])
 
 
 @router.api_operation(
@@ -228,4 +252,4 @@ def health(request):
     summary="Open incidents and those resolved in the last 7 days, with their timelines",
 )
 def incidents(request):
-    return incidents_report(show_hidden=request.user.is_staff)
+    return incidents_report(reader=_reader(request)[0])

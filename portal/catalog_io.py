@@ -14,6 +14,7 @@ under it; slugs as keys, list order as display order):
       services:
       - {slug: gitlab, name: GitLab, summary: ..., role: menu, hidden: false,
          location: /gitlab, access: keycloak_oidc, talks_to: []}
+      - {slug: vault, ..., visible_to_groups: [/platform/devops]}
       data_stores:
       - {slug: gitlab-postgresql, name: ..., kind: relational, description: ...,
          remark: '', used_by: [gitlab]}
@@ -26,6 +27,10 @@ An import checks the whole file before it writes anything (the file itself throu
 aixops.bounded_yaml: size, encoding, no aliases, bounded nesting), then applies it in one
 transaction and reports every change. Services and stores are matched by slug;
 focus areas, checklists and notes are replaced as whole lists.
+
+A category, service or data store limited to Keycloak groups (portal.visibility) lists
+them as `visible_to_groups` (full paths); without that key it is seen by every member, so
+importing a file sets every limit to what the file says.
 """
 
 from __future__ import annotations
@@ -56,9 +61,11 @@ from .signals import revision_moved_by_caller
 FORMAT_VERSION = 1
 POSITION_STEP = 10
 
-CATEGORY_FIELDS = ["slug", "name", "title", "summary", "description", "position"]
-SERVICE_FIELDS = ["slug", "name", "summary", "role", "hidden", "location", "access"]
-STORE_FIELDS = ["slug", "name", "kind", "description", "remark"]
+# The key of a limit to Keycloak groups, on categories, services and data stores.
+GROUPS = "visible_to_groups"
+CATEGORY_FIELDS = ["slug", "name", "title", "summary", "description", "position", GROUPS]
+SERVICE_FIELDS = ["slug", "name", "summary", "role", "hidden", "location", "access", GROUPS]
+STORE_FIELDS = ["slug", "name", "kind", "description", "remark", GROUPS]
 CATEGORY_LISTS = ["services", "data_stores", "focus_areas", "checklist", "config_notes"]
 # What a service's and a data store's links to services are called in the file.
 LINKS = {"service": "talks_to", "data store": "used_by"}
@@ -80,6 +87,8 @@ ALLOWED = {
     "config note": {"text", "access_touchpoint"},
 }
 FIELD_TYPES = {"position": int, "hidden": bool, "access_touchpoint": bool}
+# Fields holding lists of strings: links to services by slug, and group paths.
+STRING_LISTS = {"talks_to": "slugs", "used_by": "slugs", GROUPS: "group paths"}
 # PostgreSQL text cannot hold NUL; Django's forms refuse it, model validation does not.
 prohibit_null_characters = ProhibitNullCharactersValidator()
 # A wrong value is quoted in its message, cut short: it may be a whole file's worth.
@@ -114,17 +123,17 @@ def export_catalog() -> dict:
 
     categories = []
     for category in Category.objects.order_by("position", "slug"):
-        entry = {name: getattr(category, name) for name in CATEGORY_FIELDS}
+        entry = _fields(category, CATEGORY_FIELDS)
         entry["services"] = [
             {
-                **{name: getattr(service, name) for name in SERVICE_FIELDS},
+                **_fields(service, SERVICE_FIELDS),
                 "talks_to": sorted(other.slug for other in service.talks_to.all()),
             }
             for service in services_by_category.get(category.pk, [])
         ]
         entry["data_stores"] = [
             {
-                **{name: getattr(store, name) for name in STORE_FIELDS},
+                **_fields(store, STORE_FIELDS),
                 "used_by": sorted(user.slug for user in store.used_by.all()),
             }
             for store in stores_by_category.get(category.pk, [])
@@ -137,6 +146,12 @@ def export_catalog() -> dict:
         ]
         categories.append(entry)
     return {"version": FORMAT_VERSION, "categories": categories}
+
+
+def _fields(row, names: list[str]) -> dict:
+    """The row's fields as the file has them; a limit only where there is one (an item
+    without is seen by every member)."""
+    return {name: getattr(row, name) for name in names if name != GROUPS or row.visible_to_groups}
 
 
 def dump_yaml(data: dict) -> str:
@@ -217,14 +232,14 @@ def _check_entry(entry, kind: str, where: str, problems: list[str]) -> bool:
             got = short_repr(value)
             problems.append(f"{where}: {key}: expected {expected.__name__}, got {got}")
             ok = False
-        elif key in ("talks_to", "used_by") and not (
+        elif key in STRING_LISTS and not (
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
-            problems.append(f"{where}: {key}: expected a list of slugs")
+            problems.append(f"{where}: {key}: expected a list of {STRING_LISTS[key]}")
             ok = False
         elif (
             not expected
-            and key not in ("talks_to", "used_by", *CATEGORY_LISTS)
+            and key not in (*STRING_LISTS, *CATEGORY_LISTS)
             and not isinstance(value, str)
         ):
             problems.append(f"{where}: {key}: expected text, got {short_repr(value)}")
@@ -232,6 +247,15 @@ def _check_entry(entry, kind: str, where: str, problems: list[str]) -> bool:
         elif isinstance(value, str) and not _storable_text(value, f"{where}: {key}", problems):
             ok = False
     return ok
+
+
+def _values(entry: dict, fields: list[str]) -> dict:
+    """The entry's values of `fields`; group paths sorted, as the admin stores them, so
+    that the same limit in another order is no change."""
+    values = {name: entry[name] for name in fields if name in entry}
+    if GROUPS in values:
+        values[GROUPS] = sorted(values[GROUPS])
+    return values
 
 
 def _storable_text(text: str, where: str, problems: list[str]) -> bool:
@@ -276,7 +300,7 @@ def _check_category(entry, where, seen, problems) -> CategoryPlan | None:
     if not _check_entry(entry, "category", where, problems):
         return None
     _note_slug("category", entry["slug"], where, seen, problems)
-    category = Category(**{name: entry[name] for name in CATEGORY_FIELDS if name in entry})
+    category = Category(**_values(entry, CATEGORY_FIELDS))
     _validate(category, where, [], problems)
     plan = CategoryPlan(category=category)
 
@@ -331,10 +355,7 @@ def _check_rows(entry, key, model, kind, fields, links, where, seen, problems) -
         if not _check_entry(item, kind, item_where, problems):
             continue
         _note_slug(kind, item["slug"], item_where, seen, problems)
-        row = model(
-            position=(index + 1) * POSITION_STEP,
-            **{name: item[name] for name in fields if name in item},
-        )
+        row = model(position=(index + 1) * POSITION_STEP, **_values(item, fields))
         _validate(row, item_where, ["category"], problems)
         rows.append((row, item.get(links, [])))
     return rows

@@ -1,11 +1,12 @@
 """Catalog pages (a category's overview, the home page) through Django's cache.
 
 The catalog part of a page is the same for every reader of one language, time zone and
-kind (member or staff) until the catalog changes, a scan finishes or an incident changes
-(its banner heads the page), so it is rendered once
-and cached under a key naming all of those; each request wraps it in the base template with
-the reader's own top bar. A page view costs the signed-in user and one query (`page_state`)
-when its part is cached.
+visibility class (staff; or members in the same groups that limits name, portal.visibility)
+until the catalog changes, a scan finishes or an incident changes (its banner heads the
+page), so it is rendered once and cached under a key naming all of those; each request
+wraps it in the base template with the reader's own top bar. A page view costs the
+signed-in user and one query (`page_state`) when its part is cached, and one more for a
+member's groups when some item of the catalog is limited.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.utils.translation import gettext
 from .health import ScanInfo, latest_scan_info
 from .models import NO_REVISION, CatalogRevision, Incident, IncidentUpdate, Revision, Scan
 from .selectors import category_overview, home_categories
+from .visibility import Limits, Reader, catalog_limits, incident_visible, reader_for
 
 PAGE_CACHE_SECONDS = 60 * 60
 # Where a cached staff page's forms (a checklist step's "Run now") take the reader's CSRF
@@ -79,21 +81,32 @@ def page_state() -> PageState:
     return PageState(revision, scan, state["incidents_changed"])
 
 
-def category_part(*, slug: str, show_hidden: bool) -> CatalogPart:
-    """A category's overview: from the cache, or rendered in eight queries."""
+def page_reader(user) -> tuple[Reader, Limits, PageState]:
+    """Who `user` is to the catalog, the catalog's limits, and what `page_state` says: the
+    limits come from the cache by revision (one query the first time after a change)."""
     state = page_state()
-    key = _key("category", slug, "staff" if show_hidden else "member", state)
+    limits = cache.get_or_set(
+        f"portal:limits:{state.revision.cache_key}", catalog_limits, PAGE_CACHE_SECONDS
+    )
+    return reader_for(user, paths=limits.paths), limits, state
+
+
+def category_part(*, slug: str, user) -> CatalogPart:
+    """A category's overview as `user` may see it: from the cache, or rendered in nine
+    queries. Http404 for a category they may not see, as for one that does not exist."""
+    reader, _limits, state = page_reader(user)
+    key = _key("category", slug, reader.visibility_class, state)
     part = cache.get(key)
     if part is None:
-        overview = category_overview(slug=slug, show_hidden=show_hidden, scan=state.scan)
-        incidents = open_incidents(category=overview.category, show_hidden=show_hidden)
+        overview = category_overview(slug=slug, reader=reader, scan=state.scan)
+        incidents = open_incidents(reader=reader, category=overview.category)
         part = CatalogPart(
             title=overview.category.title,
             nav=[(category.slug, category.name) for category in overview.categories],
             body=incident_banner(incidents)
             + render_to_string(
                 "portal/_category_body.html",
-                {"overview": overview, "staff": show_hidden, "csrf_slot": CSRF_SLOT},
+                {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT},
             ),
         )
         cache.set(key, part, PAGE_CACHE_SECONDS)
@@ -105,38 +118,43 @@ def with_csrf_token(part: CatalogPart, request) -> CatalogPart:
     return replace(part, body=part.body.replace(CSRF_SLOT, get_token(request)))
 
 
-def home_part() -> CatalogPart:
-    """The categories with their counts and health, and the open incidents: from the
-    cache, or in four queries."""
-    state = page_state()
-    key = _key("home", state)
+def home_part(*, user) -> CatalogPart:
+    """The categories `user` may see with their counts and health, and the open incidents
+    they may see: from the cache, or in four queries."""
+    reader, limits, state = page_reader(user)
+    key = _key("home", reader.visibility_class, state)
     part = cache.get(key)
     if part is None:
-        categories = home_categories(with_health=True, scan=state.scan)
+        categories = home_categories(
+            reader=reader, limits=limits, with_health=True, scan=state.scan
+        )
+        withheld = bool(reader.withheld(limits))
         part = CatalogPart(
             title=gettext("Categories"),
             nav=[(category.slug, category.name) for category in categories],
-            body=incident_banner(open_incidents(show_hidden=False))
-            + render_to_string("portal/_home_body.html", {"categories": categories}),
+            body=incident_banner(open_incidents(reader=reader))
+            + render_to_string(
+                "portal/_home_body.html",
+                {"categories": categories, "staff": reader.staff, "withheld": withheld},
+            ),
         )
         cache.set(key, part, PAGE_CACHE_SECONDS)
     return part
 
 
-def open_incidents(*, show_hidden: bool, category=None) -> list[Incident]:
+def open_incidents(*, reader: Reader, category=None) -> list[Incident]:
     """Open incidents the reader may see (of one category's root causes), each with its
-    latest update's text (`latest_text`), in one query. The home page is the same for
-    members and staff, so it shows none whose cause is a hidden service."""
+    latest update's text (`latest_text`), in one query."""
     incidents = (
         Incident.objects.open()
-        .visible(show_hidden=show_hidden)
-        .select_related("category")
+        .select_related("category", "service", "data_store")
         .order_by("opened_at", "pk")
     )
     if category is not None:
         incidents = incidents.filter(category=category)
     latest = IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-at", "-pk")
-    return list(incidents.annotate(latest_text=Subquery(latest.values("text")[:1])))
+    incidents = incidents.annotate(latest_text=Subquery(latest.values("text")[:1]))
+    return [incident for incident in incidents if incident_visible(incident, reader)]
 
 
 def incident_banner(incidents: list[Incident]) -> str:

@@ -22,6 +22,7 @@ from .models import (
     Service,
 )
 from .models.health import shown_status
+from .visibility import SERVICE, STORE, Limits, Reader, incident_visible
 
 # Passed as `scan` to have the selector look the latest scan up itself.
 LOAD_SCAN = object()
@@ -84,6 +85,14 @@ class CategoryOverview:
     supporting_count: int
     architecture_map: ArchitectureMap
     health: health.CategoryHealth
+    # Some of its services or data stores are limited to groups the reader is not in.
+    withheld: bool = False
+    # Read by staff: limited items say to which groups (members are never told).
+    staff: bool = False
+
+    def limit_of(self, item) -> list[str] | None:
+        """The groups an item is limited to, for staff; None for members."""
+        return item.visible_to_groups if self.staff else None
 
     @property
     def item_count(self) -> int:
@@ -123,6 +132,8 @@ class CategoryOverview:
             "last_scan": self.health.as_dict()["last_scan"],
             "health": self.health.as_dict(),
             "counts": self.counts(),
+            "withheld": self.withheld,
+            "visible_to_groups": self.limit_of(category),
             "services": [
                 {
                     "slug": service.slug,
@@ -134,6 +145,7 @@ class CategoryOverview:
                     "access": service.access,
                     "data_stores": [store.slug for store in service.stores_used],
                     "talks_to": [other.slug for other in service.talks_to_shown],
+                    "visible_to_groups": self.limit_of(service),
                     "health": service.health.as_dict(),
                 }
                 for service in self.services
@@ -146,6 +158,7 @@ class CategoryOverview:
                     "description": store.description,
                     "remark": store.remark,
                     "used_by": [service.slug for service in store.users_shown],
+                    "visible_to_groups": self.limit_of(store),
                     "health": store.health.as_dict(),
                 }
                 for store in self.data_stores
@@ -160,9 +173,10 @@ class CategoryOverview:
 
 
 def category_overview(
-    *, slug: str, show_hidden: bool, scan: health.ScanInfo | object | None = LOAD_SCAN
+    *, slug: str, reader: Reader, scan: health.ScanInfo | object | None = LOAD_SCAN
 ) -> CategoryOverview:
-    """Load one category's overview in seven queries, whatever the catalog's size:
+    """Load one category's overview, as `reader` may see it, in seven queries, whatever the
+    catalog's size:
 
     1. every category (the page's category switcher; the current one is picked from it),
     2. the category's services,
@@ -174,16 +188,22 @@ def category_overview(
     7. the checks that verify its checklist steps (of any category), with the same flag.
 
     Plus one for the latest scan unless the caller passes `scan` (pages already know it).
+    A category the reader may not see is not found, exactly as one that does not exist;
+    its services and stores they may not see are left out of everything, counts included.
     """
     if scan is LOAD_SCAN:
         scan = health.latest_scan_info()
-    categories = list(Category.objects.all())
+    show_hidden = reader.staff
+    categories = [c for c in Category.objects.all() if reader.may_see(c.visible_to_groups)]
     category = next((c for c in categories if c.slug == slug), None)
     if category is None:
         raise Http404("No such category.")
 
-    all_services = list(Service.objects.filter(category=category))
-    data_stores = list(DataStore.objects.filter(category=category))
+    stored_services = list(Service.objects.filter(category=category))
+    stored_stores = list(DataStore.objects.filter(category=category))
+    all_services = [s for s in stored_services if reader.may_see(s.visible_to_groups)]
+    data_stores = [s for s in stored_stores if reader.may_see(s.visible_to_groups)]
+    withheld = len(all_services) + len(data_stores) < len(stored_services) + len(stored_stores)
 
     services_by_id = {service.pk: service for service in all_services}
     stores_by_id = {store.pk: store for store in data_stores}
@@ -210,7 +230,7 @@ def category_overview(
     for users in store_users.values():
         users.sort(key=by_position)
 
-    step_checks = _checklist_checks(category, show_hidden=show_hidden)
+    step_checks = _checklist_checks(category, reader=reader)
     texts: dict[str, list[TextItem]] = {"focus": [], "checklist": [], "note": []}
     for kind, position, text, touchpoint, pk in _text_items(category):
         if kind == "checklist":
@@ -248,6 +268,8 @@ def category_overview(
         supporting_count=sum(1 for s in all_services if s.role == Service.Role.SUPPORTING),
         architecture_map=layout_architecture_map(shown, data_stores),
         health=category_health,
+        withheld=withheld,
+        staff=reader.staff,
     )
 
 
@@ -266,20 +288,39 @@ def _map_edges(category: Category):
     return uses.union(calls, all=True)
 
 
-def _checklist_checks(category: Category, *, show_hidden: bool) -> dict[int, list[StepCheck]]:
+def _checklist_checks(category: Category, *, reader: Reader) -> dict[int, list[StepCheck]]:
     """The enabled checks that verify each checklist step of the category, by step id; a
-    reader who may not see hidden services does not see their checks either."""
+    reader who may not see hidden services does not see their checks either, nor the
+    checks of services and stores (of any category) withheld from them."""
     checks = health.checks_with_maintenance().filter(checklist_items__category=category)
-    if not show_hidden:
+    if not reader.staff:
         checks = checks.exclude(service__hidden=True)
     by_step: dict[int, list[StepCheck]] = {}
     rows = checks.values_list(
-        "checklist_items", "slug", "status", "in_maintenance", "detail", "checked_at"
+        "checklist_items",
+        "slug",
+        "status",
+        "in_maintenance",
+        "detail",
+        "checked_at",
+        *ITEM_LIMITS,
     )
-    for step, slug, status, in_maintenance, detail, checked_at in rows:
+    for step, slug, status, in_maintenance, detail, checked_at, *limits in rows:
+        if not reader.may_see(*limits):
+            continue
         shown = shown_status(status, in_maintenance=in_maintenance)
         by_step.setdefault(step, []).append(StepCheck(slug, shown, detail, checked_at))
     return by_step
+
+
+# The limits a check's item is under, its own and its category's (a check is of a
+# service or of a data store: the other pair is empty).
+ITEM_LIMITS = (
+    "service__visible_to_groups",
+    "service__category__visible_to_groups",
+    "data_store__visible_to_groups",
+    "data_store__category__visible_to_groups",
+)
 
 
 def _text_items(category: Category):
@@ -308,14 +349,18 @@ def _text_items(category: Category):
     return focus.union(checklist, notes, all=True)
 
 
-def home_categories(*, with_health: bool = False, scan=LOAD_SCAN) -> list[Category]:
-    """Every category with its counts, in one query.
+def home_categories(
+    *, reader: Reader, limits: Limits, with_health: bool = False, scan=LOAD_SCAN
+) -> list[Category]:
+    """Every category `reader` may see with its counts of what they may see (`limits`, the
+    catalog's, say which items to leave out), in one query.
 
     With health, each also gets `health` (a CategoryHealth), for one more query: every
     enabled check with its item, category, role and maintenance flag; and one for the
     latest scan unless the caller passes `scan` (pages already know it).
     """
-    categories = list(Category.objects.for_home())
+    categories = [c for c in Category.objects.for_home() if reader.may_see(c.visible_to_groups)]
+    _leave_out_withheld(categories, reader.withheld(limits))
     if not with_health:
         return categories
     if scan is LOAD_SCAN:
@@ -330,8 +375,20 @@ def home_categories(*, with_health: bool = False, scan=LOAD_SCAN) -> list[Catego
         "data_store__category_id",
         "status",
         "in_maintenance",
+        *ITEM_LIMITS,
     )
-    for service, service_category, role, store, store_category, status, in_maintenance in rows:
+    for (
+        service,
+        service_category,
+        role,
+        store,
+        store_category,
+        status,
+        in_maintenance,
+        *limits_of,
+    ) in rows:
+        if not reader.may_see(*limits_of):
+            continue
         shown = shown_status(status, in_maintenance=in_maintenance)
         if service is not None:
             items, key, part = checked[service_category], ("service", service), role
@@ -352,13 +409,43 @@ def home_categories(*, with_health: bool = False, scan=LOAD_SCAN) -> list[Catego
     return categories
 
 
-def health_report(*, show_hidden: bool) -> dict:
-    """The latest health of every category, service and data store, in five queries:
-    the latest scan, categories, services, data stores, and the enabled checks."""
+def _leave_out_withheld(categories: list[Category], withheld) -> None:
+    """Take the withheld services and stores out of their categories' counts, and mark
+    those categories `withheld` (the page says some items are not shown)."""
+    by_id = {category.pk: category for category in categories}
+    for category in categories:
+        category.withheld = False
+    for item in withheld:
+        category = by_id.get(item.category_id)
+        if category is None or item.kind not in (SERVICE, STORE):
+            continue  # a withheld category, or an item of one: not listed at all
+        category.withheld = True
+        if item.kind == STORE:
+            category.data_store_count -= 1
+        elif item.role == Service.Role.SUPPORTING:
+            category.supporting_count -= 1
+        elif item.hidden:
+            category.hidden_count -= 1
+        else:
+            category.visible_count -= 1
+
+
+def health_report(*, reader: Reader) -> dict:
+    """The latest health of every category, service and data store `reader` may see, in
+    five queries: the latest scan, categories, services, data stores, and the enabled
+    checks."""
+    show_hidden = reader.staff
     scan = health.latest_scan_info()
-    categories = list(Category.objects.all())
-    services = list(Service.objects.all())
-    stores = list(DataStore.objects.all())
+    categories = [c for c in Category.objects.all() if reader.may_see(c.visible_to_groups)]
+    limits = {category.pk: category.visible_to_groups for category in categories}
+
+    def shown(item) -> bool:
+        return item.category_id in limits and reader.may_see(
+            item.visible_to_groups, limits[item.category_id]
+        )
+
+    services = [s for s in Service.objects.all() if shown(s)]
+    stores = [s for s in DataStore.objects.all() if shown(s)]
     health.attach_health(services, stores, health.checks_with_maintenance())
     slugs = {category.pk: category.slug for category in categories}
     report_categories = []
@@ -390,17 +477,19 @@ def health_report(*, show_hidden: bool) -> dict:
     }
 
 
-def incidents_report(*, show_hidden: bool, days: int = 7) -> dict:
-    """Open incidents and those resolved in the last `days`, newest first, each with its
-    timeline, in three queries: the incidents, their alerts, their updates."""
+def incidents_report(*, reader: Reader, days: int = 7) -> dict:
+    """Open incidents and those resolved in the last `days` that `reader` may see, newest
+    first, each with its timeline, in three queries: the incidents, their alerts, their
+    updates."""
     since = timezone.now() - timedelta(days=days)
     incidents = (
-        Incident.objects.visible(show_hidden=show_hidden)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=since))
-        .select_related("category")
+        Incident.objects.filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=since))
+        .select_related("category", "service", "data_store")
         .prefetch_related("alerts", "updates")
     )
     return {
         "resolved_within_days": days,
-        "incidents": [incident.as_dict() for incident in incidents],
+        "incidents": [
+            incident.as_dict() for incident in incidents if incident_visible(incident, reader)
+        ],
     }

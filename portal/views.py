@@ -14,14 +14,14 @@ from .pages import category_part, home_part, with_csrf_token
 @require_safe
 @member_required
 def home(request):
-    part = home_part()
+    part = home_part(user=request.user)
     return render(request, "portal/page.html", {"page": part, "nav_categories": part.nav})
 
 
 @require_safe
 @member_required
 def category_detail(request, slug):
-    part = category_part(slug=slug, show_hidden=request.user.is_staff)
+    part = category_part(slug=slug, user=request.user)
     if request.user.is_staff:
         part = with_csrf_token(part, request)
     return render(

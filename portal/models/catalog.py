@@ -1,9 +1,11 @@
 """The catalog: platform tools grouped by category, with what an operator needs to know."""
 
+import re
 import zlib
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
@@ -11,6 +13,95 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from aixops.outbox import Job, queue_after_commit
+
+# A Keycloak group's full path, as the groups claim sends it and sign-in stores it as the
+# name of a Django group (accounts.services): `/platform/devops`; 150 is a group name's length.
+GROUP_PATH = re.compile(r"^(/[^/\s][^/]*)+$")
+GROUP_PATH_MAX_LENGTH = 150
+GROUPS_PER_ITEM = 20
+
+
+def validate_group_paths(value) -> None:
+    """A limit is a list of distinct Keycloak group paths (`/platform/devops`)."""
+    if not isinstance(value, list):
+        raise ValidationError(_("Expected a list of group paths."), code="not_a_list")
+    if len(value) > GROUPS_PER_ITEM:
+        raise ValidationError(
+            _("At most %(limit)d groups."), code="too_many", params={"limit": GROUPS_PER_ITEM}
+        )
+    for path in value:
+        if (
+            not isinstance(path, str)
+            or len(path) > GROUP_PATH_MAX_LENGTH
+            or not GROUP_PATH.match(path)
+            or path != path.strip()
+        ):
+            raise ValidationError(
+                _("%(value)s is not a Keycloak group path such as /platform/devops."),
+                # Not "invalid": a field replaces the message of a code it has one for.
+                code="not_a_group_path",
+                params={"value": str(path)[:60]},
+            )
+    if len(set(value)) != len(value):
+        raise ValidationError(_("A group is listed twice."), code="duplicate")
+
+
+class GroupPathsFormField(forms.CharField):
+    """A limit in a form: one group path a line, kept sorted."""
+
+    widget = forms.Textarea(attrs={"rows": 2, "cols": 40})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        lines = (line.strip() for line in (value or "").splitlines())
+        return sorted({line for line in lines if line})
+
+    def validate(self, value):
+        validate_group_paths(value)
+
+
+class GroupPathsField(models.JSONField):
+    """The Keycloak groups (full paths) an item is limited to; empty: every member.
+
+    Paths, not links to Django's groups: a limit may name a group nobody has signed in
+    from yet (a catalog file written ahead of a rollout), and deleting or renaming a group
+    row in the admin must never lift a limit, as a vanished many-to-many row would.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("default", list)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("validators", [validate_group_paths])
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        for key, value in (("default", list), ("blank", True)):
+            if kwargs.get(key) is value:
+                del kwargs[key]
+        kwargs.pop("validators", None)
+        return name, path, args, kwargs
+
+    def formfield(self, **kwargs):
+        return models.Field.formfield(self, form_class=GroupPathsFormField, **kwargs)
+
+
+class GroupLimited(models.Model):
+    """A catalog item that can be limited to Keycloak groups: members outside them never
+    learn it exists (portal.visibility); staff see it, marked as limited."""
+
+    visible_to_groups = GroupPathsField(
+        _("visible to groups"),
+        help_text=_(
+            "Keycloak groups by full path, one a line (/platform/devops). Only members of "
+            "one of them see this; empty: every approved member. Staff see everything."
+        ),
+    )
+
+    class Meta:
+        abstract = True
 
 
 class SlugManager(models.Manager):
@@ -46,7 +137,7 @@ class SlugCategoryManager(SlugManager.from_queryset(CategoryQuerySet)):
     pass
 
 
-class Category(models.Model):
+class Category(GroupLimited):
     """A group of platform tools shown as one overview document (e.g. DevOps)."""
 
     slug = models.SlugField(_("slug"), max_length=64, unique=True)
@@ -97,7 +188,7 @@ def validate_talks_to(slug: str, talks_to) -> None:
         raise ValidationError(_("A service cannot talk to itself."), code="talks_to_self")
 
 
-class Service(models.Model):
+class Service(GroupLimited):
     """A platform tool (GitLab, Jenkins, …) or a supporting component of one."""
 
     class Role(models.TextChoices):
@@ -167,7 +258,7 @@ class Service(models.Model):
         return True
 
 
-class DataStore(models.Model):
+class DataStore(GroupLimited):
     """A database, cache or volume that a category's services keep their state in."""
 
     class Kind(models.TextChoices):

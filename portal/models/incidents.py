@@ -24,10 +24,6 @@ class IncidentQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(state=IncidentState.RESOLVED)
 
-    def visible(self, *, show_hidden: bool):
-        """Those a reader may see: members see none whose cause is a hidden service."""
-        return self if show_hidden else self.exclude(service__hidden=True)
-
     def last_change(self):
         """When any incident last changed (opened, updated, resolved): what cached pages
         showing incident banners are keyed by. A subquery-ready queryset of one value."""

@@ -15,6 +15,7 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
 from django.test import Client, RequestFactory
@@ -25,17 +26,19 @@ from accounts.models import ApiToken
 from accounts.permissions import admin_group
 from aixops.models import OutboxTask
 from portal.models import (
+    CatalogRevision,
     Category,
     Channel,
     ChecklistItem,
     CheckResult,
+    DataStore,
     Delivery,
     HealthCheck,
     Incident,
     MaintenanceWindow,
     Service,
 )
-from tests.factories import client_for, make_finished_scan, make_gitlab_down_alert
+from tests.factories import client_for, make_checks, make_finished_scan, make_gitlab_down_alert
 from workspaces.models import Workspace
 
 PAGES = ["/", "/categories/devops/"]
@@ -622,3 +625,272 @@ def test_the_api_description_is_open_to_all(caller, url):
     else:
         assert response.status_code == 200
     assert no_catalog_data(response.content.decode())
+
+
+# --- Visibility by Keycloak group ---------------------------------------------------------
+#
+# Items limited to /platform/devops, each in turn (and none, as the control), against every
+# kind of reader and every page and API route. A reader outside the group must not learn
+# that a limited item exists: not its name or slug, not through counts, map nodes, the
+# health status it would drag down, a checklist step's checks, the top bar, nor a 403.
+
+DEVOPS = "/platform/devops"
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A reader: whose session or token, in which Keycloak group, and what they may see."""
+
+    user: str  # a key of the `group_readers` fixture
+    by: str = "session"  # or "token", or "revoked token"
+    sees_limited: bool = False  # in /platform/devops, or staff
+
+
+GROUP_PERSONAS = {
+    "devops_member": Persona("dana", sees_limited=True),
+    "other_group_member": Persona("oscar"),
+    "member_of_no_group": Persona("bob"),
+    "staff": Persona("sam", sees_limited=True),
+    "pending_in_group": Persona("carol"),
+    "suspended_in_group": Persona("erin"),
+    "devops_member_token": Persona("dana", by="token", sees_limited=True),
+    "outsider_token": Persona("oscar", by="token"),
+    "revoked_token": Persona("dana", by="revoked token"),
+}
+
+# What is limited to /platform/devops in each scenario, and the words that name it.
+LIMITED = {
+    "nothing": None,
+    "category": ("category", "kestrel"),
+    "service": ("service", "keymaster"),
+    "store": ("data store", "lockbox"),
+}
+SECRET_WORDS = {
+    "nothing": ["Keymaster", "keymaster"],
+    "category": ["Kestrel", "kestrel", "Sealbroker", "sealbroker"],
+    "service": ["Keymaster", "keymaster"],
+    "store": ["Lockbox", "lockbox"],
+}
+DEVOPS_ROUTES = ["/categories/devops/", "/api/categories/devops/", "/api/health/"]
+# Where each scenario's item is named to whoever may see it (the top bar names categories).
+SHOWN_ON = {
+    "nothing": DEVOPS_ROUTES,
+    "category": [
+        "/",
+        "/categories/devops/",
+        "/categories/kestrel/",
+        "/accounts/workspace/",
+        "/accounts/tokens/",
+        "/api/categories/",
+        "/api/categories/kestrel/",
+        "/api/health/",
+    ],
+    "service": DEVOPS_ROUTES,
+    "store": DEVOPS_ROUTES,
+}
+GROUP_ROUTES = [
+    "/",
+    "/categories/devops/",
+    "/categories/kestrel/",
+    "/accounts/workspace/",  # pages outside the catalog: the top bar's category links
+    "/accounts/tokens/",
+    "/api/categories/",
+    "/api/categories/devops/",
+    "/api/categories/kestrel/",
+    "/api/health/",
+]
+
+
+@pytest.fixture
+def group_readers(catalog, django_user_model, bob, sam, carol, erin):
+    """dana in /platform/devops, oscar in /platform/data; carol (pending) and erin
+    (suspended) in /platform/devops too: the group lets nobody in by itself."""
+    devops, data = Group.objects.create(name=DEVOPS), Group.objects.create(name="/platform/data")
+    dana = django_user_model.objects.create_user(username="dana", membership="approved")
+    oscar = django_user_model.objects.create_user(username="oscar", membership="approved")
+    dana.groups.add(devops)
+    oscar.groups.add(data)
+    carol.groups.add(devops)
+    erin.groups.add(devops)
+    return {"dana": dana, "oscar": oscar, "bob": bob, "sam": sam, "carol": carol, "erin": erin}
+
+
+@pytest.fixture
+def limited_catalog(request, group_readers):
+    """The seed catalog plus Keymaster (a menu service of DevOps, down, verifying a step of
+    its checklist; Jenkins calls it), Lockbox (a DevOps store, degraded, used by Jenkins and
+    Keymaster) and Kestrel (a category of its own with Sealbroker, down); the scenario's
+    item limited to /platform/devops."""
+    devops = Category.objects.get(slug="devops")
+    keymaster = Service.objects.create(
+        category=devops, slug="keymaster", name="Keymaster", summary="Unseals", position=99
+    )
+    lockbox = DataStore.objects.create(
+        category=devops, slug="lockbox", name="Lockbox", kind="relational", description="Keys"
+    )
+    lockbox.used_by.set([keymaster, Service.objects.get(slug="jenkins")])
+    Service.objects.get(slug="jenkins").talks_to.add(keymaster)
+    kestrel = Category.objects.create(
+        slug="kestrel", name="Kestrel", title="Kestrel Guide", summary="Birds", position=99
+    )
+    Service.objects.create(category=kestrel, slug="sealbroker", name="Sealbroker", summary="s")
+    for category in (devops, kestrel, Category.objects.get(slug="identity-access")):
+        make_checks(category)
+    HealthCheck.objects.filter(slug__in=["keymaster-http", "sealbroker-http"]).update(status="down")
+    HealthCheck.objects.filter(slug="lockbox-tcp").update(status="degraded")
+    step = ChecklistItem.objects.get(category=devops, position=1)
+    HealthCheck.objects.get(slug="keymaster-http").checklist_items.add(step)
+    make_finished_scan()
+    scenario = request.param
+    if LIMITED[scenario]:
+        model = {"category": Category, "service": Service, "data store": DataStore}
+        kind, slug = LIMITED[scenario]
+        model[kind].objects.filter(slug=slug).update(visible_to_groups=[DEVOPS])
+        CatalogRevision.bump()
+    return scenario
+
+
+def group_client(persona: Persona, people) -> Client:
+    user = people[persona.user]
+    if persona.by == "session":
+        return client_for(user)
+    return token_client(user, spoil="revoked" if persona.by == "revoked token" else None)
+
+
+def group_route_status(persona: Persona, route: str, *, withheld_category: bool) -> int:
+    api = route.startswith("/api/")
+    if persona.by == "revoked token":
+        return 401 if api else 302
+    if persona.user in ("carol", "erin"):
+        return 403
+    if persona.by == "token" and not api:
+        return 302  # pages answer sessions only: to the sign-in page
+    if route.endswith("/kestrel/") and withheld_category:
+        return 404  # as for a category that does not exist: never a 403
+    return 200
+
+
+def devops_figures(persona: Persona, scenario: str) -> dict:
+    """What the DevOps overview must say to this reader: counts, status, map nodes."""
+    sees_service = scenario != "service" or persona.sees_limited
+    sees_store = scenario != "store" or persona.sees_limited
+    services = Service.objects.filter(category__slug="devops")
+    stores = DataStore.objects.filter(category__slug="devops")
+    if not sees_service:
+        services = services.exclude(slug="keymaster")
+    if not sees_store:
+        stores = stores.exclude(slug="lockbox")
+    status = "major_outage" if sees_service else "degraded" if sees_store else "optimal"
+    return {
+        "visible_apps": 4 + sees_service,
+        "data_stores": 4 + sees_store,
+        "status": status,
+        "nodes": {f"service-{pk}" for pk in services.values_list("pk", flat=True)}
+        | {f"store-{pk}" for pk in stores.values_list("pk", flat=True)},
+        "withheld": not (sees_service and sees_store),
+    }
+
+
+@pytest.mark.parametrize("limited_catalog", list(LIMITED), indirect=True)
+@pytest.mark.parametrize("persona_name", list(GROUP_PERSONAS))
+def test_limited_items_reach_only_their_group_and_staff(
+    limited_catalog, group_readers, persona_name
+):
+    scenario, persona = limited_catalog, GROUP_PERSONAS[persona_name]
+    client = group_client(persona, group_readers)
+    withheld_category = scenario == "category" and not persona.sees_limited
+    got, expected = {}, {}
+    for route in GROUP_ROUTES:
+        response = client.get(route)
+        # The address asked for is echoed in the language switch: it tells them nothing.
+        body = response.content.decode().replace(route, "")
+        status = group_route_status(persona, route, withheld_category=withheld_category)
+        named = any(word in body for word in SECRET_WORDS[scenario])
+        got[route] = (response.status_code, named)
+        visible = scenario == "nothing" or persona.sees_limited
+        expected[route] = (status, status == 200 and visible and route in SHOWN_ON[scenario])
+    assert got == expected
+
+    if group_route_status(persona, "/api/", withheld_category=False) != 200:
+        return
+    figures = devops_figures(persona, scenario)
+    devops = client.get("/api/categories/devops/").json()
+    assert (devops["counts"]["visible_apps"], devops["counts"]["data_stores"]) == (
+        figures["visible_apps"],
+        figures["data_stores"],
+    )
+    assert devops["health"]["status"] == figures["status"]
+    assert devops["withheld"] is figures["withheld"]
+    listed = {c["slug"]: c for c in client.get("/api/categories/").json()["categories"]}
+    assert ("kestrel" in listed) is not withheld_category
+    assert listed["devops"]["counts"] == {
+        key: value for key, value in devops["counts"].items() if key != "items"
+    }
+    if persona.by == "session":
+        page = client.get("/categories/devops/").content.decode()
+        assert set(re.findall(r'data-node="([^"]+)"', page)) == figures["nodes"]
+        ends = re.findall(r'data-(?:source|target)="([^"]+)"', page)
+        assert ends and set(ends) <= figures["nodes"]  # no edge to a withheld node
+        assert f'data-scan-status="{figures["status"]}"' in page
+        assert ("withheld-note" in page) is figures["withheld"]
+        home = client.get("/").content.decode()
+        card = re.search(r'href="/categories/devops/".*?data-category-status="(\w+)"', home, re.S)
+        assert card.group(1) == figures["status"]
+        some_withheld = scenario != "nothing" and not persona.sees_limited
+        assert ("withheld-note" in home) is some_withheld
+
+
+@pytest.mark.parametrize("limited_catalog", ["category"], indirect=True)
+@pytest.mark.parametrize("persona_name", ["other_group_member", "member_of_no_group"])
+def test_a_withheld_category_answers_as_one_that_does_not_exist(
+    limited_catalog, group_readers, persona_name
+):
+    client = group_client(GROUP_PERSONAS[persona_name], group_readers)
+    withheld, missing = client.get("/categories/kestrel/"), client.get("/categories/no-such/")
+    assert (withheld.status_code, withheld.content) == (missing.status_code, missing.content)
+    api = client.get("/api/categories/kestrel/")
+    assert (api.status_code, api.json()) == (404, {"error": "no such category"})
+    # The language switch sends them back where they were, as for any address; from there
+    # the page answers 404.
+    switched = client.post("/i18n/setlang/", {"language": "en", "next": "/categories/kestrel/"})
+    assert (switched.status_code, switched["Location"]) == (302, "/categories/kestrel/")
+    assert client.get(switched["Location"]).status_code == 404
+
+
+@pytest.mark.parametrize("limited_catalog", ["service"], indirect=True)
+def test_staff_see_limited_items_marked_with_their_groups(limited_catalog, group_readers):
+    sam, dana = client_for(group_readers["sam"]), client_for(group_readers["dana"])
+    badge = f'data-limited-to="{DEVOPS}"'
+    assert badge in sam.get("/categories/devops/").content.decode()
+    # Members are never told to whom an item is limited, even one they see.
+    assert badge not in dana.get("/categories/devops/").content.decode()
+
+    def limits(client):
+        services = client.get("/api/categories/devops/").json()["services"]
+        return {s["slug"]: s["visible_to_groups"] for s in services if s["slug"] in LIMITS_SHOWN}
+
+    assert limits(sam) == {"keymaster": [DEVOPS], "gitlab": []}
+    assert limits(dana) == {"keymaster": None, "gitlab": None}
+
+
+LIMITS_SHOWN = {"keymaster", "gitlab"}
+
+
+@pytest.mark.parametrize("limited_catalog", ["category"], indirect=True)
+def test_readers_who_see_the_same_share_one_cached_page(
+    limited_catalog, group_readers, django_user_model, django_assert_num_queries
+):
+    """The page cache is keyed by what a reader may see, never by who they are: ida, in
+    /platform/devops and a group no limit names, is served the page cached for dana; oscar
+    and bob, in no group a limit names, share another."""
+    ida = django_user_model.objects.create_user(username="ida", membership="approved")
+    ida.groups.add(Group.objects.get(name=DEVOPS), Group.objects.create(name="/platform/misc"))
+    readers = {name: client_for(user) for name, user in group_readers.items()}
+    readers["ida"] = client_for(ida)
+    readers["dana"].get("/")
+    readers["oscar"].get("/")
+    # Served from the cache: the user, the page state, and which limiting groups they are in.
+    with django_assert_num_queries(3):
+        assert "Kestrel" in readers["ida"].get("/").content.decode()
+    with django_assert_num_queries(3):
+        assert "Kestrel" not in readers["bob"].get("/").content.decode()

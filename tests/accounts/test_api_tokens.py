@@ -160,8 +160,9 @@ def test_the_token_check_is_one_query(catalog, bob, django_assert_num_queries):
     token, secret = issue(bob)
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     client = bearer(secret)
-    # 1. the token by its digest, joined to its owner; 2. the categories with their counts.
-    with django_assert_num_queries(2):
+    # 1. the token by its digest, joined to its owner; 2. the catalog's group limits (none
+    # here, so no query for the member's groups); 3. the categories with their counts.
+    with django_assert_num_queries(3):
         assert client.get("/api/categories/").status_code == 200
 
 
@@ -177,13 +178,13 @@ def test_a_refused_token_costs_one_query_and_a_malformed_one_none(
 def test_last_used_is_written_at_most_once_a_minute(catalog, bob, django_assert_num_queries):
     token, secret = issue(bob)
     client = bearer(secret)
-    # the token, its last use (first call), the categories
-    with django_assert_num_queries(3):
+    # the token, its last use (first call), the catalog's group limits, the categories
+    with django_assert_num_queries(4):
         client.get("/api/categories/")
     token.refresh_from_db()
     first_use = token.last_used_at
     assert first_use is not None
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         client.get("/api/categories/")
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=first_use - LAST_USED_EVERY)
     client.get("/api/categories/")

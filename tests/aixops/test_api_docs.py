@@ -48,7 +48,10 @@ def test_the_schema_describes_every_endpoint_with_a_bearer_token(schema):
 def test_the_existing_json_is_described_field_for_field(schema):
     components = schema["components"]["schemas"]
     summary = components["CategorySummary"]["properties"]
-    assert set(summary) == {"slug", "name", "title", "summary", "url", "counts"}
+    # Added with group limits: `withheld` (some items not shown to this caller) and, for
+    # staff, `visible_to_groups`.
+    limits = {"withheld", "visible_to_groups"}
+    assert set(summary) == {"slug", "name", "title", "summary", "url", "counts", *limits}
     overview = components["CategoryOverview"]["properties"]
     assert set(overview) == {
         "slug",
@@ -59,6 +62,7 @@ def test_the_existing_json_is_described_field_for_field(schema):
         "last_scan",
         "health",
         "counts",
+        *limits,
         "services",
         "data_stores",
         "focus_areas",

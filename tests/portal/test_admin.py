@@ -116,3 +116,37 @@ def test_admin_refuses_text_with_a_nul_character(catalog, alice_client):
     assert response.context["adminform"].form.errors.keys() == {"summary"}
     jenkins.refresh_from_db()
     assert "\0" not in jenkins.summary
+
+
+# The service page's maintenance windows inline, empty: a save needs its management form.
+NO_WINDOWS = {"maintenance_windows-TOTAL_FORMS": 0, "maintenance_windows-INITIAL_FORMS": 0}
+
+
+def test_admin_limits_a_service_to_groups_one_a_line(catalog, alice_client):
+    jenkins = Service.objects.get(slug="jenkins")
+    groups = "/platform/sre\n  /platform/devops \n\n"
+    form = service_form(jenkins, visible_to_groups=groups, **NO_WINDOWS)
+    response = alice_client.post(f"/admin/portal/service/{jenkins.pk}/change/", form)
+    assert response.status_code == 302
+    jenkins.refresh_from_db()
+    assert jenkins.visible_to_groups == ["/platform/devops", "/platform/sre"]
+    page = alice_client.get("/admin/portal/service/").content.decode()
+    assert "/platform/devops, /platform/sre" in page
+    # Cleared: every member sees it again.
+    form = service_form(jenkins, visible_to_groups="", **NO_WINDOWS)
+    assert alice_client.post(f"/admin/portal/service/{jenkins.pk}/change/", form).status_code == 302
+    jenkins.refresh_from_db()
+    assert jenkins.visible_to_groups == []
+
+
+@pytest.mark.parametrize("groups", ["platform/devops", "/platform//devops", "/platform/devops/"])
+def test_admin_refuses_a_limit_that_is_no_group_path(catalog, alice_client, groups):
+    jenkins = Service.objects.get(slug="jenkins")
+    response = alice_client.post(
+        f"/admin/portal/service/{jenkins.pk}/change/",
+        service_form(jenkins, visible_to_groups=groups),
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors.keys() == {"visible_to_groups"}
+    jenkins.refresh_from_db()
+    assert jenkins.visible_to_groups == []

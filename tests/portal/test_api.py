@@ -23,6 +23,8 @@ def test_category_list_shape(catalog, bob_client):
             "checklist_items": 3,
             "access_touchpoints": 2,
         },
+        "withheld": False,
+        "visible_to_groups": None,
     }
 
 
@@ -59,6 +61,7 @@ def test_category_detail_shape(catalog, bob_client):
         "access": "keycloak_oidc",
         "data_stores": ["gitlab-postgresql", "gitlab-redis"],
         "talks_to": [],
+        "visible_to_groups": None,  # for staff only
     }
     jenkins_home = body["data_stores"][2]
     assert jenkins_home.pop("health")["status"] == "unknown"
@@ -69,6 +72,7 @@ def test_category_detail_shape(catalog, bob_client):
         "description": "Jenkins job 설정, plugin state, build 기록 등 파일 기반 상태 저장소입니다.",
         "remark": "전통적인 RDBMS가 아니라 파일시스템 볼륨 기반 상태 저장",
         "used_by": ["jenkins"],
+        "visible_to_groups": None,
     }
     assert body["checklist"][0] == (
         "GitLab 로그인 문제 시 `/gitlab/users/auth/openid_connect` POST 흐름과 callback 로그 확인"

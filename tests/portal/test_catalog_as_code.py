@@ -112,6 +112,36 @@ def test_import_reports_each_change(exported):
     assert FocusArea.objects.filter(category__slug="devops").count() == 5
 
 
+def test_group_limits_round_trip(exported):
+    def change(data):
+        devops = data["categories"][0]
+        devops["services"][1]["visible_to_groups"] = ["/platform/sre", "/platform/devops"]
+        devops["data_stores"][0]["visible_to_groups"] = ["/platform/devops"]
+        data["categories"][1]["visible_to_groups"] = ["/platform/identity"]
+
+    edit(exported, change)
+    assert run_import(exported) == [
+        "~ service gitlab: visible_to_groups",
+        "~ data store gitlab-postgresql: visible_to_groups",
+        "~ category identity-access: visible_to_groups",
+    ]
+    # Stored sorted, as the admin form stores them.
+    gitlab = Service.objects.get(slug="gitlab")
+    assert gitlab.visible_to_groups == ["/platform/devops", "/platform/sre"]
+    data = yaml.safe_load(export_text())
+    devops, identity = data["categories"]
+    assert devops["services"][1]["visible_to_groups"] == ["/platform/devops", "/platform/sre"]
+    assert devops["data_stores"][0]["visible_to_groups"] == ["/platform/devops"]
+    assert identity["visible_to_groups"] == ["/platform/identity"]
+    # Unlimited items carry no key; the same limits in another order are no change.
+    assert "visible_to_groups" not in devops and "visible_to_groups" not in devops["services"][0]
+    assert run_import(exported) == ["No changes."]
+    # A file without the key lifts the limit: the file says who sees what.
+    edit(exported, lambda data: data["categories"][1].pop("visible_to_groups"))
+    assert run_import(exported) == ["~ category identity-access: visible_to_groups"]
+    assert Category.objects.get(slug="identity-access").visible_to_groups == []
+
+
 def test_dry_run_reports_but_writes_nothing(exported):
     edit(exported, lambda data: data["categories"][0].update(title="Renamed"))
     before = snapshot()
@@ -192,6 +222,20 @@ def test_a_bad_entry_names_file_entry_and_field_and_changes_nothing(exported):
             "service 'jenkins': talks_to: A service cannot talk to itself.",
         ),
         (lambda d: d.update(colour="red"), "unknown top-level keys: colour"),
+        (
+            lambda d: d["categories"][0].update(visible_to_groups="/platform/devops"),
+            "categories[0] 'devops': visible_to_groups: expected a list of group paths",
+        ),
+        (
+            lambda d: d["categories"][0]["services"][1].update(visible_to_groups=["devops"]),
+            "services[1] 'gitlab': visible_to_groups: devops is not a Keycloak group path",
+        ),
+        (
+            lambda d: d["categories"][0]["data_stores"][0].update(
+                visible_to_groups=["/platform/devops", "/platform/devops"]
+            ),
+            "'gitlab-postgresql': visible_to_groups: A group is listed twice.",
+        ),
     ],
 )
 def test_bad_files_are_refused_whole(exported, change, expected):

@@ -138,13 +138,13 @@ def test_open_incidents_head_the_home_and_their_category_pages(outage, bob_clien
     assert BANNER not in bob_client.get("/").content.decode()
 
 
-def test_the_json_api_lists_incidents_with_their_timelines_in_four_queries(
+def test_the_json_api_lists_incidents_with_their_timelines_in_five_queries(
     outage, bob_client, django_assert_num_queries
 ):
     incident_post_update(incident=outage, state="identified", text="Out of memory.")
-    # 1. the signed-in user, 2. the incidents with their category, 3. their alerts,
-    # 4. their updates.
-    with django_assert_num_queries(4):
+    # 1. the signed-in user, 2. the catalog's group limits, 3. the incidents with their
+    # category and cause, 4. their alerts, 5. their updates.
+    with django_assert_num_queries(5):
         body = bob_client.get("/api/incidents/").json()
     (incident,) = body["incidents"]
     assert incident == {

@@ -2,9 +2,11 @@
 health (statuses, uptimes, sparklines on every card) included."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.test import Client
 
-from portal.models import CatalogRevision, Category, Service
+from portal.models import CatalogRevision, Category, DataStore, Service
 from portal.pages import page_state
 from tests.factories import make_category, make_checks, make_finished_scan
 
@@ -12,18 +14,23 @@ from tests.factories import make_category, make_checks, make_finished_scan
 # 1. the signed-in user (the session itself is read from the cache),
 # 2. the catalog revision, with the latest finished scan (id, finish time) and the last
 #    incident change as subqueries: together, the cached page's key,
-# 3. every category, for the switcher; the current one is picked from them,
-# 4. the category's services,
-# 5. its data stores,
-# 6. the map's edges: store users UNION service calls,
-# 7. its focus areas UNION checklist UNION configuration notes,
-# 8. the health checks of its services and stores, with an EXISTS for maintenance;
+# 3. the catalog's limited categories, services and stores, as one UNION (then cached by
+#    revision): which groups matter to the page's key,
+# 4. every category, for the switcher; the current one is picked from them,
+# 5. the category's services,
+# 6. its data stores,
+# 7. the map's edges: store users UNION service calls,
+# 8. its focus areas UNION checklist UNION configuration notes,
+# 9. the health checks of its services and stores, with an EXISTS for maintenance;
 #    statuses, uptimes and sparkline points are on the check rows (scans keep them),
-# 9. the checks that verify its checklist steps, with the same EXISTS,
-# 10. the category's open incidents, with their latest update (the banner).
-OVERVIEW_QUERIES_COLD = 10
+# 10. the checks that verify its checklist steps, with the same EXISTS,
+# 11. the category's open incidents, with their latest update (the banner).
+OVERVIEW_QUERIES_COLD = 11
 # Served from the cache: queries 1 and 2 only.
 OVERVIEW_QUERIES_WARM = 2
+# When some item is limited to groups, a member's page costs one more, cold or warm: which
+# of the groups limits name they are in (their visibility class, part of the key).
+READER_GROUPS = 1
 
 
 def main_content(html: str) -> str:
@@ -31,9 +38,9 @@ def main_content(html: str) -> str:
     return html[html.index('<main class="page">') :]
 
 
-# The JSON API is not cached (and has no banner): the user, the latest scan, and queries
-# 3 to 9.
-API_QUERIES = 9
+# The JSON API is not cached (and has no banner): the user, the limits, the latest scan,
+# and queries 4 to 10.
+API_QUERIES = 10
 
 
 @pytest.fixture
@@ -142,3 +149,72 @@ def test_the_overview_works_before_any_revision_was_recorded(catalog, scanned, b
     CatalogRevision.objects.all().delete()
     page = bob_client.get("/categories/devops/").text
     assert "DevOps Guide" in page and "System Optimal" in page
+
+
+@pytest.fixture
+def limited_big(django_user_model):
+    """A large category, a fifth of whose services and stores are limited to /platform/devops;
+    dana is a member of that group."""
+    make_category("big", services=200, stores=100, items=20, hidden_every=7)
+    Service.objects.filter(position__in=range(0, 200, 5)).update(
+        visible_to_groups=["/platform/devops"]
+    )
+    DataStore.objects.filter(position__in=range(0, 100, 5)).update(
+        visible_to_groups=["/platform/devops"]
+    )
+    CatalogRevision.bump()
+    dana = django_user_model.objects.create_user(username="dana", membership="approved")
+    dana.groups.add(Group.objects.create(name="/platform/devops"))
+    return dana
+
+
+@pytest.mark.parametrize("in_group", [True, False])
+def test_a_limited_overview_has_a_fixed_query_count(
+    limited_big, bob, scanned, in_group, django_assert_num_queries
+):
+    scanned()
+    client = Client()
+    client.force_login(limited_big if in_group else bob)
+    with django_assert_num_queries(OVERVIEW_QUERIES_COLD + READER_GROUPS):
+        page = main_content(client.get("/categories/big/").text)
+    assert ("Service 195" in page) is in_group
+    assert "Service 199" in page
+    with django_assert_num_queries(OVERVIEW_QUERIES_WARM + READER_GROUPS):
+        assert main_content(client.get("/categories/big/").text) == page
+    with django_assert_num_queries(API_QUERIES + READER_GROUPS):
+        body = client.get("/api/categories/big/").json()
+    # Hidden (every 7th) for members; every 5th withheld outside the group.
+    shown = [n for n in range(200) if n % 7 and (in_group or n % 5)]
+    assert [s["name"] for s in body["services"]] == [f"Service {n}" for n in shown]
+    assert body["withheld"] is not in_group
+    assert len(body["data_stores"]) == (100 if in_group else 80)
+
+
+@pytest.mark.parametrize("in_group", [True, False])
+def test_a_limited_home_page_has_a_fixed_query_count(
+    limited_big, bob, scanned, in_group, django_assert_num_queries
+):
+    """The user, the page state, the limits, the member's limiting groups, the categories
+    with their counts, the checks, the open incidents; warm: the user, the page state and
+    the groups."""
+    scanned()
+    client = Client()
+    client.force_login(limited_big if in_group else bob)
+    with django_assert_num_queries(7):
+        page = main_content(client.get("/").text)
+    with django_assert_num_queries(3):
+        assert main_content(client.get("/").text) == page
+    assert ("withheld-note" in page) is not in_group
+    # Of 200 services (n % 5 == 4 supporting, n % 7 == 0 hidden), the limited n % 5 == 0
+    # are menu services; every 5th of 100 stores is limited.
+    seen = [n for n in range(200) if in_group or n % 5]
+    (big,) = client.get("/api/categories/").json()["categories"]
+    assert big["counts"] == {
+        "visible_apps": sum(1 for n in seen if n % 5 != 4 and n % 7),
+        "hidden_apps": sum(1 for n in seen if n % 5 != 4 and not n % 7),
+        "supporting": 40,
+        "data_stores": 100 if in_group else 80,
+        "checklist_items": 20,
+        "access_touchpoints": big["counts"]["access_touchpoints"],  # not limited: as stored
+    }
+    assert f"<dd>{big['counts']['visible_apps']}</dd>" in page

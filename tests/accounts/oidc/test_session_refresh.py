@@ -28,9 +28,9 @@ def test_a_session_within_the_interval_is_not_rechecked(
     approved_session, django_assert_num_queries
 ):
     _, client = approved_session
-    # The home page's own five (the user, the categories, the page state, the checks, the
-    # open incidents): no refresh, no session write.
-    with django_assert_num_queries(5):
+    # The home page's own six (the user, the page state, the catalog's group limits, the
+    # categories, the checks, the open incidents): no refresh, no session write.
+    with django_assert_num_queries(6):
         assert client.get("/").status_code == 200
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0005_alerts_and_incidents'),
+        ('portal', '0006_catalog_items_visible_to_groups'),
     ]
 
     operations = [
