@@ -5,6 +5,7 @@ open ones head the home page and their category's page."""
 import logging
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from portal.incidents import incident_post_update
@@ -181,3 +182,21 @@ def test_members_see_no_incident_of_a_hidden_service(catalog, bob_client, sam):
     staff = client_for(sam)
     assert len(staff.get("/api/incidents/").json()["incidents"]) == 1
     assert BANNER in staff.get("/categories/devops/").content.decode()
+
+
+def test_an_incident_of_a_limited_service_is_seen_only_by_its_groups(catalog, bob_client, bob):
+    gitlab = Service.objects.get(slug="gitlab")
+    gitlab.visible_to_groups = ["/platform/devops"]
+    gitlab.save()
+    Incident.objects.create(
+        title="GitLab", category=gitlab.category, service=gitlab, cause="gitlab"
+    )
+    assert bob_client.get("/api/incidents/").json()["incidents"] == []
+    assert BANNER not in bob_client.get("/").content.decode()
+    assert BANNER not in bob_client.get("/categories/devops/").content.decode()
+
+    bob.groups.add(Group.objects.create(name="/platform/devops"))
+    (incident,) = bob_client.get("/api/incidents/").json()["incidents"]
+    assert incident["cause"] == "gitlab"
+    assert BANNER in bob_client.get("/").content.decode()
+    assert BANNER in bob_client.get("/categories/devops/").content.decode()
