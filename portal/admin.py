@@ -122,8 +122,19 @@ class ServiceForm(forms.ModelForm):
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     form = ServiceForm
-    list_display = ["name", "slug", "category", "role", "hidden", "location", "access", "position"]
-    list_filter = ["category", "role", "hidden", "access"]
+    list_display = [
+        "name",
+        "slug",
+        "category",
+        "role",
+        "hidden",
+        "location",
+        "access",
+        "public_badge",
+        "slo_target",
+        "position",
+    ]
+    list_filter = ["category", "role", "hidden", "access", "public_badge"]
     list_select_related = ["category"]
     search_fields = ["name", "slug", "summary", "location"]
     prepopulated_fields = {"slug": ["name"]}
@@ -134,8 +145,8 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(DataStore)
 class DataStoreAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "category", "kind", "position"]
-    list_filter = ["category", "kind"]
+    list_display = ["name", "slug", "category", "kind", "public_badge", "slo_target", "position"]
+    list_filter = ["category", "kind", "public_badge"]
     list_select_related = ["category"]
     search_fields = ["name", "slug", "description", "remark"]
     prepopulated_fields = {"slug": ["name"]}

@@ -15,15 +15,15 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.core.cache import cache
-from django.db.models import OuterRef, Subquery
+from django.db.models import Subquery
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from .health import ScanInfo, latest_scan_info
-from .models import NO_REVISION, CatalogRevision, Incident, IncidentUpdate, Revision, Scan
-from .selectors import category_overview, home_categories
+from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
+from .selectors import category_overview, home_categories, open_incidents, status_report
 
 PAGE_CACHE_SECONDS = 60 * 60
 # Where a cached staff page's forms (a checklist step's "Run now") take the reader's CSRF
@@ -123,20 +123,22 @@ def home_part() -> CatalogPart:
     return part
 
 
-def open_incidents(*, show_hidden: bool, category=None) -> list[Incident]:
-    """Open incidents the reader may see (of one category's root causes), each with its
-    latest update's text (`latest_text`), in one query. The home page is the same for
-    members and staff, so it shows none whose cause is a hidden service."""
-    incidents = (
-        Incident.objects.open()
-        .visible(show_hidden=show_hidden)
-        .select_related("category")
-        .order_by("opened_at", "pk")
-    )
-    if category is not None:
-        incidents = incidents.filter(category=category)
-    latest = IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-at", "-pk")
-    return list(incidents.annotate(latest_text=Subquery(latest.values("text")[:1])))
+def status_part(*, show_hidden: bool) -> CatalogPart:
+    """The status page: from the cache, or rendered in eight queries. Keyed by the day
+    too, since its bars end today; the hourly rollups move on with the scans."""
+    state = page_state()
+    today = timezone.localdate()
+    key = _key("status", today.isoformat(), "staff" if show_hidden else "member", state)
+    part = cache.get(key)
+    if part is None:
+        report = status_report(show_hidden=show_hidden, today=today, scan=state.scan)
+        part = CatalogPart(
+            title=gettext("Status"),
+            nav=report.nav,
+            body=render_to_string("portal/_status_body.html", {"report": report}),
+        )
+        cache.set(key, part, PAGE_CACHE_SECONDS)
+    return part
 
 
 def incident_banner(incidents: list[Incident]) -> str:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Q, Value
+from django.db.models import (
+    BooleanField,
+    CharField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.http import Http404
 from django.utils import timezone
 
 from . import health
+from . import status as item_status
 from .diagram import ArchitectureMap, layout_architecture_map
 from .models import (
     Category,
@@ -17,8 +28,10 @@ from .models import (
     ConfigNote,
     DataStore,
     FocusArea,
+    HealthRollup,
     HealthStatus,
     Incident,
+    IncidentUpdate,
     Service,
 )
 from .models.health import shown_status
@@ -404,3 +417,182 @@ def incidents_report(*, show_hidden: bool, days: int = 7) -> dict:
         "resolved_within_days": days,
         "incidents": [incident.as_dict() for incident in incidents],
     }
+
+
+def open_incidents(*, show_hidden: bool, category=None) -> list[Incident]:
+    """Open incidents the reader may see (of one category's root causes), each with its
+    latest update's text (`latest_text`), in one query."""
+    incidents = (
+        Incident.objects.open()
+        .visible(show_hidden=show_hidden)
+        .select_related("category")
+        .order_by("opened_at", "pk")
+    )
+    if category is not None:
+        incidents = incidents.filter(category=category)
+    latest = IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-at", "-pk")
+    return list(incidents.annotate(latest_text=Subquery(latest.values("text")[:1])))
+
+
+def shown_services(*, show_hidden: bool):
+    """The services a reader may see: hidden ones are for staff only."""
+    services = Service.objects.all()
+    return services if show_hidden else services.filter(hidden=False)
+
+
+# Each item's results per day, summed over its checks: {(kind, pk): {day: (total, down)}}.
+DailyCounts = dict[tuple[str, int], dict[date, item_status.Counts]]
+
+
+def daily_counts(*, days: int, today: date, item=None) -> DailyCounts:
+    """The results of each item's checks (or of one item's) per day over the last `days`
+    days, today included, from the rollups: one GROUP BY."""
+    rows = HealthRollup.objects.filter(day__gt=today - timedelta(days=days), day__lte=today)
+    if isinstance(item, Service):
+        rows = rows.filter(health_check__service=item)
+    elif item is not None:
+        rows = rows.filter(health_check__data_store=item)
+    rows = (
+        rows.order_by()
+        .values("health_check__service_id", "health_check__data_store_id", "day")
+        .annotate(total=Sum("total"), down=Sum("down"))
+    )
+    counts: DailyCounts = {}
+    for row in rows:
+        service, store = row["health_check__service_id"], row["health_check__data_store_id"]
+        key = ("service", service) if service else ("data_store", store)
+        counts.setdefault(key, {})[row["day"]] = (row["total"], row["down"])
+    return counts
+
+
+@dataclass
+class StatusReport:
+    """What the status page and /api/status/ show."""
+
+    scan: health.ScanInfo | None
+    categories: list[item_status.StatusCategory]
+    incidents: list[Incident]
+    today: date
+    nav: list[tuple[str, str]]  # (slug, name) of every category, for the top bar
+    days: int = item_status.STATUS_DAYS
+
+    def as_dict(self) -> dict:
+        return {
+            "last_scan": health.category_health([], self.scan).as_dict()["last_scan"],
+            "days": self.days,
+            "today": self.today.isoformat(),
+            "incidents": [
+                {
+                    "id": incident.pk,
+                    "title": incident.title,
+                    "category": incident.category.slug,
+                    "cause": incident.cause,
+                    "state": incident.state,
+                    "opened_at": incident.opened_at.isoformat(),
+                    "latest_update": incident.latest_text,
+                }
+                for incident in self.incidents
+            ],
+            "categories": [
+                {
+                    "slug": category.slug,
+                    "name": category.name,
+                    "items": [item.as_dict() for item in category.items],
+                }
+                for category in self.categories
+            ],
+        }
+
+
+def status_report(*, show_hidden: bool, today: date | None = None, scan=LOAD_SCAN) -> StatusReport:
+    """Every category and item the reader may see, with its status, its SLO and a bar per
+    day of the last STATUS_DAYS days, and the open incidents, in seven queries whatever
+    the catalog's size: the latest scan (unless passed), categories, services, data stores,
+    the enabled checks, the rollups summed per item and day, and the open incidents."""
+    if scan is LOAD_SCAN:
+        scan = health.latest_scan_info()
+    today = today or timezone.localdate()
+    categories = list(Category.objects.all())
+    services = list(shown_services(show_hidden=show_hidden))
+    stores = list(DataStore.objects.all())
+    health.attach_health(services, stores, health.checks_with_maintenance())
+    report_days = item_status.STATUS_DAYS
+    counts = daily_counts(days=report_days, today=today)
+    shown = {
+        category.pk: item_status.StatusCategory(
+            category.slug, category.name, category.get_absolute_url()
+        )
+        for category in categories
+    }
+    for kind, items in (("service", services), ("data_store", stores)):
+        for item in items:
+            item_counts = counts.get((kind, item.pk), {})
+            shown[item.category_id].items.append(
+                item_status.StatusItem(
+                    kind=kind,
+                    slug=item.slug,
+                    name=item.name,
+                    health=item.health,
+                    days=item_status.days_of(item_counts, days=report_days, today=today),
+                    slo=item_status.slo_of(item, item_counts, today=today),
+                )
+            )
+    return StatusReport(
+        scan=scan,
+        categories=[category for category in shown.values() if category.items],
+        incidents=open_incidents(show_hidden=show_hidden),
+        today=today,
+        nav=[(category.slug, category.name) for category in categories],
+    )
+
+
+def status_item(*, category: str, slug: str, show_hidden: bool, public_only: bool):
+    """The service or data store `slug` of `category` for its badges and history, if the
+    reader may see it: hidden services for staff only, and only items marked public for
+    readers who are not members. Http404 otherwise (never saying it exists)."""
+    services = shown_services(show_hidden=show_hidden).filter(category__slug=category, slug=slug)
+    stores = DataStore.objects.filter(category__slug=category, slug=slug)
+    if public_only:
+        services = services.filter(public_badge=True, hidden=False)
+        stores = stores.filter(public_badge=True)
+    item = services.select_related("category").first() or stores.select_related("category").first()
+    if item is None:
+        raise Http404("No such item.")
+    return item
+
+
+def item_health(item) -> health.ItemHealth:
+    """One item's current health from its enabled checks, in one query."""
+    checks = health.checks_with_maintenance()
+    if isinstance(item, Service):
+        checks = checks.filter(service=item)
+    else:
+        checks = checks.filter(data_store=item)
+    return health.ItemHealth.from_checks(list(checks))
+
+
+def item_history(item, *, days: int, today: date | None = None) -> dict:
+    """The item's uptime per day over the last `days` days, oldest first, and its SLO, in
+    one query (over its SLO window when that is longer)."""
+    today = today or timezone.localdate()
+    counts = daily_counts(days=max(days, item.slo_window_days), today=today, item=item)
+    item_counts = counts.get(_key_of(item), {})
+    slo = item_status.slo_of(item, item_counts, today=today)
+    return {
+        "category": item.category.slug,
+        "item": item.slug,
+        "slo": slo.as_dict() if slo else None,
+        "days": [day.as_dict() for day in item_status.days_of(item_counts, days=days, today=today)],
+    }
+
+
+def item_uptime(item, *, days: int, today: date | None = None) -> float | None:
+    """The item's uptime over the last `days` days (its checks' results together), in one
+    query."""
+    today = today or timezone.localdate()
+    counts = daily_counts(days=days, today=today, item=item)
+    return item_status.uptime_of(counts.get(_key_of(item), {}).values())
+
+
+def _key_of(item) -> tuple[str, int]:
+    return ("service" if isinstance(item, Service) else "data_store", item.pk)

@@ -1,14 +1,23 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import HttpResponse
+from django.middleware.http import ConditionalGetMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_cache_control
+from django.utils.decorators import decorator_from_middleware
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from accounts.access import member_required
+from accounts.access import is_member, member_required
 
+from . import status
 from .models import ChecklistItem
-from .pages import category_part, home_part, with_csrf_token
+from .pages import category_part, home_part, status_part, with_csrf_token
+from .selectors import item_health, item_uptime, status_item
+
+# How long a browser or proxy (GitLab's image proxy) may keep a badge before asking again.
+BADGE_MAX_AGE = 300
 
 
 @require_safe
@@ -29,6 +38,49 @@ def category_detail(request, slug):
         "portal/page.html",
         {"page": part, "nav_categories": part.nav, "current_category": slug},
     )
+
+
+@require_safe
+@member_required
+def status_page(request):
+    part = status_part(show_hidden=request.user.is_staff)
+    return render(
+        request,
+        "portal/page.html",
+        {"page": part, "nav_categories": part.nav, "status_page": True},
+    )
+
+
+@require_safe
+@decorator_from_middleware(ConditionalGetMiddleware)
+def badge(request, category, item, kind):
+    """An item's status or uptime badge (SVG). Readers who are not members may read only
+    those of items marked public, hidden services' only staff; to anyone else the badge
+    does not exist (404, never 403, so that its address says nothing)."""
+    user = request.user
+    member = is_member(user)
+    found = status_item(
+        category=category,
+        slug=item,
+        show_hidden=member and user.is_staff,
+        public_only=not member,
+    )
+    if kind == "status":
+        health = item_health(found)
+        svg = status.render_badge(_("status"), str(health.label), health.status)
+    else:
+        days = int(kind.removeprefix("uptime-").removesuffix("d"))
+        uptime = item_uptime(found, days=days)
+        value = f"{uptime:g}%" if uptime is not None else _("no data")
+        label = _("uptime %(days)dd") % {"days": days}
+        svg = status.render_badge(label, value, status.uptime_band(uptime))
+    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+    # A members' badge is theirs to cache, not a shared proxy's.
+    shared = found.public_badge and not getattr(found, "hidden", False)
+    patch_cache_control(
+        response, max_age=BADGE_MAX_AGE, **{"public" if shared else "private": True}
+    )
+    return response
 
 
 @require_POST
