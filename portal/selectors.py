@@ -452,16 +452,17 @@ def daily_counts(*, days: int, today: date, item=None) -> DailyCounts:
         rows = rows.filter(health_check__service=item)
     elif item is not None:
         rows = rows.filter(health_check__data_store=item)
+    item_and_day = ["health_check__service_id", "health_check__data_store_id", "day"]
     rows = (
         rows.order_by()
-        .values("health_check__service_id", "health_check__data_store_id", "day")
-        .annotate(total=Sum("total"), down=Sum("down"))
+        .values(*item_and_day)
+        .annotate(summed_total=Sum("total"), summed_down=Sum("down"))
+        .values_list(*item_and_day, "summed_total", "summed_down")
     )
     counts: DailyCounts = {}
-    for row in rows:
-        service, store = row["health_check__service_id"], row["health_check__data_store_id"]
+    for service, store, day, total, down in rows:
         key = ("service", service) if service else ("data_store", store)
-        counts.setdefault(key, {})[row["day"]] = (row["total"], row["down"])
+        counts.setdefault(key, {})[day] = (total, down)
     return counts
 
 
@@ -518,6 +519,7 @@ def status_report(*, show_hidden: bool, today: date | None = None, scan=LOAD_SCA
     health.attach_health(services, stores, health.checks_with_maintenance())
     report_days = item_status.STATUS_DAYS
     counts = daily_counts(days=report_days, today=today)
+    dates = item_status.calendar(days=report_days, today=today)
     shown = {
         category.pk: item_status.StatusCategory(
             category.slug, category.name, category.get_absolute_url()
@@ -533,7 +535,7 @@ def status_report(*, show_hidden: bool, today: date | None = None, scan=LOAD_SCA
                     slug=item.slug,
                     name=item.name,
                     health=item.health,
-                    days=item_status.days_of(item_counts, days=report_days, today=today),
+                    days=item_status.days_of(item_counts, dates),
                     slo=item_status.slo_of(item, item_counts, today=today),
                 )
             )
@@ -576,13 +578,14 @@ def item_history(item, *, days: int, today: date | None = None) -> dict:
     one query (over its SLO window when that is longer)."""
     today = today or timezone.localdate()
     counts = daily_counts(days=max(days, item.slo_window_days), today=today, item=item)
+    dates = item_status.calendar(days=days, today=today)
     item_counts = counts.get(_key_of(item), {})
     slo = item_status.slo_of(item, item_counts, today=today)
     return {
         "category": item.category.slug,
         "item": item.slug,
         "slo": slo.as_dict() if slo else None,
-        "days": [day.as_dict() for day in item_status.days_of(item_counts, days=days, today=today)],
+        "days": [day.as_dict() for day in item_status.days_of(item_counts, dates)],
     }
 
 
