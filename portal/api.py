@@ -70,6 +70,17 @@ class ItemHealth(Schema):
     depends_on_down: list[str]
 
 
+class Slo(Schema):
+    """Uptime against the item's target over its window; the error budget is 100 - target,
+    `budget_left` the percent of it not spent (below zero once missed)."""
+
+    target: float
+    window_days: int
+    uptime: float | None
+    budget_left: float | None
+    met: bool | None
+
+
 class OverviewCounts(CategoryCounts):
     items: int
 
@@ -85,6 +96,7 @@ class OverviewService(Schema):
     data_stores: list[str]
     talks_to: list[str]
     health: ItemHealth
+    slo: Slo | None
 
 
 class OverviewDataStore(Schema):
@@ -95,6 +107,7 @@ class OverviewDataStore(Schema):
     remark: str
     used_by: list[str]
     health: ItemHealth
+    slo: Slo | None
 
 
 class ConfigNote(Schema):
@@ -176,17 +189,6 @@ class HealthReport(Schema):
 class DayUptime(Schema):
     day: str  # ISO 8601 date, in the portal's time zone
     uptime: float | None  # percent of results not down; null: no results that day
-
-
-class Slo(Schema):
-    """Uptime against the item's target over its window; the error budget is 100 - target,
-    `budget_left` the percent of it not spent (below zero once missed)."""
-
-    target: float
-    window_days: int
-    uptime: float | None
-    budget_left: float | None
-    met: bool | None
 
 
 class StatusItem(Schema):

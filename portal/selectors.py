@@ -148,6 +148,7 @@ class CategoryOverview:
                     "data_stores": [store.slug for store in service.stores_used],
                     "talks_to": [other.slug for other in service.talks_to_shown],
                     "health": service.health.as_dict(),
+                    "slo": service.slo.as_dict() if service.slo else None,
                 }
                 for service in self.services
             ],
@@ -160,6 +161,7 @@ class CategoryOverview:
                     "remark": store.remark,
                     "used_by": [service.slug for service in store.users_shown],
                     "health": store.health.as_dict(),
+                    "slo": store.slo.as_dict() if store.slo else None,
                 }
                 for store in self.data_stores
             ],
@@ -186,7 +188,8 @@ def category_overview(
        uptime and sparkline figures are kept on the check rows by the scans,
     7. the checks that verify its checklist steps (of any category), with the same flag.
 
-    Plus one for the latest scan unless the caller passes `scan` (pages already know it).
+    Plus one for the latest scan unless the caller passes `scan` (pages already know it),
+    and one for the daily rollups when one of its items has an SLO (`attach_slos`).
     """
     if scan is LOAD_SCAN:
         scan = health.latest_scan_info()
@@ -239,6 +242,7 @@ def category_overview(
         Q(service__category=category) | Q(data_store__category=category)
     )
     health.attach_health(all_services, data_stores, checks)
+    attach_slos([*all_services, *data_stores], category=category)
     category_health = health.category_health(health.parts_of(all_services, data_stores), scan)
 
     menu = [s for s in all_services if s.role == Service.Role.MENU]
@@ -444,10 +448,15 @@ def shown_services(*, show_hidden: bool):
 DailyCounts = dict[tuple[str, int], dict[date, item_status.Counts]]
 
 
-def daily_counts(*, days: int, today: date, item=None) -> DailyCounts:
-    """The results of each item's checks (or of one item's) per day over the last `days`
-    days, today included, from the rollups: one GROUP BY."""
+def daily_counts(*, days: int, today: date, item=None, category=None) -> DailyCounts:
+    """The results of each item's checks (or of one item's, or one category's items') per
+    day over the last `days` days, today included, from the rollups: one GROUP BY."""
     rows = HealthRollup.objects.filter(day__gt=today - timedelta(days=days), day__lte=today)
+    if category is not None:
+        rows = rows.filter(
+            Q(health_check__service__category=category)
+            | Q(health_check__data_store__category=category)
+        )
     if isinstance(item, Service):
         rows = rows.filter(health_check__service=item)
     elif item is not None:
@@ -464,6 +473,22 @@ def daily_counts(*, days: int, today: date, item=None) -> DailyCounts:
         key = ("service", service) if service else ("data_store", store)
         counts.setdefault(key, {})[day] = (total, down)
     return counts
+
+
+def attach_slos(items: list, *, category, today: date | None = None) -> None:
+    """Give each service and data store (of `category`) its `slo` (an Slo, or None without a
+    target), from the rollups over the longest window: one query, none when no item has a
+    target."""
+    for item in items:
+        item.slo = None
+    promising = [item for item in items if item.slo_target is not None]
+    if not promising:
+        return
+    today = today or timezone.localdate()
+    longest = max(item.slo_window_days for item in promising)
+    counts = daily_counts(days=longest, today=today, category=category)
+    for item in promising:
+        item.slo = item_status.slo_of(item, counts.get(_key_of(item), {}), today=today)
 
 
 @dataclass

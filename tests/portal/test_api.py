@@ -59,6 +59,7 @@ def test_category_detail_shape(catalog, bob_client):
         "access": "keycloak_oidc",
         "data_stores": ["gitlab-postgresql", "gitlab-redis"],
         "talks_to": [],
+        "slo": None,
     }
     jenkins_home = body["data_stores"][2]
     assert jenkins_home.pop("health")["status"] == "unknown"
@@ -69,6 +70,7 @@ def test_category_detail_shape(catalog, bob_client):
         "description": "Jenkins job 설정, plugin state, build 기록 등 파일 기반 상태 저장소입니다.",
         "remark": "전통적인 RDBMS가 아니라 파일시스템 볼륨 기반 상태 저장",
         "used_by": ["jenkins"],
+        "slo": None,
     }
     assert body["checklist"][0] == (
         "GitLab 로그인 문제 시 `/gitlab/users/auth/openid_connect` POST 흐름과 callback 로그 확인"

@@ -19,7 +19,7 @@ from portal.models import (
     IncidentUpdate,
     Service,
 )
-from portal.selectors import status_report
+from portal.selectors import category_overview, status_report
 from portal.status import Slo, render_badge, text_width, uptime_band
 from tests.factories import client_for, make_category, make_finished_scan
 from tests.portal.test_admin import service_form
@@ -333,3 +333,21 @@ def test_an_items_history_json_gives_its_daily_uptime(published, bob, sam):
 def test_a_history_of_a_bad_number_of_days_is_refused(published, bob, days):
     response = english(bob).get(f"/api/items/devops/gitlab/history/?days={days}")
     assert response.status_code == 422
+
+
+# The category page's cards
+
+
+def test_a_card_shows_its_slo_for_one_more_query(published, bob, django_assert_num_queries):
+    with django_assert_num_queries(8):
+        overview = category_overview(slug="identity-access", show_hidden=False)
+    assert all(store.slo is None for store in overview.data_stores)
+    with django_assert_num_queries(9):
+        overview = category_overview(slug="devops", show_hidden=False)
+    gitlab = next(service for service in overview.services if service.slug == "gitlab")
+    assert gitlab.slo.budget_left == 80.0
+    body = english(bob).get("/categories/devops/").content.decode()
+    assert "99.9% of 99.5% · 80% of budget left" in body
+    data = english(bob).get("/api/categories/devops/").json()
+    slos = {service["slug"]: service["slo"] for service in data["services"]}
+    assert slos["gitlab"]["budget_left"] == 80.0 and slos["jenkins"] is None
