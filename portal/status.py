@@ -57,10 +57,6 @@ class DayUptime:
     day: date
     uptime: float | None
 
-    @property
-    def band(self) -> str:
-        return uptime_band(self.uptime)
-
     def as_dict(self) -> dict:
         return {"day": self.day.isoformat(), "uptime": self.uptime}
 

@@ -1,6 +1,10 @@
 from django.urls import path, re_path
 
 from . import views
+from .status import BADGE_WINDOWS
+
+# status.svg, uptime-7d.svg, uptime-30d.svg, …
+BADGE_KINDS = "|".join(["status", *(f"uptime-{days}d" for days in BADGE_WINDOWS)])
 
 app_name = "portal"
 
@@ -9,7 +13,7 @@ urlpatterns = [
     path("categories/<slug:slug>/", views.category_detail, name="category"),
     path("status/", views.status_page, name="status"),
     re_path(
-        r"^badges/(?P<category>[-a-zA-Z0-9_]+)/(?P<item>[-a-zA-Z0-9_]+)/(?P<kind>status|uptime-(?:7|30|90)d)\.svg$",
+        rf"^badges/(?P<category>[-a-zA-Z0-9_]+)/(?P<item>[-a-zA-Z0-9_]+)/(?P<kind>{BADGE_KINDS})\.svg$",
         views.badge,
         name="badge",
     ),
