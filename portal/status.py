@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from django.template.loader import render_to_string
 from django.utils.html import escape
@@ -50,9 +51,9 @@ def uptime_band(uptime: float | None) -> str:
     return "bad"
 
 
-@dataclass(frozen=True)
-class DayUptime:
-    """One bar of the 90-day uptime bar."""
+class DayUptime(NamedTuple):
+    """One bar of the 90-day uptime bar (a tuple: a large catalog has hundreds of
+    thousands of them)."""
 
     day: date
     uptime: float | None
@@ -69,10 +70,11 @@ def calendar(*, days: int, today: date) -> list[date]:
 
 def days_of(counts_by_day: dict[date, Counts], dates: list[date]) -> list[DayUptime]:
     """A bar per day of `dates` (a `calendar`)."""
-    return [
-        DayUptime(day, uptime_of([counts_by_day[day]]) if day in counts_by_day else None)
-        for day in dates
-    ]
+    days = []
+    for day in dates:
+        total, down = counts_by_day.get(day, (0, 0))
+        days.append(DayUptime(day, round(100 * (total - down) / total, 2) if total else None))
+    return days
 
 
 def render_bar(days: list[DayUptime]) -> str:
