@@ -224,3 +224,15 @@ def render_badge(label: str, value: str, colour_key: str) -> str:
             "value_x": f"{left + right / 2:g}",
         },
     )
+
+
+def status_badge(health: ItemHealth) -> str:
+    """The status badge: the item's status in words, in its colour."""
+    return render_badge(gettext("status"), str(health.label), health.status)
+
+
+def uptime_badge(days: int, uptime: float | None) -> str:
+    """The uptime badge over `days` days, coloured as the status page's bars."""
+    value = f"{uptime:g}%" if uptime is not None else gettext("no data")
+    label = gettext("uptime %(days)dd") % {"days": days}
+    return render_badge(label, value, uptime_band(uptime))

@@ -66,20 +66,14 @@ def badge(request, category, item, kind):
         public_only=not member,
     )
     if kind == "status":
-        health = item_health(found)
-        svg = status.render_badge(_("status"), str(health.label), health.status)
+        svg = status.status_badge(item_health(found))
     else:
         days = int(kind.removeprefix("uptime-").removesuffix("d"))
-        uptime = item_uptime(found, days=days)
-        value = f"{uptime:g}%" if uptime is not None else _("no data")
-        label = _("uptime %(days)dd") % {"days": days}
-        svg = status.render_badge(label, value, status.uptime_band(uptime))
+        svg = status.uptime_badge(days, item_uptime(found, days=days))
     response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
     # A members' badge is theirs to cache, not a shared proxy's.
-    shared = found.public_badge and not getattr(found, "hidden", False)
-    patch_cache_control(
-        response, max_age=BADGE_MAX_AGE, **{"public" if shared else "private": True}
-    )
+    shared = "public" if found.badge_is_public else "private"
+    patch_cache_control(response, max_age=BADGE_MAX_AGE, **{shared: True})
     return response
 
 

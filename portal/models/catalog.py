@@ -132,6 +132,11 @@ class StatusPublishing(models.Model):
     class Meta:
         abstract = True
 
+    @property
+    def badge_is_public(self) -> bool:
+        """Whether anyone may read its badges: marked public, and not a hidden service."""
+        return self.public_badge and not getattr(self, "hidden", False)
+
 
 class Service(StatusPublishing):
     """A platform tool (GitLab, Jenkins, …) or a supporting component of one."""
