@@ -18,6 +18,11 @@ from aixops.api import ApiError
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def is_member(user) -> bool:
+    """Whether the user is an approved member: signed in and let in."""
+    return user.is_authenticated and user.is_approved
+
+
 def member_required(view):
     """Let approved members through. Others never get data: anonymous visitors are sent to
     sign in, and pending, rejected and suspended members get a page that says so. (API

@@ -138,9 +138,11 @@ class ServiceAdmin(admin.ModelAdmin):
         limited_to,
         "location",
         "access",
+        "public_badge",
+        "slo_target",
         "position",
     ]
-    list_filter = ["category", "role", "hidden", "access"]
+    list_filter = ["category", "role", "hidden", "access", "public_badge"]
     list_select_related = ["category"]
     search_fields = ["name", "slug", "summary", "location"]
     prepopulated_fields = {"slug": ["name"]}
@@ -151,8 +153,17 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(DataStore)
 class DataStoreAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "category", "kind", limited_to, "position"]
-    list_filter = ["category", "kind"]
+    list_display = [
+        "name",
+        "slug",
+        "category",
+        "kind",
+        limited_to,
+        "public_badge",
+        "slo_target",
+        "position",
+    ]
+    list_filter = ["category", "kind", "public_badge"]
     list_select_related = ["category"]
     search_fields = ["name", "slug", "description", "remark"]
     prepopulated_fields = {"slug": ["name"]}

@@ -4,12 +4,21 @@ OpenAPI schema from these types; approved members only (accounts.access), by ses
 personal API token."""
 
 from django.http import Http404
-from ninja import Field, Path, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 
 from accounts.access import ApiAccess
-from aixops.api import REFUSALS, Refusal
+from aixops.api import REFUSALS, InvalidInput, Refusal
 
-from .selectors import category_overview, health_report, home_categories, incidents_report
+from .selectors import (
+    category_overview,
+    health_report,
+    home_categories,
+    incidents_report,
+    item_history,
+    status_item,
+    status_report,
+)
+from .status import HISTORY_MAX_DAYS, STATUS_DAYS
 from .visibility import Limits, Reader, catalog_limits, reader_for
 
 router = Router(auth=ApiAccess(), tags=["catalog"])
@@ -71,6 +80,17 @@ class ItemHealth(Schema):
     depends_on_down: list[str]
 
 
+class Slo(Schema):
+    """Uptime against the item's target over its window; the error budget is 100 - target,
+    `budget_left` the percent of it not spent (below zero once missed)."""
+
+    target: float
+    window_days: int
+    uptime: float | None
+    budget_left: float | None
+    met: bool | None
+
+
 class OverviewCounts(CategoryCounts):
     items: int
 
@@ -87,6 +107,7 @@ class OverviewService(Schema):
     talks_to: list[str]
     visible_to_groups: list[str] | None = Field(description=LIMITED_TO)
     health: ItemHealth
+    slo: Slo | None
 
 
 class OverviewDataStore(Schema):
@@ -98,6 +119,7 @@ class OverviewDataStore(Schema):
     used_by: list[str]
     visible_to_groups: list[str] | None = Field(description=LIMITED_TO)
     health: ItemHealth
+    slo: Slo | None
 
 
 class ConfigNote(Schema):
@@ -178,6 +200,55 @@ class HealthReport(Schema):
     data_stores: list[ItemStatus]
 
 
+class DayUptime(Schema):
+    day: str  # ISO 8601 date, in the portal's time zone
+    uptime: float | None  # percent of results not down; null: no results that day
+
+
+class StatusItem(Schema):
+    kind: str  # service or data_store
+    slug: str
+    name: str
+    status: str
+    label: str
+    slo: Slo | None
+    days: list[DayUptime]
+
+
+class StatusCategory(Schema):
+    slug: str
+    name: str
+    items: list[StatusItem]
+
+
+class OpenIncident(Schema):
+    id: int
+    title: str
+    category: str
+    cause: str
+    state: str
+    opened_at: str  # ISO 8601
+    latest_update: str | None
+
+
+class StatusPage(Schema):
+    last_scan: LastScan | None
+    days: int
+    today: str  # ISO 8601 date: the last day of each item's `days`
+    incidents: list[OpenIncident]
+    categories: list[StatusCategory]
+
+
+class ItemHistory(Schema):
+    category: str
+    item: str
+    slo: Slo | None
+    days: list[DayUptime]
+
+
+SLUG = r"^[-a-zA-Z0-9_]+$"
+
+
 def _reader(request) -> tuple[Reader, Limits]:
     """The caller as a reader of the catalog (a token's is its member's), and the limits:
     read afresh, the API is not cached."""
@@ -253,3 +324,36 @@ def health(request):
 )
 def incidents(request):
     return incidents_report(reader=_reader(request)[0])
+
+
+@router.api_operation(
+    ["GET", "HEAD"],
+    "/status/",
+    response={200: StatusPage, **REFUSALS},
+    url_name="api-status",
+    summary="What the status page shows: each item's status, SLO and 90 days of uptime",
+)
+def status(request):
+    return status_report(reader=_reader(request)[0]).as_dict()
+
+
+@router.api_operation(
+    ["GET", "HEAD"],
+    "/items/{category}/{item}/history/",
+    response={200: ItemHistory, 404: Refusal, 422: InvalidInput, **REFUSALS},
+    url_name="api-item-history",
+    summary="One service's or data store's uptime per day, and its SLO",
+)
+def history(
+    request,
+    category: str = Path(..., pattern=SLUG, examples=["devops"]),
+    item: str = Path(..., pattern=SLUG, examples=["gitlab"]),
+    days: int = Query(
+        STATUS_DAYS, ge=1, le=HISTORY_MAX_DAYS, description="How many days, today included"
+    ),
+):
+    try:
+        found = status_item(category=category, slug=item, reader=_reader(request)[0])
+    except Http404:
+        return Status(404, {"error": "no such item"})
+    return item_history(found, days=days)

@@ -16,16 +16,16 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.core.cache import cache
-from django.db.models import OuterRef, Subquery
+from django.db.models import Subquery
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from .health import ScanInfo, latest_scan_info
-from .models import NO_REVISION, CatalogRevision, Incident, IncidentUpdate, Revision, Scan
-from .selectors import category_overview, home_categories
-from .visibility import Limits, Reader, catalog_limits, incident_visible, reader_for
+from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
+from .selectors import category_overview, home_categories, open_incidents, status_report
+from .visibility import Limits, Reader, catalog_limits, reader_for
 
 PAGE_CACHE_SECONDS = 60 * 60
 # Where a cached staff page's forms (a checklist step's "Run now") take the reader's CSRF
@@ -142,19 +142,23 @@ def home_part(*, user) -> CatalogPart:
     return part
 
 
-def open_incidents(*, reader: Reader, category=None) -> list[Incident]:
-    """Open incidents the reader may see (of one category's root causes), each with its
-    latest update's text (`latest_text`), in one query."""
-    incidents = (
-        Incident.objects.open()
-        .select_related("category", "service", "data_store")
-        .order_by("opened_at", "pk")
-    )
-    if category is not None:
-        incidents = incidents.filter(category=category)
-    latest = IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-at", "-pk")
-    incidents = incidents.annotate(latest_text=Subquery(latest.values("text")[:1]))
-    return [incident for incident in incidents if incident_visible(incident, reader)]
+def status_part(*, user) -> CatalogPart:
+    """The status page as `user` may see it: from the cache, or rendered in eight queries.
+    Keyed by the day too, since its bars end today; the hourly rollups move on with the
+    scans."""
+    reader, _limits, state = page_reader(user)
+    today = timezone.localdate()
+    key = _key("status", today.isoformat(), reader.visibility_class, state)
+    part = cache.get(key)
+    if part is None:
+        report = status_report(reader=reader, today=today, scan=state.scan)
+        part = CatalogPart(
+            title=gettext("Status"),
+            nav=report.nav,
+            body=render_to_string("portal/_status_body.html", {"report": report}),
+        )
+        cache.set(key, part, PAGE_CACHE_SECONDS)
+    return part
 
 
 def incident_banner(incidents: list[Incident]) -> str:

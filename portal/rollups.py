@@ -28,7 +28,8 @@ PRUNE_BATCH = 10_000
 
 _COUNTS = ["up", "degraded", "down", "maintenance", "unknown"]
 _SUMMED = [*_COUNTS, "latency_count", "latency_sum_ms"]
-_TOTAL = F("up") + F("degraded") + F("down") + F("maintenance") + F("unknown")
+# How many results a rollup row counts (its statuses added up).
+RESULTS = F("up") + F("degraded") + F("down") + F("maintenance") + F("unknown")
 
 
 def hour_of(at: datetime) -> datetime:
@@ -113,9 +114,9 @@ def closed_hours(check_ids: list[int], hour: datetime) -> dict[int, list[int]]:
         .order_by()
         .values("health_check_id")
         .annotate(
-            day_total=Sum(_TOTAL, filter=in_day, default=0),
+            day_total=Sum(RESULTS, filter=in_day, default=0),
             day_down=Sum("down", filter=in_day, default=0),
-            week_total=Sum(_TOTAL),
+            week_total=Sum(RESULTS),
             week_down=Sum("down"),
         )
     )
@@ -140,7 +141,7 @@ def uptime_over_days(check_ids: list[int], days: int, *, today: date | None = No
         )
         .order_by()
         .values("health_check_id")
-        .annotate(total=Sum(_TOTAL), down=Sum("down"))
+        .annotate(total=Sum(RESULTS), down=Sum("down"))
     )
     return {row["health_check_id"]: _share(row["total"], row["down"]) for row in rows}
 
@@ -159,7 +160,7 @@ def daily_uptime(
         .annotate(day=TruncDate("hour", tzinfo=timezone.get_current_timezone()))
         .order_by()
         .values("health_check_id", "day")
-        .annotate(total=Sum(_TOTAL), down=Sum("down"))
+        .annotate(total=Sum(RESULTS), down=Sum("down"))
     )
     for row in rows:
         index = (row["day"] - first).days

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db.models import BooleanField, CharField, ExpressionWrapper, F, Q, Value
+from django.db.models import (
+    BooleanField,
+    CharField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 
-from . import health
+from . import health, rollups
+from . import status as item_status
 from .diagram import ArchitectureMap, layout_architecture_map
 from .models import (
     Category,
@@ -17,8 +29,10 @@ from .models import (
     ConfigNote,
     DataStore,
     FocusArea,
+    HealthRollup,
     HealthStatus,
     Incident,
+    IncidentUpdate,
     Service,
 )
 from .models.health import shown_status
@@ -147,6 +161,7 @@ class CategoryOverview:
                     "talks_to": [other.slug for other in service.talks_to_shown],
                     "visible_to_groups": self.limit_of(service),
                     "health": service.health.as_dict(),
+                    "slo": service.slo.as_dict() if service.slo else None,
                 }
                 for service in self.services
             ],
@@ -160,6 +175,7 @@ class CategoryOverview:
                     "used_by": [service.slug for service in store.users_shown],
                     "visible_to_groups": self.limit_of(store),
                     "health": store.health.as_dict(),
+                    "slo": store.slo.as_dict() if store.slo else None,
                 }
                 for store in self.data_stores
             ],
@@ -187,7 +203,8 @@ def category_overview(
        uptime and sparkline figures are kept on the check rows by the scans,
     7. the checks that verify its checklist steps (of any category), with the same flag.
 
-    Plus one for the latest scan unless the caller passes `scan` (pages already know it).
+    Plus one for the latest scan unless the caller passes `scan` (pages already know it),
+    and one for the daily rollups when one of its items has an SLO (`attach_slos`).
     A category the reader may not see is not found, exactly as one that does not exist;
     its services and stores they may not see are left out of everything, counts included.
     """
@@ -246,6 +263,7 @@ def category_overview(
         Q(service__category=category) | Q(data_store__category=category)
     )
     health.attach_health(all_services, data_stores, checks)
+    attach_slos([*all_services, *data_stores], category=category)
     category_health = health.category_health(health.parts_of(all_services, data_stores), scan)
 
     menu = [s for s in all_services if s.role == Service.Role.MENU]
@@ -493,3 +511,220 @@ def incidents_report(*, reader: Reader, days: int = 7) -> dict:
             incident.as_dict() for incident in incidents if incident_visible(incident, reader)
         ],
     }
+
+
+def open_incidents(*, reader: Reader, category=None) -> list[Incident]:
+    """Open incidents the reader may see (of one category's root causes), each with its
+    latest update's text (`latest_text`), in one query."""
+    incidents = (
+        Incident.objects.open()
+        .select_related("category", "service", "data_store")
+        .order_by("opened_at", "pk")
+    )
+    if category is not None:
+        incidents = incidents.filter(category=category)
+    latest = IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-at", "-pk")
+    incidents = incidents.annotate(latest_text=Subquery(latest.values("text")[:1]))
+    return [incident for incident in incidents if incident_visible(incident, reader)]
+
+
+def shown_items(model, reader: Reader, categories: dict[int, Category], **filters) -> list:
+    """The services or data stores (`model`) a reader may see, of the `categories` (by id)
+    they may see: hidden services are for staff only, limited items for their groups."""
+    rows = model.objects.filter(category_id__in=categories, **filters)
+    if model is Service and not reader.staff:
+        rows = rows.filter(hidden=False)
+    return [
+        row
+        for row in rows
+        if reader.may_see(row.visible_to_groups, categories[row.category_id].visible_to_groups)
+    ]
+
+
+# Each item's results per day, summed over its checks: {(kind, pk): {day: (total, down)}}.
+DailyCounts = dict[tuple[str, int], dict[date, item_status.Counts]]
+
+
+def daily_counts(*, days: int, today: date, item=None, category=None) -> DailyCounts:
+    """The results of each item's checks (or of one item's, or one category's items') per
+    local day over the last `days` days, today included, from the rollups: one GROUP BY."""
+    rows = HealthRollup.objects.filter(
+        hour__gte=rollups.day_start(today - timedelta(days=days - 1)),
+        hour__lt=rollups.day_start(today + timedelta(days=1)),
+    )
+    if category is not None:
+        rows = rows.filter(
+            Q(health_check__service__category=category)
+            | Q(health_check__data_store__category=category)
+        )
+    if isinstance(item, Service):
+        rows = rows.filter(health_check__service=item)
+    elif item is not None:
+        rows = rows.filter(health_check__data_store=item)
+    item_and_day = ["health_check__service_id", "health_check__data_store_id", "day"]
+    rows = (
+        rows.order_by()
+        .annotate(day=TruncDate("hour", tzinfo=timezone.get_current_timezone()))
+        .values(*item_and_day)
+        .annotate(summed_total=Sum(rollups.RESULTS), summed_down=Sum("down"))
+        .values_list(*item_and_day, "summed_total", "summed_down")
+    )
+    counts: DailyCounts = {}
+    for service, store, day, total, down in rows:
+        key = ("service", service) if service else ("data_store", store)
+        counts.setdefault(key, {})[day] = (total, down)
+    return counts
+
+
+def attach_slos(items: list, *, category, today: date | None = None) -> None:
+    """Give each service and data store (of `category`) its `slo` (an Slo, or None without a
+    target), from the rollups over the longest window: one query, none when no item has a
+    target."""
+    for item in items:
+        item.slo = None
+    promising = [item for item in items if item.slo_target is not None]
+    if not promising:
+        return
+    today = today or timezone.localdate()
+    longest = max(item.slo_window_days for item in promising)
+    counts = daily_counts(days=longest, today=today, category=category)
+    for item in promising:
+        item.slo = item_status.slo_of(item, counts.get(_key_of(item), {}), today=today)
+
+
+@dataclass
+class StatusReport:
+    """What the status page and /api/status/ show."""
+
+    scan: health.ScanInfo | None
+    categories: list[item_status.StatusCategory]
+    incidents: list[Incident]
+    today: date
+    nav: list[tuple[str, str]]  # (slug, name) of every category, for the top bar
+    days: int = item_status.STATUS_DAYS
+
+    def as_dict(self) -> dict:
+        return {
+            "last_scan": health.category_health([], self.scan).as_dict()["last_scan"],
+            "days": self.days,
+            "today": self.today.isoformat(),
+            "incidents": [
+                {
+                    "id": incident.pk,
+                    "title": incident.title,
+                    "category": incident.category.slug,
+                    "cause": incident.cause,
+                    "state": incident.state,
+                    "opened_at": incident.opened_at.isoformat(),
+                    "latest_update": incident.latest_text,
+                }
+                for incident in self.incidents
+            ],
+            "categories": [
+                {
+                    "slug": category.slug,
+                    "name": category.name,
+                    "items": [item.as_dict() for item in category.items],
+                }
+                for category in self.categories
+            ],
+        }
+
+
+def status_report(*, reader: Reader, today: date | None = None, scan=LOAD_SCAN) -> StatusReport:
+    """Every category and item the reader may see, with its status, its SLO and a bar per
+    day of the last STATUS_DAYS days, and the open incidents, in seven queries whatever
+    the catalog's size: the latest scan (unless passed), categories, services, data stores,
+    the enabled checks, the rollups summed per item and day, and the open incidents."""
+    if scan is LOAD_SCAN:
+        scan = health.latest_scan_info()
+    today = today or timezone.localdate()
+    categories = [c for c in Category.objects.all() if reader.may_see(c.visible_to_groups)]
+    by_id = {category.pk: category for category in categories}
+    services = shown_items(Service, reader, by_id)
+    stores = shown_items(DataStore, reader, by_id)
+    health.attach_health(services, stores, health.checks_with_maintenance())
+    report_days = item_status.STATUS_DAYS
+    counts = daily_counts(days=report_days, today=today)
+    dates = item_status.calendar(days=report_days, today=today)
+    shown = {
+        category.pk: item_status.StatusCategory(
+            category.slug, category.name, category.get_absolute_url()
+        )
+        for category in categories
+    }
+    for kind, items in (("service", services), ("data_store", stores)):
+        for item in items:
+            item_counts = counts.get((kind, item.pk), {})
+            shown[item.category_id].items.append(
+                item_status.StatusItem(
+                    kind=kind,
+                    slug=item.slug,
+                    name=item.name,
+                    health=item.health,
+                    days=item_status.days_of(item_counts, dates),
+                    slo=item_status.slo_of(item, item_counts, today=today),
+                )
+            )
+    return StatusReport(
+        scan=scan,
+        categories=[category for category in shown.values() if category.items],
+        incidents=open_incidents(reader=reader),
+        today=today,
+        nav=[(category.slug, category.name) for category in categories],
+    )
+
+
+def status_item(*, category: str, slug: str, reader: Reader | None):
+    """The service or data store `slug` of `category` for its badges and history, if the
+    reader may see it: hidden services for staff only, limited items for their groups, and
+    for a reader who is not a member (None) only unlimited items marked public. Http404
+    otherwise (never saying it exists)."""
+    as_reader = reader or Reader(staff=False)
+    found = Category.objects.filter(slug=category).first()
+    if found is not None and as_reader.may_see(found.visible_to_groups):
+        filters = {"slug": slug} if reader else {"slug": slug, "public_badge": True}
+        for model in (Service, DataStore):
+            items = shown_items(model, as_reader, {found.pk: found}, **filters)
+            if items:
+                items[0].category = found
+                return items[0]
+    raise Http404("No such item.")
+
+
+def item_health(item) -> health.ItemHealth:
+    """One item's current health from its enabled checks, in one query."""
+    checks = health.checks_with_maintenance()
+    if isinstance(item, Service):
+        checks = checks.filter(service=item)
+    else:
+        checks = checks.filter(data_store=item)
+    return health.ItemHealth.from_checks(list(checks))
+
+
+def item_history(item, *, days: int, today: date | None = None) -> dict:
+    """The item's uptime per day over the last `days` days, oldest first, and its SLO, in
+    one query (over its SLO window when that is longer)."""
+    today = today or timezone.localdate()
+    counts = daily_counts(days=max(days, item.slo_window_days), today=today, item=item)
+    dates = item_status.calendar(days=days, today=today)
+    item_counts = counts.get(_key_of(item), {})
+    slo = item_status.slo_of(item, item_counts, today=today)
+    return {
+        "category": item.category.slug,
+        "item": item.slug,
+        "slo": slo.as_dict() if slo else None,
+        "days": [day.as_dict() for day in item_status.days_of(item_counts, dates)],
+    }
+
+
+def item_uptime(item, *, days: int, today: date | None = None) -> float | None:
+    """The item's uptime over the last `days` days (its checks' results together), in one
+    query."""
+    today = today or timezone.localdate()
+    counts = daily_counts(days=days, today=today, item=item)
+    return item_status.uptime_of(counts.get(_key_of(item), {}).values())
+
+
+def _key_of(item) -> tuple[str, int]:
+    return ("service" if isinstance(item, Service) else "data_store", item.pk)

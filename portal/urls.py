@@ -1,11 +1,21 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
+from .status import BADGE_WINDOWS
+
+# status.svg, uptime-7d.svg, uptime-30d.svg, …
+BADGE_KINDS = "|".join(["status", *(f"uptime-{days}d" for days in BADGE_WINDOWS)])
 
 app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("categories/<slug:slug>/", views.category_detail, name="category"),
+    path("status/", views.status_page, name="status"),
+    re_path(
+        rf"^badges/(?P<category>[-a-zA-Z0-9_]+)/(?P<item>[-a-zA-Z0-9_]+)/(?P<kind>{BADGE_KINDS})\.svg$",
+        views.badge,
+        name="badge",
+    ),
     path("checklist/<int:pk>/run/", views.run_checklist_step, name="run-checklist-step"),
 ]

@@ -35,6 +35,13 @@ def signed_in_context(browser, live_server, client, **context_options):
     return context
 
 
+def sideways_overflow(page) -> int:
+    """How many pixels the page scrolls sideways (0 or less: it fits the viewport)."""
+    return page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
 def sign_in_at_provider(page, username: str, password: str) -> None:
     """Keycloak's login form (the dev provider draws the same): what a person fills in."""
     page.wait_for_selector("#kc-form-login")

@@ -11,10 +11,12 @@ from portal.models import (
     DataStore,
     FocusArea,
     HealthCheck,
+    HealthRollup,
     Scan,
     Service,
 )
 from portal.models.health import SPARKLINE_POINTS
+from portal.rollups import day_start
 
 
 def make_category(slug="big", *, services=0, stores=0, items=0, hidden_every=0):
@@ -180,4 +182,11 @@ def make_gitlab_down_alert() -> AlertEvent:
         item="gitlab",
         item_name="GitLab",
         cause="gitlab",
+    )
+
+
+def day_rollup(check, day, *, total: int, down: int) -> HealthRollup:
+    """An unsaved rollup of one check's results on one local day, as compaction leaves it."""
+    return HealthRollup(
+        health_check=check, hour=day_start(day), hours=24, up=total - down, down=down
     )

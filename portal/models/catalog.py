@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -188,7 +189,47 @@ def validate_talks_to(slug: str, talks_to) -> None:
         raise ValidationError(_("A service cannot talk to itself."), code="talks_to_self")
 
 
-class Service(GroupLimited):
+# The longest SLO window: the status page reads this many days of rollups, which cover
+# every item's window in that one query.
+SLO_WINDOW_MAX_DAYS = 90
+
+
+class StatusPublishing(models.Model):
+    """What a service or data store publishes about its health: whether its badges may be
+    read without signing in, and the uptime it promises (its SLO)."""
+
+    public_badge = models.BooleanField(
+        _("public badge"),
+        default=False,
+        help_text=_(
+            "Its status and uptime badges can be read without signing in "
+            "(for embedding in GitLab READMEs and wikis)."
+        ),
+    )
+    slo_target = models.FloatField(
+        _("SLO target (%)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(99.999)],
+        help_text=_("The uptime it promises, e.g. 99.5; empty for none."),
+    )
+    slo_window_days = models.PositiveSmallIntegerField(
+        _("SLO window (days)"),
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(SLO_WINDOW_MAX_DAYS)],
+        help_text=_("The days its uptime is measured over, today included."),
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def badge_is_public(self) -> bool:
+        """Whether anyone may read its badges: marked public, and not a hidden service."""
+        return self.public_badge and not getattr(self, "hidden", False)
+
+
+class Service(GroupLimited, StatusPublishing):
     """A platform tool (GitLab, Jenkins, …) or a supporting component of one."""
 
     class Role(models.TextChoices):
@@ -258,7 +299,7 @@ class Service(GroupLimited):
         return True
 
 
-class DataStore(GroupLimited):
+class DataStore(GroupLimited, StatusPublishing):
     """A database, cache or volume that a category's services keep their state in."""
 
     class Kind(models.TextChoices):

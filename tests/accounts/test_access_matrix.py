@@ -42,9 +42,16 @@ from tests.factories import client_for, make_checks, make_finished_scan, make_gi
 from workspaces.models import Workspace
 
 PAGES = ["/", "/categories/devops/"]
+# Pages about the catalog's health, which name its items but not its texts.
+HEALTH_PAGES = ["/status/"]
 API = ["/api/categories/", "/api/categories/devops/"]
 # JSON that is about the catalog's health but carries no catalog text by itself.
-HEALTH_API = ["/api/health/", "/api/incidents/"]
+HEALTH_API = [
+    "/api/health/",
+    "/api/incidents/",
+    "/api/status/",
+    "/api/items/devops/gitlab/history/",
+]
 
 # Text from the catalog that must never reach someone who is not let in.
 # (The URL itself appears in the language switch, so the slug is not on this list.)
@@ -81,7 +88,7 @@ def token_client(owner, *, spoil=None) -> Client:
 
 
 @pytest.mark.parametrize("visitor", ["anonymous"], indirect=True)
-@pytest.mark.parametrize("url", PAGES + API + HEALTH_API)
+@pytest.mark.parametrize("url", PAGES + HEALTH_PAGES + API + HEALTH_API)
 def test_anonymous_visitors_get_nothing(visitor, url):
     _, client = visitor
     response = client.get(url)
@@ -95,7 +102,7 @@ def test_anonymous_visitors_get_nothing(visitor, url):
 
 
 @pytest.mark.parametrize("visitor", ["carol", "dave", "erin"], indirect=True)
-@pytest.mark.parametrize("url", PAGES)
+@pytest.mark.parametrize("url", PAGES + HEALTH_PAGES)
 def test_members_not_approved_see_a_page_that_says_why(visitor, url):
     name, client = visitor
     response = client.get(url)
@@ -133,6 +140,59 @@ def test_approved_members_and_staff_get_the_health_json(visitor, url):
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("visitor", ["bob", "sam"], indirect=True)
+@pytest.mark.parametrize("url", HEALTH_PAGES)
+def test_approved_members_and_staff_see_the_status_page(visitor, url):
+    _, client = visitor
+    response = client.get(url)
+    assert response.status_code == 200
+    assert "GitLab" in response.content.decode()
+
+
+# Badges: readable by anyone only for items marked public; hidden services' by staff only;
+# to anyone else a badge does not exist (404, never 403: the address says nothing).
+BADGE_READERS = ["anonymous", "carol", "erin", "bob", "sam"]
+BADGE_KINDS = ["status", "uptime-90d"]  # the others: tests/portal/test_status.py
+BADGE_ITEMS = {
+    # item: (marked public, hidden service)
+    "gitlab": (True, False),
+    "gitlab-postgresql": (True, False),
+    "jenkins": (False, False),
+    "jenkins-home": (False, False),
+    "flower": (True, True),
+    "gitlab-runner": (False, True),
+}
+
+
+def badge_expected(reader: str, item: str) -> int:
+    public, hidden = BADGE_ITEMS[item]
+    if hidden:
+        return 200 if reader == "sam" else 404
+    if reader in ("bob", "sam"):
+        return 200
+    return 200 if public else 404
+
+
+@pytest.fixture
+def badge_items(catalog):
+    for slug, (public, hidden) in BADGE_ITEMS.items():
+        Service.objects.filter(slug=slug).update(public_badge=public, hidden=hidden)
+        DataStore.objects.filter(slug=slug).update(public_badge=public)
+
+
+@pytest.mark.parametrize("visitor", BADGE_READERS, indirect=True)
+@pytest.mark.parametrize("item", BADGE_ITEMS)
+@pytest.mark.parametrize("kind", BADGE_KINDS)
+def test_every_badge_answers_each_reader_as_it_should(badge_items, visitor, item, kind):
+    name, client = visitor
+    response = client.get(f"/badges/devops/{item}/{kind}.svg")
+    assert response.status_code == badge_expected(name, item)
+    if response.status_code == 200:
+        assert response["Content-Type"].startswith("image/svg+xml")
+    else:
+        assert no_catalog_data(response.content.decode())
 
 
 def test_waiting_page_says_when_they_signed_up_and_whom_to_ask(catalog, carol, settings):
@@ -544,7 +604,7 @@ def answer(response):
 
 
 @pytest.mark.parametrize("caller", SESSION_CALLERS + TOKEN_CALLERS, indirect=True)
-@pytest.mark.parametrize("url", [*API, "/api/health/"])
+@pytest.mark.parametrize("url", [*API, "/api/health/", "/api/status/"])
 def test_every_caller_of_the_members_api_gets_what_they_may(caller, url):
     name, client = caller
     response = client.get(url)

@@ -12,6 +12,8 @@ OPERATIONS = {
     ("get", "/api/categories/{slug}/"),
     ("get", "/api/health/"),
     ("get", "/api/incidents/"),
+    ("get", "/api/items/{category}/{item}/history/"),
+    ("get", "/api/status/"),
     ("get", "/api/members/pending/"),
     ("post", "/api/members/{username}/approve/"),
     ("post", "/api/members/{username}/reject/"),

@@ -45,6 +45,7 @@ def test_admin_refuses_an_unusable_location(catalog, alice_client):
             "location": "ftp://gitlab.example.com",
             "access": "keycloak_oidc",
             "position": 20,
+            "slo_window_days": 30,
         },
     )
     assert response.status_code == 200
@@ -89,6 +90,7 @@ def service_form(service, **changes) -> dict:
         "location": service.location,
         "access": service.access,
         "position": service.position,
+        "slo_window_days": service.slo_window_days,
         "talks_to": [other.pk for other in service.talks_to.all()],
         **changes,
     }

@@ -62,6 +62,7 @@ def test_category_detail_shape(catalog, bob_client):
         "data_stores": ["gitlab-postgresql", "gitlab-redis"],
         "talks_to": [],
         "visible_to_groups": None,  # for staff only
+        "slo": None,
     }
     jenkins_home = body["data_stores"][2]
     assert jenkins_home.pop("health")["status"] == "unknown"
@@ -73,6 +74,7 @@ def test_category_detail_shape(catalog, bob_client):
         "remark": "전통적인 RDBMS가 아니라 파일시스템 볼륨 기반 상태 저장",
         "used_by": ["jenkins"],
         "visible_to_groups": None,
+        "slo": None,
     }
     assert body["checklist"][0] == (
         "GitLab 로그인 문제 시 `/gitlab/users/auth/openid_connect` POST 흐름과 callback 로그 확인"

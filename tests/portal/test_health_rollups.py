@@ -258,7 +258,7 @@ def test_pruning_keeps_recent_results_and_rollups_deleting_in_batches(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_upgrade_counts_the_results_kept_so_far_into_rollups(catalog):
-    call_command("migrate", "portal", "0007_health_rollups_short_raw_retention", verbosity=0)
+    call_command("migrate", "portal", "0008_health_rollups_short_raw_retention", verbosity=0)
     checks = [
         HealthCheck.objects.create(
             slug=f"{slug}-check", service=Service.objects.get(slug=slug), target="/health"

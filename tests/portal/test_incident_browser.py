@@ -7,7 +7,7 @@ from django.test import Client
 
 from portal.incidents import incident_post_update
 from portal.models import Category, DataStore, HealthCheck, Incident
-from tests.browser import ARTIFACTS, chromium, signed_in_context
+from tests.browser import ARTIFACTS, chromium, sideways_overflow, signed_in_context
 from tests.factories import make_checks, make_finished_scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,9 +60,7 @@ def test_the_incident_banner_heads_the_page_and_reflows(
             assert "디스크가 가득 찼습니다. 정리 중입니다." in text
             # Above everything else the page says.
             assert banner.bounding_box()["y"] < page.locator("h1").bounding_box()["y"]
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
+            overflow = sideways_overflow(page)
             assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {name} width"
             image = ARTIFACTS / f"incident-banner-{shot}-{name}.png"
             page.screenshot(path=str(image))

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0006_catalog_items_visible_to_groups'),
+        ('portal', '0007_service_datastore_public_badge_and_slo'),
     ]
 
     operations = [

@@ -42,7 +42,7 @@ def results_into_rollups(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0007_health_rollups_short_raw_retention"),
+        ("portal", "0008_health_rollups_short_raw_retention"),
     ]
 
     operations = [

@@ -1,0 +1,147 @@
+"""The status page and a 90-day uptime query for 2,000 items with 90 days of rollups each,
+on PostgreSQL: server time of each.
+
+    createdb -h 127.0.0.1 -U postgres aixops_bench_status
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/aixops_bench_status \\
+        .venv/bin/python bench/status.py [--items 2000]
+
+The script empties the catalog and health tables of that database, writes 20 categories of
+items (4 services to a data store), a check each and a rollup per check and day for 90
+days (one INSERT … SELECT), then times, best of five:
+- the 90-day uptime of every check (`uptime_over(90)`, one figure each);
+- the 90-day uptime of every item, per day (`daily_counts`, what the bars are drawn from);
+- the status report (`status_report`: the page's seven queries and the objects);
+- the status page as a member gets it with its cache cold (report, template, response);
+- the status page from its cache, and `/api/status/`.
+Goal: under 100 ms server time for the page and the 90-day query.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _django
+
+CATEGORIES = 20
+DAYS = 90
+
+
+def best_of(runs: int, call) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - started)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=2000)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (see the docstring).")
+    # The page's cache in this process: the cold runs empty it, which must touch no
+    # shared cache.
+    os.environ["CACHE_URL"] = "locmemcache://bench-status"
+    _django.setup()
+
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from accounts.models import User
+    from portal import rollups
+    from portal.models import Category, DataStore, HealthCheck, Scan, Service
+    from portal.rollups import uptime_over_days
+    from portal.selectors import daily_counts, status_report
+    from portal.visibility import Reader
+
+    HealthCheck.objects.all().delete()
+    Category.objects.all().delete()
+    per_category = args.items // CATEGORIES
+    for c in range(CATEGORIES):
+        category = Category.objects.create(
+            slug=f"bench-{c}", name=f"Bench {c}", title=f"Bench {c}", summary="bench", position=c
+        )
+        stores = per_category // 5
+        services = Service.objects.bulk_create(
+            Service(category=category, slug=f"b{c}-svc-{n}", name=f"Service {c}.{n}", summary="")
+            for n in range(per_category - stores)
+        )
+        data_stores = DataStore.objects.bulk_create(
+            DataStore(
+                category=category,
+                slug=f"b{c}-store-{n}",
+                name=f"Store {c}.{n}",
+                kind=DataStore.Kind.RELATIONAL,
+                description="",
+                slo_target=99.5 if n % 2 else None,
+            )
+            for n in range(stores)
+        )
+        HealthCheck.objects.bulk_create(
+            [HealthCheck(slug=s.slug, service=s, target="/", status="up") for s in services]
+            + [
+                HealthCheck(slug=s.slug, data_store=s, kind="tcp", target="db:5432", status="up")
+                for s in data_stores
+            ]
+        )
+    Service.objects.filter(pk__in=list(Service.objects.values_list("pk", flat=True))[::3]).update(
+        slo_target=99.9
+    )
+    today = timezone.localdate()
+    now = timezone.now()
+    Scan.objects.create(state=Scan.State.FINISHED, started_at=now, finished_at=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO portal_healthrollup (
+                health_check_id, hour, hours, up, degraded, down, maintenance, unknown,
+                latency_count, latency_sum_ms
+            )
+            SELECT c.id, %s::timestamptz - d * interval '1 day', 24,
+                   1440 - (c.id + d) %% 7, 0, (c.id + d) %% 7, 0, 0, 0, 0
+            FROM portal_healthcheck c CROSS JOIN generate_series(0, %s) AS d
+            """,
+            [rollups.day_start(today), DAYS - 1],
+        )
+        cursor.execute("ANALYZE")
+        cursor.execute("SELECT version()")
+        version = cursor.fetchone()[0].split(",")[0]
+    items = HealthCheck.objects.count()
+    print(f"{os.cpu_count()} cores, {version}; {items} items, {items * DAYS:,} rollups")
+
+    member, _ = User.objects.get_or_create(username="bench-status", membership="approved")
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(member)
+
+    check_ids = list(HealthCheck.objects.values_list("pk", flat=True))
+    seconds, uptimes = best_of(5, lambda: uptime_over_days(check_ids, DAYS, today=today))
+    print(f"90-day uptime, {len(uptimes)} checks (uptime_over_days): {seconds * 1000:.0f} ms")
+    seconds, counts = best_of(5, lambda: daily_counts(days=DAYS, today=today))
+    print(f"90-day uptime per day, {len(counts)} items (daily_counts): {seconds * 1000:.0f} ms")
+    seconds, _ = best_of(5, lambda: status_report(reader=Reader(staff=False), today=today))
+    print(f"status report (the page's queries and objects): {seconds * 1000:.0f} ms")
+
+    def cold_page():
+        cache.clear()
+        response = client.get("/status/")
+        assert response.status_code == 200
+        return len(response.content)
+
+    seconds, size = best_of(5, cold_page)
+    print(f"/status/, cache cold: {seconds * 1000:.0f} ms ({size / 1e6:.1f} MB)")
+    seconds, _ = best_of(5, lambda: client.get("/status/"))
+    print(f"/status/, cached: {seconds * 1000:.0f} ms")
+    seconds, _ = best_of(5, lambda: client.get("/api/status/"))
+    print(f"/api/status/: {seconds * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

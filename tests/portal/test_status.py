@@ -1,0 +1,382 @@
+"""The status page, the SVG badges and SLOs: each item's status now and its uptime per day
+from the daily rollups, against the target it promises."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
+
+from portal.models import (
+    DataStore,
+    HealthCheck,
+    HealthRollup,
+    HealthStatus,
+    Incident,
+    IncidentUpdate,
+    Service,
+)
+from portal.rollups import day_start
+from portal.selectors import category_overview, status_report
+from portal.status import Slo, render_badge, text_width, uptime_band
+from portal.visibility import Reader
+from tests.factories import client_for, day_rollup, make_category, make_finished_scan
+from tests.portal.test_admin import service_form
+
+
+def english(user=None) -> Client:
+    """A client reading English (the portal's default is Korean), signed in as `user`."""
+    client = client_for(user) if user else Client()
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+def rollups(check, days: int, *, total: int = 1000, down: int = 1):
+    """A rollup a day for the last `days` days, today included."""
+    today = timezone.localdate()
+    HealthRollup.objects.bulk_create(
+        day_rollup(check, today - timedelta(days=n), total=total, down=down)
+        for n in range(days)
+    )
+
+
+@pytest.fixture
+def published(catalog):
+    """GitLab public with an SLO of 99.5 % over 30 days, 30 days at 99.9 %; Jenkins for
+    members only; Flower hidden (and marked public, which its being hidden overrides);
+    GitLab's PostgreSQL public."""
+    make_finished_scan()
+    Service.objects.filter(slug="gitlab").update(public_badge=True, slo_target=99.5)
+    Service.objects.filter(slug="flower").update(hidden=True, public_badge=True)
+    DataStore.objects.filter(slug="gitlab-postgresql").update(public_badge=True)
+    gitlab = HealthCheck.objects.create(
+        slug="gitlab-http",
+        service=Service.objects.get(slug="gitlab"),
+        target="/-/health",
+        status=HealthStatus.UP,
+    )
+    rollups(gitlab, 30)
+    flower = HealthCheck.objects.create(
+        slug="flower-http",
+        service=Service.objects.get(slug="flower"),
+        target="/",
+        status=HealthStatus.DOWN,
+    )
+    rollups(flower, 3, down=500)
+    return gitlab
+
+
+def item_html(body: str, slug: str) -> str:
+    match = re.search(rf'<li class="status-item[^"]*" data-item="{slug}">(.*?)</li>', body, re.S)
+    assert match, f"{slug} is not on the page"
+    return match.group(1)
+
+
+def test_the_status_page_shows_each_item_with_a_bar_per_day_and_its_slo(published, bob):
+    response = english(bob).get("/status/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    gitlab = item_html(body, "gitlab")
+    bars = re.findall(r'<span class="day day-(\w+)" title="([^"]+)"', gitlab)
+    assert len(bars) == 90
+    today = timezone.localdate()
+    assert bars[-1] == ("ok", f"{today.isoformat()}: 99.9%")
+    assert bars[-30][0] == "ok" and bars[-31][0] == "none"
+    assert bars[0] == ("none", f"{(today - timedelta(days=89)).isoformat()}: no data")
+    assert "99.9% of 99.5% · 80% of budget left" in gitlab
+    # An item with no check and no history: unknown, all grey.
+    jenkins = item_html(body, "jenkins")
+    assert jenkins.count("day-none") == 90
+    assert 'href="/status/" aria-current="page"' in body
+
+
+def test_members_do_not_see_hidden_items_staff_do(published, bob, sam):
+    assert 'data-item="flower"' not in english(bob).get("/status/").content.decode()
+    flower = item_html(english(sam).get("/status/").content.decode(), "flower")
+    assert flower.count("day-bad") == 3
+
+
+def test_the_status_page_speaks_korean(published, bob):
+    body = client_for(bob).get("/status/", headers={"accept-language": "ko"}).content.decode()
+    assert "예산" in item_html(body, "gitlab")
+
+
+def test_open_incidents_head_the_status_page_with_their_latest_update(published, bob):
+    gitlab = Service.objects.get(slug="gitlab")
+    incident = Incident.objects.create(
+        category=gitlab.category, service=gitlab, title="GitLab is down", cause="gitlab"
+    )
+    IncidentUpdate.objects.create(incident=incident, state="identified", text="Disk full")
+    body = english(bob).get("/status/").content.decode()
+    assert "GitLab is down" in body and "Disk full" in body
+
+
+def test_the_status_report_costs_the_same_queries_whatever_the_catalogs_size(
+    published, django_assert_num_queries
+):
+    with django_assert_num_queries(7):
+        small = status_report(reader=Reader(staff=True))
+    big = make_category(services=40, stores=20)
+    for service in big.services.all()[:25]:
+        rollups(HealthCheck.objects.create(slug=service.slug, service=service, target="/"), 90)
+    with django_assert_num_queries(7):
+        large = status_report(reader=Reader(staff=True))
+    assert (
+        sum(len(c.items) for c in large.categories)
+        == sum(len(c.items) for c in small.categories) + 60
+    )
+
+
+def test_the_status_page_is_cached_until_a_scan_or_the_catalog_moves(published, bob):
+    client = english(bob)
+    client.get("/status/")
+    with CaptureQueriesContext(connection) as cached:
+        client.get("/status/")
+    # The signed-in user and page_state: the report comes from the cache.
+    assert len(cached) == 2
+    HealthRollup.objects.filter(hour=day_start(timezone.localdate())).update(up=0, down=1000)
+    assert 'class="day day-bad" title' not in client.get("/status/").content.decode()
+    make_finished_scan()
+    assert 'class="day day-bad" title' in client.get("/status/").content.decode()
+
+
+# Badges
+
+BADGE = "/badges/devops/{item}/{kind}.svg"
+
+
+def test_a_public_badge_shows_the_status_in_its_colour_and_is_cacheable(published):
+    response = english().get(BADGE.format(item="gitlab", kind="status"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml; charset=utf-8"
+    svg = response.content.decode()
+    assert svg.startswith("<svg") and "<title>status: up</title>" in svg
+    assert 'fill="#4c1"' in svg
+    assert "@font-face" not in svg and "http" not in svg.replace("http://www.w3.org/2000/svg", "")
+    assert response["Cache-Control"] == "max-age=300, public"
+    assert "Accept-Language" in response["Vary"]
+    etag = response["ETag"]
+    again = english().get(
+        BADGE.format(item="gitlab", kind="status"), headers={"if-none-match": etag}
+    )
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize(
+    "kind, figure, colour",
+    [
+        ("uptime-7d", "99.9%", "#4c1"),
+        ("uptime-30d", "99.9%", "#4c1"),
+        ("uptime-90d", "99.9%", "#4c1"),
+    ],
+)
+def test_an_uptime_badge_shows_the_uptime_over_its_window(published, kind, figure, colour):
+    svg = english().get(BADGE.format(item="gitlab", kind=kind)).content.decode()
+    days = kind.removeprefix("uptime-").removesuffix("d")
+    assert f"<title>uptime {days}d: {figure}</title>" in svg
+    assert f'fill="{colour}"' in svg
+
+
+def test_an_uptime_badge_without_history_says_so_in_grey(published):
+    svg = english().get(BADGE.format(item="gitlab-postgresql", kind="uptime-30d")).content.decode()
+    assert "<title>uptime 30d: no data</title>" in svg and 'fill="#9f9f9f"' in svg
+
+
+def test_a_down_item_with_a_bad_week_is_red(published, sam):
+    svg = english(sam).get(BADGE.format(item="flower", kind="uptime-7d")).content.decode()
+    assert "<title>uptime 7d: 50%</title>" in svg and 'fill="#e05d44"' in svg
+    status = english(sam).get(BADGE.format(item="flower", kind="status")).content.decode()
+    assert "status: down" in status and 'fill="#e05d44"' in status
+
+
+def test_a_members_badge_is_private_to_their_browser(published, bob):
+    response = english(bob).get(BADGE.format(item="jenkins", kind="status"))
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "max-age=300, private"
+
+
+def test_an_unknown_badge_kind_or_item_is_404(published, sam):
+    client = english(sam)
+    assert client.get("/badges/devops/gitlab/uptime-14d.svg").status_code == 404
+    assert client.get(BADGE.format(item="nope", kind="status")).status_code == 404
+    assert client.get("/badges/identity-access/gitlab/status.svg").status_code == 404
+
+
+def test_a_badge_is_read_in_the_readers_language(published):
+    svg = (
+        Client()
+        .get(BADGE.format(item="gitlab", kind="status"), headers={"accept-language": "ko"})
+        .content.decode()
+    )
+    assert "<title>상태:" in svg
+
+
+def test_badge_width_fits_wide_characters():
+    assert text_width("up") == 14
+    assert text_width("정상") == 24
+    svg = render_badge("status", "up", "up")
+    assert 'width="76"' in svg  # (6 * 7 + 10) + (2 * 7 + 10)
+
+
+# SLO arithmetic
+
+
+@pytest.mark.parametrize(
+    "uptime, left, met",
+    [(99.71, 42.0, True), (99.5, 0.0, True), (100, 100.0, True), (99.0, -100.0, False)],
+)
+def test_the_error_budget_left_is_the_share_of_100_minus_target_not_spent(uptime, left, met):
+    slo = Slo(target=99.5, window_days=30, uptime=uptime)
+    assert slo.budget_left == left
+    assert slo.met is met
+
+
+def test_an_slo_without_results_has_no_budget_figure():
+    slo = Slo(target=99.9, window_days=7, uptime=None)
+    assert slo.budget_left is None and slo.met is None
+    with translation.override("en"):
+        assert slo.label == "SLO 99.9% over 7 days: no data yet"
+
+
+def test_the_slo_is_measured_over_its_window_from_generated_rollups(published):
+    gitlab = Service.objects.get(slug="gitlab")
+    today = timezone.localdate()
+    # 20 more days long ago at 90 %: outside a 30-day window, inside a 60-day one.
+    HealthRollup.objects.bulk_create(
+        day_rollup(published, today - timedelta(days=30 + n), total=1000, down=100)
+        for n in range(20)
+    )
+    report = status_report(reader=Reader(staff=False))
+    slo = next(i for c in report.categories for i in c.items if i.slug == "gitlab").slo
+    assert (slo.uptime, slo.budget_left) == (99.9, 80.0)
+    gitlab.slo_window_days = 60
+    gitlab.save()
+    report = status_report(reader=Reader(staff=False))
+    slo = next(i for c in report.categories for i in c.items if i.slug == "gitlab").slo
+    assert slo.uptime == 95.94  # (30 * 999 + 20 * 900) / 50,000
+    assert slo.met is False
+
+
+@pytest.mark.parametrize(
+    "uptime, band",
+    [(None, "none"), (100, "ok"), (99.95, "ok"), (99.5, "minor"), (97, "major"), (50, "bad")],
+)
+def test_a_days_uptime_picks_its_colour(uptime, band):
+    assert uptime_band(uptime) == band
+
+
+# The Admin UI
+
+
+def test_an_admin_marks_an_item_public_and_sets_its_slo(catalog, alice_client):
+    jenkins = Service.objects.get(slug="jenkins")
+    url = f"/admin/portal/service/{jenkins.pk}/change/"
+    form = service_form(jenkins, public_badge="on", slo_target="99.5", slo_window_days=7)
+    windows = {"maintenance_windows-TOTAL_FORMS": "0", "maintenance_windows-INITIAL_FORMS": "0"}
+    response = alice_client.post(url, {**form, **windows})
+    assert response.status_code == 302
+    jenkins.refresh_from_db()
+    assert (jenkins.public_badge, jenkins.slo_target, jenkins.slo_window_days) == (True, 99.5, 7)
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [({"slo_target": "100"}, "slo_target"), ({"slo_window_days": "91"}, "slo_window_days")],
+)
+def test_an_slo_that_leaves_no_budget_or_outruns_the_history_is_refused(
+    catalog, alice_client, changes, field
+):
+    jenkins = Service.objects.get(slug="jenkins")
+    url = f"/admin/portal/service/{jenkins.pk}/change/"
+    response = alice_client.post(url, service_form(jenkins, **changes))
+    assert response.status_code == 200
+    assert set(response.context["adminform"].form.errors) == {field}
+    jenkins.refresh_from_db()
+    assert jenkins.slo_target is None and jenkins.slo_window_days == 30
+
+
+# JSON
+
+
+def test_the_status_json_has_what_the_page_shows(published, bob):
+    data = english(bob).get("/api/status/").json()
+    assert data["days"] == 90
+    devops = next(c for c in data["categories"] if c["slug"] == "devops")
+    gitlab = next(i for i in devops["items"] if i["slug"] == "gitlab")
+    assert gitlab["status"] == "up" and gitlab["kind"] == "service"
+    assert gitlab["slo"] == {
+        "target": 99.5,
+        "window_days": 30,
+        "uptime": 99.9,
+        "budget_left": 80.0,
+        "met": True,
+    }
+    assert len(gitlab["days"]) == 90 and gitlab["days"][-1]["uptime"] == 99.9
+    assert gitlab["days"][0]["uptime"] is None
+    assert all(i["slug"] != "flower" for i in devops["items"])
+
+
+def test_an_items_history_json_gives_its_daily_uptime(published, bob, sam):
+    data = english(bob).get("/api/items/devops/gitlab/history/?days=7").json()
+    assert data["category"] == "devops" and data["item"] == "gitlab"
+    assert [day["uptime"] for day in data["days"]] == [99.9] * 7
+    assert data["days"][-1]["day"] == timezone.localdate().isoformat()
+    assert data["slo"]["budget_left"] == 80.0
+    assert english(bob).get("/api/items/devops/flower/history/").status_code == 404
+    assert len(english(sam).get("/api/items/devops/flower/history/").json()["days"]) == 90
+
+
+@pytest.mark.parametrize("days", ["0", "401", "many"])
+def test_a_history_of_a_bad_number_of_days_is_refused(published, bob, days):
+    response = english(bob).get(f"/api/items/devops/gitlab/history/?days={days}")
+    assert response.status_code == 422
+
+
+# The category page's cards
+
+
+def test_a_card_shows_its_slo_for_one_more_query(published, bob, django_assert_num_queries):
+    with django_assert_num_queries(8):
+        overview = category_overview(slug="identity-access", reader=Reader(staff=False))
+    assert all(store.slo is None for store in overview.data_stores)
+    with django_assert_num_queries(9):
+        overview = category_overview(slug="devops", reader=Reader(staff=False))
+    gitlab = next(service for service in overview.services if service.slug == "gitlab")
+    assert gitlab.slo.budget_left == 80.0
+    body = english(bob).get("/categories/devops/").content.decode()
+    assert "99.9% of 99.5% · 80% of budget left" in body
+    data = english(bob).get("/api/categories/devops/").json()
+    slos = {service["slug"]: service["slo"] for service in data["services"]}
+    assert slos["gitlab"]["budget_left"] == 80.0 and slos["jenkins"] is None
+
+
+def test_an_item_limited_to_groups_is_on_the_status_page_and_badges_of_its_groups_only(
+    published, bob
+):
+    Service.objects.filter(slug="gitlab").update(visible_to_groups=["/platform/devops"])
+    client = english(bob)
+    slugs = {
+        item["slug"]
+        for category in client.get("/api/status/").json()["categories"]
+        for item in category["items"]
+    }
+    assert "gitlab" not in slugs and "jenkins" in slugs
+    assert 'data-item="gitlab"' not in client.get("/status/").content.decode()
+    # Public or not, a limited item's badge and history do not exist for outsiders.
+    assert client.get("/badges/devops/gitlab/status.svg").status_code == 404
+    assert Client().get("/badges/devops/gitlab/status.svg").status_code == 404
+    assert client.get("/api/items/devops/gitlab/history/").status_code == 404
+
+    bob.groups.add(Group.objects.create(name="/platform/devops"))
+    slugs = {
+        item["slug"]
+        for category in client.get("/api/status/").json()["categories"]
+        for item in category["items"]
+    }
+    assert "gitlab" in slugs
+    assert client.get("/badges/devops/gitlab/status.svg").status_code == 200
+    assert client.get("/api/items/devops/gitlab/history/").status_code == 200
