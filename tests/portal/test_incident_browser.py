@@ -3,12 +3,11 @@ kept."""
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
 
 from portal.incidents import incident_post_update
 from portal.models import Category, DataStore, HealthCheck, Incident
 from tests.browser import ARTIFACTS, chromium, sideways_overflow, signed_in_context
-from tests.factories import make_checks, make_finished_scan
+from tests.factories import client_for, make_checks, make_finished_scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,10 +30,7 @@ def member_session(live_server, django_user_model):
     incident_post_update(
         incident=incident, state="identified", text="디스크가 가득 찼습니다. 정리 중입니다."
     )
-    bob = django_user_model.objects.create_user(username="bob", membership="approved")
-    client = Client()
-    client.force_login(bob)
-    return client
+    return client_for(django_user_model.objects.create_user(username="bob", membership="approved"))
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,11 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
 from django.utils import timezone
 
 from portal.models import Category, HealthCheck, HealthRollup, Incident, Service
 from tests.browser import ARTIFACTS, chromium, sideways_overflow, signed_in_context
-from tests.factories import day_rollup, make_checks, make_finished_scan
+from tests.factories import client_for, day_rollup, make_checks, make_finished_scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,10 +43,7 @@ def member_session(live_server, django_user_model):
     Incident.objects.create(
         title="Jenkins", category=jenkins.category, service=jenkins, cause="jenkins"
     )
-    bob = django_user_model.objects.create_user(username="bob", membership="approved")
-    client = Client()
-    client.force_login(bob)
-    return client
+    return client_for(django_user_model.objects.create_user(username="bob", membership="approved"))
 
 
 @pytest.mark.parametrize(
