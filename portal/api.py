@@ -3,12 +3,13 @@ health before a deploy). Part of the portal's API (aixops.api), which describes 
 OpenAPI schema from these types; approved members only (accounts.access), by session or
 personal API token."""
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from ninja import Field, Path, Query, Router, Schema, Status
 
 from accounts.access import ApiAccess
 from aixops.api import REFUSALS, InvalidInput, Refusal
 
+from .pages import cached_json
 from .selectors import (
     category_overview,
     health_report,
@@ -256,6 +257,11 @@ def _reader(request) -> tuple[Reader, Limits]:
     return reader_for(request.user, paths=limits.paths), limits
 
 
+def _json(body: str) -> HttpResponse:
+    """A cached answer, already checked against its schema when it was made."""
+    return HttpResponse(body, content_type="application/json; charset=utf-8")
+
+
 @router.api_operation(
     ["GET", "HEAD"],
     "/categories/",
@@ -297,11 +303,14 @@ def categories(request):
     summary="One category's overview with its health",
 )
 def category(request, slug: str = Path(..., pattern=r"^[-a-zA-Z0-9_]+$", examples=["devops"])):
+    def build(reader, _limits, scan) -> str:
+        overview = category_overview(slug=slug, reader=reader, scan=scan)
+        return CategoryOverview.model_validate(overview.as_dict()).model_dump_json()
+
     try:
-        overview = category_overview(slug=slug, reader=_reader(request)[0])
+        return _json(cached_json(f"category:{slug}", request.user, build))
     except Http404:
         return Status(404, {"error": "no such category"})
-    return overview.as_dict()
 
 
 @router.api_operation(
@@ -312,7 +321,10 @@ def category(request, slug: str = Path(..., pattern=r"^[-a-zA-Z0-9_]+$", example
     summary="The latest status of every category, service and data store",
 )
 def health(request):
-    return health_report(reader=_reader(request)[0])
+    def build(reader, _limits, scan) -> str:
+        return HealthReport.model_validate(health_report(reader=reader)).model_dump_json()
+
+    return _json(cached_json("health", request.user, build))
 
 
 @router.api_operation(

@@ -11,6 +11,7 @@ member's groups when some item of the catalog is limited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
@@ -159,6 +160,19 @@ def status_part(*, user) -> CatalogPart:
         )
         cache.set(key, part, PAGE_CACHE_SECONDS)
     return part
+
+
+def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | None], str]) -> str:
+    """The JSON of an API answer as `user` may see it, cached like the pages (by what it
+    is, the reader's visibility class, the language, the catalog revision and the latest
+    scan): `build` makes it once per key, from the reader, the limits and the scan."""
+    reader, limits, state = page_reader(user)
+    key = _key("api", what, reader.visibility_class, state)
+    body = cache.get(key)
+    if body is None:
+        body = build(reader, limits, state.scan)
+        cache.set(key, body, PAGE_CACHE_SECONDS)
+    return body
 
 
 def incident_banner(incidents: list[Incident]) -> str:

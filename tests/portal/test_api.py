@@ -1,6 +1,7 @@
 """The JSON API returns what the pages show, counts included."""
 
-from portal.models import Service
+from portal.models import Category, HealthCheck, Service
+from tests.factories import make_checks, make_finished_scan
 
 
 def test_category_list_shape(catalog, bob_client):
@@ -126,3 +127,23 @@ def test_unknown_category_is_404(catalog, bob_client):
 
 def test_api_rejects_writes(catalog, bob_client):
     assert bob_client.post("/api/categories/devops/").status_code == 405
+
+
+def test_the_cached_json_follows_each_scan_and_catalog_change(catalog, bob_client):
+    devops = Category.objects.get(slug="devops")
+    make_checks(devops)
+    make_finished_scan()
+    assert bob_client.get("/api/health/").json()["services"][0]["status"] == "up"
+    before = bob_client.get("/api/categories/devops/").json()
+    HealthCheck.objects.filter(service__slug="gitlab").update(status="down")
+    make_finished_scan()
+    statuses = {s["slug"]: s["status"] for s in bob_client.get("/api/health/").json()["services"]}
+    assert statuses["gitlab"] == "down"
+    after = bob_client.get("/api/categories/devops/").json()
+    assert after["last_scan"]["id"] != before["last_scan"]["id"]
+    Service.objects.filter(slug="gitlab").update(summary="Moved")
+    Service.objects.get(slug="jenkins").save()  # a catalog write through the ORM's signals
+    assert {
+        s["slug"]: s["summary"]
+        for s in bob_client.get("/api/categories/devops/").json()["services"]
+    }["gitlab"] == "Moved"
