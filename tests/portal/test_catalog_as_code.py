@@ -129,7 +129,7 @@ def test_group_limits_round_trip(exported):
     gitlab = Service.objects.get(slug="gitlab")
     assert gitlab.visible_to_groups == ["/platform/devops", "/platform/sre"]
     data = yaml.safe_load(export_text())
-    devops, identity = data["categories"]
+    devops, identity, _workspaces = data["categories"]
     assert devops["services"][1]["visible_to_groups"] == ["/platform/devops", "/platform/sre"]
     assert devops["data_stores"][0]["visible_to_groups"] == ["/platform/devops"]
     assert identity["visible_to_groups"] == ["/platform/identity"]
@@ -153,12 +153,14 @@ def test_dry_run_reports_but_writes_nothing(exported):
 
 
 def test_prune_deletes_what_the_file_leaves_out(exported):
-    edit(exported, lambda data: data["categories"].pop())
+    edit(exported, lambda data: data["categories"].__delitem__(slice(1, None)))
     assert run_import(exported) == ["No changes."]
     changes = run_import(exported, "--prune")
     assert "- data store keycloak-postgresql" in changes
     assert "- service oauth2-proxy" in changes
     assert "- category identity-access" in changes
+    assert "- service jupyterhub" in changes
+    assert "- category workspaces" in changes
     assert list(Category.objects.values_list("slug", flat=True)) == ["devops"]
 
 
