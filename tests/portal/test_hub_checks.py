@@ -1,10 +1,11 @@
 """The Workspaces category's checks against a real JupyterHub (tests/hub.py): the local
 fixture's check of the hub bin/run starts, and production's paths under the platform
-domain, run by a scan."""
+domain and the realm's `jupyterhub` client (the dev provider), run by a scan."""
 
 import pytest
 from django.core.management import call_command
 
+from devtools.oidc_provider import running_provider
 from portal.models import ChecklistItem, HealthCheck
 from portal.scans import scan_run
 from tests.hub import hub  # noqa: F401  (the module's running hub)
@@ -34,10 +35,17 @@ def test_production_hub_checks_pass_on_the_hubs_paths(transactional_db, settings
     # The hub's proxy stands for the platform domain, which serves /hub/ the same way.
     settings.PLATFORM_BASE_URL = hub.url
     call_command("loaddata", "catalog", "health_checks", verbosity=0)
-    checks = HealthCheck.objects.filter(slug__in=["jupyterhub-http", "jupyterhub-sso-redirect"])
-    summary = scan_run(check_ids=[check.pk for check in checks])
-    assert (summary["checked"], summary["up"]) == (2, 2)
+    checks = HealthCheck.objects.filter(service__slug="jupyterhub")
+    # The realm knows the hub's client as it does in production: its callback on the hub.
+    with running_provider(clients=[hub.provider_client()], test_hooks=False) as realm:
+        settings.OIDC_ISSUER = realm.issuer
+        summary = scan_run(check_ids=[check.pk for check in checks])
+    assert (summary["checked"], summary["up"]) == (3, 3)
     assert dict(checks.values_list("slug", "detail")) == {
         "jupyterhub-http": "HTTP 200",
         "jupyterhub-sso-redirect": f"sends to sign in: HTTP 302 to {hub.url}/hub/login",
+        "jupyterhub-oidc": (
+            "issuer matches, 1 signing key (RS256), clock within 30 s, "
+            "authorization request of jupyterhub accepted"
+        ),
     }
