@@ -354,6 +354,16 @@ def test_locate_points_a_services_links_where_it_runs(catalog, bob_client):
     assert page_state()[0].number == revision
 
 
+def test_locate_points_the_hubs_card_at_the_hub_bin_run_starts(catalog, bob_client):
+    # bin/run: `catalog locate jupyterhub "$JUPYTERHUB_URL/hub/"`; the seed says /hub/.
+    assert 'href="/hub/">JupyterHub</a>' in bob_client.get("/categories/workspaces/").text
+    assert locate("jupyterhub", "http://127.0.0.1:8001/hub/") == (
+        "jupyterhub: /hub/ -> http://127.0.0.1:8001/hub/"
+    )
+    page = bob_client.get("/categories/workspaces/").text
+    assert '<a href="http://127.0.0.1:8001/hub/">JupyterHub</a>' in page
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
