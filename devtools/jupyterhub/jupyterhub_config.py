@@ -86,12 +86,18 @@ c.JupyterHub.load_groups = {SUSPENDED_GROUP: {"users": []}}
 
 
 def refuse_suspended(spawner):
-    """Start no server for a member the portal has suspended. An HTTPError's message is
-    what the hub shows the member (and answers the API with)."""
+    """Start no server for a member the portal has suspended, saying why and whom to ask,
+    in the portal's two languages. `jupyterhub_message` is what the hub's pages show the
+    member (otherwise only "Failed to start your server") and its API answers with."""
     if any(group.name == SUSPENDED_GROUP for group in spawner.user.groups):
-        raise web.HTTPError(
-            403, f"{spawner.user.name}'s workspace is suspended by the platform's admins."
+        name = spawner.user.name
+        refusal = web.HTTPError(403, f"{name}'s workspace is suspended.")
+        refusal.jupyterhub_message = (
+            f"{name}'s workspace is suspended by the platform's admins: ask them on the "
+            f"AIXOps portal to reinstate it. / {name}님의 워크스페이스는 플랫폼 관리자가 "
+            "정지했습니다. AIXOps 포털 관리자에게 재개를 요청하세요."
         )
+        raise refusal
 
 
 class MemberDirectorySpawner(SimpleLocalProcessSpawner):

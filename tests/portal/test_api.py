@@ -8,7 +8,7 @@ def test_category_list_shape(catalog, bob_client):
     response = bob_client.get("/api/categories/")
     assert response.status_code == 200
     categories = response.json()["categories"]
-    assert [c["slug"] for c in categories] == ["devops", "identity-access"]
+    assert [c["slug"] for c in categories] == ["devops", "identity-access", "workspaces"]
     devops = categories[0]
     assert devops == {
         "slug": "devops",

@@ -16,15 +16,19 @@ def row_counts():
     return {model.__name__: model.objects.count() for model in ALL_MODELS}
 
 
-def test_seed_catalog_loads_both_categories(catalog):
-    assert list(Category.objects.values_list("slug", flat=True)) == ["devops", "identity-access"]
+def test_seed_catalog_loads_its_three_categories(catalog):
+    assert list(Category.objects.values_list("slug", flat=True)) == [
+        "devops",
+        "identity-access",
+        "workspaces",
+    ]
     assert row_counts() == {
-        "Category": 2,
-        "Service": 7,
-        "DataStore": 6,
-        "FocusArea": 7,
-        "ChecklistItem": 6,
-        "ConfigNote": 6,
+        "Category": 3,
+        "Service": 8,
+        "DataStore": 8,
+        "FocusArea": 10,
+        "ChecklistItem": 9,
+        "ConfigNote": 8,
     }
 
 

@@ -129,7 +129,7 @@ def test_group_limits_round_trip(exported):
     gitlab = Service.objects.get(slug="gitlab")
     assert gitlab.visible_to_groups == ["/platform/devops", "/platform/sre"]
     data = yaml.safe_load(export_text())
-    devops, identity = data["categories"]
+    devops, identity, _workspaces = data["categories"]
     assert devops["services"][1]["visible_to_groups"] == ["/platform/devops", "/platform/sre"]
     assert devops["data_stores"][0]["visible_to_groups"] == ["/platform/devops"]
     assert identity["visible_to_groups"] == ["/platform/identity"]
@@ -153,12 +153,14 @@ def test_dry_run_reports_but_writes_nothing(exported):
 
 
 def test_prune_deletes_what_the_file_leaves_out(exported):
-    edit(exported, lambda data: data["categories"].pop())
+    edit(exported, lambda data: data["categories"].__delitem__(slice(1, None)))
     assert run_import(exported) == ["No changes."]
     changes = run_import(exported, "--prune")
     assert "- data store keycloak-postgresql" in changes
     assert "- service oauth2-proxy" in changes
     assert "- category identity-access" in changes
+    assert "- service jupyterhub" in changes
+    assert "- category workspaces" in changes
     assert list(Category.objects.values_list("slug", flat=True)) == ["devops"]
 
 
@@ -350,6 +352,16 @@ def test_locate_points_a_services_links_where_it_runs(catalog, bob_client):
     revision = page_state()[0].number
     assert locate("flower", "http://127.0.0.1:5555") == "No changes."
     assert page_state()[0].number == revision
+
+
+def test_locate_points_the_hubs_card_at_the_hub_bin_run_starts(catalog, bob_client):
+    # bin/run: `catalog locate jupyterhub "$JUPYTERHUB_URL/hub/"`; the seed says /hub/.
+    assert 'href="/hub/">JupyterHub</a>' in bob_client.get("/categories/workspaces/").text
+    assert locate("jupyterhub", "http://127.0.0.1:8001/hub/") == (
+        "jupyterhub: /hub/ -> http://127.0.0.1:8001/hub/"
+    )
+    page = bob_client.get("/categories/workspaces/").text
+    assert '<a href="http://127.0.0.1:8001/hub/">JupyterHub</a>' in page
 
 
 @pytest.mark.parametrize(

@@ -388,6 +388,7 @@ def test_embedded_health_fixture_checks_what_runs_locally(catalog):
         "flower-local": "http",
         "celery-redis-local": "redis",
         "keycloak-oidc-local": "oidc",
+        "jupyterhub-local": "http",
     }
 
 
@@ -415,6 +416,20 @@ def test_embedded_health_fixture_checks_what_runs_locally(catalog):
 def test_the_seed_checklist_steps_are_bound_to_their_checks(catalog, fixture, bound):
     call_command("loaddata", fixture, verbosity=0)
     steps = ChecklistItem.objects.filter(category__slug="devops").prefetch_related("checks")
+    assert {step.position: {check.slug for check in step.checks.all()} for step in steps} == bound
+
+
+@pytest.mark.parametrize(
+    ("fixture", "bound"),
+    [
+        ("health_checks", {1: {"jupyterhub-http"}, 2: {"jupyterhub-http"}, 3: set()}),
+        ("health_checks_local", {1: {"jupyterhub-local"}, 2: {"jupyterhub-local"}, 3: set()}),
+    ],
+)
+def test_the_workspaces_steps_are_bound_to_the_hubs_health(catalog, fixture, bound):
+    # A member's server spawning is no probe's to try: that step stays the operator's.
+    call_command("loaddata", fixture, verbosity=0)
+    steps = ChecklistItem.objects.filter(category__slug="workspaces").prefetch_related("checks")
     assert {step.position: {check.slug for check in step.checks.all()} for step in steps} == bound
 
 

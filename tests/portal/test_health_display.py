@@ -260,11 +260,15 @@ def test_api_health_gives_categories_services_and_stores(checked, bob_client):
     assert body["last_scan"]["id"] == scan.pk
     assert body["last_scan"]["stale"] is False
     statuses = {c["slug"]: c["status"] for c in body["categories"]}
-    assert statuses == {"devops": "major_outage", "identity-access": "optimal"}
+    assert statuses == {
+        "devops": "major_outage",
+        "identity-access": "optimal",
+        "workspaces": "optimal",
+    }
     gitlab = next(s for s in body["services"] if s["slug"] == "gitlab")
     assert gitlab["status"] == "down" and gitlab["category"] == "devops"
     assert {"latency_ms", "uptime_24h", "uptime_7d"} <= set(gitlab)
-    assert len(body["data_stores"]) == 6
+    assert len(body["data_stores"]) == 8
 
 
 def test_api_category_includes_its_health(checked, bob_client):

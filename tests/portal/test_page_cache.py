@@ -48,7 +48,7 @@ def category_links(html: str) -> list[str]:
 
 def test_pages_outside_the_catalog_link_every_category_too(catalog, bob_client):
     page = bob_client.get("/accounts/workspace/").text
-    assert category_links(page) == ["devops", "identity-access"]
+    assert category_links(page) == ["devops", "identity-access", "workspaces"]
     assert 'aria-current="page"' not in top_bar(page)
 
 

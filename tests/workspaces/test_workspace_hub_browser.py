@@ -100,10 +100,12 @@ def test_a_member_opens_their_server_with_single_sign_on(
         portal(lambda: member.suspend(by=alice, reason="left the project"))
         assert hub.user("member")["servers"] == {}
         tab.goto(f"{hub.url}/hub/spawn/member")
-        # The hub's page says only that the start failed; its API says why (see
-        # test_workspace_jupyterhub.py).
-        tab.wait_for_selector("text=403 : error")
-        assert "Failed to start your server" in tab.content()
+        # The hub's page says why, and whom to ask (its API too: test_workspace_jupyterhub.py).
+        tab.wait_for_selector("text=member's workspace is suspended by the platform's admins")
+        refusal = tab.content()
+        assert "ask them on the AIXOps portal to reinstate it." in refusal
+        assert "AIXOps 포털 관리자에게 재개를 요청하세요." in refusal
+        assert "Failed to start your server" not in refusal
         assert hub.user("member")["servers"] == {}
         shot(tab, "suspended")
 

@@ -75,7 +75,11 @@ def test_the_lifecycle_runs_the_members_hub_server(hub, member, alice, committed
     # The member (or anyone) asking the hub for the server is refused.
     refused = hub.api("POST", "/users/frank/server")
     assert refused.status_code == 403
-    assert refused.json()["message"] == "frank's workspace is suspended by the platform's admins."
+    assert refused.json()["message"] == (
+        "frank's workspace is suspended by the platform's admins: ask them on the AIXOps "
+        "portal to reinstate it. / frank님의 워크스페이스는 플랫폼 관리자가 정지했습니다. "
+        "AIXOps 포털 관리자에게 재개를 요청하세요."
+    )
     assert hub.user("frank")["servers"] == {}
 
     with committed():
