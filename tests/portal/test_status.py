@@ -21,7 +21,7 @@ from portal.models import (
     Service,
 )
 from portal.rollups import day_start
-from portal.selectors import category_overview, status_report
+from portal.selectors import category_overview, status_history, status_report
 from portal.status import Slo, render_badge, text_width, uptime_band
 from portal.visibility import Reader
 from tests.factories import client_for, day_rollup, make_category, make_finished_scan
@@ -118,13 +118,19 @@ def test_open_incidents_head_the_status_page_with_their_latest_update(published,
 def test_the_status_report_costs_the_same_queries_whatever_the_catalogs_size(
     published, django_assert_num_queries
 ):
-    with django_assert_num_queries(7):
+    # With the days before today cached: the latest scan, categories, services, data
+    # stores, checks, today's rollups per item, open incidents. Without: also the past
+    # rollups per item and day, and the services' and data stores' SLO windows.
+    with django_assert_num_queries(10):
         small = status_report(reader=Reader(staff=True))
     big = make_category(services=40, stores=20)
     for service in big.services.all()[:25]:
         rollups(HealthCheck.objects.create(slug=service.slug, service=service, target="/"), 90)
+    with django_assert_num_queries(10):
+        status_report(reader=Reader(staff=True))
+    history = status_history(today=timezone.localdate())
     with django_assert_num_queries(7):
-        large = status_report(reader=Reader(staff=True))
+        large = status_report(reader=Reader(staff=True), history=history)
     assert (
         sum(len(c.items) for c in large.categories)
         == sum(len(c.items) for c in small.categories) + 60
