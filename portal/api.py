@@ -4,11 +4,13 @@ OpenAPI schema from these types; approved members only (accounts.access), by ses
 personal API token."""
 
 from django.http import Http404
+from django.utils import timezone
 from ninja import Field, Path, Query, Router, Schema, Status
 
 from accounts.access import ApiAccess
 from aixops.api import REFUSALS, InvalidInput, Refusal
 
+from .pages import cached_status_history, page_state
 from .selectors import (
     category_overview,
     health_report,
@@ -334,7 +336,10 @@ def incidents(request):
     summary="What the status page shows: each item's status, SLO and 90 days of uptime",
 )
 def status(request):
-    return status_report(reader=_reader(request)[0]).as_dict()
+    # The days before today as the status page caches them; statuses and today read afresh.
+    today = timezone.localdate()
+    history = cached_status_history(today=today, revision=page_state().revision)
+    return status_report(reader=_reader(request)[0], today=today, history=history).as_dict()
 
 
 @router.api_operation(

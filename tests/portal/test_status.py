@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from portal.models import (
+    CatalogRevision,
     DataStore,
     HealthCheck,
     HealthRollup,
@@ -39,8 +40,7 @@ def rollups(check, days: int, *, total: int = 1000, down: int = 1):
     """A rollup a day for the last `days` days, today included."""
     today = timezone.localdate()
     HealthRollup.objects.bulk_create(
-        day_rollup(check, today - timedelta(days=n), total=total, down=down)
-        for n in range(days)
+        day_rollup(check, today - timedelta(days=n), total=total, down=down) for n in range(days)
     )
 
 
@@ -148,6 +148,32 @@ def test_the_status_page_is_cached_until_a_scan_or_the_catalog_moves(published, 
     assert 'class="day day-bad" title' not in client.get("/status/").content.decode()
     make_finished_scan()
     assert 'class="day day-bad" title' in client.get("/status/").content.decode()
+
+
+def test_the_days_before_today_are_kept_for_the_day_a_scan_renews_only_today(published, bob):
+    """A past day's rollups change only by compaction (the same figures) or pruning, so
+    the page keeps its bars until the day or the catalog changes."""
+    client = english(bob)
+    client.get("/status/")
+    yesterday = timezone.localdate() - timedelta(days=1)
+    HealthRollup.objects.filter(hour=day_start(yesterday)).update(up=0, down=1000)
+    make_finished_scan()
+    assert 'class="day day-bad" title' not in client.get("/status/").content.decode()
+    assert gitlab_days(client)[-2:] == [99.9, 99.9]
+    CatalogRevision.bump()
+    body = client.get("/status/").content.decode()
+    assert f'class="day day-bad" title="{yesterday.isoformat()}: 0%"' in body
+    assert gitlab_days(client)[-2:] == [0.0, 99.9]
+
+
+def gitlab_days(client) -> list:
+    """GitLab's daily uptimes in /api/status/."""
+    devops = next(
+        c for c in client.get("/api/status/").json()["categories"] if c["slug"] == "devops"
+    )
+    return [
+        day["uptime"] for day in next(i for i in devops["items"] if i["slug"] == "gitlab")["days"]
+    ]
 
 
 # Badges
