@@ -103,6 +103,7 @@ def test_members_do_not_see_hidden_items_staff_do(published, bob, sam):
 def test_the_status_page_speaks_korean(published, bob):
     body = client_for(bob).get("/status/", headers={"accept-language": "ko"}).content.decode()
     assert "예산" in item_html(body, "gitlab")
+    assert 'aria-label="GitLab의 일별 가동률"' in item_html(body, "gitlab")
 
 
 def test_open_incidents_head_the_status_page_with_their_latest_update(published, bob):
