@@ -149,7 +149,8 @@ def home_part(*, user) -> CatalogPart:
 
 
 def status_part(*, user) -> CatalogPart:
-    """The status page as `user` may see it: from the cache, or rendered in eight queries.
+    """The status page as `user` may see it: from the cache, or rendered in eight queries
+    (three more when the days before today are not cached).
     Keyed by the day too, since its bars end today; the hourly rollups move on with the
     scans. Its days before today (`cached_status_history`) outlive the scans, so a new scan
     re-renders only the statuses and today's bar."""
