@@ -15,6 +15,7 @@ under it; slugs as keys, list order as display order):
       - {slug: gitlab, name: GitLab, summary: ..., role: menu, hidden: false,
          location: /gitlab, access: keycloak_oidc, talks_to: []}
       - {slug: vault, ..., visible_to_groups: [/platform/devops]}
+      - {slug: jenkins, ..., public_badge: true, slo_target: 99.5, slo_window_days: 7}
       data_stores:
       - {slug: gitlab-postgresql, name: ..., kind: relational, description: ...,
          remark: '', used_by: [gitlab]}
@@ -30,7 +31,9 @@ focus areas, checklists and notes are replaced as whole lists.
 
 A category, service or data store limited to Keycloak groups (portal.visibility) lists
 them as `visible_to_groups` (full paths); without that key it is seen by every member, so
-importing a file sets every limit to what the file says.
+importing a file sets every limit to what the file says. So with `public_badge` (its badges
+readable without signing in), `slo_target` and `slo_window_days` (its SLO): a key the file
+leaves out is the default (not public, no SLO, 30 days), and export writes only the others.
 """
 
 from __future__ import annotations
@@ -64,8 +67,25 @@ POSITION_STEP = 10
 # The key of a limit to Keycloak groups, on categories, services and data stores.
 GROUPS = "visible_to_groups"
 CATEGORY_FIELDS = ["slug", "name", "title", "summary", "description", "position", GROUPS]
-SERVICE_FIELDS = ["slug", "name", "summary", "role", "hidden", "location", "access", GROUPS]
-STORE_FIELDS = ["slug", "name", "kind", "description", "remark", GROUPS]
+# What a service or data store publishes about its health (models.StatusPublishing), as
+# the admin sets it: written to the file only when not the default, which a file without
+# the key sets.
+STATUS_DEFAULTS = {
+    name: Service._meta.get_field(name).get_default()
+    for name in ("public_badge", "slo_target", "slo_window_days")
+}
+SERVICE_FIELDS = [
+    "slug",
+    "name",
+    "summary",
+    "role",
+    "hidden",
+    "location",
+    "access",
+    GROUPS,
+    *STATUS_DEFAULTS,
+]
+STORE_FIELDS = ["slug", "name", "kind", "description", "remark", GROUPS, *STATUS_DEFAULTS]
 CATEGORY_LISTS = ["services", "data_stores", "focus_areas", "checklist", "config_notes"]
 # What a service's and a data store's links to services are called in the file.
 LINKS = {"service": "talks_to", "data store": "used_by"}
@@ -86,7 +106,14 @@ ALLOWED = {
     "data store": {*STORE_FIELDS, "used_by"},
     "config note": {"text", "access_touchpoint"},
 }
-FIELD_TYPES = {"position": int, "hidden": bool, "access_touchpoint": bool}
+FIELD_TYPES = {
+    "position": int,
+    "hidden": bool,
+    "access_touchpoint": bool,
+    "public_badge": bool,
+    "slo_target": float,
+    "slo_window_days": int,
+}
 # Fields holding lists of strings: links to services by slug, and group paths.
 STRING_LISTS = {"talks_to": "slugs", "used_by": "slugs", GROUPS: "group paths"}
 # PostgreSQL text cannot hold NUL; Django's forms refuse it, model validation does not.
@@ -150,8 +177,14 @@ def export_catalog() -> dict:
 
 def _fields(row, names: list[str]) -> dict:
     """The row's fields as the file has them; a limit only where there is one (an item
-    without is seen by every member)."""
-    return {name: getattr(row, name) for name in names if name != GROUPS or row.visible_to_groups}
+    without is seen by every member), a badge or SLO setting only where it is not the
+    default."""
+    return {
+        name: getattr(row, name)
+        for name in names
+        if (name != GROUPS or row.visible_to_groups)
+        and (name not in STATUS_DEFAULTS or getattr(row, name) != STATUS_DEFAULTS[name])
+    }
 
 
 def dump_yaml(data: dict) -> str:
@@ -271,6 +304,8 @@ def _has_type(value, expected: type) -> bool:
     # YAML's true/false are Python bools, and bool is a subclass of int: keep them apart.
     if expected is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:  # a percentage: 99.5, or 99 as YAML reads it
+        return isinstance(value, int | float) and not isinstance(value, bool)
     return isinstance(value, expected)
 
 

@@ -25,7 +25,13 @@ from django.utils.translation import gettext
 
 from .health import ScanInfo, latest_scan_info
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
-from .selectors import category_overview, home_categories, open_incidents, status_report
+from .selectors import (
+    category_overview,
+    home_categories,
+    open_incidents,
+    status_history,
+    status_report,
+)
 from .visibility import Limits, Reader, catalog_limits, reader_for
 
 PAGE_CACHE_SECONDS = 60 * 60
@@ -144,15 +150,18 @@ def home_part(*, user) -> CatalogPart:
 
 
 def status_part(*, user) -> CatalogPart:
-    """The status page as `user` may see it: from the cache, or rendered in eight queries.
+    """The status page as `user` may see it: from the cache, or rendered in eight queries
+    (three more when the days before today are not cached).
     Keyed by the day too, since its bars end today; the hourly rollups move on with the
-    scans."""
+    scans. Its days before today (`cached_status_history`) outlive the scans, so a new scan
+    re-renders only the statuses and today's bar."""
     reader, _limits, state = page_reader(user)
     today = timezone.localdate()
     key = _key("status", today.isoformat(), reader.visibility_class, state)
     part = cache.get(key)
     if part is None:
-        report = status_report(reader=reader, today=today, scan=state.scan)
+        history = cached_status_history(today=today, revision=state.revision)
+        report = status_report(reader=reader, today=today, scan=state.scan, history=history)
         part = CatalogPart(
             title=gettext("Status"),
             nav=report.nav,
@@ -173,6 +182,22 @@ def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | Non
         body = build(reader, limits, state.scan)
         cache.set(key, body, PAGE_CACHE_SECONDS)
     return body
+
+def cached_status_history(*, today, revision: Revision):
+    """Every item's bars and SLO results before `today` (selectors.status_history), from
+    the cache: the same for every reader (the page picks the items each may see), until
+    the day or the catalog (an SLO's window) changes. Keyed by the language and time zone
+    too: the bars' tooltips are translated, and the day's bounds are local."""
+    key = ":".join(
+        [
+            "portal:status-history",
+            today.isoformat(),
+            translation.get_language(),
+            timezone.get_current_timezone_name(),
+            revision.cache_key,
+        ]
+    )
+    return cache.get_or_set(key, lambda: status_history(today=today), PAGE_CACHE_SECONDS)
 
 
 def incident_banner(incidents: list[Incident]) -> str:

@@ -631,11 +631,34 @@ class StatusReport:
         }
 
 
-def status_report(*, reader: Reader, today: date | None = None, scan=LOAD_SCAN) -> StatusReport:
+def status_history(*, today: date) -> item_status.StatusHistory:
+    """Every item's bars and SLO results before today, in three queries: the rollups summed
+    per item and day, and the services' and data stores' SLO windows."""
+    yesterday = today - timedelta(days=1)
+    counts = daily_counts(days=item_status.STATUS_DAYS - 1, today=yesterday)
+    windows = {
+        (kind, pk): window
+        for kind, model in (("service", Service), ("data_store", DataStore))
+        for pk, window in model.objects.exclude(slo_target=None).values_list(
+            "pk", "slo_window_days"
+        )
+    }
+    return item_status.status_history(counts, windows, today=today)
+
+
+def status_report(
+    *,
+    reader: Reader,
+    today: date | None = None,
+    scan=LOAD_SCAN,
+    history: item_status.StatusHistory | None = None,
+) -> StatusReport:
     """Every category and item the reader may see, with its status, its SLO and a bar per
     day of the last STATUS_DAYS days, and the open incidents, in seven queries whatever
     the catalog's size: the latest scan (unless passed), categories, services, data stores,
-    the enabled checks, the rollups summed per item and day, and the open incidents."""
+    the enabled checks, today's rollups summed per item, and the open incidents. The days
+    before today come from `history` (`status_history`, cached by the page), or cost its
+    three queries more."""
     if scan is LOAD_SCAN:
         scan = health.latest_scan_info()
     today = today or timezone.localdate()
@@ -644,9 +667,9 @@ def status_report(*, reader: Reader, today: date | None = None, scan=LOAD_SCAN) 
     services = shown_items(Service, reader, by_id)
     stores = shown_items(DataStore, reader, by_id)
     health.attach_health(services, stores, health.checks_with_maintenance())
-    report_days = item_status.STATUS_DAYS
-    counts = daily_counts(days=report_days, today=today)
-    dates = item_status.calendar(days=report_days, today=today)
+    if history is None or history.today != today:
+        history = status_history(today=today)
+    counts = daily_counts(days=1, today=today)
     shown = {
         category.pk: item_status.StatusCategory(
             category.slug, category.name, category.get_absolute_url()
@@ -655,16 +678,9 @@ def status_report(*, reader: Reader, today: date | None = None, scan=LOAD_SCAN) 
     }
     for kind, items in (("service", services), ("data_store", stores)):
         for item in items:
-            item_counts = counts.get((kind, item.pk), {})
+            today_counts = counts.get((kind, item.pk), {}).get(today)
             shown[item.category_id].items.append(
-                item_status.StatusItem(
-                    kind=kind,
-                    slug=item.slug,
-                    name=item.name,
-                    health=item.health,
-                    days=item_status.days_of(item_counts, dates),
-                    slo=item_status.slo_of(item, item_counts, today=today),
-                )
+                item_status.status_item(kind, item, item.health, history, today_counts)
             )
     return StatusReport(
         scan=scan,

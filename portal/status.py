@@ -31,10 +31,7 @@ Counts = tuple[int, int]
 
 def uptime_of(counts: Iterable[Counts]) -> float | None:
     """Percent of results not down, over some days' counts; None when there are none."""
-    total = down = 0
-    for day_total, day_down in counts:
-        total += day_total
-        down += day_down
+    total, down = _summed(counts)
     return round(100 * (total - down) / total, 2) if total else None
 
 
@@ -146,20 +143,89 @@ def slo_of(item, counts_by_day: dict[date, Counts], *, today: date) -> Slo | Non
     return Slo(item.slo_target, item.slo_window_days, uptime_of(window))
 
 
+@dataclass(frozen=True)
+class PastDays:
+    """An item's bars and SLO results before today: they change only when the day (or
+    the catalog) does, so the status page caches them (portal.pages) and a scan re-renders
+    only statuses and today's bar."""
+
+    uptimes: tuple[float | None, ...]
+    bar_html: str
+    slo_counts: Counts  # its results in its SLO window before today, (0, 0) without an SLO
+
+
+@dataclass(frozen=True)
+class StatusHistory:
+    """Every item's `PastDays` for one local day: the days before today of the status
+    page's calendar, and a grey history for an item without results."""
+
+    today: date
+    dates: tuple[date, ...]  # the past days, oldest first
+    items: dict[tuple[str, int], PastDays]
+    empty: PastDays
+
+    def of(self, key: tuple[str, int]) -> PastDays:
+        return self.items.get(key, self.empty)
+
+
+def status_history(
+    counts: dict[tuple[str, int], dict[date, Counts]],
+    slo_windows: dict[tuple[str, int], int],
+    *,
+    today: date,
+) -> StatusHistory:
+    """The past days of every item in `counts` (which must cover the days before today),
+    with the SLO results of those in `slo_windows` (item key: window in days)."""
+    dates = calendar(days=STATUS_DAYS, today=today)[:-1]
+    items = {}
+    for key, by_day in counts.items():
+        days = days_of(by_day, dates)
+        window = slo_windows.get(key)
+        slo_counts = (0, 0)
+        if window is not None:
+            first = today - timedelta(days=window - 1)
+            slo_counts = _summed(c for day, c in by_day.items() if first <= day < today)
+        items[key] = PastDays(tuple(day.uptime for day in days), render_bar(days), slo_counts)
+    empty_days = days_of({}, dates)
+    empty = PastDays(tuple(None for _ in dates), render_bar(empty_days), (0, 0))
+    return StatusHistory(today, tuple(dates), items, empty)
+
+
+def _summed(counts: Iterable[Counts]) -> Counts:
+    total = down = 0
+    for day_total, day_down in counts:
+        total += day_total
+        down += day_down
+    return total, down
+
+
 @dataclass
 class StatusItem:
-    """A service or data store as the status page shows it."""
+    """A service or data store as the status page shows it: its cached past days and its
+    bar for today, read at each scan."""
 
     kind: str  # "service" or "data_store"
     slug: str
     name: str
     health: ItemHealth
-    days: list[DayUptime]
+    history: StatusHistory
+    past: PastDays
+    today: DayUptime
     slo: Slo | None = None
 
     @property
+    def days(self) -> list[DayUptime]:
+        past = zip(self.history.dates, self.past.uptimes, strict=True)
+        return [*(DayUptime(day, uptime) for day, uptime in past), self.today]
+
+    @property
     def bar_html(self) -> str:
-        return render_bar(self.days)
+        return SafeString(self.past.bar_html + render_bar([self.today]))
+
+    @property
+    def bar_label(self) -> str:
+        # Here rather than a blocktranslate in the page's loop over every item: cheaper.
+        return gettext("Daily uptime of %(name)s") % {"name": self.name}
 
     def as_dict(self) -> dict:
         return {
@@ -171,6 +237,26 @@ class StatusItem:
             "slo": self.slo.as_dict() if self.slo else None,
             "days": [day.as_dict() for day in self.days],
         }
+
+
+def status_item(kind, item, health: ItemHealth, history: StatusHistory, today: Counts | None):
+    """The item as the status page shows it, from its cached past and `today`'s results."""
+    past = history.of((kind, item.pk))
+    total, down = today or (0, 0)
+    slo = None
+    if item.slo_target is not None:
+        uptime = uptime_of([past.slo_counts, (total, down)])
+        slo = Slo(item.slo_target, item.slo_window_days, uptime)
+    return StatusItem(
+        kind=kind,
+        slug=item.slug,
+        name=item.name,
+        health=health,
+        history=history,
+        past=past,
+        today=DayUptime(history.today, round(100 * (total - down) / total, 2) if total else None),
+        slo=slo,
+    )
 
 
 @dataclass

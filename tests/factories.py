@@ -135,6 +135,7 @@ def catalog_file_data(*, categories: int, services: int, stores: int, items: int
                         "role": "supporting" if n % 5 == 4 else "menu",
                         "location": f"/{slug}/svc-{n}",
                         "talks_to": [f"{slug}-service-{n - 1}"] if n else [],
+                        **({"slo_target": 99.0} if n % 3 == 0 else {}),
                     }
                     for n in range(services)
                 ],
@@ -160,16 +161,20 @@ def catalog_file_data(*, categories: int, services: int, stores: int, items: int
 
 def change_every_row(data: dict) -> None:
     """Change catalog_file_data's data in place: a new text for every service and store,
-    new links for each (a service calls the next one), and one more checklist item."""
+    new links for each (a service calls the next one), a public badge and an SLO for each,
+    and one more checklist item."""
     for category in data["categories"]:
         category["checklist"].append("One more check")
         services = category["services"]
         for service, after in zip(services, [*services[1:], None], strict=True):
             service["summary"] += " (changed)"
             service["talks_to"] = [after["slug"]] if after else []
+            service.update(public_badge=True, slo_target=99.5, slo_window_days=7)
         for store in category["data_stores"]:
             store["description"] += " (changed)"
+            store.update(public_badge=True, slo_target=99.9)
             store["used_by"] = store["used_by"][:1]
+
 
 def make_gitlab_down_alert() -> AlertEvent:
     """An alert that the seed catalog's GitLab went down."""

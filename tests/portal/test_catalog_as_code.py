@@ -142,6 +142,35 @@ def test_group_limits_round_trip(exported):
     assert Category.objects.get(slug="identity-access").visible_to_groups == []
 
 
+def test_badges_and_slos_round_trip_written_only_when_set(exported):
+    def change(data):
+        devops = data["categories"][0]
+        devops["services"][1].update(public_badge=True, slo_target=99.5, slo_window_days=7)
+        devops["data_stores"][0]["slo_target"] = 99
+
+    edit(exported, change)
+    assert run_import(exported) == [
+        "~ service gitlab: public_badge, slo_target, slo_window_days",
+        "~ data store gitlab-postgresql: slo_target",
+    ]
+    gitlab = Service.objects.get(slug="gitlab")
+    assert (gitlab.public_badge, gitlab.slo_target, gitlab.slo_window_days) == (True, 99.5, 7)
+    assert DataStore.objects.get(slug="gitlab-postgresql").slo_target == 99.0
+    devops = yaml.safe_load(export_text())["categories"][0]
+    assert {
+        key: devops["services"][1][key] for key in ("public_badge", "slo_target", "slo_window_days")
+    } == {"public_badge": True, "slo_target": 99.5, "slo_window_days": 7}
+    assert devops["data_stores"][0]["slo_target"] == 99.0
+    assert "slo_window_days" not in devops["data_stores"][0]
+    # Defaults carry no key.
+    assert not {"public_badge", "slo_target", "slo_window_days"} & set(devops["services"][0])
+    assert run_import(exported) == ["No changes."]
+    # A file without the keys sets the defaults back: the file says what is published.
+    edit(exported, lambda data: data["categories"][0]["services"][1].pop("slo_target"))
+    assert run_import(exported) == ["~ service gitlab: slo_target"]
+    assert Service.objects.get(slug="gitlab").slo_target is None
+
+
 def test_dry_run_reports_but_writes_nothing(exported):
     edit(exported, lambda data: data["categories"][0].update(title="Renamed"))
     before = snapshot()
@@ -224,6 +253,26 @@ def test_a_bad_entry_names_file_entry_and_field_and_changes_nothing(exported):
             "service 'jenkins': talks_to: A service cannot talk to itself.",
         ),
         (lambda d: d.update(colour="red"), "unknown top-level keys: colour"),
+        (
+            lambda d: d["categories"][0]["services"][1].update(public_badge="yes"),
+            "services[1] 'gitlab': public_badge: expected bool, got 'yes'",
+        ),
+        (
+            lambda d: d["categories"][0]["services"][1].update(slo_target="99.5%"),
+            "services[1] 'gitlab': slo_target: expected float, got '99.5%'",
+        ),
+        (
+            lambda d: d["categories"][0]["services"][1].update(slo_target=100),
+            "services[1] 'gitlab': slo_target: Ensure this value is less than or equal to 99.999.",
+        ),
+        (
+            lambda d: d["categories"][0]["data_stores"][0].update(slo_window_days=365),
+            "'gitlab-postgresql': slo_window_days: Ensure this value is less than or equal to 90.",
+        ),
+        (
+            lambda d: d["categories"][0]["data_stores"][0].update(slo_window_days=7.5),
+            "'gitlab-postgresql': slo_window_days: expected int, got 7.5",
+        ),
         (
             lambda d: d["categories"][0].update(visible_to_groups="/platform/devops"),
             "categories[0] 'devops': visible_to_groups: expected a list of group paths",

@@ -22,6 +22,10 @@ def run_import(path, *args) -> tuple[list[str], int]:
     return out.getvalue().splitlines(), len(queries)
 
 
+# What change_every_row changes in each service.
+SERVICE_CHANGES = "summary, public_badge, slo_target, slo_window_days"
+
+
 def revision() -> int:
     return CatalogRevision.objects.get().number
 
@@ -39,6 +43,12 @@ def import_figures(tmp_path, *, services: int, stores: int) -> dict[str, int]:
     change_every_row(data)
     path.write_text(dump_yaml(data), encoding="utf-8")
     _, figures["update"] = run_import(path)
+    assert set(Service.objects.values_list("public_badge", "slo_target", "slo_window_days")) == {
+        (True, 99.5, 7)
+    }
+    assert set(DataStore.objects.values_list("public_badge", "slo_target", "slo_window_days")) == {
+        (True, 99.9, 30)
+    }
     _, figures["unchanged"] = run_import(path)
     data["categories"] = data["categories"][:1]
     path.write_text(dump_yaml(data), encoding="utf-8")
@@ -147,9 +157,9 @@ def test_the_report_follows_the_files_order(db, tmp_path):
             line
             for c in (0, 1)
             for line in (
-                f"~ service cat-{c}-service-0: summary",
-                f"~ service cat-{c}-service-1: summary",
-                f"~ data store cat-{c}-store-0: description",
+                f"~ service cat-{c}-service-0: {SERVICE_CHANGES}",
+                f"~ service cat-{c}-service-1: {SERVICE_CHANGES}",
+                f"~ data store cat-{c}-store-0: description, public_badge, slo_target",
                 f"~ category cat-{c}: checklist (3 → 4)",
             )
         ),

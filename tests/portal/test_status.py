@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from portal.models import (
+    CatalogRevision,
     DataStore,
     HealthCheck,
     HealthRollup,
@@ -21,7 +22,7 @@ from portal.models import (
     Service,
 )
 from portal.rollups import day_start
-from portal.selectors import category_overview, status_report
+from portal.selectors import category_overview, status_history, status_report
 from portal.status import Slo, render_badge, text_width, uptime_band
 from portal.visibility import Reader
 from tests.factories import client_for, day_rollup, make_category, make_finished_scan
@@ -39,8 +40,7 @@ def rollups(check, days: int, *, total: int = 1000, down: int = 1):
     """A rollup a day for the last `days` days, today included."""
     today = timezone.localdate()
     HealthRollup.objects.bulk_create(
-        day_rollup(check, today - timedelta(days=n), total=total, down=down)
-        for n in range(days)
+        day_rollup(check, today - timedelta(days=n), total=total, down=down) for n in range(days)
     )
 
 
@@ -103,6 +103,7 @@ def test_members_do_not_see_hidden_items_staff_do(published, bob, sam):
 def test_the_status_page_speaks_korean(published, bob):
     body = client_for(bob).get("/status/", headers={"accept-language": "ko"}).content.decode()
     assert "예산" in item_html(body, "gitlab")
+    assert 'aria-label="GitLab의 일별 가동률"' in item_html(body, "gitlab")
 
 
 def test_open_incidents_head_the_status_page_with_their_latest_update(published, bob):
@@ -118,13 +119,19 @@ def test_open_incidents_head_the_status_page_with_their_latest_update(published,
 def test_the_status_report_costs_the_same_queries_whatever_the_catalogs_size(
     published, django_assert_num_queries
 ):
-    with django_assert_num_queries(7):
+    # With the days before today cached: the latest scan, categories, services, data
+    # stores, checks, today's rollups per item, open incidents. Without: also the past
+    # rollups per item and day, and the services' and data stores' SLO windows.
+    with django_assert_num_queries(10):
         small = status_report(reader=Reader(staff=True))
     big = make_category(services=40, stores=20)
     for service in big.services.all()[:25]:
         rollups(HealthCheck.objects.create(slug=service.slug, service=service, target="/"), 90)
+    with django_assert_num_queries(10):
+        status_report(reader=Reader(staff=True))
+    history = status_history(today=timezone.localdate())
     with django_assert_num_queries(7):
-        large = status_report(reader=Reader(staff=True))
+        large = status_report(reader=Reader(staff=True), history=history)
     assert (
         sum(len(c.items) for c in large.categories)
         == sum(len(c.items) for c in small.categories) + 60
@@ -142,6 +149,32 @@ def test_the_status_page_is_cached_until_a_scan_or_the_catalog_moves(published, 
     assert 'class="day day-bad" title' not in client.get("/status/").content.decode()
     make_finished_scan()
     assert 'class="day day-bad" title' in client.get("/status/").content.decode()
+
+
+def test_the_days_before_today_are_kept_for_the_day_a_scan_renews_only_today(published, bob):
+    """A past day's rollups change only by compaction (the same figures) or pruning, so
+    the page keeps its bars until the day or the catalog changes."""
+    client = english(bob)
+    client.get("/status/")
+    yesterday = timezone.localdate() - timedelta(days=1)
+    HealthRollup.objects.filter(hour=day_start(yesterday)).update(up=0, down=1000)
+    make_finished_scan()
+    assert 'class="day day-bad" title' not in client.get("/status/").content.decode()
+    assert gitlab_days(client)[-2:] == [99.9, 99.9]
+    CatalogRevision.bump()
+    body = client.get("/status/").content.decode()
+    assert f'class="day day-bad" title="{yesterday.isoformat()}: 0%"' in body
+    assert gitlab_days(client)[-2:] == [0.0, 99.9]
+
+
+def gitlab_days(client) -> list:
+    """GitLab's daily uptimes in /api/status/."""
+    devops = next(
+        c for c in client.get("/api/status/").json()["categories"] if c["slug"] == "devops"
+    )
+    return [
+        day["uptime"] for day in next(i for i in devops["items"] if i["slug"] == "gitlab")["days"]
+    ]
 
 
 # Badges
