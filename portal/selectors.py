@@ -36,7 +36,7 @@ from .models import (
     Service,
 )
 from .models.health import shown_status
-from .visibility import SERVICE, STORE, Limits, Reader, incident_visible
+from .visibility import SERVICE, STORE, Limits, Reader, incident_visible, item_visible
 
 # Passed as `scan` to have the selector look the latest scan up itself.
 LOAD_SCAN = object()
@@ -532,13 +532,7 @@ def shown_items(model, reader: Reader, categories: dict[int, Category], **filter
     """The services or data stores (`model`) a reader may see, of the `categories` (by id)
     they may see: hidden services are for staff only, limited items for their groups."""
     rows = model.objects.filter(category_id__in=categories, **filters)
-    if model is Service and not reader.staff:
-        rows = rows.filter(hidden=False)
-    return [
-        row
-        for row in rows
-        if reader.may_see(row.visible_to_groups, categories[row.category_id].visible_to_groups)
-    ]
+    return [row for row in rows if item_visible(row, categories[row.category_id], reader)]
 
 
 # Each item's results per day, summed over its checks: {(kind, pk): {day: (total, down)}}.

@@ -116,14 +116,17 @@ def reader_for(user, *, paths: frozenset[str]) -> Reader:
     return Reader(staff=False, groups=keycloak_groups(user, among=paths) if paths else frozenset())
 
 
-def incident_visible(incident, reader: Reader) -> bool:
-    """Whether `reader` may see an incident: that of its root cause (a service or data
-    store, loaded with the incident, and its category); a hidden service's is staff's."""
+def item_visible(item, category, reader: Reader) -> bool:
+    """Whether `reader` may see a service or data store of `category` (None: the category
+    alone): hidden services are staff's, limited items their groups'."""
     if reader.staff:
         return True
-    item = incident.service or incident.data_store
-    if incident.service is not None and incident.service.hidden:
+    if getattr(item, "hidden", False):
         return False
-    return reader.may_see(
-        item.visible_to_groups if item else None, incident.category.visible_to_groups
-    )
+    return reader.may_see(item.visible_to_groups if item else None, category.visible_to_groups)
+
+
+def incident_visible(incident, reader: Reader) -> bool:
+    """Whether `reader` may see an incident: as they may see its root cause (a service or
+    data store, loaded with the incident, and its category)."""
+    return item_visible(incident.service or incident.data_store, incident.category, reader)
