@@ -28,6 +28,7 @@ PAGES = {
 }
 WIDTHS = {1440: {"width": 1440, "height": 900}, 390: {"width": 390, "height": 844}}
 LOCALES = {"ko": "ko-KR", "en": "en-US"}
+MENU = {"ko": "메뉴", "en": "Menu"}
 OVERVIEW = PAGES["overview"]
 
 
@@ -79,6 +80,14 @@ def test_each_page_fits_the_screen_keeps_a_one_row_top_bar_and_passes_axe(
                     problems.append(f"{where}: the top bar wraps into two rows")
                 unfold_everything(page)
                 problems += [f"{where}: {found}" for found in accessibility_violations(page)]
+            if width == 390:  # what the top bar folds behind its menu button, unfolded
+                page.goto(f"{live_server.url}/")
+                page.get_by_role("button", name=MENU[language]).click()
+                page.screenshot(path=ARTIFACTS / f"home-{language}-{width}-menu.png")
+                problems += [
+                    f"home in {language} at {width}px, menu open: {found}"
+                    for found in accessibility_violations(page)
+                ]
             context.close()
     assert problems == [], "\n".join(problems)
 
