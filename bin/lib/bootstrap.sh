@@ -63,6 +63,12 @@ ensure_hub_proxy() {
   ensure_npm_packages devtools/jupyterhub "JupyterHub's configurable-http-proxy"
 }
 
+# ensure_axe: axe-core (devtools/browser-tests), the accessibility checker the browser
+# tests run in each page they open (tests/browser.py).
+ensure_axe() {
+  ensure_npm_packages devtools/browser-tests "the browser tests' accessibility checker (axe-core)"
+}
+
 # broker_namespace DIR: the name an instance whose data is in DIR keeps to on a shared Redis
 # (its queue, broker and result keys, scan lock): aixops-<first 10 hex of the SHA-256 of
 # DIR's absolute, symlink-free path>, so every spelling of one directory gives one name.

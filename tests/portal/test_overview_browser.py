@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from portal.models import Category, HealthCheck, Scan
-from tests.browser import ARTIFACTS, chromium, signed_in_context
+from tests.browser import ARTIFACTS, chromium, signed_in_context, top_bar_is_one_row
 from tests.factories import make_checks, make_finished_scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -134,12 +134,6 @@ def test_a_reader_in_the_portals_zone_loads_each_page_once(live_server, member_s
 WIDTHS = [("desktop", {"width": 1440, "height": 900}), ("phone", {"width": 390, "height": 844})]
 
 
-def one_row(page) -> bool:
-    """Whether the top bar is as tall as one row: its brand, and padding."""
-    bar = page.locator(".topbar").bounding_box()
-    return bar["height"] < page.locator(".brand").bounding_box()["height"] * 2
-
-
 @pytest.mark.parametrize(("name", "viewport"), WIDTHS)
 @pytest.mark.parametrize(
     ("reader", "url"),
@@ -164,7 +158,7 @@ def test_the_top_bar_is_one_row_with_every_link_at_hand(
         page.goto(f"{live_server.url}{url}")
         shot = f"topbar-{reader}-{url.strip('/').replace('/', '-') or 'home'}-{name}"
         page.screenshot(path=str(ARTIFACTS / f"{shot}.png"))
-        assert one_row(page), f"the top bar wraps at {name} width"
+        assert top_bar_is_one_row(page), f"the top bar wraps at {name} width"
         sign_out = page.get_by_role("button", name="로그아웃")
         menu = page.get_by_role("button", name="메뉴")
         if name == "desktop":
