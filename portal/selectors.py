@@ -158,6 +158,7 @@ class CategoryOverview:
                     "hidden": service.hidden,
                     "location": service.location,
                     "access": service.access,
+                    "icon": service.icon,
                     "data_stores": [store.slug for store in service.stores_used],
                     "talks_to": [other.slug for other in service.talks_to_shown],
                     "visible_to_groups": self.limit_of(service),
