@@ -13,6 +13,7 @@ import yaml
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.test import Client
+from django.utils import translation
 
 from portal.icons import ICON_DIR, icon_of, initials, known_icons, monogram_colour
 from portal.models import Service
@@ -127,7 +128,8 @@ def test_an_unknown_icon_is_refused_naming_the_item_and_where_icons_come_from(
 
     edit(exported, change)
     before = snapshot()
-    message = refused(exported)
+    with translation.override("en"):
+        message = refused(exported)
     assert "nothing was changed" in message
     assert f"{exported}: categories[0] 'devops' > services[3] 'flower': icon: " in message
     assert expected in message
