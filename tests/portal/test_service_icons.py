@@ -219,6 +219,8 @@ def test_home_cards_show_their_shown_menu_services_icons(catalog, bob_client):
     # Menu services in display order; GitLab Runner is a supporting service.
     assert re.findall(r'data-icon="([^"]+)"', devops) == ["django", "gitlab", "jenkins", "monogram"]
     assert '<ul class="launch-icons" aria-hidden="true">' in devops
+    # Without the name next to it, a hover names the tool.
+    assert 'data-icon="gitlab" title="GitLab">' in devops
     identity = section(page, '<h2><a href="/categories/identity-access/"', "</article>")
     assert re.findall(r'data-icon="([^"]+)"', identity) == ["keycloak"]
 
