@@ -440,17 +440,24 @@ class MenuIcon(NamedTuple):
     icon: str
 
 
+# A home card shows this many of its menu services' icons, and how many more there are.
+HOME_CARD_ICONS = 8
+
+
 def _shown_menu_icons(categories: list[Category], withheld) -> None:
-    """Turn each category's `menu_icons` (the rows for_home read, in no order) into its
-    shown menu services' MenuIcons in display order, the withheld ones left out."""
+    """Turn each category's `menu_icons` (the rows for_home read, in no order) into the
+    first HOME_CARD_ICONS of its shown menu services as MenuIcons, in display order, the
+    withheld ones left out; `more_menu_icons` counts the rest."""
     withheld_services = {item.pk for item in withheld if item.kind == SERVICE}
     for category in categories:
         rows = sorted(category.menu_icons or [])
-        category.menu_icons = [
+        shown = [
             MenuIcon(slug, name, icon)
             for _position, slug, pk, name, icon in rows
             if pk not in withheld_services
         ]
+        category.menu_icons = shown[:HOME_CARD_ICONS]
+        category.more_menu_icons = len(shown) - len(category.menu_icons)
 
 
 def _leave_out_withheld(categories: list[Category], withheld) -> None:

@@ -252,3 +252,16 @@ def test_the_catalog_command_lists_no_icon_for_a_service_without(catalog):
         if s["slug"] == "flower"
     )
     assert "icon" not in flower
+
+
+def test_a_home_card_shows_its_first_eight_icons_and_counts_the_rest(catalog, bob_client):
+    devops = Service.objects.get(slug="gitlab").category
+    Service.objects.bulk_create(
+        Service(category=devops, slug=f"tool-{n}", name=f"Tool {n}", summary="", position=100 + n)
+        for n in range(10)
+    )
+    page = bob_client.get("/").content.decode()
+    card = section(page, '<h2><a href="/categories/devops/"', "</article>")
+    assert len(re.findall(r'data-icon="([^"]+)"', card)) == 8
+    assert 'title="Tool 3"' in card and 'title="Tool 4"' not in card
+    assert '<li class="launch-more">+6</li>' in card
