@@ -45,6 +45,7 @@ def test_the_logos_ship_as_static_svg_with_their_licence_and_version():
     assert gitlab and Path(gitlab).read_text(encoding="utf-8").startswith("<svg")
     note = (ICON_DIR / "LICENSE.md").read_text(encoding="utf-8")
     assert "CC0 1.0" in note and re.search(r"Simple Icons \d+\.\d+\.\d+", note)
+    assert f"{len(known_icons())} icons" in note  # every file is the vendor script's
 
 
 def test_the_shipped_catalog_names_a_shipped_logo_where_there_is_one(catalog):
