@@ -116,7 +116,8 @@ class SlugManager(models.Manager):
 
 class CategoryQuerySet(models.QuerySet):
     def for_home(self):
-        """Categories with the counts the home page cards show, in one query."""
+        """Categories with the counts the home page cards show and their visible menu
+        services' icons (`menu_icons`: [position, slug, pk, name, icon] rows), in one query."""
         services = Service.objects.filter(category=models.OuterRef("pk"))
         return self.annotate(
             visible_count=_count(services.filter(role=Service.Role.MENU, hidden=False)),
