@@ -11,6 +11,7 @@ from aixops.admin import ReadOnlyAdmin
 from aixops.networks import client_ip
 
 from . import notify
+from .icons import known_icons
 from .incidents import incident_post_update
 from .models import (
     AlertEvent,
@@ -42,7 +43,17 @@ def limited_to(item) -> str:
 
 class ServiceInline(admin.TabularInline):
     model = Service
-    fields = ["position", "name", "slug", "role", "hidden", "location", "access", "summary"]
+    fields = [
+        "position",
+        "name",
+        "slug",
+        "role",
+        "hidden",
+        "location",
+        "access",
+        "icon",
+        "summary",
+    ]
     prepopulated_fields = {"slug": ["name"]}
     extra = 0
     show_change_link = True
@@ -119,6 +130,14 @@ class MaintenanceWindowInline(admin.TabularInline):
 
 
 class ServiceForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "icon" in self.fields:
+            # The logos the portal ships, to pick from rather than to spell.
+            choices = [("", _("None: a monogram of the name"))]
+            choices += [(name, name) for name in sorted(known_icons())]
+            self.fields["icon"].widget = forms.Select(choices=choices)
+
     def clean_talks_to(self):
         talks_to = self.cleaned_data["talks_to"]
         # The stored slug: the one the chosen services are listed under.
@@ -138,6 +157,7 @@ class ServiceAdmin(admin.ModelAdmin):
         limited_to,
         "location",
         "access",
+        "icon",
         "public_badge",
         "slo_target",
         "position",

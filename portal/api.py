@@ -106,6 +106,7 @@ class OverviewService(Schema):
     hidden: bool
     location: str
     access: str
+    icon: str = Field(description="Its logo, /static/portal/icons/<icon>.svg; empty: a monogram")
     data_stores: list[str]
     talks_to: list[str]
     visible_to_groups: list[str] | None = Field(description=LIMITED_TO)

@@ -15,7 +15,8 @@ under it; slugs as keys, list order as display order):
       - {slug: gitlab, name: GitLab, summary: ..., role: menu, hidden: false,
          location: /gitlab, access: keycloak_oidc, talks_to: []}
       - {slug: vault, ..., visible_to_groups: [/platform/devops]}
-      - {slug: jenkins, ..., public_badge: true, slo_target: 99.5, slo_window_days: 7}
+      - {slug: jenkins, ..., icon: jenkins, public_badge: true, slo_target: 99.5,
+         slo_window_days: 7}
       data_stores:
       - {slug: gitlab-postgresql, name: ..., kind: relational, description: ...,
          remark: '', used_by: [gitlab]}
@@ -34,6 +35,8 @@ them as `visible_to_groups` (full paths); without that key it is seen by every m
 importing a file sets every limit to what the file says. So with `public_badge` (its badges
 readable without signing in), `slo_target` and `slo_window_days` (its SLO): a key the file
 leaves out is the default (not public, no SLO, 30 days), and export writes only the others.
+A service's `icon` (a logo the portal ships, portal.icons) is the same: without the key it
+has none and shows a monogram.
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ STATUS_DEFAULTS = {
     name: Service._meta.get_field(name).get_default()
     for name in ("public_badge", "slo_target", "slo_window_days")
 }
+# A service's fields written only when set, like the ones above.
+SERVICE_DEFAULTS = {"icon": "", **STATUS_DEFAULTS}
 SERVICE_FIELDS = [
     "slug",
     "name",
@@ -82,6 +87,7 @@ SERVICE_FIELDS = [
     "hidden",
     "location",
     "access",
+    "icon",
     GROUPS,
     *STATUS_DEFAULTS,
 ]
@@ -177,13 +183,13 @@ def export_catalog() -> dict:
 
 def _fields(row, names: list[str]) -> dict:
     """The row's fields as the file has them; a limit only where there is one (an item
-    without is seen by every member), a badge or SLO setting only where it is not the
-    default."""
+    without is seen by every member), an icon, badge or SLO setting only where it is not
+    the default."""
     return {
         name: getattr(row, name)
         for name in names
         if (name != GROUPS or row.visible_to_groups)
-        and (name not in STATUS_DEFAULTS or getattr(row, name) != STATUS_DEFAULTS[name])
+        and (name not in SERVICE_DEFAULTS or getattr(row, name) != SERVICE_DEFAULTS[name])
     }
 
 

@@ -1,7 +1,8 @@
 """The architecture map: a column layout of services and data stores, drawn as SVG.
 
 Supporting services sit left of the menu services they serve, data stores on the
-right; an edge goes from a service to each store it uses and each service it calls.
+right; an edge goes from a service to each store it uses and each service it calls. A
+service's node shows its icon (portal.icons) between its status dot and its name.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
+
+from .icons import Icon, icon_of
 
 NODE_WIDTH = 220
 NODE_HEIGHT = 40
@@ -21,6 +24,11 @@ MARGIN = 16
 # (a Hangul or other wide character counts two) at the map's 12px label size.
 LABEL_OFFSET = 26
 LABEL_FITS = 31
+# A service's icon sits after the dot, its label after the icon, with less room.
+ICON_OFFSET = 24
+ICON_SIZE = 18
+ICON_LABEL_OFFSET = 48
+ICON_LABEL_FITS = 27
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class Node:
     y: int
     status: str = "unknown"  # the item's health, when the overview attached it
     status_label: str = ""
+    icon: Icon | None = None  # a service's; stores have none
 
     @property
     def width(self) -> int:
@@ -50,17 +59,39 @@ class Node:
         return self.y + NODE_HEIGHT // 2
 
     @property
+    def icon_x(self) -> int:
+        return self.x + ICON_OFFSET
+
+    @property
+    def icon_y(self) -> int:
+        return self.y + (NODE_HEIGHT - ICON_SIZE) // 2
+
+    @property
+    def icon_size(self) -> int:
+        return ICON_SIZE
+
+    @property
+    def icon_text_x(self) -> int:
+        """Where a monogram's initials are centred."""
+        return self.icon_x + ICON_SIZE // 2
+
+    @property
+    def icon_text_y(self) -> int:
+        return self.icon_y + ICON_SIZE // 2 + 3
+
+    @property
     def text_x(self) -> int:
-        return self.x + LABEL_OFFSET
+        return self.x + (ICON_LABEL_OFFSET if self.icon else LABEL_OFFSET)
 
     @property
     def short_label(self) -> str:
         """The label, cut with an ellipsis where it would run out of the box."""
+        fits = ICON_LABEL_FITS if self.icon else LABEL_FITS
         widths = [2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in self.label]
-        if sum(widths) <= LABEL_FITS:
+        if sum(widths) <= fits:
             return self.label
         kept, used = 0, 1  # the ellipsis takes a place too
-        while used + widths[kept] <= LABEL_FITS:
+        while used + widths[kept] <= fits:
             used += widths[kept]
             kept += 1
         return self.label[:kept].rstrip() + "…"
@@ -119,10 +150,9 @@ def layout_architecture_map(services, data_stores) -> ArchitectureMap:
             key = f"{'store' if kind == 'store' else 'service'}-{item.pk}"
             y = MARGIN + HEADER_HEIGHT + row * (NODE_HEIGHT + ROW_GAP)
             health = getattr(item, "health", None)
-            if health is None:
-                nodes[key] = Node(key, item.name, kind, x, y)
-            else:
-                nodes[key] = Node(key, item.name, kind, x, y, health.status, str(health.label))
+            status = (health.status, str(health.label)) if health is not None else ("unknown", "")
+            icon = None if kind == "store" else icon_of(item)
+            nodes[key] = Node(key, item.name, kind, x, y, *status, icon=icon)
 
     edges = []
     for service in services:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import (
     BooleanField,
@@ -157,6 +158,7 @@ class CategoryOverview:
                     "hidden": service.hidden,
                     "location": service.location,
                     "access": service.access,
+                    "icon": service.icon,
                     "data_stores": [store.slug for store in service.stores_used],
                     "talks_to": [other.slug for other in service.talks_to_shown],
                     "visible_to_groups": self.limit_of(service),
@@ -371,14 +373,17 @@ def home_categories(
     *, reader: Reader, limits: Limits, with_health: bool = False, scan=LOAD_SCAN
 ) -> list[Category]:
     """Every category `reader` may see with its counts of what they may see (`limits`, the
-    catalog's, say which items to leave out), in one query.
+    catalog's, say which items to leave out) and the icons of its shown menu services
+    (`menu_icons`), in one query.
 
     With health, each also gets `health` (a CategoryHealth), for one more query: every
     enabled check with its item, category, role and maintenance flag; and one for the
     latest scan unless the caller passes `scan` (pages already know it).
     """
     categories = [c for c in Category.objects.for_home() if reader.may_see(c.visible_to_groups)]
-    _leave_out_withheld(categories, reader.withheld(limits))
+    withheld = reader.withheld(limits)
+    _leave_out_withheld(categories, withheld)
+    _shown_menu_icons(categories, withheld)
     if not with_health:
         return categories
     if scan is LOAD_SCAN:
@@ -425,6 +430,34 @@ def home_categories(
             checked[category.pk].values(), scan, items=item_count
         )
     return categories
+
+
+class MenuIcon(NamedTuple):
+    """A menu service as its category's home card shows it: an icon (portal.icons)."""
+
+    slug: str
+    name: str
+    icon: str
+
+
+# A home card shows this many of its menu services' icons, and how many more there are.
+HOME_CARD_ICONS = 8
+
+
+def _shown_menu_icons(categories: list[Category], withheld) -> None:
+    """Turn each category's `menu_icons` (the rows for_home read, in no order) into the
+    first HOME_CARD_ICONS of its shown menu services as MenuIcons, in display order, the
+    withheld ones left out; `more_menu_icons` counts the rest."""
+    withheld_services = {item.pk for item in withheld if item.kind == SERVICE}
+    for category in categories:
+        rows = sorted(category.menu_icons or [])
+        shown = [
+            MenuIcon(slug, name, icon)
+            for _position, slug, pk, name, icon in rows
+            if pk not in withheld_services
+        ]
+        category.menu_icons = shown[:HOME_CARD_ICONS]
+        category.more_menu_icons = len(shown) - len(category.menu_icons)
 
 
 def _leave_out_withheld(categories: list[Category], withheld) -> None:

@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from aixops.outbox import Job, queue_after_commit
 
+from ..icons import validate_icon
+
 # A Keycloak group's full path, as the groups claim sends it and sign-in stores it as the
 # name of a Django group (accounts.services): `/platform/devops`; 150 is a group name's length.
 GROUP_PATH = re.compile(r"^(/[^/\s][^/]*)+$")
@@ -114,7 +116,8 @@ class SlugManager(models.Manager):
 
 class CategoryQuerySet(models.QuerySet):
     def for_home(self):
-        """Categories with the counts the home page cards show, in one query."""
+        """Categories with the counts the home page cards show and their visible menu
+        services' icons (`menu_icons`: [position, slug, pk, name, icon] rows), in one query."""
         services = Service.objects.filter(category=models.OuterRef("pk"))
         return self.annotate(
             visible_count=_count(services.filter(role=Service.Role.MENU, hidden=False)),
@@ -125,6 +128,33 @@ class CategoryQuerySet(models.QuerySet):
             touchpoint_count=_count(
                 ConfigNote.objects.filter(category=models.OuterRef("pk"), is_access_touchpoint=True)
             ),
+            menu_icons=models.Subquery(
+                services.filter(role=Service.Role.MENU, hidden=False)
+                .order_by()
+                .values("category")
+                .annotate(rows=_JSONRows("position", "slug", "pk", "name", "icon"))
+                .values("rows"),
+                output_field=models.JSONField(),
+            ),
+        )
+
+
+class _JSONRows(models.Aggregate):
+    """The rows of a group as one JSON array of arrays of the given columns, in no set
+    order (SQLite's aggregates take no ORDER BY before 3.44): the home page's cards read
+    each category's menu services' icons in the query that counts them."""
+
+    function = "JSONB_AGG"
+    template = "%(function)s(JSONB_BUILD_ARRAY(%(expressions)s))"
+    output_field = models.JSONField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            function="JSON_GROUP_ARRAY",
+            template="%(function)s(JSON_ARRAY(%(expressions)s))",
+            **extra_context,
         )
 
 
@@ -261,6 +291,16 @@ class Service(GroupLimited, StatusPublishing):
     )
     access = models.CharField(
         _("access protection"), max_length=20, choices=Access.choices, default=Access.NONE
+    )
+    icon = models.CharField(
+        _("icon"),
+        max_length=64,
+        blank=True,
+        validators=[validate_icon],
+        help_text=_(
+            "A tool logo the portal ships, by its Simple Icons name (gitlab, jenkins, …); "
+            "blank for a monogram of the name."
+        ),
     )
     talks_to = models.ManyToManyField(
         "self",
