@@ -13,9 +13,11 @@ from .visibility import Reader, item_visible
 def pinned_services(*, user, reader: Reader) -> list[Service]:
     """The services `user` pinned that they (`reader`) may still see, in their order, each
     with its `category`, `health`, and the slugs of the shown pins above and below it
-    (`pinned_above`, `pinned_below`: where its "Move up" and "Move down" put it): one query (the pinned services, their categories and
-    their places), and one more for their checks when some are shown. Pins of services
-    that are gone, hidden or limited away are left out, and kept."""
+    (`pinned_above`, `pinned_below`: where its "Move up" and "Move down" put it).
+
+    One query (the pinned services, their categories and their places), and one more for
+    their checks when some are shown. Pins of services that are gone, hidden or limited
+    away are left out, and kept."""
     pins = Pin.objects.filter(user=user)
     place = pins.filter(service_slug=OuterRef("slug")).values("position")[:1]
     services = (

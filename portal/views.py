@@ -1,13 +1,12 @@
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.middleware.http import ConditionalGetMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.template.loader import render_to_string
 from django.utils.decorators import decorator_from_middleware
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -139,17 +138,18 @@ def pin_service(request, slug):
     except ValidationError as error:
         messages.error(request, error.messages[0])
     else:
+        name = {"name": service.name}
         if pinned:
-            messages.success(request, _("%(name)s is pinned to your home page.") % {"name": service.name})
+            messages.success(request, _("%(name)s is pinned to your home page.") % name)
         else:
-            messages.info(request, _("%(name)s is pinned already.") % {"name": service.name})
+            messages.info(request, _("%(name)s is pinned already.") % name)
     return _back(request, service.category.get_absolute_url())
 
 
 @require_POST
 @member_required
 def unpin_service(request, slug):
-    """"Unpin", on the home page or a service's card."""
+    """ "Unpin", on the home page or a service's card."""
     service = _pinnable(request, slug)
     if Pin.objects.unpin(user=request.user, slug=service.slug):
         messages.success(request, _("%(name)s is unpinned.") % {"name": service.name})

@@ -36,6 +36,7 @@ from portal.models import (
     HealthCheck,
     Incident,
     MaintenanceWindow,
+    Pin,
     Service,
 )
 from tests.factories import client_for, make_checks, make_finished_scan, make_gitlab_down_alert
@@ -149,6 +150,30 @@ def test_approved_members_and_staff_see_the_status_page(visitor, url):
     response = client.get(url)
     assert response.status_code == 200
     assert "GitLab" in response.content.decode()
+
+
+# Pinning tools to one's home page (tests/portal/test_pins.py): approved members and staff.
+PIN_ROUTES = ["/pins/gitlab/pin/", "/pins/gitlab/unpin/", "/pins/gitlab/move/"]
+
+
+@pytest.mark.parametrize(
+    "visitor", ["anonymous", "carol", "dave", "erin", "bob", "sam"], indirect=True
+)
+@pytest.mark.parametrize("url", PIN_ROUTES)
+def test_only_approved_members_and_staff_pin_tools(visitor, url):
+    name, client = visitor
+    response = client.post(url, {"after": "jenkins"} if url.endswith("/move/") else {})
+    if name == "anonymous":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+    elif name in STATE_PAGE:
+        assert response.status_code == 403
+        assert f'id="{STATE_PAGE[name]}"' in response.content.decode()
+    else:
+        assert response.status_code == 302
+    assert no_catalog_data(response.content.decode())
+    pinned = name in ("bob", "sam") and url.endswith("/pin/")
+    assert Pin.objects.filter(service_slug="gitlab").exists() is pinned
 
 
 # Badges: readable by anyone only for items marked public; hidden services' by staff only;
