@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client
+from django.utils import translation
 
 from portal.models import PINS_PER_MEMBER, CatalogRevision, Category, HealthCheck, Pin, Service
 from tests.factories import client_for, make_category, make_checks, make_finished_scan
@@ -82,9 +83,10 @@ def test_pins_are_bounded_and_one_too_many_changes_nothing(db, bob):
         Pin.objects.pin(user=bob, slug=f"tool-{n}")
     with pytest.raises(ValidationError) as refused:
         Pin.objects.pin(user=bob, slug="one-more")
-    assert refused.value.messages == [
-        f"You can pin at most {PINS_PER_MEMBER} services: unpin one first."
-    ]
+    with translation.override("en"):
+        assert refused.value.messages == [
+            f"You can pin at most {PINS_PER_MEMBER} services: unpin one first."
+        ]
     assert Pin.objects.filter(user=bob).count() == PINS_PER_MEMBER
     # Pinning one already pinned is still fine.
     assert Pin.objects.pin(user=bob, slug="tool-0") is False
@@ -245,6 +247,19 @@ def test_the_home_page_reads_pins_in_two_queries_whatever_their_number(
         assert pinned_section(bob_client.get("/").text) == ""
 
 
+def test_the_api_lists_the_readers_pins_in_order_with_their_health(
+    scanned_catalog, bob, bob_client
+):
+    for slug in ("jenkins", "gitlab-runner", "flower", "no-such-tool"):
+        Pin.objects.pin(user=bob, slug=slug)
+    Service.objects.filter(slug="flower").update(hidden=True)
+    pins = bob_client.get("/api/pins/").json()["pins"]
+    assert [(p["slug"], p["category"], p["url"], p["health"]["status"]) for p in pins] == [
+        ("jenkins", "devops", "http://testserver/jenkins", "down"),
+        ("gitlab-runner", "devops", "http://testserver/categories/devops/", "up"),
+    ]
+
+
 # --- pinning from a category page, and the forms ----------------------------------------
 
 
@@ -282,10 +297,10 @@ def test_pinning_from_a_card_returns_to_it(catalog, bob, bob_client):
         "/pins/gitlab/pin/", {"next": "/categories/devops/#pin-gitlab"}, follow=True
     )
     assert response.redirect_chain == [("/categories/devops/#pin-gitlab", 302)]
-    assert "GitLab is pinned to your home page." in response.text
+    assert "GitLab을(를) 홈 화면에 고정했습니다." in response.text  # the portal speaks Korean
     assert Pin.objects.slugs_of(bob) == ["gitlab"]
     again = bob_client.post("/pins/gitlab/pin/", {"next": "/categories/devops/"}, follow=True)
-    assert "GitLab is pinned already." in again.text
+    assert "GitLab은(는) 이미 고정되어 있습니다." in again.text
     assert Pin.objects.slugs_of(bob) == ["gitlab"]
 
 
@@ -298,7 +313,7 @@ def test_moves_and_unpins_from_the_home_page_return_to_it(catalog, bob, bob_clie
     bob_client.post("/pins/gitlab/move/", {"after": "flower", "next": "/#pinned"})
     assert Pin.objects.slugs_of(bob) == ["flower", "gitlab", "jenkins"]
     page = bob_client.post("/pins/gitlab/unpin/", {"next": "/#pinned"}, follow=True).text
-    assert "GitLab is unpinned." in page
+    assert "GitLab의 고정을 해제했습니다." in page
     assert pinned_names(page) == ["Flower", "Jenkins"]
 
 
@@ -315,7 +330,7 @@ def test_a_move_must_say_where_to(catalog, bob, bob_client, data):
     Pin.objects.pin(user=bob, slug="jenkins")
     response = bob_client.post("/pins/jenkins/move/", data)
     assert response.status_code == 400
-    assert "before one pinned service or after one" in response.content.decode()
+    assert "고정된 서비스 하나의 앞 또는 뒤" in response.content.decode()
     assert Pin.objects.slugs_of(bob) == ["gitlab", "jenkins"]
 
 
@@ -324,7 +339,7 @@ def test_one_pin_too_many_says_why_and_changes_nothing(catalog, bob, bob_client)
         Pin(user=bob, service_slug=f"tool-{n}", position=n) for n in range(PINS_PER_MEMBER)
     )
     page = bob_client.post("/pins/gitlab/pin/", {"next": "/categories/devops/"}, follow=True).text
-    assert f"You can pin at most {PINS_PER_MEMBER} services: unpin one first." in page
+    assert f"서비스는 최대 {PINS_PER_MEMBER}개까지 고정할 수 있습니다." in page
     assert "gitlab" not in Pin.objects.slugs_of(bob)
 
 
