@@ -64,10 +64,11 @@ def test_a_member_pins_orders_and_unpins_tools(live_server, member_session, loca
         jenkins.locator("button").click()
         page.wait_for_url("**/categories/devops/#pin-jenkins")
         assert jenkins.locator(".pin-label").inner_text() == words["unpin"]
-        page.set_viewport_size({"width": 1440, "height": 900})
-        page.locator(".service-card").filter(has=gitlab).screenshot(
-            path=ARTIFACTS / f"pins-card-{locale}.png"
-        )
+        card = page.locator(".service-card").filter(has=gitlab)
+        for width in (1440, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            assert sideways_overflow(page) <= 0
+            card.screenshot(path=ARTIFACTS / f"pins-card-{width}-{locale}.png")
 
         # On the home page, first, in the order pinned, with their health.
         assert page.goto(f"{live_server.url}/").ok
