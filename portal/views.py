@@ -164,5 +164,5 @@ def move_pin(request, slug):
     if bool(before) == bool(after):
         return HttpResponseBadRequest(_("Say where to: before one pinned service or after one."))
     service = _pinnable(request, slug)
-    Pin.objects.place(user=request.user, slug=service.slug, before=before[:64], after=after[:64])
+    Pin.objects.move(user=request.user, slug=service.slug, before=before[:64], after=after[:64])
     return _back(request, reverse("portal:home"))

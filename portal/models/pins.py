@@ -28,16 +28,20 @@ class PinManager(models.Manager):
         already (its place is kept). ValidationError, changing nothing, when they have
         pinned PINS_PER_MEMBER services."""
         with transaction.atomic():
-            pins = self.of(user)
-            if pins.filter(service_slug=slug).exists():
+            pins = self.filter(user=user).aggregate(
+                count=models.Count("pk"),
+                last=models.Max("position"),
+                this=models.Count("pk", filter=models.Q(service_slug=slug)),
+            )
+            if pins["this"]:
                 return False
-            if pins.count() >= PINS_PER_MEMBER:
+            if pins["count"] >= PINS_PER_MEMBER:
                 raise ValidationError(
                     _("You can pin at most %(limit)d services: unpin one first."),
                     code="too_many_pins",
                     params={"limit": PINS_PER_MEMBER},
                 )
-            last = pins.aggregate(last=models.Max("position"))["last"]
+            last = pins["last"]
             try:
                 # A savepoint: the same pin sent twice at once loses the race on the
                 # unique constraint, and that is the "pinned already" answer.
@@ -54,7 +58,7 @@ class PinManager(models.Manager):
         deleted, _rows = self.filter(user=user, service_slug=slug).delete()
         return bool(deleted)
 
-    def place(self, *, user, slug: str, before: str = "", after: str = "") -> bool:
+    def move(self, *, user, slug: str, before: str = "", after: str = "") -> bool:
         """Move `user`'s pin of `slug` to just before the pin `before`, or just after the
         pin `after` (a move up or down past the pin shown next to it). False, changing
         nothing, when it is there already or either is not pinned. Asked twice, the

@@ -48,11 +48,11 @@ def test_unpinning_twice_is_harmless_and_keeps_the_others_order(catalog, bob):
 def test_a_move_puts_a_pin_next_to_another_and_asked_again_changes_nothing(catalog, bob):
     for slug in ("jenkins", "gitlab", "flower", "admin-ui"):
         Pin.objects.pin(user=bob, slug=slug)
-    assert Pin.objects.place(user=bob, slug="flower", before="gitlab") is True
+    assert Pin.objects.move(user=bob, slug="flower", before="gitlab") is True
     assert Pin.objects.slugs_of(bob) == ["jenkins", "flower", "gitlab", "admin-ui"]
-    assert Pin.objects.place(user=bob, slug="flower", before="gitlab") is False
-    assert Pin.objects.place(user=bob, slug="jenkins", after="admin-ui") is True
-    assert Pin.objects.place(user=bob, slug="jenkins", after="admin-ui") is False
+    assert Pin.objects.move(user=bob, slug="flower", before="gitlab") is False
+    assert Pin.objects.move(user=bob, slug="jenkins", after="admin-ui") is True
+    assert Pin.objects.move(user=bob, slug="jenkins", after="admin-ui") is False
     assert Pin.objects.slugs_of(bob) == ["flower", "gitlab", "admin-ui", "jenkins"]
     # Positions are renumbered from 0, without gaps.
     assert list(Pin.objects.of(bob).values_list("position", flat=True)) == [0, 1, 2, 3]
@@ -61,10 +61,10 @@ def test_a_move_puts_a_pin_next_to_another_and_asked_again_changes_nothing(catal
 def test_a_move_to_or_of_a_service_not_pinned_changes_nothing(catalog, bob):
     Pin.objects.pin(user=bob, slug="jenkins")
     Pin.objects.pin(user=bob, slug="gitlab")
-    assert Pin.objects.place(user=bob, slug="jenkins", after="flower") is False
-    assert Pin.objects.place(user=bob, slug="flower", before="jenkins") is False
-    assert Pin.objects.place(user=bob, slug="jenkins", before="jenkins") is False
-    assert Pin.objects.place(user=bob, slug="jenkins") is False
+    assert Pin.objects.move(user=bob, slug="jenkins", after="flower") is False
+    assert Pin.objects.move(user=bob, slug="flower", before="jenkins") is False
+    assert Pin.objects.move(user=bob, slug="jenkins", before="jenkins") is False
+    assert Pin.objects.move(user=bob, slug="jenkins") is False
     assert Pin.objects.slugs_of(bob) == ["jenkins", "gitlab"]
 
 
@@ -72,7 +72,7 @@ def test_each_member_has_their_own_pins_and_order(catalog, bob, sam):
     Pin.objects.pin(user=bob, slug="jenkins")
     Pin.objects.pin(user=bob, slug="gitlab")
     Pin.objects.pin(user=sam, slug="gitlab")
-    Pin.objects.place(user=bob, slug="gitlab", before="jenkins")
+    Pin.objects.move(user=bob, slug="gitlab", before="jenkins")
     Pin.objects.unpin(user=sam, slug="jenkins")
     assert Pin.objects.slugs_of(bob) == ["gitlab", "jenkins"]
     assert Pin.objects.slugs_of(sam) == ["gitlab"]
