@@ -12,6 +12,7 @@ from accounts.access import ApiAccess
 from aixops.api import REFUSALS, InvalidInput, Refusal
 
 from .pages import cached_json, cached_status_history, page_state
+from .pins import pinned_services
 from .selectors import (
     category_overview,
     health_report,
@@ -253,6 +254,18 @@ class ItemHistory(Schema):
     days: list[DayUptime]
 
 
+class PinnedService(Schema):
+    slug: str
+    name: str
+    category: str = Field(description="Its category's slug.")
+    url: str = Field(description="The tool; its category's page when it has no address.")
+    health: ItemHealth
+
+
+class PinList(Schema):
+    pins: list[PinnedService]
+
+
 SLUG = r"^[-a-zA-Z0-9_]+$"
 
 
@@ -378,3 +391,28 @@ def history(
     except Http404:
         return Status(404, {"error": "no such item"})
     return item_history(found, days=days)
+
+
+@router.api_operation(
+    ["GET", "HEAD"],
+    "/pins/",
+    response={200: PinList, **REFUSALS},
+    url_name="api-pins",
+    summary="The services you pinned to your home page, in your order, with their health",
+)
+def pins(request):
+    reader = _reader(request)[0]
+    return {
+        "pins": [
+            {
+                "slug": service.slug,
+                "name": service.name,
+                "category": service.category.slug,
+                "url": request.build_absolute_uri(
+                    service.location or service.category.get_absolute_url()
+                ),
+                "health": service.health.as_dict(),
+            }
+            for service in pinned_services(user=request.user, reader=reader)
+        ]
+    }

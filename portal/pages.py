@@ -38,6 +38,9 @@ PAGE_CACHE_SECONDS = 60 * 60
 # Where a cached staff page's forms (a checklist step's "Run now") take the reader's CSRF
 # token: a token rendered into the cache would be another session's.
 CSRF_SLOT = "__csrf_token_slot__"
+# Where the home page takes the reader's own pinned tools (portal/pins.py), which no
+# other reader shares: between its heading and the categories.
+PINNED_SLOT = "<!-- pinned tools -->"
 
 
 @dataclass(frozen=True)
@@ -125,10 +128,16 @@ def with_csrf_token(part: CatalogPart, request) -> CatalogPart:
     return replace(part, body=part.body.replace(CSRF_SLOT, get_token(request)))
 
 
-def home_part(*, user) -> CatalogPart:
+def with_pinned(part: CatalogPart, pinned_html: str) -> CatalogPart:
+    """The home part with the reader's pinned tools in their place."""
+    return replace(part, body=part.body.replace(PINNED_SLOT, pinned_html, 1))
+
+
+def home_part(*, user, reading: tuple[Reader, Limits, PageState] | None = None) -> CatalogPart:
     """The categories `user` may see with their counts and health, and the open incidents
-    they may see: from the cache, or in four queries."""
-    reader, limits, state = page_reader(user)
+    they may see: from the cache, or in four queries. `reading`: what `page_reader(user)`
+    said, when the caller has asked already."""
+    reader, limits, state = reading or page_reader(user)
     key = _key("home", reader.visibility_class, state)
     part = cache.get(key)
     if part is None:
@@ -142,7 +151,12 @@ def home_part(*, user) -> CatalogPart:
             body=incident_banner(open_incidents(reader=reader))
             + render_to_string(
                 "portal/_home_body.html",
-                {"categories": categories, "staff": reader.staff, "withheld": withheld},
+                {
+                    "categories": categories,
+                    "staff": reader.staff,
+                    "withheld": withheld,
+                    "pinned_slot": PINNED_SLOT,
+                },
             ),
         )
         cache.set(key, part, PAGE_CACHE_SECONDS)
@@ -182,6 +196,7 @@ def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | Non
         body = build(reader, limits, state.scan)
         cache.set(key, body, PAGE_CACHE_SECONDS)
     return body
+
 
 def cached_status_history(*, today, revision: Revision):
     """Every item's bars and SLO results before `today` (selectors.status_history), from

@@ -18,4 +18,7 @@ urlpatterns = [
         name="badge",
     ),
     path("checklist/<int:pk>/run/", views.run_checklist_step, name="run-checklist-step"),
+    path("pins/<slug:slug>/pin/", views.pin_service, name="pin"),
+    path("pins/<slug:slug>/unpin/", views.unpin_service, name="unpin"),
+    path("pins/<slug:slug>/move/", views.move_pin, name="move-pin"),
 ]

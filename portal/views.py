@@ -1,20 +1,32 @@
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.middleware.http import ConditionalGetMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import decorator_from_middleware
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.access import is_member, member_required
 
 from . import status
-from .models import ChecklistItem
-from .pages import category_part, home_part, page_reader, status_part, with_csrf_token
+from .models import ChecklistItem, Pin, Service
+from .pages import (
+    category_part,
+    home_part,
+    page_reader,
+    status_part,
+    with_csrf_token,
+    with_pinned,
+)
+from .pins import pinned_services
 from .selectors import item_health, item_uptime, status_item
+from .visibility import item_visible
 
 # How long a browser or proxy (GitLab's image proxy) may keep a badge before asking again.
 BADGE_MAX_AGE = 300
@@ -23,20 +35,29 @@ BADGE_MAX_AGE = 300
 @require_safe
 @member_required
 def home(request):
-    part = home_part(user=request.user)
+    reading = page_reader(request.user)
+    part = home_part(user=request.user, reading=reading)
+    pinned = pinned_services(user=request.user, reader=reading[0])
+    pinned_html = render_to_string("portal/_pinned.html", {"pinned": pinned}, request=request)
+    part = with_pinned(part, pinned_html)
     return render(request, "portal/page.html", {"page": part, "nav_categories": part.nav})
 
 
 @require_safe
 @member_required
 def category_detail(request, slug):
-    part = category_part(slug=slug, user=request.user)
-    if request.user.is_staff:
-        part = with_csrf_token(part, request)
+    part = with_csrf_token(category_part(slug=slug, user=request.user), request)
     return render(
         request,
         "portal/page.html",
-        {"page": part, "nav_categories": part.nav, "current_category": slug},
+        {
+            "page": part,
+            "nav_categories": part.nav,
+            "current_category": slug,
+            # Outside the cached part, which every reader of a kind shares: pins.js marks
+            # these services' pin buttons.
+            "pinned_slugs": Pin.objects.slugs_of(request.user),
+        },
     )
 
 
@@ -86,3 +107,62 @@ def run_checklist_step(request, pk):
     else:
         messages.warning(request, _("No enabled check verifies this step."))
     return redirect(f"{step.category.get_absolute_url()}#checklist-title")
+
+
+def _back(request, fallback: str):
+    """Where a pin form sends the reader back: its `next`, if it is one of our pages."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(target if allowed else fallback)
+
+
+def _pinnable(request, slug: str) -> Service:
+    """The service `slug`, if the reader may see it; 404 otherwise, as for one that does
+    not exist."""
+    service = Service.objects.select_related("category").filter(slug=slug).first()
+    reader = page_reader(request.user)[0]
+    if service is None or not item_visible(service, service.category, reader):
+        raise Http404("No such service.")
+    return service
+
+
+@require_POST
+@member_required
+def pin_service(request, slug):
+    """A service's "Pin" button: last in the reader's pinned tools on their home page."""
+    service = _pinnable(request, slug)
+    try:
+        pinned = Pin.objects.pin(user=request.user, slug=service.slug)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    else:
+        name = {"name": service.name}
+        if pinned:
+            messages.success(request, _("%(name)s is pinned to your home page.") % name)
+        else:
+            messages.info(request, _("%(name)s is pinned already.") % name)
+    return _back(request, service.category.get_absolute_url())
+
+
+@require_POST
+@member_required
+def unpin_service(request, slug):
+    """ "Unpin", on the home page or a service's card."""
+    service = _pinnable(request, slug)
+    if Pin.objects.unpin(user=request.user, slug=service.slug):
+        messages.success(request, _("%(name)s is unpinned.") % {"name": service.name})
+    return _back(request, reverse("portal:home"))
+
+
+@require_POST
+@member_required
+def move_pin(request, slug):
+    """A pinned tool's "Move up" (just before `before`) or "Move down" (just after `after`)."""
+    before, after = request.POST.get("before", ""), request.POST.get("after", "")
+    if bool(before) == bool(after):
+        return HttpResponseBadRequest(_("Say where to: before one pinned service or after one."))
+    service = _pinnable(request, slug)
+    Pin.objects.move(user=request.user, slug=service.slug, before=before[:64], after=after[:64])
+    return _back(request, reverse("portal:home"))

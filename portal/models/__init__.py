@@ -1,7 +1,7 @@
 """The portal's models: the catalog (categories, services, data stores, their texts) and
 the health of what it catalogs (checks, scans, results, maintenance windows), and the
-alerts its changes send (alerts, channels, deliveries), and the incidents
-they open."""
+alerts its changes send (alerts, channels, deliveries), the incidents
+they open, and the services members pin to their home page."""
 
 from .alerts import AlertEvent, Channel, Delivery
 from .catalog import (
@@ -26,9 +26,11 @@ from .health import (
     Scan,
 )
 from .incidents import Incident, IncidentState, IncidentUpdate
+from .pins import PINS_PER_MEMBER, Pin
 
 __all__ = [
     "NO_REVISION",
+    "PINS_PER_MEMBER",
     "AlertEvent",
     "CatalogRevision",
     "Category",
@@ -46,6 +48,7 @@ __all__ = [
     "IncidentState",
     "IncidentUpdate",
     "MaintenanceWindow",
+    "Pin",
     "Revision",
     "Scan",
     "Service",

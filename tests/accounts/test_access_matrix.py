@@ -36,6 +36,7 @@ from portal.models import (
     HealthCheck,
     Incident,
     MaintenanceWindow,
+    Pin,
     Service,
 )
 from tests.factories import client_for, make_checks, make_finished_scan, make_gitlab_down_alert
@@ -51,6 +52,7 @@ HEALTH_API = [
     "/api/incidents/",
     "/api/status/",
     "/api/items/devops/gitlab/history/",
+    "/api/pins/",  # the reader's own pinned tools (none here)
 ]
 
 # Text from the catalog that must never reach someone who is not let in.
@@ -149,6 +151,30 @@ def test_approved_members_and_staff_see_the_status_page(visitor, url):
     response = client.get(url)
     assert response.status_code == 200
     assert "GitLab" in response.content.decode()
+
+
+# Pinning tools to one's home page (tests/portal/test_pins.py): approved members and staff.
+PIN_ROUTES = ["/pins/gitlab/pin/", "/pins/gitlab/unpin/", "/pins/gitlab/move/"]
+
+
+@pytest.mark.parametrize(
+    "visitor", ["anonymous", "carol", "dave", "erin", "bob", "sam"], indirect=True
+)
+@pytest.mark.parametrize("url", PIN_ROUTES)
+def test_only_approved_members_and_staff_pin_tools(visitor, url):
+    name, client = visitor
+    response = client.post(url, {"after": "jenkins"} if url.endswith("/move/") else {})
+    if name == "anonymous":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+    elif name in STATE_PAGE:
+        assert response.status_code == 403
+        assert f'id="{STATE_PAGE[name]}"' in response.content.decode()
+    else:
+        assert response.status_code == 302
+    assert no_catalog_data(response.content.decode())
+    pinned = name in ("bob", "sam") and url.endswith("/pin/")
+    assert Pin.objects.filter(service_slug="gitlab").exists() is pinned
 
 
 # Badges: readable by anyone only for items marked public; hidden services' by staff only;
@@ -949,8 +975,9 @@ def test_readers_who_see_the_same_share_one_cached_page(
     readers["ida"] = client_for(ida)
     readers["dana"].get("/")
     readers["oscar"].get("/")
-    # Served from the cache: the user, the page state, and which limiting groups they are in.
-    with django_assert_num_queries(3):
+    # Served from the cache: the user, the page state, which limiting groups they are in,
+    # and their pinned tools (none here).
+    with django_assert_num_queries(4):
         assert "Kestrel" in readers["ida"].get("/").content.decode()
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         assert "Kestrel" not in readers["bob"].get("/").content.decode()

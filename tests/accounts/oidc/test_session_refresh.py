@@ -28,9 +28,10 @@ def test_a_session_within_the_interval_is_not_rechecked(
     approved_session, django_assert_num_queries
 ):
     _, client = approved_session
-    # The home page's own six (the user, the page state, the catalog's group limits, the
-    # categories, the checks, the open incidents): no refresh, no session write.
-    with django_assert_num_queries(6):
+    # The home page's own seven (the user, the page state, the catalog's group limits, the
+    # categories, the checks, the open incidents, the member's pins): no refresh, no
+    # session write.
+    with django_assert_num_queries(7):
         assert client.get("/").status_code == 200
 
 

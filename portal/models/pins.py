@@ -1,0 +1,124 @@
+"""Pinned tools: the services a member keeps at the top of their home page, in their order."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# Enough for every tool a person opens daily; a bound so that a member's pins stay a short
+# list that each home page view reads whole.
+PINS_PER_MEMBER = 50
+
+
+class PinManager(models.Manager):
+    """A member's pins, changed only through these methods: each is safe to run twice."""
+
+    def of(self, user) -> models.QuerySet:
+        return self.filter(user=user).order_by("position", "pk")
+
+    def slugs_of(self, user) -> list[str]:
+        """The slugs of the services `user` pinned, in their order; one query."""
+        return list(self.of(user).values_list("service_slug", flat=True))
+
+    def pin(self, *, user, slug: str) -> bool:
+        """Pin service `slug` for `user`, last in their order; False when it is pinned
+        already (its place is kept). ValidationError, changing nothing, when they have
+        pinned PINS_PER_MEMBER services."""
+        with transaction.atomic():
+            pins = self.filter(user=user).aggregate(
+                count=models.Count("pk"),
+                last=models.Max("position"),
+                this=models.Count("pk", filter=models.Q(service_slug=slug)),
+            )
+            if pins["this"]:
+                return False
+            if pins["count"] >= PINS_PER_MEMBER:
+                raise ValidationError(
+                    _("You can pin at most %(limit)d services: unpin one first."),
+                    code="too_many_pins",
+                    params={"limit": PINS_PER_MEMBER},
+                )
+            last = pins["last"]
+            try:
+                # A savepoint: the same pin sent twice at once loses the race on the
+                # unique constraint, and that is the "pinned already" answer.
+                with transaction.atomic():
+                    self.create(
+                        user=user, service_slug=slug, position=0 if last is None else last + 1
+                    )
+            except IntegrityError:
+                return False
+        return True
+
+    def unpin(self, *, user, slug: str) -> bool:
+        """Unpin service `slug` for `user`; False when it was not pinned."""
+        deleted, _rows = self.filter(user=user, service_slug=slug).delete()
+        return bool(deleted)
+
+    def move(self, *, user, slug: str, before: str = "", after: str = "") -> bool:
+        """Move `user`'s pin of `slug` to just before the pin `before`, or just after the
+        pin `after` (a move up or down past the pin shown next to it). False, changing
+        nothing, when it is there already or either is not pinned. Asked twice, the
+        second finds it in place."""
+        other = before or after
+        if not other or other == slug:
+            return False
+        with transaction.atomic():
+            # Locked (on PostgreSQL) so that two moves at once renumber one order.
+            pins = list(self.of(user).select_for_update())
+            slugs = [pin.service_slug for pin in pins]
+            if slug not in slugs or other not in slugs:
+                return False
+            order = [s for s in slugs if s != slug]
+            order.insert(order.index(other) + (1 if after else 0), slug)
+            if order == slugs:
+                return False
+            by_slug = {pin.service_slug: pin for pin in pins}
+            moved = []
+            for position, each in enumerate(order):
+                pin = by_slug[each]
+                if pin.position != position:
+                    pin.position = position
+                    moved.append(pin)
+            self.bulk_update(moved, ["position"])
+        return True
+
+
+class Pin(models.Model):
+    """A service a member pinned to their home page, at a place in their order.
+
+    Kept by the service's slug, not a foreign key: a catalog import that deletes a service
+    and adds it again (or an admin who recreates it) keeps everyone's pins. A pin whose
+    service is gone, or that its member may no longer see, is not shown, and shows again
+    when the service comes back. Slugs are unique across the catalog, so a service moved
+    to another category stays pinned.
+
+    Not audited: it is a member's own preference, seen by nobody else and granting
+    nothing; `pinned_at` says when it was made.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="pins",
+        verbose_name=_("member"),
+    )
+    service_slug = models.SlugField(_("service slug"), max_length=64)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    pinned_at = models.DateTimeField(_("pinned at"), default=timezone.now)
+
+    objects = PinManager()
+
+    class Meta:
+        ordering = ["user", "position", "pk"]
+        verbose_name = _("pin")
+        verbose_name_plural = _("pins")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "service_slug"], name="pin_unique_service")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} pinned {self.service_slug}"

@@ -1,0 +1,98 @@
+"""Pinning in a real browser, in Korean and English: a member pins two services from a
+category page, finds them on the home page in that order, moves one up and unpins one.
+Screenshots at desktop and phone widths are kept (artifacts/screenshots/)."""
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from portal.models import Category, HealthCheck, Pin
+from tests.browser import ARTIFACTS, chromium, sideways_overflow, signed_in_context
+from tests.factories import make_checks, make_finished_scan
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WORDS = {
+    "ko-KR": {"pin": "고정", "unpin": "고정 해제", "pinned": "고정한 도구", "down": "중단"},
+    "en-US": {"pin": "Pin", "unpin": "Unpin", "pinned": "Pinned", "down": "down"},
+}
+
+
+@pytest.fixture
+def member_session(live_server, django_user_model):
+    """The seed catalog, checked, with Jenkins down; bob is an approved member."""
+    call_command("loaddata", "catalog", verbosity=0)
+    for category in Category.objects.all():
+        make_checks(category)
+    HealthCheck.objects.filter(service__slug="jenkins").update(status="down")
+    make_finished_scan()
+    bob = django_user_model.objects.create_user(username="bob", membership="approved")
+    client = Client()
+    client.force_login(bob)
+    return bob, client
+
+
+def pinned_names(page) -> list[str]:
+    return page.locator("#pinned .pinned-name").all_inner_texts()
+
+
+@pytest.mark.parametrize("locale", ["ko-KR", "en-US"])
+def test_a_member_pins_orders_and_unpins_tools(live_server, member_session, locale):
+    bob, session = member_session
+    words = WORDS[locale]
+    with chromium() as browser:
+        context = signed_in_context(
+            browser, live_server, session, locale=locale, timezone_id="Asia/Seoul"
+        )
+        page = context.new_page()
+        refused = []
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        assert page.goto(f"{live_server.url}/categories/devops/").ok
+
+        # Every card pins; pinning one brings the reader back to it, marked as pinned.
+        gitlab, jenkins = page.locator("#pin-gitlab"), page.locator("#pin-jenkins")
+        assert gitlab.locator(".pin-label").inner_text() == words["pin"]
+        gitlab.locator("button").click()
+        page.wait_for_url("**/categories/devops/#pin-gitlab")
+        assert gitlab.locator(".pin-label").inner_text() == words["unpin"]
+        assert "is-pinned" in gitlab.get_attribute("class")
+        jenkins.locator("button").click()
+        page.wait_for_url("**/categories/devops/#pin-jenkins")
+        assert jenkins.locator(".pin-label").inner_text() == words["unpin"]
+        card = page.locator(".service-card").filter(has=gitlab)
+        for width in (1440, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            assert sideways_overflow(page) <= 0
+            card.screenshot(path=ARTIFACTS / f"pins-card-{width}-{locale}.png")
+
+        # On the home page, first, in the order pinned, with their health.
+        assert page.goto(f"{live_server.url}/").ok
+        assert page.locator("#pinned-title").inner_text() == words["pinned"]
+        assert pinned_names(page) == ["GitLab", "Jenkins"]
+        jenkins_row = page.locator(".pinned-item[data-pinned=jenkins]")
+        assert words["down"] in jenkins_row.locator(".pinned-health").inner_text()
+
+        # Jenkins up; then GitLab unpinned (the form works the same after a move).
+        jenkins_row.locator("button[name=before]").click()
+        page.wait_for_url("**/#pinned")
+        assert pinned_names(page) == ["Jenkins", "GitLab"]
+        page.screenshot(path=ARTIFACTS / f"pins-home-1440-{locale}.png", full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert sideways_overflow(page) <= 0
+        page.locator("#pinned").screenshot(path=ARTIFACTS / f"pins-home-390-{locale}.png")
+        page.locator(".pinned-item[data-pinned=gitlab] .pin-unpin").click()
+        page.wait_for_url("**/#pinned")
+        assert pinned_names(page) == ["Jenkins"]
+
+        # Back on the category page, GitLab pins again; Jenkins offers to unpin.
+        assert page.goto(f"{live_server.url}/categories/devops/").ok
+        assert gitlab.locator(".pin-label").inner_text() == words["pin"]
+        assert jenkins.locator(".pin-label").inner_text() == words["unpin"]
+        assert refused == []
+    # (The database is read once the browser is closed: Playwright runs an event loop.)
+    assert Pin.objects.slugs_of(bob) == ["jenkins"]
