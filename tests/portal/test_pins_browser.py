@@ -71,6 +71,7 @@ def test_a_member_pins_orders_and_unpins_tools(live_server, member_session, loca
             card.screenshot(path=ARTIFACTS / f"pins-card-{width}-{locale}.png")
 
         # On the home page, first, in the order pinned, with their health.
+        page.set_viewport_size({"width": 1440, "height": 900})
         assert page.goto(f"{live_server.url}/").ok
         assert page.locator("#pinned-title").inner_text() == words["pinned"]
         assert pinned_names(page) == ["GitLab", "Jenkins"]
