@@ -14,6 +14,7 @@ from accounts.access import is_member, member_required
 from . import status
 from .models import ChecklistItem
 from .pages import category_part, home_part, page_reader, status_part, with_csrf_token
+from .search import QUERY_MAX_LENGTH, QueryTooLong, reader_and_index, search, visible_categories
 from .selectors import item_health, item_uptime, status_item
 
 # How long a browser or proxy (GitLab's image proxy) may keep a badge before asking again.
@@ -48,6 +49,33 @@ def status_page(request):
         request,
         "portal/page.html",
         {"page": part, "nav_categories": part.nav, "status_page": True},
+    )
+
+
+@require_safe
+@member_required
+def search_page(request):
+    """What the top bar's search finds, as a page: for readers without scripts, and for
+    "all results"."""
+    query = request.GET.get("q", "")
+    reader, index = reader_and_index(request.user)
+    try:
+        found = search(query, reader=reader, index=index)
+    except QueryTooLong:
+        found, status = search("", reader=reader, index=index), 400
+    else:
+        status = 200
+    return render(
+        request,
+        "portal/search.html",
+        {
+            "found": found,
+            "query": query[:QUERY_MAX_LENGTH],
+            "too_long": status == 400,
+            "query_max_length": QUERY_MAX_LENGTH,
+            "nav_categories": visible_categories(index, reader),
+        },
+        status=status,
     )
 
 
