@@ -1,18 +1,22 @@
 """Search and quick launch: categories, services, data stores, checklist items and notes
 found by name or text, as the reader may see them.
 
-The catalog's searchable text is read once per catalog revision into an index (every
-entry's name and text, normalized once) kept in Django's cache, so a search costs no
-catalog query: it scans the index, ranks what matches, and keeps what the reader may see
-by the rules every page follows (portal.visibility.item_visible). Normalized as NFKC and
-case-folded, Korean and English alike.
+The catalog's searchable text is read once per catalog revision into an index kept in
+Django's cache: the entries (what a result shows, and the limits that decide who sees it)
+and their names, slugs and texts normalized (NFKC, case-folded: Korean and English alike)
+into one string, a line per entry. A search costs no catalog query: it finds the query's
+longest word in that string (str.find, so entries that cannot match cost nothing), ranks
+the entries it lands in, and keeps what the reader may see by the rules every page follows
+(portal.visibility.item_visible).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.core.cache import cache
 from django.db.models import CharField, Value
@@ -47,14 +51,19 @@ KIND_ORDER = {SERVICE: 0, CATEGORY: 1, DATA_STORE: 2, CHECKLIST_ITEM: 3, CONFIG_
     ALL_WORDS,
 ) = range(8)
 
+# Between an entry's fields, and after each entry, in the index's text: normalized text
+# never holds either, so no match runs across two.
+FIELD_END, ENTRY_END = "\x00", "\n"
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SEPARATORS = re.compile(r"[\W_]+")
 _SPACES = re.compile(r"\s+")
 
 
 def normalized(text: str) -> str:
     """Text as it is compared: NFKC (composed Hangul, full-width Latin as ASCII),
-    case-folded, runs of white space as one space."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    case-folded, control characters and runs of white space as one space."""
+    text = _CONTROLS.sub(" ", unicodedata.normalize("NFKC", text).casefold())
+    return _SPACES.sub(" ", text).strip()
 
 
 def _words(text: str) -> str:
@@ -63,17 +72,16 @@ def _words(text: str) -> str:
     return " " + _SEPARATORS.sub(" ", text).strip()
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
     """A category's limit, as item_visible reads it."""
 
     visible_to_groups: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One searchable thing of the catalog: what a result shows, who may see it, and its
-    text normalized for matching."""
+class Entry(NamedTuple):
+    """One searchable thing of the catalog: what a result shows and who may see it.
+    (A named tuple: the cache hands thousands back on every search, and tuples unpickle
+    fastest.)"""
 
     kind: str
     name: str
@@ -88,33 +96,6 @@ class Entry:
     # As item_visible reads a service or data store; unused for the other kinds.
     hidden: bool
     visible_to_groups: tuple[str, ...]
-    match_name: str
-    match_name_words: str
-    match_slug: str
-    match_text: str
-    match_text_words: str
-
-    def rank(self, query: str, query_words: str, words: list[str]) -> int | None:
-        """How well the entry matches the normalized query (a rank above), or None."""
-        if self.match_name == query:
-            return EXACT_NAME
-        if self.match_name.startswith(query):
-            return NAME_PREFIX
-        if query_words in self.match_name_words:
-            return NAME_WORD_PREFIX
-        if query in self.match_name:
-            return IN_NAME
-        if query in self.match_slug:
-            return IN_SLUG
-        if query_words in self.match_text_words:
-            return TEXT_WORD_PREFIX
-        if query in self.match_text:
-            return IN_TEXT
-        if len(words) > 1 and all(
-            word in self.match_name or word in self.match_text for word in words
-        ):
-            return ALL_WORDS
-        return None
 
     def visible_to(self, reader: Reader) -> bool:
         """Whether `reader` may see it: by its own limits and hidden flag (a service or data
@@ -138,45 +119,100 @@ class Entry:
         return self.tool or self.place
 
 
-def _entry(
-    kind,
-    *,
-    name,
-    summary,
-    slug="",
-    category,
-    place,
-    tool="",
-    order,
-    other="",
-    hidden=False,
-    groups=(),
-    text_only=False,
-) -> Entry:
-    """An entry; `text_only`: its name is its text (a checklist item's, a note's), ranked
-    as text, after the names of things."""
-    match_name = "" if text_only else normalized(name)
-    texts = (name, summary, other) if text_only else (summary, other)
-    match_text = normalized(" ".join(part for part in texts if part))
-    return Entry(
-        kind=kind,
-        name=name,
-        summary=summary,
-        slug=slug,
-        category_slug=category["slug"],
-        category_name=category["name"],
-        place=place,
-        tool=tool,
-        order=order,
-        category=category["limit"],
-        hidden=hidden,
-        visible_to_groups=tuple(groups),
-        match_name=match_name,
-        match_name_words=_words(match_name),
-        match_slug=normalized(slug),
-        match_text=match_text,
-        match_text_words=_words(match_text),
-    )
+@dataclass(frozen=True)
+class SearchIndex:
+    """The catalog's entries, and their normalized name, slug and text (and the name and
+    text as _words gives them) as one string: a line per entry (`starts`: where each
+    begins), its fields apart by FIELD_END."""
+
+    entries: tuple[Entry, ...]
+    text: str
+    starts: tuple[int, ...]
+
+    def landing_in(self, needle: str):
+        """The position of every entry whose line holds `needle`, in order."""
+        text, starts, count = self.text, self.starts, len(self.entries)
+        at = text.find(needle)
+        while at != -1:
+            position = bisect_right(starts, at) - 1
+            yield position
+            if position + 1 == count:
+                return
+            at = text.find(needle, starts[position + 1])
+
+    def fields(self, position: int) -> list[str]:
+        """An entry's normalized name, slug and text, and its name and text as _words
+        gives them."""
+        last = position + 1 == len(self.starts)
+        end = len(self.text) if last else self.starts[position + 1] - len(ENTRY_END)
+        return self.text[self.starts[position] : end].split(FIELD_END)
+
+
+def _rank(fields: list[str], query: str, query_words: str, words: list[str]) -> int | None:
+    """How well an entry (its normalized name, slug and text, and the name and text as
+    _words gives them) matches the normalized query (`query_words`: as _words gives it;
+    `words`: its words), a rank above, or None."""
+    name, slug, text, name_words, text_words = fields
+    if name == query:
+        return EXACT_NAME
+    if name.startswith(query):
+        return NAME_PREFIX
+    if query_words in name_words:
+        return NAME_WORD_PREFIX
+    if query in name:
+        return IN_NAME
+    if query in slug:
+        return IN_SLUG
+    if query_words in text_words:
+        return TEXT_WORD_PREFIX
+    if query in text:
+        return IN_TEXT
+    if len(words) > 1 and all(word in name or word in text for word in words):
+        return ALL_WORDS
+    return None
+
+
+class _IndexBuilder:
+    """Collects entries and their normalized text, in catalog order."""
+
+    def __init__(self):
+        self.entries: list[Entry] = []
+        self.lines: list[str] = []
+
+    def add(
+        self, kind, *, name, summary, slug="", category, place, tool="", order, other="",
+        hidden=False, groups=(), text_only=False,
+    ) -> None:  # fmt: skip
+        """An entry; `text_only`: its name is its text (a checklist item's, a note's),
+        ranked as text, after the names of things."""
+        self.entries.append(
+            Entry(
+                kind=kind,
+                name=name,
+                summary=summary,
+                slug=slug,
+                category_slug=category["slug"],
+                category_name=category["name"],
+                place=place,
+                tool=tool,
+                order=order,
+                category=category["limit"],
+                hidden=hidden,
+                visible_to_groups=tuple(groups),
+            )
+        )
+        texts = (name, summary, other) if text_only else (summary, other)
+        match_name = "" if text_only else normalized(name)
+        match_text = normalized(" ".join(part for part in texts if part))
+        fields = (match_name, normalized(slug), match_text, _words(match_name), _words(match_text))
+        self.lines.append(FIELD_END.join(fields))
+
+    def index(self) -> SearchIndex:
+        starts, at = [], 0
+        for line in self.lines:
+            starts.append(at)
+            at += len(line) + len(ENTRY_END)
+        return SearchIndex(tuple(self.entries), ENTRY_END.join(self.lines), tuple(starts))
 
 
 def _plain(text: str) -> str:
@@ -185,12 +221,12 @@ def _plain(text: str) -> str:
     return text.replace("`", "")
 
 
-def build_index() -> tuple[Entry, ...]:
+def build_index() -> SearchIndex:
     """Every searchable entry of the catalog, in catalog order, in four queries: the
     categories, the services, the data stores, and the checklist items and notes as one
     UNION."""
     categories = {}
-    entries = []
+    entries = _IndexBuilder()
     for row in Category.objects.values(
         "pk", "slug", "name", "title", "summary", "description", "position", "visible_to_groups"
     ):
@@ -203,36 +239,32 @@ def build_index() -> tuple[Entry, ...]:
             "limit": Limit(tuple(row["visible_to_groups"])),
         }
         categories[row["pk"]] = category
-        entries.append(
-            _entry(
-                CATEGORY,
-                name=row["name"],
-                summary=row["summary"],
-                slug=row["slug"],
-                category=category,
-                place=url,
-                order=(row["position"], 0, 0),
-                other=f"{row['title']} {row['description']}",
-            )
+        entries.add(
+            CATEGORY,
+            name=row["name"],
+            summary=row["summary"],
+            slug=row["slug"],
+            category=category,
+            place=url,
+            order=(row["position"], 0, 0),
+            other=f"{row['title']} {row['description']}",
         )
     for row in Service.objects.values(
         "category_id", "slug", "name", "summary", "location", "position", "hidden",
         "visible_to_groups",
     ):  # fmt: skip
         category = categories[row["category_id"]]
-        entries.append(
-            _entry(
-                SERVICE,
-                name=row["name"],
-                summary=row["summary"],
-                slug=row["slug"],
-                category=category,
-                place=f"{category['url']}#service-{row['slug']}",
-                tool=row["location"],
-                order=(category["position"], 1, row["position"]),
-                hidden=row["hidden"],
-                groups=row["visible_to_groups"],
-            )
+        entries.add(
+            SERVICE,
+            name=row["name"],
+            summary=row["summary"],
+            slug=row["slug"],
+            category=category,
+            place=f"{category['url']}#service-{row['slug']}",
+            tool=row["location"],
+            order=(category["position"], 1, row["position"]),
+            hidden=row["hidden"],
+            groups=row["visible_to_groups"],
         )
     kinds = dict(DataStore.Kind.choices)
     for row in DataStore.objects.values(
@@ -240,34 +272,30 @@ def build_index() -> tuple[Entry, ...]:
         "visible_to_groups",
     ):  # fmt: skip
         category = categories[row["category_id"]]
-        entries.append(
-            _entry(
-                DATA_STORE,
-                name=row["name"],
-                summary=row["description"],
-                slug=row["slug"],
-                category=category,
-                place=f"{category['url']}#store-{row['slug']}",
-                order=(category["position"], 2, row["position"]),
-                other=f"{row['remark']} {kinds.get(row['kind'], row['kind'])}",
-                groups=row["visible_to_groups"],
-            )
+        entries.add(
+            DATA_STORE,
+            name=row["name"],
+            summary=row["description"],
+            slug=row["slug"],
+            category=category,
+            place=f"{category['url']}#store-{row['slug']}",
+            order=(category["position"], 2, row["position"]),
+            other=f"{row['remark']} {kinds.get(row['kind'], row['kind'])}",
+            groups=row["visible_to_groups"],
         )
     for kind, category_id, position, text in _text_items():
         category = categories[category_id]
         anchor = "checklist" if kind == CHECKLIST_ITEM else "note"
-        entries.append(
-            _entry(
-                kind,
-                name=_plain(text),
-                summary="",
-                category=category,
-                place=f"{category['url']}#{anchor}-{position}",
-                order=(category["position"], 3 if kind == CHECKLIST_ITEM else 4, position),
-                text_only=True,
-            )
+        entries.add(
+            kind,
+            name=_plain(text),
+            summary="",
+            category=category,
+            place=f"{category['url']}#{anchor}-{position}",
+            order=(category["position"], 3 if kind == CHECKLIST_ITEM else 4, position),
+            text_only=True,
         )
-    return tuple(entries)
+    return entries.index()
 
 
 def _text_items():
@@ -285,7 +313,7 @@ def _text_items():
     return checklist.union(notes, all=True)
 
 
-def search_index(revision: Revision) -> tuple[Entry, ...]:
+def search_index(revision: Revision) -> SearchIndex:
     """The index of the catalog at `revision`, from the cache (built the first time)."""
     return cache.get_or_set(
         f"portal:search-index:{revision.cache_key}", build_index, INDEX_CACHE_SECONDS
@@ -306,7 +334,7 @@ class QueryTooLong(ValueError):
 
 
 def search(
-    query: str, *, reader: Reader, index: tuple[Entry, ...], limit: int = RESULTS_DEFAULT
+    query: str, *, reader: Reader, index: SearchIndex, limit: int = RESULTS_DEFAULT
 ) -> SearchResults:
     """The entries of `index` that match `query` and that `reader` may see, best first
     (by rank, then kind, then catalog order), at most `limit` of them. An empty query
@@ -320,25 +348,40 @@ def search(
     words = query_words.split()
     if not words:  # only punctuation: match it as typed
         query_words = " " + wanted
+    # Every rank needs each word of the query (or the query itself) in the entry's line:
+    # only the lines that hold them all are ranked.
     ranked = []
-    for entry in index:
-        rank = entry.rank(wanted, query_words, words)
+    for position in _holding_all(index, words or [wanted]):
+        rank = _rank(index.fields(position), wanted, query_words, words)
+        entry = index.entries[position]
         if rank is not None and entry.visible_to(reader):
-            ranked.append((rank, KIND_ORDER[entry.kind], entry.order, entry))
-    ranked.sort(key=lambda found: found[:3])
-    return SearchResults(query, [found[3] for found in ranked[:limit]], len(ranked))
+            ranked.append((rank, KIND_ORDER[entry.kind], entry.order, position))
+    ranked.sort()
+    found = [index.entries[position] for *_, position in ranked[:limit]]
+    return SearchResults(query, found, len(ranked))
 
 
-def visible_categories(index: tuple[Entry, ...], reader: Reader) -> list[tuple[str, str]]:
+def _holding_all(index: SearchIndex, words: list[str]) -> list[int]:
+    """The positions of the entries whose lines hold every one of `words`, in order."""
+    found = None
+    for word in sorted(set(words), key=len, reverse=True):
+        landed = index.landing_in(word)
+        found = set(landed) if found is None else found.intersection(landed)
+        if not found:
+            return []
+    return sorted(found)
+
+
+def visible_categories(index: SearchIndex, reader: Reader) -> list[tuple[str, str]]:
     """(slug, name) of every category `reader` may see, in order: the top bar's links."""
     return [
         (entry.category_slug, entry.name)
-        for entry in index
+        for entry in index.entries
         if entry.kind == CATEGORY and entry.visible_to(reader)
     ]
 
 
-def reader_and_index(user) -> tuple[Reader, tuple[Entry, ...]]:
+def reader_and_index(user) -> tuple[Reader, SearchIndex]:
     """Who `user` is to the catalog and the index of its current revision: no catalog
     query once cached (pages.page_reader: the page state, and a member's groups when some
     item is limited)."""

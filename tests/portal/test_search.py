@@ -295,7 +295,16 @@ def test_a_catalog_change_is_found_at_once(catalog, bob_client):
 
 def test_the_category_page_has_the_anchors_results_point_at(catalog, bob_client):
     page = bob_client.get("/categories/devops/").content.decode()
-    index = [e for e in build_index() if e.category_slug == "devops" and e.kind != "category"]
+    index = [e for e in build_index().entries if e.category_slug == "devops" and e.kind != "category"]
     for entry in index:
         anchor = entry.place.split("#")[1]
         assert page.count(f'id="{anchor}"') == 1, anchor
+
+
+def test_the_first_and_last_entries_are_found_to_their_last_letter(catalog):
+    index = build_index()
+    first, last = index.entries[0], index.entries[-1]
+    for entry in (first, last):
+        tail = normalized(entry.name)[-6:]
+        found = search(tail, reader=Reader(staff=True), index=index, limit=50).results
+        assert entry in found
