@@ -59,9 +59,8 @@ def main() -> None:
     for _ in range(3):
         CatalogRevision.bump()
         colds.append(timed(client, "/api/search/", {"q": "serv"}))
-    print(
-        f"first search after a catalog change (index built): {statistics.median(colds) * 1000:.1f} ms"
-    )
+    cold = statistics.median(colds) * 1000
+    print(f"first search after a catalog change (the index is built): {cold:.1f} ms")
     for url in ["/api/search/", "/search/"]:
         for query in QUERIES:
             warms = [timed(client, url, {"q": query}) for _ in range(args.calls)]

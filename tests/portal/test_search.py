@@ -295,8 +295,8 @@ def test_a_catalog_change_is_found_at_once(catalog, bob_client):
 
 def test_the_category_page_has_the_anchors_results_point_at(catalog, bob_client):
     page = bob_client.get("/categories/devops/").content.decode()
-    index = [e for e in build_index().entries if e.category_slug == "devops" and e.kind != "category"]
-    for entry in index:
+    entries = build_index().entries
+    for entry in [e for e in entries if e.category_slug == "devops" and e.kind != "category"]:
         anchor = entry.place.split("#")[1]
         assert page.count(f'id="{anchor}"') == 1, anchor
 

@@ -145,6 +145,7 @@
         // Handled here: the phone menu's own Escape (aixops.js) must not fold it too.
         event.stopPropagation();
         if (expanded) {
+          event.preventDefault(); // a search field's own Escape would clear the query too
           close();
         } else {
           input.value = "";
