@@ -14,6 +14,7 @@ OPERATIONS = {
     ("get", "/api/incidents/"),
     ("get", "/api/items/{category}/{item}/history/"),
     ("get", "/api/status/"),
+    ("get", "/api/search/"),
     ("get", "/api/members/pending/"),
     ("post", "/api/members/{username}/approve/"),
     ("post", "/api/members/{username}/reject/"),
