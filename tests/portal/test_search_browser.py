@@ -133,3 +133,24 @@ def test_on_a_phone_the_search_is_in_the_menu_and_fits(live_server, tools, bob):
         assert sideways_overflow(page) <= 0
         page.screenshot(path=ARTIFACTS / "search-phone-390.png")
         context.close()
+
+
+def test_a_query_that_matches_nothing_says_so(live_server, tools, bob):
+    client = client_for(bob)
+    with chromium() as browser:
+        context = signed_in_context(browser, live_server, client, locale="en-US")
+        context.route("**/*", loopback_only)
+        page = context.new_page()
+        assert page.goto(f"{live_server.url}/").ok
+        page.keyboard.press("/")
+        page.keyboard.type("no-such-tool")
+        none = page.locator("#site-search-results .search-option-none")
+        none.wait_for()
+        assert none.inner_text() == "Nothing matches."
+        assert page.locator("#site-search-status").inner_text() == "Results: 0"
+        page.keyboard.press("ArrowDown")  # nothing to highlight: Enter searches the page
+        assert page.locator("#site-search").get_attribute("aria-activedescendant") is None
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == f"{live_server.url}/search/?q=no-such-tool"
+        context.close()

@@ -19,7 +19,7 @@
     var active = -1;
 
     function options() {
-      return listbox.querySelectorAll("[role=option]");
+      return listbox.querySelectorAll("[role=option]:not([aria-disabled=true])");
     }
 
     function close() {
@@ -77,7 +77,10 @@
         all.textContent = form.getAttribute("data-all-results") + " (" + answer.total + ")";
         listbox.appendChild(all);
       } else {
+        // An option, as a listbox holds nothing else; disabled, the arrows skip it.
         var none = document.createElement("li");
+        none.setAttribute("role", "option");
+        none.setAttribute("aria-disabled", "true");
         none.className = "search-option-none";
         none.textContent = form.getAttribute("data-no-results");
         listbox.appendChild(none);
