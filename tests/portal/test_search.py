@@ -230,6 +230,18 @@ def test_search_finds_only_what_the_reader_may_see(limited, reader):
         assert api["total"] == len(shown)
 
 
+def test_a_members_groups_cost_one_query_when_some_item_is_limited(
+    limited, django_assert_num_queries
+):
+    dana = client_for(limited["dana"])
+    dana.get("/search/", {"q": "k"})
+    # The user, the page state, and which of the limits' groups she is in.
+    with django_assert_num_queries(3):
+        assert "Keymaster" in dana.get("/search/", {"q": "key"}).content.decode()
+    with django_assert_num_queries(3):
+        assert dana.get("/api/search/", {"q": "key"}).json()["results"][0]["name"] == "Keymaster"
+
+
 def test_members_outside_a_limit_do_not_learn_it_from_the_top_bar(limited):
     page = client_for(limited["bob"]).get("/search/", {"q": "birds"}).content.decode()
     assert "Kestrel" not in page
