@@ -13,6 +13,7 @@ from aixops.api import REFUSALS, InvalidInput, Refusal
 
 from .pages import cached_json, cached_status_history, page_state
 from .pins import pinned_services
+from .search import QUERY_MAX_LENGTH, RESULTS_DEFAULT, RESULTS_MAX, reader_and_index, search
 from .selectors import (
     category_overview,
     health_report,
@@ -266,6 +267,23 @@ class PinList(Schema):
     pins: list[PinnedService]
 
 
+class SearchResult(Schema):
+    kind: str  # category, service, data_store, checklist_item or config_note
+    kind_label: str  # in the caller's language
+    name: str  # a checklist item's or note's: its text
+    summary: str
+    category: str  # the slug of the category it is in (a category's: its own)
+    category_name: str
+    url: str = Field(description="Where the portal shows it: its category page, at its anchor.")
+    tool_url: str | None = Field(description="A service's own address; null for the rest.")
+
+
+class SearchResults(Schema):
+    query: str
+    total: int = Field(description="How many matched in all; `results` holds the best.")
+    results: list[SearchResult]
+
+
 SLUG = r"^[-a-zA-Z0-9_]+$"
 
 
@@ -415,4 +433,45 @@ def pins(request):
             }
             for service in pinned_services(user=request.user, reader=reader)
         ]
+    }
+
+
+@router.api_operation(
+    ["GET", "HEAD"],
+    "/search/",
+    response={200: SearchResults, 422: InvalidInput, **REFUSALS},
+    url_name="api-search",
+    summary="Categories, services, data stores, checklist items and notes matching a query",
+)
+def search_catalog(
+    request,
+    q: str = Query(
+        "",
+        max_length=QUERY_MAX_LENGTH,
+        description="Words of a name or text; case does not matter. Empty finds nothing.",
+        examples=["gitlab"],
+    ),
+    limit: int = Query(RESULTS_DEFAULT, ge=1, le=RESULTS_MAX, description="At most this many"),
+):
+    """Ranked as the top bar's search ranks them: a name that is the query, starts with
+    it, has a word starting with it, holds it; then a slug; then other text."""
+    reader, index = reader_and_index(request.user)
+    found = search(q, reader=reader, index=index, limit=limit)
+    absolute = request.build_absolute_uri
+    return {
+        "query": found.query,
+        "total": found.total,
+        "results": [
+            {
+                "kind": entry.kind,
+                "kind_label": entry.kind_label,
+                "name": entry.name,
+                "summary": entry.summary,
+                "category": entry.category_slug,
+                "category_name": entry.category_name,
+                "url": absolute(entry.place),
+                "tool_url": absolute(entry.tool) if entry.tool else None,
+            }
+            for entry in found.results
+        ],
     }

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("categories/<slug:slug>/", views.category_detail, name="category"),
     path("status/", views.status_page, name="status"),
+    path("search/", views.search_page, name="search"),
     re_path(
         rf"^badges/(?P<category>[-a-zA-Z0-9_]+)/(?P<item>[-a-zA-Z0-9_]+)/(?P<kind>{BADGE_KINDS})\.svg$",
         views.badge,

@@ -25,6 +25,7 @@ from .pages import (
     with_pinned,
 )
 from .pins import pinned_services
+from .search import QUERY_MAX_LENGTH, QueryTooLong, reader_and_index, search, visible_categories
 from .selectors import item_health, item_uptime, status_item
 from .visibility import item_visible
 
@@ -69,6 +70,33 @@ def status_page(request):
         request,
         "portal/page.html",
         {"page": part, "nav_categories": part.nav, "status_page": True},
+    )
+
+
+@require_safe
+@member_required
+def search_page(request):
+    """What the top bar's search finds, as a page: for readers without scripts, and for
+    "all results"."""
+    query = request.GET.get("q", "")
+    reader, index = reader_and_index(request.user)
+    try:
+        found = search(query, reader=reader, index=index)
+    except QueryTooLong:
+        found, status = search("", reader=reader, index=index), 400
+    else:
+        status = 200
+    return render(
+        request,
+        "portal/search.html",
+        {
+            "found": found,
+            "query": query[:QUERY_MAX_LENGTH],
+            "too_long": status == 400,
+            "query_max_length": QUERY_MAX_LENGTH,
+            "nav_categories": visible_categories(index, reader),
+        },
+        status=status,
     )
 
 

@@ -47,6 +47,9 @@ PAGES = ["/", "/categories/devops/"]
 HEALTH_PAGES = ["/status/"]
 API = ["/api/categories/", "/api/categories/devops/"]
 # JSON that is about the catalog's health but carries no catalog text by itself.
+# The catalog's search: what it finds names the catalog's items.
+SEARCH_PAGES = ["/search/?q=gitlab"]
+SEARCH_API = ["/api/search/?q=gitlab"]
 HEALTH_API = [
     "/api/health/",
     "/api/incidents/",
@@ -90,7 +93,7 @@ def token_client(owner, *, spoil=None) -> Client:
 
 
 @pytest.mark.parametrize("visitor", ["anonymous"], indirect=True)
-@pytest.mark.parametrize("url", PAGES + HEALTH_PAGES + API + HEALTH_API)
+@pytest.mark.parametrize("url", PAGES + HEALTH_PAGES + SEARCH_PAGES + API + HEALTH_API + SEARCH_API)
 def test_anonymous_visitors_get_nothing(visitor, url):
     _, client = visitor
     response = client.get(url)
@@ -104,7 +107,7 @@ def test_anonymous_visitors_get_nothing(visitor, url):
 
 
 @pytest.mark.parametrize("visitor", ["carol", "dave", "erin"], indirect=True)
-@pytest.mark.parametrize("url", PAGES + HEALTH_PAGES)
+@pytest.mark.parametrize("url", PAGES + HEALTH_PAGES + SEARCH_PAGES)
 def test_members_not_approved_see_a_page_that_says_why(visitor, url):
     name, client = visitor
     response = client.get(url)
@@ -115,7 +118,7 @@ def test_members_not_approved_see_a_page_that_says_why(visitor, url):
 
 
 @pytest.mark.parametrize("visitor", ["carol", "dave", "erin"], indirect=True)
-@pytest.mark.parametrize("url", API + HEALTH_API)
+@pytest.mark.parametrize("url", API + HEALTH_API + SEARCH_API)
 def test_members_not_approved_get_a_json_403(visitor, url):
     name, client = visitor
     response = client.get(url)
@@ -175,6 +178,15 @@ def test_only_approved_members_and_staff_pin_tools(visitor, url):
     assert no_catalog_data(response.content.decode())
     pinned = name in ("bob", "sam") and url.endswith("/pin/")
     assert Pin.objects.filter(service_slug="gitlab").exists() is pinned
+
+
+@pytest.mark.parametrize("visitor", ["bob", "sam"], indirect=True)
+@pytest.mark.parametrize("url", SEARCH_PAGES + SEARCH_API)
+def test_approved_members_and_staff_search_the_catalog(visitor, url):
+    _, client = visitor
+    response = client.get(url)
+    assert response.status_code == 200
+    assert "GitLab Runner" in response.content.decode()
 
 
 # Badges: readable by anyone only for items marked public; hidden services' by staff only;
@@ -630,7 +642,7 @@ def answer(response):
 
 
 @pytest.mark.parametrize("caller", SESSION_CALLERS + TOKEN_CALLERS, indirect=True)
-@pytest.mark.parametrize("url", [*API, "/api/health/", "/api/status/"])
+@pytest.mark.parametrize("url", [*API, "/api/health/", "/api/status/", *SEARCH_API])
 def test_every_caller_of_the_members_api_gets_what_they_may(caller, url):
     name, client = caller
     response = client.get(url)
@@ -672,7 +684,7 @@ def test_only_staff_decide_through_the_api(caller, pat, method, url, body):
 
 
 @pytest.mark.parametrize("caller", SESSION_CALLERS + TOKEN_CALLERS, indirect=True)
-@pytest.mark.parametrize("url", [*PAGES, "/accounts/tokens/"])
+@pytest.mark.parametrize("url", [*PAGES, *SEARCH_PAGES, "/accounts/tokens/"])
 def test_a_token_opens_no_page(caller, url):
     """Pages answer the session alone: with a token and no session, a caller is anonymous."""
     name, client = caller
@@ -757,7 +769,10 @@ SECRET_WORDS = {
     "service": ["Keymaster", "keymaster"],
     "store": ["Lockbox", "lockbox"],
 }
-DEVOPS_ROUTES = ["/categories/devops/", "/api/categories/devops/", "/api/health/"]
+# A search for a letter of each name above (its best 20 on the page, 50 by the API here)
+# finds the items the reader may see, and no other.
+SEARCH_ROUTES = ["/search/?q=k", "/api/search/?q=k&limit=50"]
+DEVOPS_ROUTES = ["/categories/devops/", "/api/categories/devops/", "/api/health/", *SEARCH_ROUTES]
 # Where each scenario's item is named to whoever may see it (the top bar names categories).
 SHOWN_ON = {
     "nothing": DEVOPS_ROUTES,
@@ -770,6 +785,7 @@ SHOWN_ON = {
         "/api/categories/",
         "/api/categories/kestrel/",
         "/api/health/",
+        *SEARCH_ROUTES,
     ],
     "service": DEVOPS_ROUTES,
     "store": DEVOPS_ROUTES,
@@ -784,6 +800,7 @@ GROUP_ROUTES = [
     "/api/categories/devops/",
     "/api/categories/kestrel/",
     "/api/health/",
+    *SEARCH_ROUTES,
 ]
 
 

@@ -15,6 +15,7 @@ OPERATIONS = {
     ("get", "/api/items/{category}/{item}/history/"),
     ("get", "/api/status/"),
     ("get", "/api/pins/"),
+    ("get", "/api/search/"),
     ("get", "/api/members/pending/"),
     ("post", "/api/members/{username}/approve/"),
     ("post", "/api/members/{username}/reject/"),

@@ -11,6 +11,8 @@ MEMBER_PAGES = [
     "/api/categories/",
     "/api/categories/devops/",
     "/api/health/",
+    "/search/?q=gitlab",
+    "/api/search/?q=gitlab",
 ]
 OPEN_PAGES = ["/accounts/login/", "/accounts/signed-out/", "/healthz", "/readyz", "/metrics"]
 
