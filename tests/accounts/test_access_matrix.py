@@ -775,7 +775,8 @@ SEARCH_ROUTES = ["/search/?q=k", "/api/search/?q=k&limit=50"]
 DEVOPS_ROUTES = ["/categories/devops/", "/api/categories/devops/", "/api/health/", *SEARCH_ROUTES]
 # Where each scenario's item is named to whoever may see it (the top bar names categories).
 SHOWN_ON = {
-    "nothing": DEVOPS_ROUTES,
+    # The home page's DevOps card names its menu services (their icons' titles).
+    "nothing": ["/", *DEVOPS_ROUTES],
     "category": [
         "/",
         "/categories/devops/",
@@ -787,7 +788,7 @@ SHOWN_ON = {
         "/api/health/",
         *SEARCH_ROUTES,
     ],
-    "service": DEVOPS_ROUTES,
+    "service": ["/", *DEVOPS_ROUTES],
     "store": DEVOPS_ROUTES,
 }
 GROUP_ROUTES = [

@@ -98,9 +98,9 @@ def test_axe_reports_a_violation_when_there_is_one(live_server, bob):
         page = context.new_page()
         page.goto(f"{live_server.url}/")
         page.evaluate("document.querySelector('.brand img').removeAttribute('alt')")
-        assert accessibility_violations(page) == [
-            "image-alt (critical): img: Images must have alternative text"
-        ]
+        [violation] = accessibility_violations(page)
+        assert violation.startswith("image-alt (critical): img")
+        assert violation.endswith(": Images must have alternative text")
         context.close()
 
 
