@@ -11,10 +11,11 @@ member's groups when some item of the catalog is limited.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from django.core.cache import cache
 from django.db.models import Subquery
@@ -23,9 +24,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from . import slots
 from .health import ScanInfo, latest_scan_info
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
 from .selectors import (
+    CategoryOverview,
     category_overview,
     home_categories,
     open_incidents,
@@ -35,9 +38,17 @@ from .selectors import (
 from .visibility import Limits, Reader, catalog_limits, reader_for
 
 PAGE_CACHE_SECONDS = 60 * 60
+# One render at a time per page (`cached_once`): how long a renderer holds its claim (it
+# lapses should that process die), how long other readers wait for its result, how often
+# they look.
+RENDER_CLAIM_SECONDS = 30
+RENDER_WAIT_SECONDS = 10
+RENDER_POLL_SECONDS = 0.05
 # Where a cached staff page's forms (a checklist step's "Run now") take the reader's CSRF
 # token: a token rendered into the cache would be another session's.
 CSRF_SLOT = "__csrf_token_slot__"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -100,24 +111,49 @@ def page_reader(user) -> tuple[Reader, Limits, PageState]:
 
 def category_part(*, slug: str, user) -> CatalogPart:
     """A category's overview as `user` may see it: from the cache, or rendered in nine
-    queries. Http404 for a category they may not see, as for one that does not exist."""
+    queries. Http404 for a category they may not see, as for one that does not exist.
+    After a scan only its health is rendered again (`category_page`)."""
     reader, _limits, state = page_reader(user)
     key = _key("category", slug, reader.visibility_class, state)
-    part = cache.get(key)
-    if part is None:
-        overview = category_overview(slug=slug, reader=reader, scan=state.scan)
-        incidents = open_incidents(reader=reader, category=overview.category)
-        part = CatalogPart(
-            title=overview.category.title,
-            nav=[(category.slug, category.name) for category in overview.categories],
-            body=incident_banner(incidents)
-            + render_to_string(
-                "portal/_category_body.html",
-                {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT},
-            ),
-        )
-        cache.set(key, part, PAGE_CACHE_SECONDS)
-    return part
+    return cached_once(key, lambda: category_page(slug=slug, reader=reader, state=state))
+
+
+def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart:
+    """A category's overview for `reader`: its catalog part (with a slot for each piece of
+    health, portal/slots.py) from the cache, rendered once per catalog revision, language
+    and visibility class whatever the scans; then its health, rendered for this scan, time
+    zone and incidents, spliced into it."""
+    overview = category_overview(slug=slug, reader=reader, scan=state.scan)
+    catalog_key = ":".join(
+        [
+            "portal:category-catalog",
+            slug,
+            reader.visibility_class,
+            translation.get_language(),
+            state.revision.cache_key,
+        ]
+    )
+    catalog = cached_once(catalog_key, lambda: category_catalog(overview, staff=reader.staff))
+    health = render_to_string(
+        "portal/_category_health.html",
+        {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT},
+    )
+    incidents = open_incidents(reader=reader, category=overview.category)
+    body = slots.splice(catalog.body, slots.fragments(health))
+    return replace(catalog, body=incident_banner(incidents) + body)
+
+
+def category_catalog(overview: CategoryOverview, *, staff: bool) -> CatalogPart:
+    """What a category's page shows that only a catalog change changes: times appear only
+    in its health, so it is the same in every time zone."""
+    return CatalogPart(
+        title=overview.category.title,
+        nav=[(category.slug, category.name) for category in overview.categories],
+        body=render_to_string(
+            "portal/_category_body.html",
+            {"overview": overview, "staff": staff, "csrf_slot": CSRF_SLOT},
+        ),
+    )
 
 
 def with_csrf_token(part: CatalogPart, request) -> CatalogPart:
@@ -182,6 +218,32 @@ def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | Non
         body = build(reader, limits, state.scan)
         cache.set(key, body, PAGE_CACHE_SECONDS)
     return body
+
+
+def cached_once(key: str, build: Callable[[], T]) -> T:
+    """What the cache holds under `key`, or what `build` makes, cached: one build at a time
+    per key. The first reader to miss claims the key for RENDER_CLAIM_SECONDS and builds;
+    others who miss meanwhile wait for its result up to RENDER_WAIT_SECONDS (a cold
+    2,000-service page takes seconds to render, and a crowd after each scan would each
+    render it again), then build it themselves should it still be missing."""
+    value = cache.get(key)
+    if value is not None:
+        return value
+    claim = f"{key}:building"
+    if not cache.add(claim, True, RENDER_CLAIM_SECONDS):
+        waited_until = time.monotonic() + RENDER_WAIT_SECONDS
+        while time.monotonic() < waited_until:
+            time.sleep(RENDER_POLL_SECONDS)
+            value = cache.get(key)
+            if value is not None:
+                return value
+    try:
+        value = build()
+        cache.set(key, value, PAGE_CACHE_SECONDS)
+    finally:
+        cache.delete(claim)
+    return value
+
 
 def cached_status_history(*, today, revision: Revision):
     """Every item's bars and SLO results before `today` (selectors.status_history), from
