@@ -166,13 +166,13 @@ def home_part(*, user) -> CatalogPart:
     they may see: from the cache, or in four queries."""
     reader, limits, state = page_reader(user)
     key = _key("home", reader.visibility_class, state)
-    part = cache.get(key)
-    if part is None:
+
+    def render() -> CatalogPart:
         categories = home_categories(
             reader=reader, limits=limits, with_health=True, scan=state.scan
         )
         withheld = bool(reader.withheld(limits))
-        part = CatalogPart(
+        return CatalogPart(
             title=gettext("Categories"),
             nav=[(category.slug, category.name) for category in categories],
             body=incident_banner(open_incidents(reader=reader))
@@ -181,8 +181,8 @@ def home_part(*, user) -> CatalogPart:
                 {"categories": categories, "staff": reader.staff, "withheld": withheld},
             ),
         )
-        cache.set(key, part, PAGE_CACHE_SECONDS)
-    return part
+
+    return cached_once(key, render)
 
 
 def status_part(*, user) -> CatalogPart:
@@ -194,17 +194,17 @@ def status_part(*, user) -> CatalogPart:
     reader, _limits, state = page_reader(user)
     today = timezone.localdate()
     key = _key("status", today.isoformat(), reader.visibility_class, state)
-    part = cache.get(key)
-    if part is None:
+
+    def render() -> CatalogPart:
         history = cached_status_history(today=today, revision=state.revision)
         report = status_report(reader=reader, today=today, scan=state.scan, history=history)
-        part = CatalogPart(
+        return CatalogPart(
             title=gettext("Status"),
             nav=report.nav,
             body=render_to_string("portal/_status_body.html", {"report": report}),
         )
-        cache.set(key, part, PAGE_CACHE_SECONDS)
-    return part
+
+    return cached_once(key, render)
 
 
 def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | None], str]) -> str:
@@ -213,11 +213,7 @@ def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | Non
     scan): `build` makes it once per key, from the reader, the limits and the scan."""
     reader, limits, state = page_reader(user)
     key = _key("api", what, reader.visibility_class, state)
-    body = cache.get(key)
-    if body is None:
-        body = build(reader, limits, state.scan)
-        cache.set(key, body, PAGE_CACHE_SECONDS)
-    return body
+    return cached_once(key, lambda: build(reader, limits, state.scan))
 
 
 def cached_once(key: str, build: Callable[[], T]) -> T:
