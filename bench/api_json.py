@@ -28,8 +28,15 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50)
     args = parser.parse_args()
     setup()
+    from django.conf import settings
     from django.core.cache import cache
     from django.test import Client
+    from django.test.utils import teardown_test_environment
+
+    # Templates render as on a server: the test environment would copy the context at
+    # every include for the test client to inspect, which costs seconds on this page.
+    teardown_test_environment()
+    settings.ALLOWED_HOSTS = ["testserver"]
 
     from accounts.models import User
     from tests.factories import make_category, make_checks, make_finished_scan

@@ -19,6 +19,7 @@ from typing import NamedTuple, TypeVar
 
 from django.core.cache import cache
 from django.db.models import Subquery
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -48,17 +49,21 @@ RENDER_POLL_SECONDS = 0.05
 # token: a token rendered into the cache would be another session's.
 CSRF_SLOT = "__csrf_token_slot__"
 
+# Where portal/page.html takes a part's body (`page_response`).
+BODY_SLOT = slots.slot("body")
+
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class CatalogPart:
     """What a catalog page shows beyond the base template: its title, the categories the
-    top bar links, and its body (HTML our templates rendered)."""
+    top bar links, and its body (HTML our templates rendered, in UTF-8: it is cached and
+    sent as such, `page_response`)."""
 
     title: str
     nav: list[tuple[str, str]]  # (slug, name) of every category
-    body: str
+    body: bytes
 
 
 class PageState(NamedTuple):
@@ -138,9 +143,9 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
         "portal/_category_health.html",
         {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT},
     )
-    incidents = open_incidents(reader=reader, category=overview.category)
-    body = slots.splice(catalog.body, slots.fragments(health))
-    return replace(catalog, body=incident_banner(incidents) + body)
+    banner = incident_banner(open_incidents(reader=reader, category=overview.category))
+    body = slots.splice(catalog.body, slots.fragments(health.encode()))
+    return replace(catalog, body=banner.encode() + body)
 
 
 def category_catalog(overview: CategoryOverview, *, staff: bool) -> CatalogPart:
@@ -152,13 +157,25 @@ def category_catalog(overview: CategoryOverview, *, staff: bool) -> CatalogPart:
         body=render_to_string(
             "portal/_category_body.html",
             {"overview": overview, "staff": staff, "csrf_slot": CSRF_SLOT},
-        ),
+        ).encode(),
     )
 
 
 def with_csrf_token(part: CatalogPart, request) -> CatalogPart:
     """The part with the reader's CSRF token in its forms."""
-    return replace(part, body=part.body.replace(CSRF_SLOT, get_token(request)))
+    return replace(part, body=part.body.replace(CSRF_SLOT.encode(), get_token(request).encode()))
+
+
+def page_response(request, part: CatalogPart, **context) -> HttpResponse:
+    """portal/page.html, the reader's top bar and all, around the part's body. The body
+    (megabytes for a large category) goes from the cache into the response as the bytes
+    it is stored as: rendered through the template it would be decoded, copied and
+    encoded again on every view."""
+    page = render_to_string(
+        "portal/page.html", {"page": replace(part, body=BODY_SLOT), **context}, request
+    )
+    head, tail = page.split(BODY_SLOT)
+    return HttpResponse(b"".join([head.encode(), part.body, tail.encode()]))
 
 
 def home_part(*, user) -> CatalogPart:
@@ -175,11 +192,13 @@ def home_part(*, user) -> CatalogPart:
         return CatalogPart(
             title=gettext("Categories"),
             nav=[(category.slug, category.name) for category in categories],
-            body=incident_banner(open_incidents(reader=reader))
-            + render_to_string(
-                "portal/_home_body.html",
-                {"categories": categories, "staff": reader.staff, "withheld": withheld},
-            ),
+            body=(
+                incident_banner(open_incidents(reader=reader))
+                + render_to_string(
+                    "portal/_home_body.html",
+                    {"categories": categories, "staff": reader.staff, "withheld": withheld},
+                )
+            ).encode(),
         )
 
     return cached_once(key, render)
@@ -201,7 +220,7 @@ def status_part(*, user) -> CatalogPart:
         return CatalogPart(
             title=gettext("Status"),
             nav=report.nav,
-            body=render_to_string("portal/_status_body.html", {"report": report}),
+            body=render_to_string("portal/_status_body.html", {"report": report}).encode(),
         )
 
     return cached_once(key, render)

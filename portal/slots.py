@@ -13,6 +13,8 @@ from __future__ import annotations
 from django.utils.safestring import SafeString, mark_safe
 
 MARK = "<\x00"
+# Pages are spliced as the UTF-8 they are cached and sent as.
+_MARK = MARK.encode()
 
 
 def slot(*names) -> SafeString:
@@ -21,16 +23,16 @@ def slot(*names) -> SafeString:
     return mark_safe(f"{MARK}{':'.join(str(name) for name in names)}{MARK}")  # noqa: S308
 
 
-def fragments(rendered: str) -> dict[str, str]:
+def fragments(rendered: bytes) -> dict[bytes, bytes]:
     """The fragments of a template that wrote each one right after its slot, by name."""
-    pieces = rendered.split(MARK)
+    pieces = rendered.split(_MARK)
     # ["", name, fragment, name, fragment, ...]: what comes before the first slot is
     # the template's own whitespace.
     return dict(zip(pieces[1::2], pieces[2::2], strict=True))
 
 
-def splice(body: str, fragments: dict[str, str]) -> str:
+def splice(body: bytes, fragments: dict[bytes, bytes]) -> bytes:
     """`body` with each slot replaced by its fragment, in one pass."""
-    pieces = body.split(MARK)
+    pieces = body.split(_MARK)
     pieces[1::2] = [fragments[name] for name in pieces[1::2]]
-    return "".join(pieces)
+    return b"".join(pieces)

@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.http import ConditionalGetMiddleware
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import decorator_from_middleware
 from django.utils.translation import gettext as _
@@ -13,7 +13,14 @@ from accounts.access import is_member, member_required
 
 from . import status
 from .models import ChecklistItem
-from .pages import category_part, home_part, page_reader, status_part, with_csrf_token
+from .pages import (
+    category_part,
+    home_part,
+    page_reader,
+    page_response,
+    status_part,
+    with_csrf_token,
+)
 from .selectors import item_health, item_uptime, status_item
 
 # How long a browser or proxy (GitLab's image proxy) may keep a badge before asking again.
@@ -24,7 +31,7 @@ BADGE_MAX_AGE = 300
 @member_required
 def home(request):
     part = home_part(user=request.user)
-    return render(request, "portal/page.html", {"page": part, "nav_categories": part.nav})
+    return page_response(request, part, nav_categories=part.nav)
 
 
 @require_safe
@@ -33,22 +40,14 @@ def category_detail(request, slug):
     part = category_part(slug=slug, user=request.user)
     if request.user.is_staff:
         part = with_csrf_token(part, request)
-    return render(
-        request,
-        "portal/page.html",
-        {"page": part, "nav_categories": part.nav, "current_category": slug},
-    )
+    return page_response(request, part, nav_categories=part.nav, current_category=slug)
 
 
 @require_safe
 @member_required
 def status_page(request):
     part = status_part(user=request.user)
-    return render(
-        request,
-        "portal/page.html",
-        {"page": part, "nav_categories": part.nav, "status_page": True},
-    )
+    return page_response(request, part, nav_categories=part.nav, status_page=True)
 
 
 @require_safe
