@@ -124,27 +124,38 @@ def category_part(*, slug: str, user) -> CatalogPart:
 
 
 def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart:
-    """A category's overview for `reader`: its catalog part (with a slot for each piece of
-    health, portal/slots.py) from the cache, rendered once per catalog revision, language
-    and visibility class whatever the scans; then its health, rendered for this scan, time
-    zone and incidents, spliced into it."""
+    """A category's overview for `reader`: its catalog part, with a slot for each piece of
+    health (portal/slots.py), rendered once per catalog revision, language and visibility
+    class whatever the scans; its items' health, rendered once per scan for all time
+    zones; and what this scan shows in the reader's zone, spliced into it."""
     overview = category_overview(slug=slug, reader=reader, scan=state.scan)
-    catalog_key = ":".join(
-        [
-            "portal:category-catalog",
-            slug,
-            reader.visibility_class,
-            translation.get_language(),
-            state.revision.cache_key,
-        ]
+    language = translation.get_language()
+    context = {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT}
+
+    def rendered(template: str) -> Callable[[], bytes]:
+        return lambda: render_to_string(template, context).encode()
+
+    catalog = cached_once(
+        ":".join(
+            [
+                "portal:category-catalog",
+                slug,
+                reader.visibility_class,
+                language,
+                state.revision.cache_key,
+            ]
+        ),
+        lambda: category_catalog(overview, staff=reader.staff),
     )
-    catalog = cached_once(catalog_key, lambda: category_catalog(overview, staff=reader.staff))
-    health = render_to_string(
-        "portal/_category_health.html",
-        {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT},
+    health = cached_once(
+        ":".join(
+            ["portal:category-health", slug, reader.visibility_class, language, state.cache_key]
+        ),
+        rendered("portal/_category_health.html"),
     )
+    times = rendered("portal/_category_times.html")()
     banner = incident_banner(open_incidents(reader=reader, category=overview.category))
-    body = slots.splice(catalog.body, slots.fragments(health.encode()))
+    body = slots.splice(catalog.body, {**slots.fragments(health), **slots.fragments(times)})
     return replace(catalog, body=banner.encode() + body)
 
 

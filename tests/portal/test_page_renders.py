@@ -17,6 +17,7 @@ from tests.factories import make_checks, make_finished_scan
 
 CATALOG = "portal/_category_body.html"
 HEALTH = "portal/_category_health.html"
+TIMES = "portal/_category_times.html"
 
 
 def rendered(response) -> set[str]:
@@ -123,19 +124,22 @@ def test_after_a_scan_only_the_health_is_rendered(scanned, bob_client):
     HealthCheck.objects.filter(service__slug="jenkins").update(status="down")
     make_finished_scan()
     after_scan = bob_client.get("/categories/devops/")
-    assert HEALTH in rendered(after_scan) and CATALOG not in rendered(after_scan)
+    assert {HEALTH, TIMES} <= rendered(after_scan) and CATALOG not in rendered(after_scan)
     assert "Major Outage" in after_scan.text and "System Optimal" in first.text
     # The same page as a full render gives.
     cache.clear()
     assert main_content(bob_client.get("/categories/devops/").text) == main_content(after_scan.text)
 
 
-def test_another_time_zone_renders_only_the_health(scanned, bob_client):
+def test_another_time_zone_renders_only_the_times(scanned, bob_client):
     bob_client.get("/categories/devops/")
     bob_client.cookies["tz"] = "America/New_York"
     elsewhere = bob_client.get("/categories/devops/")
-    assert CATALOG not in rendered(elsewhere)
+    assert TIMES in rendered(elsewhere)
+    assert CATALOG not in rendered(elsewhere) and HEALTH not in rendered(elsewhere)
     assert 'data-time-zone="America/New_York"' in elsewhere.text
+    cache.clear()
+    assert main_content(bob_client.get("/categories/devops/").text) == main_content(elsewhere.text)
 
 
 def test_a_catalog_change_or_another_language_renders_the_catalog_again(scanned, bob_client):
