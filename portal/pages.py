@@ -4,9 +4,11 @@ The catalog part of a page is the same for every reader of one language, time zo
 visibility class (staff; or members in the same groups that limits name, portal.visibility)
 until the catalog changes, a scan finishes or an incident changes (its banner heads the
 page), so it is rendered once and cached under a key naming all of those; each request
-wraps it in the base template with the reader's own top bar. A page view costs the
-signed-in user and one query (`page_state`) when its part is cached, and one more for a
-member's groups when some item of the catalog is limited.
+wraps it in the base template with the reader's own top bar (`page_response`). A large
+category's page is itself made of cached layers, so that a scan renders only its health
+(`category_page`); and one reader at a time renders any of them (`cached_once`). A page
+view costs the signed-in user and one query (`page_state`) when its part is cached, and
+one more for a member's groups when some item of the catalog is limited.
 """
 
 from __future__ import annotations
@@ -249,25 +251,33 @@ def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | Non
 def cached_once(key: str, build: Callable[[], T]) -> T:
     """What the cache holds under `key`, or what `build` makes, cached: one build at a time
     per key. The first reader to miss claims the key for RENDER_CLAIM_SECONDS and builds;
-    others who miss meanwhile wait for its result up to RENDER_WAIT_SECONDS (a cold
-    2,000-service page takes seconds to render, and a crowd after each scan would each
-    render it again), then build it themselves should it still be missing."""
+    others who miss meanwhile wait for its result up to RENDER_WAIT_SECONDS (a large
+    category's page is slow to render, and readers arriving together after each scan
+    would each render it again), then build it themselves should it still be missing,
+    or sooner if that render failed."""
     value = cache.get(key)
     if value is not None:
         return value
     claim = f"{key}:building"
-    if not cache.add(claim, True, RENDER_CLAIM_SECONDS):
+    claimed = cache.add(claim, True, RENDER_CLAIM_SECONDS)
+    if not claimed:
         waited_until = time.monotonic() + RENDER_WAIT_SECONDS
         while time.monotonic() < waited_until:
             time.sleep(RENDER_POLL_SECONDS)
+            # The claim first: a renderer stores its result before it lets go, so a claim
+            # gone with no result means that render failed, and waiting longer is pointless.
+            building = cache.get(claim) is not None
             value = cache.get(key)
             if value is not None:
                 return value
+            if not building:
+                break
     try:
         value = build()
         cache.set(key, value, PAGE_CACHE_SECONDS)
     finally:
-        cache.delete(claim)
+        if claimed:
+            cache.delete(claim)
     return value
 
 

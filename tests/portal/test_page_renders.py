@@ -74,6 +74,34 @@ def test_a_reader_renders_it_themselves_when_the_first_renderer_never_finishes(m
     assert build.calls == 1
 
 
+def test_readers_waiting_on_a_failed_render_render_it_themselves():
+    def broken():
+        time.sleep(0.2)
+        raise RuntimeError("template error")
+
+    def first_reader():
+        with pytest.raises(RuntimeError):
+            pages.cached_once("portal:test:page", broken)
+
+    first = threading.Thread(target=first_reader)
+    first.start()
+    time.sleep(0.05)  # the first reader holds the claim
+    build = SlowBuild(seconds=0)
+    started = time.monotonic()
+    assert pages.cached_once("portal:test:page", build) == "built 1"
+    # Right after the failure, not at the end of RENDER_WAIT_SECONDS.
+    assert time.monotonic() - started < pages.RENDER_WAIT_SECONDS / 2
+    first.join()
+    assert build.calls == 1
+
+
+def test_a_reader_who_waited_in_vain_leaves_the_renderers_claim_alone(monkeypatch):
+    monkeypatch.setattr(pages, "RENDER_WAIT_SECONDS", 0.1)
+    cache.add("portal:test:page:building", "someone else", 60)
+    pages.cached_once("portal:test:page", SlowBuild(seconds=0))
+    assert cache.get("portal:test:page:building") == "someone else"
+
+
 def test_a_failed_render_leaves_no_claim_behind():
     def broken():
         raise RuntimeError("template error")
