@@ -60,12 +60,12 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class CatalogPart:
     """What a catalog page shows beyond the base template: its title, the categories the
-    top bar links, and its body (HTML our templates rendered, in UTF-8: it is cached and
-    sent as such, `page_response`)."""
+    top bar links, and its body (HTML our templates rendered). A category's body, large
+    with a large catalog, is kept in UTF-8, as it is cached and sent (`page_response`)."""
 
     title: str
     nav: list[tuple[str, str]]  # (slug, name) of every category
-    body: bytes
+    body: str | bytes
 
 
 class PageState(NamedTuple):
@@ -188,7 +188,8 @@ def page_response(request, part: CatalogPart, **context) -> HttpResponse:
         "portal/page.html", {"page": replace(part, body=BODY_SLOT), **context}, request
     )
     head, tail = page.split(BODY_SLOT)
-    return HttpResponse(b"".join([head.encode(), part.body, tail.encode()]))
+    body = part.body.encode() if isinstance(part.body, str) else part.body
+    return HttpResponse(b"".join([head.encode(), body, tail.encode()]))
 
 
 def home_part(*, user) -> CatalogPart:
@@ -196,25 +197,23 @@ def home_part(*, user) -> CatalogPart:
     they may see: from the cache, or in four queries."""
     reader, limits, state = page_reader(user)
     key = _key("home", reader.visibility_class, state)
-
-    def render() -> CatalogPart:
+    part = cache.get(key)
+    if part is None:
         categories = home_categories(
             reader=reader, limits=limits, with_health=True, scan=state.scan
         )
         withheld = bool(reader.withheld(limits))
-        return CatalogPart(
+        part = CatalogPart(
             title=gettext("Categories"),
             nav=[(category.slug, category.name) for category in categories],
-            body=(
-                incident_banner(open_incidents(reader=reader))
-                + render_to_string(
-                    "portal/_home_body.html",
-                    {"categories": categories, "staff": reader.staff, "withheld": withheld},
-                )
-            ).encode(),
+            body=incident_banner(open_incidents(reader=reader))
+            + render_to_string(
+                "portal/_home_body.html",
+                {"categories": categories, "staff": reader.staff, "withheld": withheld},
+            ),
         )
-
-    return cached_once(key, render)
+        cache.set(key, part, PAGE_CACHE_SECONDS)
+    return part
 
 
 def status_part(*, user) -> CatalogPart:
@@ -226,17 +225,17 @@ def status_part(*, user) -> CatalogPart:
     reader, _limits, state = page_reader(user)
     today = timezone.localdate()
     key = _key("status", today.isoformat(), reader.visibility_class, state)
-
-    def render() -> CatalogPart:
+    part = cache.get(key)
+    if part is None:
         history = cached_status_history(today=today, revision=state.revision)
         report = status_report(reader=reader, today=today, scan=state.scan, history=history)
-        return CatalogPart(
+        part = CatalogPart(
             title=gettext("Status"),
             nav=report.nav,
-            body=render_to_string("portal/_status_body.html", {"report": report}).encode(),
+            body=render_to_string("portal/_status_body.html", {"report": report}),
         )
-
-    return cached_once(key, render)
+        cache.set(key, part, PAGE_CACHE_SECONDS)
+    return part
 
 
 def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | None], str]) -> str:
