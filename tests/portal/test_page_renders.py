@@ -191,3 +191,13 @@ def test_staff_and_members_do_not_share_a_catalog_part(scanned, bob_client, alic
     assert CATALOG in rendered(staff_page)
     assert "Celery 작업 모니터링 UI" in staff_page.text
     assert "Celery 작업 모니터링 UI" not in member_page.text
+
+
+def test_catalog_text_cannot_pose_as_a_slot(scanned, bob_client):
+    # A slot is "<" and a NUL around a name: text is escaped, so its "<" never makes one.
+    Service.objects.filter(slug="jenkins").update(summary="before <\x00line<\x00 after")
+    Service.objects.get(slug="jenkins").save()
+    page = bob_client.get("/categories/devops/")
+    assert page.status_code == 200
+    assert "before &lt;\x00line&lt;\x00 after" in page.text
+    assert page.text.count('class="scan-status') == 1
