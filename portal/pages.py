@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Subquery
 from django.http import HttpResponse
@@ -41,6 +42,9 @@ from .selectors import (
 from .visibility import Limits, Reader, catalog_limits, reader_for
 
 PAGE_CACHE_SECONDS = 60 * 60
+# A category page and its items' health are kept this many scan intervals
+# (`scan_part_seconds`).
+SCAN_PART_INTERVALS = 3
 # One render at a time per page (`cached_once`): how long a renderer holds its claim (it
 # lapses should that process die), how long other readers wait for its result, how often
 # they look.
@@ -122,7 +126,11 @@ def category_part(*, slug: str, user) -> CatalogPart:
     After a scan only its health is rendered again (`category_page`)."""
     reader, _limits, state = page_reader(user)
     key = _key("category", slug, reader.visibility_class, state)
-    return cached_once(key, lambda: category_page(slug=slug, reader=reader, state=state))
+    return cached_once(
+        key,
+        lambda: category_page(slug=slug, reader=reader, state=state),
+        timeout=scan_part_seconds(),
+    )
 
 
 def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart:
@@ -154,6 +162,7 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
             ["portal:category-health", slug, reader.visibility_class, language, state.cache_key]
         ),
         rendered("portal/_category_health.html"),
+        timeout=scan_part_seconds(),
     )
     times = rendered("portal/_category_times.html")()
     banner = incident_banner(open_incidents(reader=reader, category=overview.category))
@@ -247,13 +256,20 @@ def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | Non
     return cached_once(key, lambda: build(reader, limits, state.scan))
 
 
-def cached_once(key: str, build: Callable[[], T]) -> T:
-    """What the cache holds under `key`, or what `build` makes, cached: one build at a time
-    per key. The first reader to miss claims the key for RENDER_CLAIM_SECONDS and builds;
-    others who miss meanwhile wait for its result up to RENDER_WAIT_SECONDS (a large
-    category's page is slow to render, and readers arriving together after each scan
-    would each render it again), then build it themselves should it still be missing,
-    or sooner if that render failed."""
+def scan_part_seconds() -> int:
+    """How long the cache keeps a part that the next scan replaces: a few scan intervals,
+    not the hour a catalog part is kept, since no one reads it after the next scan and a
+    large category's parts of each scan add up to more memory than the cache may have."""
+    return SCAN_PART_INTERVALS * settings.HEALTH_SCAN_INTERVAL
+
+
+def cached_once(key: str, build: Callable[[], T], *, timeout: int = PAGE_CACHE_SECONDS) -> T:
+    """What the cache holds under `key`, or what `build` makes, cached for `timeout`
+    seconds: one build at a time per key. The first reader to miss claims the key for
+    RENDER_CLAIM_SECONDS and builds; others who miss meanwhile wait for its result up to
+    RENDER_WAIT_SECONDS (a large category's page is slow to render, and readers arriving
+    together after each scan would each render it again), then build it themselves
+    should it still be missing, or sooner if that render failed."""
     value = cache.get(key)
     if value is not None:
         return value
@@ -273,7 +289,7 @@ def cached_once(key: str, build: Callable[[], T]) -> T:
                 break
     try:
         value = build()
-        cache.set(key, value, PAGE_CACHE_SECONDS)
+        cache.set(key, value, timeout)
     finally:
         if claimed:
             cache.delete(claim)

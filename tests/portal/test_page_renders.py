@@ -201,3 +201,20 @@ def test_catalog_text_cannot_pose_as_a_slot(scanned, bob_client):
     assert page.status_code == 200
     assert "before &lt;\x00line&lt;\x00 after" in page.text
     assert page.text.count('class="scan-status') == 1
+
+
+def test_what_the_next_scan_replaces_is_kept_a_few_scan_intervals(
+    scanned, bob_client, settings, monkeypatch
+):
+    settings.HEALTH_SCAN_INTERVAL = 60
+    kept = {}
+    set_in_cache = cache.set
+
+    def recording_set(key, value, timeout=None, **kwargs):
+        kept[key.split(":")[1]] = timeout
+        return set_in_cache(key, value, timeout, **kwargs)
+
+    monkeypatch.setattr(cache, "set", recording_set)
+    bob_client.get("/categories/devops/")
+    assert kept["category"] == kept["category-health"] == 3 * 60
+    assert kept["category-catalog"] == pages.PAGE_CACHE_SECONDS
