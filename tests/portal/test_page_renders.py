@@ -9,9 +9,10 @@ import time
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.template import engines
 from django.test import Client
 
-from portal import pages
+from portal import pages, slots
 from portal.models import Category, HealthCheck, Service
 from tests.factories import make_checks, make_finished_scan
 
@@ -193,14 +194,16 @@ def test_staff_and_members_do_not_share_a_catalog_part(scanned, bob_client, alic
     assert "Celery 작업 모니터링 UI" not in member_page.text
 
 
-def test_catalog_text_cannot_pose_as_a_slot(scanned, bob_client):
-    # A slot is "<" and a NUL around a name: text is escaped, so its "<" never makes one.
-    Service.objects.filter(slug="jenkins").update(summary="before <\x00line<\x00 after")
-    Service.objects.get(slug="jenkins").save()
-    page = bob_client.get("/categories/devops/")
-    assert page.status_code == 200
-    assert "before &lt;\x00line&lt;\x00 after" in page.text
-    assert page.text.count('class="scan-status') == 1
+def test_text_cannot_pose_as_a_slot():
+    # A slot is "<" and a NUL around a name: text is escaped, so its "<" never makes one
+    # (PostgreSQL refuses a NUL in text anyway; SQLite stores it).
+    text = f"before {slots.MARK}line{slots.MARK} after"
+    rendered = engines["django"].from_string("{{ text }}{% load portal_slots %}{% slot 'line' %}")
+    page = rendered.render({"text": text})
+    assert page.count(slots.MARK) == 2  # the tag's own slot, nothing from the text
+    assert slots.splice(page.encode(), {b"line": b"[health]"}).decode() == (
+        "before &lt;\x00line&lt;\x00 after[health]"
+    )
 
 
 def test_what_the_next_scan_replaces_is_kept_a_few_scan_intervals(
