@@ -4,28 +4,35 @@ The catalog part of a page is the same for every reader of one language, time zo
 visibility class (staff; or members in the same groups that limits name, portal.visibility)
 until the catalog changes, a scan finishes or an incident changes (its banner heads the
 page), so it is rendered once and cached under a key naming all of those; each request
-wraps it in the base template with the reader's own top bar. A page view costs the
-signed-in user and one query (`page_state`) when its part is cached, and one more for a
-member's groups when some item of the catalog is limited.
+wraps it in the base template with the reader's own top bar (`page_response`). A large
+category's page is itself made of cached layers, so that a scan renders only its health
+(`category_page`); and one reader at a time renders any of them (`cached_once`). A page
+view costs the signed-in user and one query (`page_state`) when its part is cached, and
+one more for a member's groups when some item of the catalog is limited.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Subquery
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from . import slots
 from .health import ScanInfo, latest_scan_info
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
 from .selectors import (
+    CategoryOverview,
     category_overview,
     home_categories,
     open_incidents,
@@ -35,6 +42,15 @@ from .selectors import (
 from .visibility import Limits, Reader, catalog_limits, reader_for
 
 PAGE_CACHE_SECONDS = 60 * 60
+# A category page and its items' health are kept this many scan intervals
+# (`scan_part_seconds`).
+SCAN_PART_INTERVALS = 3
+# One render at a time per page (`cached_once`): how long a renderer holds its claim (it
+# lapses should that process die), how long other readers wait for its result, how often
+# they look.
+RENDER_CLAIM_SECONDS = 30
+RENDER_WAIT_SECONDS = 10
+RENDER_POLL_SECONDS = 0.05
 # Where a cached staff page's forms (a checklist step's "Run now") take the reader's CSRF
 # token: a token rendered into the cache would be another session's.
 CSRF_SLOT = "__csrf_token_slot__"
@@ -42,15 +58,21 @@ CSRF_SLOT = "__csrf_token_slot__"
 # other reader shares: between its heading and the categories.
 PINNED_SLOT = "<!-- pinned tools -->"
 
+# Where portal/page.html takes a part's body (`page_response`).
+BODY_SLOT = slots.slot("body")
+
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class CatalogPart:
     """What a catalog page shows beyond the base template: its title, the categories the
-    top bar links, and its body (HTML our templates rendered)."""
+    top bar links, and its body (HTML our templates rendered). A category's body, large
+    with a large catalog, is kept in UTF-8, as it is cached and sent (`page_response`)."""
 
     title: str
     nav: list[tuple[str, str]]  # (slug, name) of every category
-    body: str
+    body: str | bytes
 
 
 class PageState(NamedTuple):
@@ -103,29 +125,83 @@ def page_reader(user) -> tuple[Reader, Limits, PageState]:
 
 def category_part(*, slug: str, user) -> CatalogPart:
     """A category's overview as `user` may see it: from the cache, or rendered in nine
-    queries. Http404 for a category they may not see, as for one that does not exist."""
+    queries. Http404 for a category they may not see, as for one that does not exist.
+    After a scan only its health is rendered again (`category_page`)."""
     reader, _limits, state = page_reader(user)
     key = _key("category", slug, reader.visibility_class, state)
-    part = cache.get(key)
-    if part is None:
-        overview = category_overview(slug=slug, reader=reader, scan=state.scan)
-        incidents = open_incidents(reader=reader, category=overview.category)
-        part = CatalogPart(
-            title=overview.category.title,
-            nav=[(category.slug, category.name) for category in overview.categories],
-            body=incident_banner(incidents)
-            + render_to_string(
-                "portal/_category_body.html",
-                {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT},
-            ),
-        )
-        cache.set(key, part, PAGE_CACHE_SECONDS)
-    return part
+    return cached_once(
+        key,
+        lambda: category_page(slug=slug, reader=reader, state=state),
+        timeout=scan_part_seconds(),
+    )
+
+
+def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart:
+    """A category's overview for `reader`: its catalog part, with a slot for each piece of
+    health (portal/slots.py), rendered once per catalog revision, language and visibility
+    class whatever the scans; its items' health, rendered once per scan for all time
+    zones; and what this scan shows in the reader's zone, spliced into it."""
+    overview = category_overview(slug=slug, reader=reader, scan=state.scan)
+    language = translation.get_language()
+    context = {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT}
+
+    def rendered(template: str) -> Callable[[], bytes]:
+        return lambda: render_to_string(template, context).encode()
+
+    catalog = cached_once(
+        ":".join(
+            [
+                "portal:category-catalog",
+                slug,
+                reader.visibility_class,
+                language,
+                state.revision.cache_key,
+            ]
+        ),
+        lambda: category_catalog(overview, staff=reader.staff),
+    )
+    health = cached_once(
+        ":".join(
+            ["portal:category-health", slug, reader.visibility_class, language, state.cache_key]
+        ),
+        rendered("portal/_category_health.html"),
+        timeout=scan_part_seconds(),
+    )
+    times = rendered("portal/_category_times.html")()
+    banner = incident_banner(open_incidents(reader=reader, category=overview.category))
+    body = slots.splice(catalog.body, {**slots.fragments(health), **slots.fragments(times)})
+    return replace(catalog, body=banner.encode() + body)
+
+
+def category_catalog(overview: CategoryOverview, *, staff: bool) -> CatalogPart:
+    """What a category's page shows that only a catalog change changes: times appear only
+    in its health, so it is the same in every time zone."""
+    return CatalogPart(
+        title=overview.category.title,
+        nav=[(category.slug, category.name) for category in overview.categories],
+        body=render_to_string(
+            "portal/_category_body.html",
+            {"overview": overview, "staff": staff, "csrf_slot": CSRF_SLOT},
+        ).encode(),
+    )
 
 
 def with_csrf_token(part: CatalogPart, request) -> CatalogPart:
     """The part with the reader's CSRF token in its forms."""
-    return replace(part, body=part.body.replace(CSRF_SLOT, get_token(request)))
+    return replace(part, body=part.body.replace(CSRF_SLOT.encode(), get_token(request).encode()))
+
+
+def page_response(request, part: CatalogPart, **context) -> HttpResponse:
+    """portal/page.html, the reader's top bar and all, around the part's body. The body
+    (megabytes for a large category) goes from the cache into the response as the bytes
+    it is stored as: rendered through the template it would be decoded, copied and
+    encoded again on every view."""
+    page = render_to_string(
+        "portal/page.html", {"page": replace(part, body=BODY_SLOT), **context}, request
+    )
+    head, tail = page.split(BODY_SLOT)
+    body = part.body.encode() if isinstance(part.body, str) else part.body
+    return HttpResponse(b"".join([head.encode(), body, tail.encode()]))
 
 
 def with_pinned(part: CatalogPart, pinned_html: str) -> CatalogPart:
@@ -191,11 +267,48 @@ def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | Non
     scan): `build` makes it once per key, from the reader, the limits and the scan."""
     reader, limits, state = page_reader(user)
     key = _key("api", what, reader.visibility_class, state)
-    body = cache.get(key)
-    if body is None:
-        body = build(reader, limits, state.scan)
-        cache.set(key, body, PAGE_CACHE_SECONDS)
-    return body
+    return cached_once(key, lambda: build(reader, limits, state.scan))
+
+
+def scan_part_seconds() -> int:
+    """How long the cache keeps a part that the next scan replaces: a few scan intervals,
+    not the hour a catalog part is kept, since no one reads it after the next scan and a
+    large category's parts of each scan add up to more memory than the cache may have."""
+    return SCAN_PART_INTERVALS * settings.HEALTH_SCAN_INTERVAL
+
+
+def cached_once(key: str, build: Callable[[], T], *, timeout: int = PAGE_CACHE_SECONDS) -> T:
+    """What the cache holds under `key`, or what `build` makes, cached for `timeout`
+    seconds: one build at a time per key. The first reader to miss claims the key for
+    RENDER_CLAIM_SECONDS and builds; others who miss meanwhile wait for its result up to
+    RENDER_WAIT_SECONDS (a large category's page is slow to render, and readers arriving
+    together after each scan would each render it again), then build it themselves
+    should it still be missing, or sooner if that render failed."""
+    value = cache.get(key)
+    if value is not None:
+        return value
+    claim = f"{key}:building"
+    claimed = cache.add(claim, True, RENDER_CLAIM_SECONDS)
+    if not claimed:
+        waited_until = time.monotonic() + RENDER_WAIT_SECONDS
+        while time.monotonic() < waited_until:
+            time.sleep(RENDER_POLL_SECONDS)
+            # The claim first: a renderer stores its result before it lets go, so a claim
+            # gone with no result means that render failed, and waiting longer is pointless.
+            building = cache.get(claim) is not None
+            value = cache.get(key)
+            if value is not None:
+                return value
+            if not building:
+                break
+    try:
+        value = build()
+        cache.set(key, value, timeout)
+    finally:
+        if claimed:
+            cache.delete(claim)
+    return value
+
 
 
 def cached_status_history(*, today, revision: Revision):

@@ -20,6 +20,7 @@ from .pages import (
     category_part,
     home_part,
     page_reader,
+    page_response,
     status_part,
     with_csrf_token,
     with_pinned,
@@ -41,24 +42,21 @@ def home(request):
     pinned = pinned_services(user=request.user, reader=reading[0])
     pinned_html = render_to_string("portal/_pinned.html", {"pinned": pinned}, request=request)
     part = with_pinned(part, pinned_html)
-    return render(request, "portal/page.html", {"page": part, "nav_categories": part.nav})
+    return page_response(request, part, nav_categories=part.nav)
 
 
 @require_safe
 @member_required
 def category_detail(request, slug):
     part = with_csrf_token(category_part(slug=slug, user=request.user), request)
-    return render(
+    return page_response(
         request,
-        "portal/page.html",
-        {
-            "page": part,
-            "nav_categories": part.nav,
-            "current_category": slug,
-            # Outside the cached part, which every reader of a kind shares: pins.js marks
-            # these services' pin buttons.
-            "pinned_slugs": Pin.objects.slugs_of(request.user),
-        },
+        part,
+        nav_categories=part.nav,
+        current_category=slug,
+        # Outside the cached part, which every reader of a kind shares: pins.js marks
+        # these services' pin buttons.
+        pinned_slugs=Pin.objects.slugs_of(request.user),
     )
 
 
@@ -66,11 +64,7 @@ def category_detail(request, slug):
 @member_required
 def status_page(request):
     part = status_part(user=request.user)
-    return render(
-        request,
-        "portal/page.html",
-        {"page": part, "nav_categories": part.nav, "status_page": True},
-    )
+    return page_response(request, part, nav_categories=part.nav, status_page=True)
 
 
 @require_safe

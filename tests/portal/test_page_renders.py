@@ -1,0 +1,223 @@
+"""A catalog page is rendered once per key however many readers ask at once, and after a
+scan only its health is rendered again: the catalog part is kept per catalog revision,
+language and kind of reader, whatever the scan and the reader's time zone
+(portal/pages.py, portal/slots.py)."""
+
+import threading
+import time
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.template import engines
+from django.test import Client
+
+from portal import pages, slots
+from portal.models import Category, HealthCheck, Service
+from tests.factories import make_checks, make_finished_scan
+
+CATALOG = "portal/_category_body.html"
+HEALTH = "portal/_category_health.html"
+TIMES = "portal/_category_times.html"
+
+
+def rendered(response) -> set[str]:
+    return {template.name for template in response.templates}
+
+
+def main_content(html: str) -> str:
+    return html[html.index('<main class="page">') :]
+
+
+class SlowBuild:
+    """A build that takes a while and counts its calls."""
+
+    def __init__(self, seconds=0.3):
+        self.seconds = seconds
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        time.sleep(self.seconds)
+        return f"built {self.calls}"
+
+
+def in_threads(count, call):
+    results = [None] * count
+
+    def run(index):
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_readers_who_come_together_wait_for_one_render():
+    build = SlowBuild()
+    results = in_threads(4, lambda: pages.cached_once("portal:test:page", build))
+    assert build.calls == 1
+    assert results == ["built 1"] * 4
+    assert cache.get("portal:test:page") == "built 1"
+
+
+def test_a_reader_renders_it_themselves_when_the_first_renderer_never_finishes(monkeypatch):
+    monkeypatch.setattr(pages, "RENDER_WAIT_SECONDS", 0.2)
+    # A renderer that died holding its claim: the claim lapses, readers do not wait for it.
+    cache.add("portal:test:page:building", True, 60)
+    build = SlowBuild(seconds=0)
+    started = time.monotonic()
+    assert pages.cached_once("portal:test:page", build) == "built 1"
+    assert 0.2 <= time.monotonic() - started < 2
+    assert build.calls == 1
+
+
+def test_readers_waiting_on_a_failed_render_render_it_themselves():
+    def broken():
+        time.sleep(0.2)
+        raise RuntimeError("template error")
+
+    def first_reader():
+        with pytest.raises(RuntimeError):
+            pages.cached_once("portal:test:page", broken)
+
+    first = threading.Thread(target=first_reader)
+    first.start()
+    time.sleep(0.05)  # the first reader holds the claim
+    build = SlowBuild(seconds=0)
+    started = time.monotonic()
+    assert pages.cached_once("portal:test:page", build) == "built 1"
+    # Right after the failure, not at the end of RENDER_WAIT_SECONDS.
+    assert time.monotonic() - started < pages.RENDER_WAIT_SECONDS / 2
+    first.join()
+    assert build.calls == 1
+
+
+def test_a_reader_who_waited_in_vain_leaves_the_renderers_claim_alone(monkeypatch):
+    monkeypatch.setattr(pages, "RENDER_WAIT_SECONDS", 0.1)
+    cache.add("portal:test:page:building", "someone else", 60)
+    pages.cached_once("portal:test:page", SlowBuild(seconds=0))
+    assert cache.get("portal:test:page:building") == "someone else"
+
+
+def test_a_failed_render_leaves_no_claim_behind():
+    def broken():
+        raise RuntimeError("template error")
+
+    with pytest.raises(RuntimeError):
+        pages.cached_once("portal:test:page", broken)
+    build = SlowBuild(seconds=0)
+    started = time.monotonic()
+    assert pages.cached_once("portal:test:page", build) == "built 1"
+    assert time.monotonic() - started < pages.RENDER_WAIT_SECONDS / 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_cold_requests_for_one_page_render_it_once(catalog, bob, monkeypatch):
+    renders = []
+    render = pages.category_page
+
+    def counted(**kwargs):
+        renders.append(kwargs["slug"])
+        time.sleep(0.3)  # long enough for the other request to miss the cache
+        return render(**kwargs)
+
+    monkeypatch.setattr(pages, "category_page", counted)
+
+    def get():
+        client = Client()
+        client.force_login(bob)
+        try:
+            return main_content(client.get("/categories/devops/").text)
+        finally:
+            connection.close()  # each thread's own connection
+
+    first, second = in_threads(2, get)
+    assert renders == ["devops"]
+    assert first == second and "DevOps Guide" in first
+
+
+@pytest.fixture
+def scanned(catalog):
+    for category in Category.objects.all():
+        make_checks(category)
+    make_finished_scan()
+
+
+def test_after_a_scan_only_the_health_is_rendered(scanned, bob_client):
+    first = bob_client.get("/categories/devops/")
+    assert {CATALOG, HEALTH} <= rendered(first)
+    HealthCheck.objects.filter(service__slug="jenkins").update(status="down")
+    make_finished_scan()
+    after_scan = bob_client.get("/categories/devops/")
+    assert {HEALTH, TIMES} <= rendered(after_scan) and CATALOG not in rendered(after_scan)
+    assert "Major Outage" in after_scan.text and "System Optimal" in first.text
+    # The same page as a full render gives.
+    cache.clear()
+    assert main_content(bob_client.get("/categories/devops/").text) == main_content(after_scan.text)
+
+
+def test_another_time_zone_renders_only_the_times(scanned, bob_client):
+    bob_client.get("/categories/devops/")
+    bob_client.cookies["tz"] = "America/New_York"
+    elsewhere = bob_client.get("/categories/devops/")
+    assert TIMES in rendered(elsewhere)
+    assert CATALOG not in rendered(elsewhere) and HEALTH not in rendered(elsewhere)
+    assert 'data-time-zone="America/New_York"' in elsewhere.text
+    cache.clear()
+    assert main_content(bob_client.get("/categories/devops/").text) == main_content(elsewhere.text)
+
+
+def test_a_catalog_change_or_another_language_renders_the_catalog_again(scanned, bob_client):
+    bob_client.get("/categories/devops/")
+    jenkins = Service.objects.get(slug="jenkins")
+    jenkins.summary = "Declarative pipelines"
+    jenkins.save()
+    changed = bob_client.get("/categories/devops/")
+    assert CATALOG in rendered(changed) and "Declarative pipelines" in changed.text
+    bob_client.cookies["django_language"] = "en"
+    english = bob_client.get("/categories/devops/")
+    assert CATALOG in rendered(english) and "Core service snapshot" in english.text
+
+
+def test_staff_and_members_do_not_share_a_catalog_part(scanned, bob_client, alice_client):
+    flower = Service.objects.get(slug="flower")
+    flower.hidden = True
+    flower.save()
+    member_page = bob_client.get("/categories/devops/")
+    staff_page = alice_client.get("/categories/devops/")
+    assert CATALOG in rendered(staff_page)
+    assert "Celery 작업 모니터링 UI" in staff_page.text
+    assert "Celery 작업 모니터링 UI" not in member_page.text
+
+
+def test_text_cannot_pose_as_a_slot():
+    # A slot is "<" and a NUL around a name: text is escaped, so its "<" never makes one
+    # (PostgreSQL refuses a NUL in text anyway; SQLite stores it).
+    text = f"before {slots.MARK}line{slots.MARK} after"
+    rendered = engines["django"].from_string("{{ text }}{% load portal_slots %}{% slot 'line' %}")
+    page = rendered.render({"text": text})
+    assert page.count(slots.MARK) == 2  # the tag's own slot, nothing from the text
+    assert slots.splice(page.encode(), {b"line": b"[health]"}).decode() == (
+        "before &lt;\x00line&lt;\x00 after[health]"
+    )
+
+
+def test_what_the_next_scan_replaces_is_kept_a_few_scan_intervals(
+    scanned, bob_client, settings, monkeypatch
+):
+    settings.HEALTH_SCAN_INTERVAL = 60
+    kept = {}
+    set_in_cache = cache.set
+
+    def recording_set(key, value, timeout=None, **kwargs):
+        kept[key.split(":")[1]] = timeout
+        return set_in_cache(key, value, timeout, **kwargs)
+
+    monkeypatch.setattr(cache, "set", recording_set)
+    bob_client.get("/categories/devops/")
+    assert kept["category"] == kept["category-health"] == 3 * 60
+    assert kept["category-catalog"] == pages.PAGE_CACHE_SECONDS
