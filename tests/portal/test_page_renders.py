@@ -3,6 +3,7 @@ scan only its health is rendered again: the catalog part is kept per catalog rev
 language and kind of reader, whatever the scan and the reader's time zone
 (portal/pages.py, portal/slots.py)."""
 
+import re
 import threading
 import time
 
@@ -26,7 +27,11 @@ def rendered(response) -> set[str]:
 
 
 def main_content(html: str) -> str:
-    return html[html.index('<main class="page">') :]
+    """The page without its top bar and its forms' CSRF tokens (they differ per response)."""
+    return CSRF_TOKEN.sub("", html[html.index('<main class="page">') :])
+
+
+CSRF_TOKEN = re.compile(r'(?<=name="csrfmiddlewaretoken" value=")[^"]+')
 
 
 class SlowBuild:
