@@ -59,7 +59,7 @@ def main() -> None:
 
     from accounts.models import User
     from portal import rollups
-    from portal.models import Category, DataStore, HealthCheck, Scan, Service
+    from portal.models import Category, DataStore, HealthCheck, HealthRollup, Scan, Service
     from portal.rollups import uptime_over_days
     from portal.selectors import daily_counts, status_history, status_report
     from portal.visibility import Reader
@@ -101,6 +101,8 @@ def main() -> None:
     now = timezone.now()
     Scan.objects.create(state=Scan.State.FINISHED, started_at=now, finished_at=now)
     with connection.cursor() as cursor:
+        # A row per day once compacted; the last HOURLY_DAYS days (today's whole day, as
+        # at its end) a row per hour, as the scans leave them.
         cursor.execute(
             """
             INSERT INTO portal_healthrollup (
@@ -109,15 +111,29 @@ def main() -> None:
             )
             SELECT c.id, %s::timestamptz - d * interval '1 day', 24,
                    1440 - (c.id + d) %% 7, 0, (c.id + d) %% 7, 0, 0, 0, 0
-            FROM portal_healthcheck c CROSS JOIN generate_series(0, %s) AS d
+            FROM portal_healthcheck c CROSS JOIN generate_series(%s, %s) AS d
             """,
-            [rollups.day_start(today), DAYS - 1],
+            [rollups.day_start(today), rollups.HOURLY_DAYS, DAYS - 1],
+        )
+        cursor.execute(
+            """
+            INSERT INTO portal_healthrollup (
+                health_check_id, hour, hours, up, degraded, down, maintenance, unknown,
+                latency_count, latency_sum_ms
+            )
+            SELECT c.id, %s::timestamptz - d * interval '1 day' + h * interval '1 hour', 1,
+                   60 - (c.id + d + h) %% 7 / 6, 0, (c.id + d + h) %% 7 / 6, 0, 0, 0, 0
+            FROM portal_healthcheck c CROSS JOIN generate_series(0, %s) AS d
+                CROSS JOIN generate_series(0, 23) AS h
+            """,
+            [rollups.day_start(today), rollups.HOURLY_DAYS - 1],
         )
         cursor.execute("ANALYZE")
         cursor.execute("SELECT version()")
         version = cursor.fetchone()[0].split(",")[0]
     items = HealthCheck.objects.count()
-    print(f"{os.cpu_count()} cores, {version}; {items} items, {items * DAYS:,} rollups")
+    rows = HealthRollup.objects.count()
+    print(f"{os.cpu_count()} cores, {version}; {items} items, {rows:,} rollups")
 
     member, _ = User.objects.get_or_create(username="bench-status", membership="approved")
     client = Client(headers={"accept-language": "en"})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.core.cache import cache
@@ -23,17 +23,19 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from . import rollups
 from .health import ScanInfo, latest_scan_info
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
 from .selectors import (
     category_overview,
     home_categories,
+    hours_counts,
     open_incidents,
     status_history,
     status_listing,
     status_now,
 )
-from .status import STATUS_DAYS, StatusFrame, StatusHistory
+from .status import STATUS_DAYS, Counts, StatusFrame, StatusHistory
 from .visibility import Limits, Reader, catalog_limits, reader_for
 
 PAGE_CACHE_SECONDS = 60 * 60
@@ -155,15 +157,15 @@ def status_part(*, user) -> CatalogPart:
     """The status page as `user` may see it: from the cache, or its frame (the categories
     and items they may see, with the days before today: `cached_status_frame`) filled in
     with what the latest scan says, in three queries more than from the cache: the
-    checks' statuses, today's rollups and the open incidents. Keyed by the day too, since
-    its bars end today."""
+    checks' statuses, the rollups of the hours scans still add to (`status_today_counts`)
+    and the open incidents. Keyed by the day too, since its bars end today."""
     reader, _limits, state = page_reader(user)
     today = timezone.localdate()
     key = _key("status", today.isoformat(), reader.visibility_class, state)
     part = cache.get(key)
     if part is None:
         frame = cached_status_frame(reader=reader, today=today, revision=state.revision)
-        now = status_now(frame.items, today=today)
+        now = status_now(frame.items, today=today, today_counts=status_today_counts(today))
         part = CatalogPart(
             title=gettext("Status"),
             nav=list(frame.nav),
@@ -224,6 +226,32 @@ def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | Non
         body = build(reader, limits, state.scan)
         cache.set(key, body, PAGE_CACHE_SECONDS)
     return body
+
+
+def status_today_counts(today, *, now: datetime | None = None) -> dict[tuple[str, int], Counts]:
+    """Each item's results today: those of today's hours before the last two, from the
+    cache (they no longer change), plus those of the last two hours, read at each scan
+    (a scan adds to the hour its probes started in, so one finishing just after the hour
+    turns may still add to the one before). In one query, two once an hour."""
+    day = rollups.day_start(today)
+    live = max(day, rollups.hour_of(now or timezone.now()) - timedelta(hours=1))
+    key = ":".join(
+        [
+            "portal:status-today",
+            today.isoformat(),
+            timezone.get_current_timezone_name(),
+            live.isoformat(),
+        ]
+    )
+
+    def closed_hours():
+        return hours_counts(since=day, until=live) if live > day else {}
+
+    counts = dict(cache.get_or_set(key, closed_hours, PAGE_CACHE_SECONDS))
+    for item, (total, down) in hours_counts(since=live, until=day + timedelta(days=1)).items():
+        closed_total, closed_down = counts.get(item, (0, 0))
+        counts[item] = (closed_total + total, closed_down + down)
+    return counts
 
 
 def cached_status_history(*, today, revision: Revision) -> StatusHistory:

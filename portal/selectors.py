@@ -708,22 +708,45 @@ def item_statuses() -> dict[tuple[str, int], health.ItemHealth]:
     return statuses
 
 
+def hours_counts(*, since: datetime, until: datetime) -> dict[tuple[str, int], item_status.Counts]:
+    """Each item's results in the rollups of the hours from `since` to `until`, summed
+    over its checks: one GROUP BY."""
+    rows = (
+        HealthRollup.objects.filter(hour__gte=since, hour__lt=until)
+        .order_by()
+        .values("health_check__service_id", "health_check__data_store_id")
+        .annotate(summed_total=Sum(rollups.RESULTS), summed_down=Sum("down"))
+        .values_list(
+            "health_check__service_id",
+            "health_check__data_store_id",
+            "summed_total",
+            "summed_down",
+        )
+    )
+    return {
+        ("service", service) if service else ("data_store", store): (total, down)
+        for service, store, total, down in rows
+    }
+
+
 def status_now(
-    items: Iterable[item_status.StatusItem], *, today: date
+    items: Iterable[item_status.StatusItem],
+    *,
+    today: date,
+    today_counts: dict[tuple[str, int], item_status.Counts] | None = None,
 ) -> dict[tuple[str, int], item_status.ItemNow]:
     """What the latest scan says of each of `items`: its status and today's bar, in two
-    queries (the enabled checks' statuses, and today's rollups summed per item)."""
+    queries: the enabled checks' statuses, and today's rollups summed per item (unless
+    given, `today_counts`)."""
     statuses = item_statuses()
-    counts = daily_counts(days=1, today=today)
+    if today_counts is None:
+        day = rollups.day_start(today)
+        today_counts = hours_counts(since=day, until=day + timedelta(days=1))
     unknown = health.ItemHealth()
     words = item_status.StatusWords()
     return {
         item.key: item_status.item_now(
-            item,
-            statuses.get(item.key, unknown),
-            today,
-            counts.get(item.key, {}).get(today),
-            words,
+            item, statuses.get(item.key, unknown), today, today_counts.get(item.key), words
         )
         for item in items
     }

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
@@ -21,7 +22,8 @@ from portal.models import (
     IncidentUpdate,
     Service,
 )
-from portal.rollups import day_start
+from portal.pages import status_today_counts
+from portal.rollups import day_start, hour_of
 from portal.selectors import category_overview, status_history, status_report
 from portal.status import Slo, render_badge, text_width, uptime_band
 from portal.visibility import Reader
@@ -179,10 +181,41 @@ def test_the_status_page_is_cached_until_a_scan_or_the_catalog_moves(published, 
         client.get("/status/")
     # The signed-in user and page_state: the report comes from the cache.
     assert len(cached) == 2
-    HealthRollup.objects.filter(hour=day_start(timezone.localdate())).update(up=0, down=1000)
+    add_to_this_hour(published, up=0, down=1000)
     assert bars(item_html(client.get("/status/").content.decode(), "gitlab"))[-1] == ("ok", "99.9")
     make_finished_scan()
-    assert bars(item_html(client.get("/status/").content.decode(), "gitlab"))[-1] == ("bad", "0")
+    today = bars(item_html(client.get("/status/").content.decode(), "gitlab"))[-1]
+    assert today[0] == "bad"
+
+
+def add_to_this_hour(check, *, up: int, down: int) -> None:
+    """Results of this hour's scans, as a scan adds them to its hour's rollup."""
+    row, _ = HealthRollup.objects.get_or_create(health_check=check, hour=hour_of(timezone.now()))
+    HealthRollup.objects.filter(pk=row.pk).update(up=F("up") + up, down=F("down") + down)
+
+
+def test_todays_bar_keeps_the_closed_hours_and_reads_the_last_two_at_each_scan(published):
+    """Scans add to the hour they start in: an hour two hours past no longer changes."""
+    today = timezone.localdate() - timedelta(days=1)  # a whole day of hours to place
+    day = day_start(today)
+    HealthRollup.objects.filter(hour=day).delete()
+    for hours in (1, 8, 9, 10):
+        HealthRollup.objects.create(
+            health_check=published, hour=day + timedelta(hours=hours), up=60
+        )
+    gitlab = ("service", published.service_id)
+    at_half_past_ten = day + timedelta(hours=10, minutes=30)
+    assert status_today_counts(today, now=at_half_past_ten)[gitlab] == (240, 0)
+    HealthRollup.objects.filter(
+        hour__in=[day + timedelta(hours=1), day + timedelta(hours=10)]
+    ).update(down=F("down") + 6)
+    # The hour from 9 and the one from 10 are read again, the ones before from the cache.
+    assert status_today_counts(today, now=at_half_past_ten)[gitlab] == (246, 6)
+    # Past 11, the hour from 9 is closed too, and the closed hours read once more.
+    assert status_today_counts(today, now=at_half_past_ten + timedelta(hours=1))[gitlab] == (
+        252,
+        12,
+    )
 
 
 def test_after_a_scan_the_page_reads_only_what_a_scan_changes_whatever_the_catalogs_size(
