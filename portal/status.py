@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from .health import ItemHealth
 from .models.catalog import SLO_WINDOW_MAX_DAYS
@@ -34,10 +34,14 @@ OK_UPTIME = 99.9
 Counts = tuple[int, int]
 
 
+def share_up(total: int, down: int) -> float | None:
+    """Percent of `total` results not `down`; None when there are none."""
+    return round(100 * (total - down) / total, 2) if total else None
+
+
 def uptime_of(counts: Iterable[Counts]) -> float | None:
     """Percent of results not down, over some days' counts; None when there are none."""
-    total, down = _summed(counts)
-    return round(100 * (total - down) / total, 2) if total else None
+    return share_up(*_summed(counts))
 
 
 def uptime_band(uptime: float | None) -> str:
@@ -75,17 +79,17 @@ def days_of(counts_by_day: dict[date, Counts], dates: list[date]) -> list[DayUpt
     days = []
     for day in dates:
         total, down = counts_by_day.get(day, (0, 0))
-        days.append(DayUptime(day, round(100 * (total - down) / total, 2) if total else None))
+        days.append(DayUptime(day, share_up(total, down)))
     return days
 
 
-def bar_paths(uptimes: Iterable[float | None], *, first: int = 0) -> str:
-    """An uptime bar's days as SVG, day `first` (its x) on: a path per colour band, a line
-    per run of days in that band, which the page's CSS dashes into a bar per day. A tag
-    per day would make a large catalog's page megabytes of markup. Nothing in it comes
-    from a reader."""
+def bar_paths(uptimes: Iterable[float | None]) -> str:
+    """An uptime bar's days as SVG, a day wide each (x: the day's index): a path per
+    colour band, a line per run of days in that band, which the page's CSS dashes into a
+    bar per day. A tag per day would make a large catalog's page megabytes of markup.
+    Nothing in it comes from a reader."""
     lines: dict[str, list[str]] = {}
-    x = first
+    x = 0
     for band, run in groupby(uptimes, key=uptime_band):
         length = sum(1 for _ in run)
         lines.setdefault(band, []).append(f"M{x} .5h{length}")
@@ -106,16 +110,24 @@ class StatusWords:
     has thousands of items."""
 
     def __init__(self):
-        self._translated: dict[tuple, str] = {}
+        self._translated: dict[str, str] = {}
+        self._labels: dict[tuple[str, str], str] = {}
+        self._below: dict[int, str] = {}
+        self._no_data = gettext("%(name)s: no uptime data in the last %(days)d days.")
+        self._over_days = gettext("%(name)s: %(uptime)s%% uptime over the last %(days)d days.")
 
-    def _memo(self, key: tuple, translate: Callable[[], str]) -> str:
-        if key not in self._translated:
-            self._translated[key] = translate()
-        return self._translated[key]
+    def translate(self, message: str) -> str:
+        """gettext(message), looked up once."""
+        if message not in self._translated:
+            self._translated[message] = gettext(message)
+        return self._translated[message]
 
     def label(self, health: ItemHealth) -> str:
         """The item's status in words."""
-        return self._memo(("label", health.status, health.unconfirmed), lambda: str(health.label))
+        key = (health.status, health.unconfirmed)
+        if key not in self._labels:
+            self._labels[key] = str(health.label)
+        return self._labels[key]
 
     def summary(
         self, name: str, *, uptime: float | None, days_below: int, lowest: DayUptime | None
@@ -123,25 +135,17 @@ class StatusWords:
         """What an item's bar shows, in words (its accessible name): the uptime over the
         bar's days and, when some fell below the green band, how many and the worst."""
         if uptime is None:
-            no_data = self._memo(
-                ("no data",), lambda: gettext("%(name)s: no uptime data in the last %(days)d days.")
-            )
-            return no_data % {"name": name, "days": STATUS_DAYS}
-        over_days = self._memo(
-            ("uptime",),
-            lambda: gettext("%(name)s: %(uptime)s%% uptime over the last %(days)d days."),
-        )
-        summary = over_days % {"name": name, "uptime": f"{uptime:g}", "days": STATUS_DAYS}
+            return self._no_data % {"name": name, "days": STATUS_DAYS}
+        summary = self._over_days % {"name": name, "uptime": f"{uptime:g}", "days": STATUS_DAYS}
         if lowest is None:
             return summary
-        below = self._memo(
-            ("below", days_below),
-            lambda: ngettext(
+        if days_below not in self._below:
+            self._below[days_below] = ngettext(
                 "%(count)d day below %(ok)s%%, the lowest %(uptime)s%% on %(day)s.",
                 "%(count)d days below %(ok)s%%, the lowest %(uptime)s%% on %(day)s.",
                 days_below,
-            ),
-        ) % {
+            )
+        below = self._below[days_below] % {
             "count": days_below,
             "ok": f"{OK_UPTIME:g}",
             "uptime": f"{lowest.uptime:g}",
@@ -174,12 +178,16 @@ class Slo:
     @property
     def label(self) -> str:
         """The card's line: "99.71 % of 99.5 % · 42 % of budget left"."""
+        return self.label_in(gettext)
+
+    def label_in(self, translate: Callable[[str], str]) -> str:
+        """The label, its words translated by `translate` (StatusWords.translate looks
+        each up once for a page of thousands)."""
         if self.uptime is None:
-            return gettext("SLO %(target)s%% over %(days)d days: no data yet") % {
-                "target": f"{self.target:g}",
-                "days": self.window_days,
-            }
-        return gettext("%(uptime)s%% of %(target)s%% · %(left)s%% of budget left") % {
+            no_data = gettext_noop("SLO %(target)s%% over %(days)d days: no data yet")
+            return translate(no_data) % {"target": f"{self.target:g}", "days": self.window_days}
+        kept = gettext_noop("%(uptime)s%% of %(target)s%% · %(left)s%% of budget left")
+        return translate(kept) % {
             "uptime": f"{self.uptime:g}",
             "target": f"{self.target:g}",
             "left": f"{self.budget_left:g}",
@@ -335,7 +343,7 @@ def item_now(
     """The item's `ItemNow` from its health and `today`'s results."""
     past = item.past
     total, down = counts or (0, 0)
-    today_bar = DayUptime(today, round(100 * (total - down) / total, 2) if total else None)
+    today_bar = DayUptime(today, share_up(total, down))
     band = uptime_band(today_bar.uptime)
     days_below, lowest = past.days_below, past.lowest
     if band not in ("ok", "none"):
@@ -344,11 +352,13 @@ def item_now(
             lowest = today_bar
     slo = None
     if item.slo_target is not None:
-        slo_uptime = uptime_of([past.slo_counts, (total, down)])
+        slo_total, slo_down = past.slo_counts
+        slo_uptime = share_up(slo_total + total, slo_down + down)
         slo = Slo(item.slo_target, item.slo_window_days, slo_uptime)
+    past_total, past_down = past.counts
     summary = words.summary(
         item.name,
-        uptime=uptime_of([past.counts, (total, down)]),
+        uptime=share_up(past_total + total, past_down + down),
         days_below=days_below,
         lowest=lowest,
     )
@@ -361,7 +371,7 @@ def item_now(
         today_band=band,
         today_figure=figure(today_bar.uptime),
         slo_state="missed" if slo and slo.met is False else "kept",
-        slo_label=slo.label if slo else "",
+        slo_label=slo.label_in(words.translate) if slo else "",
         summary=summary,
     )
 

@@ -31,14 +31,18 @@
     tip.style.top = Math.max(4, box.top - tip.offsetHeight - 6) + "px";
   }
 
-  list.addEventListener("pointermove", function (event) {
+  function point(event) {
     var bar = event.target.closest(".uptime-bar");
     if (bar) {
       show(bar, event);
     } else {
       tip.hidden = true;
     }
-  });
+  }
+
+  // A mouse moves over the bars; a finger taps one.
+  list.addEventListener("pointermove", point);
+  list.addEventListener("pointerdown", point);
   list.addEventListener("pointerleave", function () {
     tip.hidden = true;
   });
