@@ -177,6 +177,7 @@ def status_part(*, user) -> CatalogPart:
                     "today": today,
                     "days": STATUS_DAYS,
                     "items": frame.filled([now[item.key] for item in frame.items]),
+                    "empty": not frame.items,
                 },
             ),
         )

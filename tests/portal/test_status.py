@@ -130,6 +130,12 @@ def test_a_bar_says_in_words_how_many_days_fell_below_green_and_the_worst(publis
     )
 
 
+def test_an_empty_catalogs_status_page_says_how_to_load_one(bob):
+    body = english(bob).get("/status/").content.decode()
+    assert "The catalog is empty. Load it with: python manage.py loaddata catalog" in body
+    assert "status-item" not in body
+
+
 def test_members_do_not_see_hidden_items_staff_do(published, bob, sam):
     assert 'data-item="flower"' not in english(bob).get("/status/").content.decode()
     flower = item_html(english(sam).get("/status/").content.decode(), "flower")
