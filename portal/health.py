@@ -290,13 +290,13 @@ class ItemHealth:
         lowest uptimes; latency and sparkline of the check that decided the status."""
         if not checks:
             return cls()
-        shown = [(check, _shown_status(check)) for check in checks]
-        deciding, status = max(shown, key=lambda pair: _SEVERITY[pair[1]])
+        status = cls.status_of(checks)
+        deciding = next(check for check in checks if _shown_status(check) == status.status)
         uptimes_24h = [c.uptime_24h for c in checks if c.uptime_24h is not None]
         uptimes_7d = [c.uptime_7d for c in checks if c.uptime_7d is not None]
         return cls(
-            status=status,
-            unconfirmed=_unconfirmed(checks) if status == HealthStatus.UNKNOWN else "",
+            status=status.status,
+            unconfirmed=status.unconfirmed,
             latency_ms=deciding.latency_ms,
             uptime_24h=min(uptimes_24h, default=None),
             uptime_7d=min(uptimes_7d, default=None),
@@ -304,6 +304,16 @@ class ItemHealth:
             checked=True,
             sparkline=Sparkline.from_latencies(deciding.recent_latencies),
         )
+
+    @classmethod
+    def status_of(cls, checks: list) -> ItemHealth:
+        """The item's status alone (and the outcome waiting to be confirmed), from checks
+        read with only the `STATUS_FIELDS`: the worst status shown."""
+        if not checks:
+            return cls()
+        status = max((_shown_status(check) for check in checks), key=_SEVERITY.__getitem__)
+        unconfirmed = _unconfirmed(checks) if status == HealthStatus.UNKNOWN else ""
+        return cls(status=status, unconfirmed=unconfirmed, checked=True)
 
     def as_dict(self) -> dict:
         return {
@@ -329,6 +339,10 @@ def _unconfirmed(checks: list[HealthCheck]) -> str:
 def _shown_status(check: HealthCheck) -> str:
     # `in_maintenance` is annotated by checks_with_maintenance().
     return shown_status(check.status, in_maintenance=check.in_maintenance)
+
+
+# What ItemHealth.status_of reads of a check (with `in_maintenance`, checks_with_maintenance).
+STATUS_FIELDS = ("status", "checked_at", "consecutive_failures")
 
 
 def checks_with_maintenance(*, now: datetime | None = None) -> models.QuerySet:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple, TypeVar
 
 from django.conf import settings
@@ -28,17 +28,20 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from . import slots
+from . import rollups, slots
 from .health import ScanInfo, latest_scan_info
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
 from .selectors import (
     CategoryOverview,
     category_overview,
     home_categories,
+    hours_counts,
     open_incidents,
     status_history,
-    status_report,
+    status_listing,
+    status_now,
 )
+from .status import STATUS_DAYS, Counts, StatusFrame, StatusHistory
 from .visibility import Limits, Reader, catalog_limits, reader_for
 
 PAGE_CACHE_SECONDS = 60 * 60
@@ -240,25 +243,66 @@ def home_part(*, user, reading: tuple[Reader, Limits, PageState] | None = None) 
 
 
 def status_part(*, user) -> CatalogPart:
-    """The status page as `user` may see it: from the cache, or rendered in eight queries
-    (three more when the days before today are not cached).
-    Keyed by the day too, since its bars end today; the hourly rollups move on with the
-    scans. Its days before today (`cached_status_history`) outlive the scans, so a new scan
-    re-renders only the statuses and today's bar."""
+    """The status page as `user` may see it: from the cache, or its frame (the categories
+    and items they may see, with the days before today: `cached_status_frame`) filled in
+    with what the latest scan says, in three queries more than from the cache: the
+    checks' statuses, the rollups of the hours scans still add to (`status_today_counts`)
+    and the open incidents. Keyed by the day too, since its bars end today."""
     reader, _limits, state = page_reader(user)
     today = timezone.localdate()
     key = _key("status", today.isoformat(), reader.visibility_class, state)
     part = cache.get(key)
     if part is None:
-        history = cached_status_history(today=today, revision=state.revision)
-        report = status_report(reader=reader, today=today, scan=state.scan, history=history)
+        frame = cached_status_frame(reader=reader, today=today, revision=state.revision)
+        now = status_now(frame.items, today=today, today_counts=status_today_counts(today))
         part = CatalogPart(
             title=gettext("Status"),
-            nav=report.nav,
-            body=render_to_string("portal/_status_body.html", {"report": report}),
+            nav=list(frame.nav),
+            body=render_to_string(
+                "portal/_status_body.html",
+                {
+                    "scan": state.scan,
+                    "incidents": open_incidents(reader=reader),
+                    "today": today,
+                    "days": STATUS_DAYS,
+                    "items": frame.filled([now[item.key] for item in frame.items]),
+                    "empty": not frame.items,
+                },
+            ),
         )
         cache.set(key, part, PAGE_CACHE_SECONDS)
     return part
+
+
+def cached_status_frame(*, reader: Reader, today, revision: Revision) -> StatusFrame:
+    """The status page's list of categories and items as `reader` may see them, with
+    their days before today, rendered for the day: from the cache, or in three queries
+    (six when the days are not cached either, `cached_status_history`). Keyed as that
+    history, and by the reader's visibility class."""
+    key = ":".join(
+        [
+            "portal:status-frame",
+            today.isoformat(),
+            reader.visibility_class,
+            translation.get_language(),
+            timezone.get_current_timezone_name(),
+            revision.cache_key,
+        ]
+    )
+
+    def frame() -> StatusFrame:
+        history = cached_status_history(today=today, revision=revision)
+        categories = status_listing(reader=reader, history=history)
+        return StatusFrame.render(
+            [category for category in categories if category.items],
+            nav=[(category.slug, category.name) for category in categories],
+            history=history,
+            render=lambda shown: render_to_string(
+                "portal/_status_items.html", {"categories": shown, "days": STATUS_DAYS}
+            ),
+        )
+
+    return cache.get_or_set(key, frame, PAGE_CACHE_SECONDS)
 
 
 def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | None], str]) -> str:
@@ -311,16 +355,42 @@ def cached_once(key: str, build: Callable[[], T], *, timeout: int = PAGE_CACHE_S
 
 
 
-def cached_status_history(*, today, revision: Revision):
+
+def status_today_counts(today, *, now: datetime | None = None) -> dict[tuple[str, int], Counts]:
+    """Each item's results today: those of today's hours before the last two, from the
+    cache (they no longer change), plus those of the last two hours, read at each scan
+    (a scan adds to the hour its probes started in, so one finishing just after the hour
+    turns may still add to the one before). In one query, two once an hour."""
+    day = rollups.day_start(today)
+    live = max(day, rollups.hour_of(now or timezone.now()) - timedelta(hours=1))
+    key = ":".join(
+        [
+            "portal:status-today",
+            today.isoformat(),
+            timezone.get_current_timezone_name(),
+            live.isoformat(),
+        ]
+    )
+
+    def closed_hours():
+        return hours_counts(since=day, until=live) if live > day else {}
+
+    counts = dict(cache.get_or_set(key, closed_hours, PAGE_CACHE_SECONDS))
+    for item, (total, down) in hours_counts(since=live, until=day + timedelta(days=1)).items():
+        closed_total, closed_down = counts.get(item, (0, 0))
+        counts[item] = (closed_total + total, closed_down + down)
+    return counts
+
+
+def cached_status_history(*, today, revision: Revision) -> StatusHistory:
     """Every item's bars and SLO results before `today` (selectors.status_history), from
     the cache: the same for every reader (the page picks the items each may see), until
-    the day or the catalog (an SLO's window) changes. Keyed by the language and time zone
-    too: the bars' tooltips are translated, and the day's bounds are local."""
+    the day or the catalog (an SLO's window) changes. Keyed by the time zone too: the
+    day's bounds are local. Nothing in it is translated."""
     key = ":".join(
         [
             "portal:status-history",
             today.isoformat(),
-            translation.get_language(),
             timezone.get_current_timezone_name(),
             revision.cache_key,
         ]

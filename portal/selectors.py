@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -621,13 +622,15 @@ def attach_slos(items: list, *, category, today: date | None = None) -> None:
 
 @dataclass
 class StatusReport:
-    """What the status page and /api/status/ show."""
+    """What /api/status/ shows: the status page's categories and items with what the
+    latest scan says of each."""
 
     scan: health.ScanInfo | None
     categories: list[item_status.StatusCategory]
+    history: item_status.StatusHistory
+    now: dict[tuple[str, int], item_status.ItemNow]
     incidents: list[Incident]
     today: date
-    nav: list[tuple[str, str]]  # (slug, name) of every category, for the top bar
     days: int = item_status.STATUS_DAYS
 
     def as_dict(self) -> dict:
@@ -651,7 +654,9 @@ class StatusReport:
                 {
                     "slug": category.slug,
                     "name": category.name,
-                    "items": [item.as_dict() for item in category.items],
+                    "items": [
+                        item.as_dict(self.now[item.key], self.history) for item in category.items
+                    ],
                 }
                 for category in self.categories
             ],
@@ -673,6 +678,113 @@ def status_history(*, today: date) -> item_status.StatusHistory:
     return item_status.status_history(counts, windows, today=today)
 
 
+# What the status page reads of a service or data store: what it shows, and what
+# item_visible asks.
+_STATUS_ITEM_FIELDS = ["category_id", "slug", "name", "slo_target", "slo_window_days"]
+_VISIBILITY_FIELDS = ["visible_to_groups"]
+
+
+def status_listing(
+    *, reader: Reader, history: item_status.StatusHistory
+) -> list[item_status.StatusCategory]:
+    """Every category the reader may see (some perhaps with no item), with the items of it
+    they may see, each with its days before today from `history` (`status_history`), in
+    three queries: categories, services and data stores. What it lists changes only with
+    the catalog, so the page keeps it for the day."""
+    categories = [c for c in Category.objects.all() if reader.may_see(c.visible_to_groups)]
+    by_id = {category.pk: category for category in categories}
+    shown = {
+        category.pk: item_status.StatusCategory(
+            category.slug, category.name, category.get_absolute_url()
+        )
+        for category in categories
+    }
+    fields = [*_STATUS_ITEM_FIELDS, *_VISIBILITY_FIELDS]
+    for kind, model, extra in (("service", Service, ["hidden"]), ("data_store", DataStore, [])):
+        rows = model.objects.filter(category_id__in=by_id).only(*fields, *extra)
+        for row in rows:
+            if item_visible(row, by_id[row.category_id], reader):
+                shown[row.category_id].items.append(
+                    item_status.StatusItem(
+                        kind=kind,
+                        pk=row.pk,
+                        slug=row.slug,
+                        name=row.name,
+                        slo_target=row.slo_target,
+                        slo_window_days=row.slo_window_days,
+                        past=history.of((kind, row.pk)).totals,
+                    )
+                )
+    return list(shown.values())
+
+
+def item_statuses() -> dict[tuple[str, int], health.ItemHealth]:
+    """Each item's status now (ItemHealth.status_of) from its enabled checks, in one query
+    of a few columns: what the status page shows of the latest scan. Items of the same
+    status share one ItemHealth (a page has thousands): read them, never change them."""
+    rows = (
+        health.checks_with_maintenance()
+        .order_by()
+        .values_list(
+            "service_id", "data_store_id", "in_maintenance", *health.STATUS_FIELDS, named=True
+        )
+    )
+    checks: dict[tuple[str, int], list] = {}
+    for row in rows:
+        key = ("service", row.service_id) if row.service_id else ("data_store", row.data_store_id)
+        checks.setdefault(key, []).append(row)
+    shared: dict[tuple[str, str], health.ItemHealth] = {}
+    statuses = {}
+    for key, item_checks in checks.items():
+        found = health.ItemHealth.status_of(item_checks)
+        statuses[key] = shared.setdefault((found.status, found.unconfirmed), found)
+    return statuses
+
+
+def hours_counts(*, since: datetime, until: datetime) -> dict[tuple[str, int], item_status.Counts]:
+    """Each item's results in the rollups of the hours from `since` to `until`, summed
+    over its checks: one GROUP BY."""
+    rows = (
+        HealthRollup.objects.filter(hour__gte=since, hour__lt=until)
+        .order_by()
+        .values("health_check__service_id", "health_check__data_store_id")
+        .annotate(summed_total=Sum(rollups.RESULTS), summed_down=Sum("down"))
+        .values_list(
+            "health_check__service_id",
+            "health_check__data_store_id",
+            "summed_total",
+            "summed_down",
+        )
+    )
+    return {
+        ("service", service) if service else ("data_store", store): (total, down)
+        for service, store, total, down in rows
+    }
+
+
+def status_now(
+    items: Iterable[item_status.StatusItem],
+    *,
+    today: date,
+    today_counts: dict[tuple[str, int], item_status.Counts] | None = None,
+) -> dict[tuple[str, int], item_status.ItemNow]:
+    """What the latest scan says of each of `items`: its status and today's bar, in two
+    queries: the enabled checks' statuses, and today's rollups summed per item (unless
+    given, `today_counts`)."""
+    statuses = item_statuses()
+    if today_counts is None:
+        day = rollups.day_start(today)
+        today_counts = hours_counts(since=day, until=day + timedelta(days=1))
+    unknown = health.ItemHealth()
+    words = item_status.StatusWords()
+    return {
+        item.key: item_status.item_now(
+            item, statuses.get(item.key, unknown), today, today_counts.get(item.key), words
+        )
+        for item in items
+    }
+
+
 def status_report(
     *,
     reader: Reader,
@@ -682,39 +794,25 @@ def status_report(
 ) -> StatusReport:
     """Every category and item the reader may see, with its status, its SLO and a bar per
     day of the last STATUS_DAYS days, and the open incidents, in seven queries whatever
-    the catalog's size: the latest scan (unless passed), categories, services, data stores,
-    the enabled checks, today's rollups summed per item, and the open incidents. The days
-    before today come from `history` (`status_history`, cached by the page), or cost its
-    three queries more."""
+    the catalog's size: the latest scan (unless passed), categories, services, data
+    stores, the enabled checks' statuses, today's rollups summed per item, and the open
+    incidents. The days before today come from `history` (`status_history`, cached by the
+    page), or cost its three queries more."""
     if scan is LOAD_SCAN:
         scan = health.latest_scan_info()
     today = today or timezone.localdate()
-    categories = [c for c in Category.objects.all() if reader.may_see(c.visible_to_groups)]
-    by_id = {category.pk: category for category in categories}
-    services = shown_items(Service, reader, by_id)
-    stores = shown_items(DataStore, reader, by_id)
-    health.attach_health(services, stores, health.checks_with_maintenance())
     if history is None or history.today != today:
         history = status_history(today=today)
-    counts = daily_counts(days=1, today=today)
-    shown = {
-        category.pk: item_status.StatusCategory(
-            category.slug, category.name, category.get_absolute_url()
-        )
-        for category in categories
-    }
-    for kind, items in (("service", services), ("data_store", stores)):
-        for item in items:
-            today_counts = counts.get((kind, item.pk), {}).get(today)
-            shown[item.category_id].items.append(
-                item_status.status_item(kind, item, item.health, history, today_counts)
-            )
+    categories = [
+        category for category in status_listing(reader=reader, history=history) if category.items
+    ]
     return StatusReport(
         scan=scan,
-        categories=[category for category in shown.values() if category.items],
+        categories=categories,
+        history=history,
+        now=status_now((item for c in categories for item in c.items), today=today),
         incidents=open_incidents(reader=reader),
         today=today,
-        nav=[(category.slug, category.name) for category in categories],
     )
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
@@ -21,7 +22,8 @@ from portal.models import (
     IncidentUpdate,
     Service,
 )
-from portal.rollups import day_start
+from portal.pages import status_today_counts
+from portal.rollups import day_start, hour_of
 from portal.selectors import category_overview, status_history, status_report
 from portal.status import Slo, render_badge, text_width, uptime_band
 from portal.visibility import Reader
@@ -76,34 +78,74 @@ def item_html(body: str, slug: str) -> str:
     return match.group(1)
 
 
+def bars(item: str) -> list[tuple[str, str]]:
+    """An item's days as drawn, oldest first: (colour band, uptime figure of its tooltip).
+    The bar is an SVG of a line per run of days in a band, from x (the day) for a length
+    of days, and its data-uptimes the days' figures ("-": no data)."""
+    bands = {}
+    for band, lines in re.findall(r'<path class="day-(\w+)" d="([^"]+)"/>', item):
+        for start, length in re.findall(r"M(\d+) \.5h(\d+)", lines):
+            bands.update((day, band) for day in range(int(start), int(start) + int(length)))
+    figures = re.search(r'data-uptimes="([^"]+)"', item).group(1).split(" ")
+    assert sorted(bands) == list(range(len(figures))), "each day is drawn once"
+    return [(bands[day], figure) for day, figure in enumerate(figures)]
+
+
+def bar_label(item: str) -> str:
+    return re.search(r'<svg class="uptime-bar"[^>]* aria-label="([^"]+)"', item).group(1)
+
+
 def test_the_status_page_shows_each_item_with_a_bar_per_day_and_its_slo(published, bob):
     response = english(bob).get("/status/")
     assert response.status_code == 200
     body = response.content.decode()
+    # The tooltips count their days back from today.
+    assert f'data-today="{timezone.localdate().isoformat()}"' in body
     gitlab = item_html(body, "gitlab")
-    bars = re.findall(r'<span class="day day-(\w+)" title="([^"]+)"', gitlab)
-    assert len(bars) == 90
-    today = timezone.localdate()
-    assert bars[-1] == ("ok", f"{today.isoformat()}: 99.9%")
-    assert bars[-30][0] == "ok" and bars[-31][0] == "none"
-    assert bars[0] == ("none", f"{(today - timedelta(days=89)).isoformat()}: no data")
+    days = bars(gitlab)
+    assert len(days) == 90
+    assert days[-1] == ("ok", "99.9")
+    assert days[-30] == ("ok", "99.9") and days[-31] == ("none", "-")
+    assert days[0] == ("none", "-")
     assert "99.9% of 99.5% · 80% of budget left" in gitlab
+    assert bar_label(gitlab) == "GitLab: 99.9% uptime over the last 90 days."
     # An item with no check and no history: unknown, all grey.
     jenkins = item_html(body, "jenkins")
-    assert jenkins.count("day-none") == 90
+    assert bars(jenkins) == [("none", "-")] * 90
+    assert bar_label(jenkins) == "Jenkins: no uptime data in the last 90 days."
     assert 'href="/status/" aria-current="page"' in body
+
+
+def test_a_bar_says_in_words_how_many_days_fell_below_green_and_the_worst(published, bob):
+    today = timezone.localdate()
+    HealthRollup.objects.filter(hour=day_start(today - timedelta(days=3))).update(up=970, down=30)
+    HealthRollup.objects.filter(hour=day_start(today)).update(up=995, down=5)
+    gitlab = item_html(english(bob).get("/status/").content.decode(), "gitlab")
+    assert bars(gitlab)[-4:] == [("major", "97"), ("ok", "99.9"), ("ok", "99.9"), ("minor", "99.5")]
+    worst = (today - timedelta(days=3)).isoformat()
+    # (28 * 999 + 970 + 995) / 30,000
+    assert bar_label(gitlab) == (
+        "GitLab: 99.79% uptime over the last 90 days. "
+        f"2 days below 99.9%, the lowest 97% on {worst}."
+    )
+
+
+def test_an_empty_catalogs_status_page_says_how_to_load_one(bob):
+    body = english(bob).get("/status/").content.decode()
+    assert "The catalog is empty. Load it with: python manage.py loaddata catalog" in body
+    assert "status-item" not in body
 
 
 def test_members_do_not_see_hidden_items_staff_do(published, bob, sam):
     assert 'data-item="flower"' not in english(bob).get("/status/").content.decode()
     flower = item_html(english(sam).get("/status/").content.decode(), "flower")
-    assert flower.count("day-bad") == 3
+    assert [band for band, _figure in bars(flower)].count("bad") == 3
 
 
 def test_the_status_page_speaks_korean(published, bob):
     body = client_for(bob).get("/status/", headers={"accept-language": "ko"}).content.decode()
     assert "예산" in item_html(body, "gitlab")
-    assert 'aria-label="GitLab의 일별 가동률"' in item_html(body, "gitlab")
+    assert bar_label(item_html(body, "gitlab")) == "GitLab: 최근 90일 가동률 99.9%."
 
 
 def test_open_incidents_head_the_status_page_with_their_latest_update(published, bob):
@@ -145,10 +187,63 @@ def test_the_status_page_is_cached_until_a_scan_or_the_catalog_moves(published, 
         client.get("/status/")
     # The signed-in user and page_state: the report comes from the cache.
     assert len(cached) == 2
-    HealthRollup.objects.filter(hour=day_start(timezone.localdate())).update(up=0, down=1000)
-    assert 'class="day day-bad" title' not in client.get("/status/").content.decode()
+    add_to_this_hour(published, up=0, down=1000)
+    assert bars(item_html(client.get("/status/").content.decode(), "gitlab"))[-1] == ("ok", "99.9")
     make_finished_scan()
-    assert 'class="day day-bad" title' in client.get("/status/").content.decode()
+    today = bars(item_html(client.get("/status/").content.decode(), "gitlab"))[-1]
+    assert today[0] == "bad"
+
+
+def add_to_this_hour(check, *, up: int, down: int) -> None:
+    """Results of this hour's scans, as a scan adds them to its hour's rollup."""
+    row, _ = HealthRollup.objects.get_or_create(health_check=check, hour=hour_of(timezone.now()))
+    HealthRollup.objects.filter(pk=row.pk).update(up=F("up") + up, down=F("down") + down)
+
+
+def test_todays_bar_keeps_the_closed_hours_and_reads_the_last_two_at_each_scan(published):
+    """Scans add to the hour they start in: an hour two hours past no longer changes."""
+    today = timezone.localdate() - timedelta(days=1)  # a whole day of hours to place
+    day = day_start(today)
+    HealthRollup.objects.filter(hour=day).delete()
+    for hours in (1, 8, 9, 10):
+        HealthRollup.objects.create(
+            health_check=published, hour=day + timedelta(hours=hours), up=60
+        )
+    gitlab = ("service", published.service_id)
+    at_half_past_ten = day + timedelta(hours=10, minutes=30)
+    assert status_today_counts(today, now=at_half_past_ten)[gitlab] == (240, 0)
+    HealthRollup.objects.filter(
+        hour__in=[day + timedelta(hours=1), day + timedelta(hours=10)]
+    ).update(down=F("down") + 6)
+    # The hour from 9 and the one from 10 are read again, the ones before from the cache.
+    assert status_today_counts(today, now=at_half_past_ten)[gitlab] == (246, 6)
+    # Past 11, the hour from 9 is closed too, and the closed hours read once more.
+    assert status_today_counts(today, now=at_half_past_ten + timedelta(hours=1))[gitlab] == (
+        252,
+        12,
+    )
+
+
+def test_after_a_scan_the_page_reads_only_what_a_scan_changes_whatever_the_catalogs_size(
+    published, bob
+):
+    client = english(bob)
+    client.get("/status/")
+    make_finished_scan()
+    with CaptureQueriesContext(connection) as small:
+        shown = client.get("/status/").content.decode().count('<li class="status-item')
+    big = make_category(services=40, stores=20)
+    for service in big.services.all()[:25]:
+        rollups(HealthCheck.objects.create(slug=service.slug, service=service, target="/"), 90)
+    CatalogRevision.bump()
+    client.get("/status/")
+    make_finished_scan()
+    with CaptureQueriesContext(connection) as large:
+        body = client.get("/status/").content.decode()
+    # The signed-in user, page_state, the checks' statuses, today's rollups per item and
+    # the open incidents: the items and their days before today are kept for the day.
+    assert len(small) == len(large) == 5
+    assert body.count('<li class="status-item') == shown + 60
 
 
 def test_the_days_before_today_are_kept_for_the_day_a_scan_renews_only_today(published, bob):
@@ -159,11 +254,13 @@ def test_the_days_before_today_are_kept_for_the_day_a_scan_renews_only_today(pub
     yesterday = timezone.localdate() - timedelta(days=1)
     HealthRollup.objects.filter(hour=day_start(yesterday)).update(up=0, down=1000)
     make_finished_scan()
-    assert 'class="day day-bad" title' not in client.get("/status/").content.decode()
+    gitlab = item_html(client.get("/status/").content.decode(), "gitlab")
+    assert bars(gitlab)[-2:] == [("ok", "99.9"), ("ok", "99.9")]
     assert gitlab_days(client)[-2:] == [99.9, 99.9]
     CatalogRevision.bump()
-    body = client.get("/status/").content.decode()
-    assert f'class="day day-bad" title="{yesterday.isoformat()}: 0%"' in body
+    gitlab = item_html(client.get("/status/").content.decode(), "gitlab")
+    assert bars(gitlab)[-2:] == [("bad", "0"), ("ok", "99.9")]
+    assert f"the lowest 0% on {yesterday.isoformat()}" in bar_label(gitlab)
     assert gitlab_days(client)[-2:] == [0.0, 99.9]
 
 
@@ -284,12 +381,12 @@ def test_the_slo_is_measured_over_its_window_from_generated_rollups(published):
         for n in range(20)
     )
     report = status_report(reader=Reader(staff=False))
-    slo = next(i for c in report.categories for i in c.items if i.slug == "gitlab").slo
+    slo = report.now[("service", gitlab.pk)].slo
     assert (slo.uptime, slo.budget_left) == (99.9, 80.0)
     gitlab.slo_window_days = 60
     gitlab.save()
     report = status_report(reader=Reader(staff=False))
-    slo = next(i for c in report.categories for i in c.items if i.slug == "gitlab").slo
+    slo = report.now[("service", gitlab.pk)].slo
     assert slo.uptime == 95.94  # (30 * 999 + 20 * 900) / 50,000
     assert slo.met is False
 

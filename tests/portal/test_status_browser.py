@@ -46,6 +46,20 @@ def member_session(live_server, django_user_model):
     return client_for(django_user_model.objects.create_user(username="bob", membership="approved"))
 
 
+def drawn_days(bar) -> dict[str, int]:
+    """How many days of each colour band an uptime bar draws: its lines' lengths."""
+    return bar.evaluate(
+        """svg => {
+            const days = {};
+            for (const path of svg.querySelectorAll("path")) {
+                const band = path.getAttribute("class").replace("day-", "");
+                days[band] = (days[band] || 0) + Math.round(path.getTotalLength());
+            }
+            return days;
+        }"""
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "viewport"),
     [("desktop", {"width": 1440, "height": 900}), ("phone", {"width": 390, "height": 844})],
@@ -61,16 +75,21 @@ def test_the_status_page_draws_a_bar_per_day_and_reflows(
         assert page.goto(f"{live_server.url}/status/").ok
         assert page.locator("h1").inner_text() == "상태"
         assert page.locator(".incident-banner").is_visible()
-        gitlab = page.locator('[data-item="gitlab"]')
-        assert gitlab.locator(".uptime-bar .day").count() == 90
-        assert "오류 예산" in gitlab.locator(".slo").inner_text()
-        # Every bar is drawn, however narrow the screen.
-        widths = gitlab.locator(".uptime-bar .day").evaluate_all(
-            "days => days.map(day => day.getBoundingClientRect().width)"
-        )
-        assert min(widths) > 1
-        jenkins_bad = page.locator('[data-item="jenkins"] .uptime-bar .day-bad')
-        assert jenkins_bad.count() == 7
+        gitlab = page.locator('[data-item="gitlab"] .uptime-bar')
+        assert "오류 예산" in page.locator('[data-item="gitlab"] .slo').inner_text()
+        assert gitlab.get_attribute("aria-label").startswith("GitLab: 최근 90일 가동률 99.")
+        # Every day is drawn (its lines are a day long each), however narrow the screen,
+        # at least a pixel wide.
+        assert drawn_days(gitlab) == {"ok": 40, "minor": 20, "none": 30}
+        assert gitlab.bounding_box()["width"] / 90 > 1
+        jenkins = page.locator('[data-item="jenkins"] .uptime-bar')
+        assert drawn_days(jenkins)["bad"] == 7
+        # Pointing at a day of Jenkins's bad week tells its date and uptime.
+        box = jenkins.bounding_box()
+        jenkins.hover(position={"x": box["width"] * (89 - 17 + 0.5) / 90, "y": box["height"] / 2})
+        tip = page.locator(".uptime-tip")
+        day = (timezone.localdate() - timedelta(days=17)).isoformat()
+        assert tip.is_visible() and tip.inner_text() == f"{day}: 79.17%"
         overflow = sideways_overflow(page)
         assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {name} width"
         image = ARTIFACTS / f"status-page-{name}.png"
