@@ -5,8 +5,9 @@ visibility class (staff; or members in the same groups that limits name, portal.
 until the catalog changes, a scan finishes or an incident changes (its banner heads the
 page), so it is rendered once and cached under a key naming all of those; each request
 wraps it in the base template with the reader's own top bar. A page view costs the
-signed-in user and one query (`page_state`) when its part is cached, and one more for a
-member's groups when some item of the catalog is limited.
+signed-in user alone when its part is cached (the page state is cached too, and forgotten
+by its writers: portal.state_cache), and one more query for a member's groups when some
+item of the catalog is limited.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from .health import ScanInfo, latest_scan_info
+from .health import ScanInfo
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
 from .selectors import (
     category_overview,
@@ -32,6 +33,7 @@ from .selectors import (
     status_history,
     status_report,
 )
+from .state_cache import PAGE_STATE_KEY, PAGE_STATE_SECONDS
 from .visibility import Limits, Reader, catalog_limits, reader_for
 
 PAGE_CACHE_SECONDS = 60 * 60
@@ -66,7 +68,19 @@ class PageState(NamedTuple):
 
 
 def page_state() -> PageState:
-    """What every cached page depends on, in one query."""
+    """What every cached page depends on: from the cache (portal.state_cache), or in one
+    query. The scan's staleness is decided now, from its finish time, never cached."""
+    stored = cache.get(PAGE_STATE_KEY)
+    if stored is None:
+        stored = _stored_page_state()
+        cache.set(PAGE_STATE_KEY, stored, PAGE_STATE_SECONDS)
+    revision, scan, incidents_changed = stored
+    return PageState(revision, ScanInfo.of(*scan) if scan else None, incidents_changed)
+
+
+def _stored_page_state() -> tuple[Revision, tuple[int, datetime] | None, datetime | None]:
+    """The revision, the latest finished scan (id, finish time) and the last incident
+    change, in one query."""
 
     def latest_scan(column):
         return Subquery(Scan.objects.finished_latest_first().values(column)[:1])
@@ -82,10 +96,11 @@ def page_state() -> PageState:
         .first()
     )
     if state is None:  # no catalog write yet, so no revision row (nor incidents)
-        return PageState(NO_REVISION, latest_scan_info(), None)
-    scan = ScanInfo.of(state["scan_id"], state["scan_finished_at"]) if state["scan_id"] else None
+        scan = Scan.objects.finished_latest_first().values_list("pk", "finished_at").first()
+        return NO_REVISION, tuple(scan) if scan else None, None
+    scan = (state["scan_id"], state["scan_finished_at"]) if state["scan_id"] else None
     revision = Revision(state["number"], state["changed_at"])
-    return PageState(revision, scan, state["incidents_changed"])
+    return revision, scan, state["incidents_changed"]
 
 
 def page_reader(user) -> tuple[Reader, Limits, PageState]:
