@@ -1,19 +1,32 @@
+import json
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.http import ConditionalGetMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import decorator_from_middleware
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.access import is_member, member_required
 
-from . import status
+from . import live, status
 from .models import ChecklistItem
-from .pages import category_part, home_part, page_reader, status_part, with_csrf_token
+from .pages import (
+    cached_json,
+    category_part,
+    home_part,
+    page_reader,
+    page_state,
+    status_part,
+    with_csrf_token,
+)
 from .selectors import item_health, item_uptime, status_item
 
 # How long a browser or proxy (GitLab's image proxy) may keep a badge before asking again.
@@ -23,20 +36,65 @@ BADGE_MAX_AGE = 300
 @require_safe
 @member_required
 def home(request):
+    live_from = live_status_of(reverse("portal:live-home"))
     part = home_part(user=request.user)
-    return render(request, "portal/page.html", {"page": part, "nav_categories": part.nav})
+    return render(
+        request,
+        "portal/page.html",
+        {"page": part, "nav_categories": part.nav, "live": live_from},
+    )
 
 
 @require_safe
 @member_required
 def category_detail(request, slug):
+    live_from = live_status_of(reverse("portal:live-category", args=[slug]))
     part = category_part(slug=slug, user=request.user)
     if request.user.is_staff:
         part = with_csrf_token(part, request)
     return render(
         request,
         "portal/page.html",
-        {"page": part, "nav_categories": part.nav, "current_category": slug},
+        {"page": part, "nav_categories": part.nav, "current_category": slug, "live": live_from},
+    )
+
+
+def live_status_of(url: str) -> dict:
+    """What a page's live-status script (live.js) needs: where to ask, how often, and the
+    page state the page is drawn from. Taken before the page's part, so that a scan
+    landing in between makes the page ask once more, never miss one."""
+    return {"url": url, "state": page_state().cache_key, "seconds": settings.LIVE_STATUS_SECONDS}
+
+
+@require_safe
+@never_cache
+@member_required
+def live_status(request, slug=None):
+    """Whether an open page's health moved since it was drawn: `?state=` is the page state
+    it was drawn from (live_status_of). Unchanged: 204, from the cache, for the signed-in
+    user alone. Changed: its new state and the health to swap in (portal.live), as the
+    reader may see it, cached like the pages."""
+    state = page_state().cache_key
+    if request.GET.get("state") == state:
+        return HttpResponse(status=204)
+    if slug is None:
+        body = cached_json(
+            "live-home",
+            request.user,
+            lambda reader, limits, scan: live.home_live_json(
+                reader=reader, limits=limits, scan=scan
+            ),
+        )
+    else:
+        body = cached_json(
+            f"live-category:{slug}",
+            request.user,
+            lambda reader, _limits, scan: live.category_live_json(
+                slug=slug, reader=reader, scan=scan
+            ),
+        )
+    return HttpResponse(
+        f'{{"state": {json.dumps(state)}, "health": {body}}}', content_type="application/json"
     )
 
 

@@ -53,6 +53,9 @@ HEALTH_API = [
     "/api/items/devops/gitlab/history/",
 ]
 
+# An open page's live status (live.js): the health to swap in, as JSON, answered as pages are.
+LIVE = ["/live/?state=drawn-earlier", "/live/categories/devops/?state=drawn-earlier"]
+
 # Text from the catalog that must never reach someone who is not let in.
 # (The URL itself appears in the language switch, so the slug is not on this list.)
 CATALOG_TEXT = ["DevOps Guide", "GitLab", "Jenkins", "Source control"]
@@ -88,7 +91,7 @@ def token_client(owner, *, spoil=None) -> Client:
 
 
 @pytest.mark.parametrize("visitor", ["anonymous"], indirect=True)
-@pytest.mark.parametrize("url", PAGES + HEALTH_PAGES + API + HEALTH_API)
+@pytest.mark.parametrize("url", PAGES + HEALTH_PAGES + LIVE + API + HEALTH_API)
 def test_anonymous_visitors_get_nothing(visitor, url):
     _, client = visitor
     response = client.get(url)
@@ -102,7 +105,7 @@ def test_anonymous_visitors_get_nothing(visitor, url):
 
 
 @pytest.mark.parametrize("visitor", ["carol", "dave", "erin"], indirect=True)
-@pytest.mark.parametrize("url", PAGES + HEALTH_PAGES)
+@pytest.mark.parametrize("url", PAGES + HEALTH_PAGES + LIVE)
 def test_members_not_approved_see_a_page_that_says_why(visitor, url):
     name, client = visitor
     response = client.get(url)
@@ -149,6 +152,15 @@ def test_approved_members_and_staff_see_the_status_page(visitor, url):
     response = client.get(url)
     assert response.status_code == 200
     assert "GitLab" in response.content.decode()
+
+
+@pytest.mark.parametrize("visitor", ["bob", "sam"], indirect=True)
+@pytest.mark.parametrize("url", LIVE)
+def test_approved_members_and_staff_get_the_live_status(visitor, url):
+    _, client = visitor
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.json()["health"]
 
 
 # Badges: readable by anyone only for items marked public; hidden services' by staff only;
