@@ -18,6 +18,8 @@
   var state = root.getAttribute("data-live-state");
   var every = Math.max(1, Number(root.getAttribute("data-live-seconds")) || 20) * 1000;
   var LONGEST_WAIT = 10 * 60 * 1000;
+  // An answer slower than this is not coming: the question is dropped and counts as an error.
+  var DEADLINE = 10 * 1000;
   var failures = 0;
   var timer = null;
   var asking = false;
@@ -39,7 +41,7 @@
     var controller = new AbortController();
     var deadline = setTimeout(function () {
       controller.abort();
-    }, Math.min(every, 15000));
+    }, DEADLINE);
     // Signed out, the answer is a redirect to sign in: an error, so waits grow.
     fetch(url + "?state=" + encodeURIComponent(state), {
       credentials: "same-origin",
