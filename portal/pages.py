@@ -54,11 +54,13 @@ class CatalogPart:
 
 class PageState(NamedTuple):
     """What every cached page depends on: the catalog revision, the latest finished scan
-    (with its staleness now) and when an incident last changed."""
+    (with its staleness now) and when an incident last changed; and the catalog's limits
+    at that revision, which every page needs to know its reader."""
 
     revision: Revision
     scan: ScanInfo | None
     incidents_changed: datetime | None
+    limits: Limits = Limits()
 
     @property
     def cache_key(self) -> str:
@@ -69,13 +71,18 @@ class PageState(NamedTuple):
 
 def page_state() -> PageState:
     """What every cached page depends on: from the cache (portal.state_cache), or in one
-    query. The scan's staleness is decided now, from its finish time, never cached."""
+    query, and the limits from the cache by revision (one query the first time after a
+    change). The scan's staleness is decided now, from its finish time, never cached."""
     stored = cache.get(PAGE_STATE_KEY)
     if stored is None:
-        stored = _stored_page_state()
+        revision, scan, incidents_changed = _stored_page_state()
+        limits = cache.get_or_set(
+            f"portal:limits:{revision.cache_key}", catalog_limits, PAGE_CACHE_SECONDS
+        )
+        stored = (revision, scan, incidents_changed, limits)
         cache.set(PAGE_STATE_KEY, stored, PAGE_STATE_SECONDS)
-    revision, scan, incidents_changed = stored
-    return PageState(revision, ScanInfo.of(*scan) if scan else None, incidents_changed)
+    revision, scan, incidents_changed, limits = stored
+    return PageState(revision, ScanInfo.of(*scan) if scan else None, incidents_changed, limits)
 
 
 def _stored_page_state() -> tuple[Revision, tuple[int, datetime] | None, datetime | None]:
@@ -103,20 +110,18 @@ def _stored_page_state() -> tuple[Revision, tuple[int, datetime] | None, datetim
     return revision, scan, state["incidents_changed"]
 
 
-def page_reader(user) -> tuple[Reader, Limits, PageState]:
-    """Who `user` is to the catalog, the catalog's limits, and what `page_state` says: the
-    limits come from the cache by revision (one query the first time after a change)."""
-    state = page_state()
-    limits = cache.get_or_set(
-        f"portal:limits:{state.revision.cache_key}", catalog_limits, PAGE_CACHE_SECONDS
-    )
-    return reader_for(user, paths=limits.paths), limits, state
+def page_reader(user, state: PageState | None = None) -> tuple[Reader, Limits, PageState]:
+    """Who `user` is to the catalog, the catalog's limits, and what `page_state` says (or
+    `state`, when the caller has read it already)."""
+    if state is None:
+        state = page_state()
+    return reader_for(user, paths=state.limits.paths), state.limits, state
 
 
-def category_part(*, slug: str, user) -> CatalogPart:
+def category_part(*, slug: str, user, state: PageState | None = None) -> CatalogPart:
     """A category's overview as `user` may see it: from the cache, or rendered in nine
     queries. Http404 for a category they may not see, as for one that does not exist."""
-    reader, _limits, state = page_reader(user)
+    reader, _limits, state = page_reader(user, state)
     key = _key("category", slug, reader.visibility_class, state)
     part = cache.get(key)
     if part is None:
@@ -140,10 +145,10 @@ def with_csrf_token(part: CatalogPart, request) -> CatalogPart:
     return replace(part, body=part.body.replace(CSRF_SLOT, get_token(request)))
 
 
-def home_part(*, user) -> CatalogPart:
+def home_part(*, user, state: PageState | None = None) -> CatalogPart:
     """The categories `user` may see with their counts and health, and the open incidents
     they may see: from the cache, or in four queries."""
-    reader, limits, state = page_reader(user)
+    reader, limits, state = page_reader(user, state)
     key = _key("home", reader.visibility_class, state)
     part = cache.get(key)
     if part is None:

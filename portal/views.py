@@ -19,6 +19,7 @@ from accounts.access import is_member, member_required
 from . import live, status
 from .models import ChecklistItem
 from .pages import (
+    PageState,
     cached_json,
     category_part,
     home_part,
@@ -36,8 +37,9 @@ BADGE_MAX_AGE = 300
 @require_safe
 @member_required
 def home(request):
-    live_from = live_status_of(reverse("portal:live-home"))
-    part = home_part(user=request.user)
+    state = page_state()
+    part = home_part(user=request.user, state=state)
+    live_from = live_status_of(reverse("portal:live-home"), state)
     return render(
         request,
         "portal/page.html",
@@ -48,8 +50,9 @@ def home(request):
 @require_safe
 @member_required
 def category_detail(request, slug):
-    live_from = live_status_of(reverse("portal:live-category", args=[slug]))
-    part = category_part(slug=slug, user=request.user)
+    state = page_state()
+    part = category_part(slug=slug, user=request.user, state=state)
+    live_from = live_status_of(reverse("portal:live-category", args=[slug]), state)
     if request.user.is_staff:
         part = with_csrf_token(part, request)
     return render(
@@ -59,11 +62,10 @@ def category_detail(request, slug):
     )
 
 
-def live_status_of(url: str) -> dict:
+def live_status_of(url: str, state: PageState) -> dict:
     """What a page's live-status script (live.js) needs: where to ask, how often, and the
-    page state the page is drawn from. Taken before the page's part, so that a scan
-    landing in between makes the page ask once more, never miss one."""
-    return {"url": url, "state": page_state().cache_key, "seconds": settings.LIVE_STATUS_SECONDS}
+    page state the page is drawn from."""
+    return {"url": url, "state": state.cache_key, "seconds": settings.LIVE_STATUS_SECONDS}
 
 
 @require_safe

@@ -83,7 +83,7 @@ def test_a_writer_forgets_the_state_again_when_it_commits(
     old = page_state()
     with django_capture_on_commit_callbacks(execute=True):
         CatalogRevision.bump()
-        cache.set(PAGE_STATE_KEY, (old.revision, None, None))  # a concurrent reader's
+        cache.set(PAGE_STATE_KEY, (old.revision, None, None, old.limits))  # a stale read
         assert page_state().revision == old.revision
     assert cache.get(PAGE_STATE_KEY) is None
     assert page_state().revision.number == old.revision.number + 1
