@@ -106,3 +106,40 @@ def test_a_scan_changes_the_open_page_without_a_reload(
         assert scan_beside_the_browser()["up"] == 1
         page.wait_for_selector(f"{JENKINS_CARD} .health.health-up", timeout=15_000)
         assert page.evaluate("window.drawnOnce") is True
+
+
+def test_an_open_page_asks_gently(live_server, member_session):
+    """One question per interval (with jitter), none while the tab is hidden, one at once
+    when it is shown again, and ever longer waits once the answers fail (signed out)."""
+    with chromium() as browser:
+        context = signed_in_context(browser, live_server, member_session)
+        page = context.new_page()
+        asked = []
+        page.on("request", lambda request: "/live/" in request.url and asked.append(request.url))
+        assert page.goto(f"{live_server.url}/categories/devops/").ok
+        page.wait_for_timeout(5_000)
+        assert 2 <= len(asked) <= 7  # every 0.8 to 1.2 s, plus the answer's time
+
+        page.evaluate(
+            "Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+            "document.dispatchEvent(new Event('visibilitychange'))"
+        )
+        page.wait_for_timeout(300)  # a question already on its way
+        before = len(asked)
+        page.wait_for_timeout(3_000)
+        assert len(asked) == before
+
+        page.evaluate(
+            "Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+            "document.dispatchEvent(new Event('visibilitychange'))"
+        )
+        page.wait_for_timeout(300)
+        assert len(asked) == before + 1
+
+        # Signed out: each answer is a redirect to sign in, and the waits double.
+        context.clear_cookies()
+        page.wait_for_timeout(1_500)
+        failing = len(asked)
+        page.wait_for_timeout(7_000)
+        assert len(asked) - failing <= 3  # about 2, 4 then 8 s apart
+        assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
