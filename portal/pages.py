@@ -60,7 +60,7 @@ class PageState(NamedTuple):
     revision: Revision
     scan: ScanInfo | None
     incidents_changed: datetime | None
-    limits: Limits = Limits()
+    limits: Limits
 
     @property
     def cache_key(self) -> str:
