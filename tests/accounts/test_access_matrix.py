@@ -137,7 +137,7 @@ def test_approved_members_and_staff_see_the_catalog(visitor, url):
 
 
 @pytest.mark.parametrize("visitor", ["bob", "sam"], indirect=True)
-@pytest.mark.parametrize("url", HEALTH_API)
+@pytest.mark.parametrize("url", HEALTH_API + LIVE)
 def test_approved_members_and_staff_get_the_health_json(visitor, url):
     _, client = visitor
     response = client.get(url)
@@ -152,15 +152,6 @@ def test_approved_members_and_staff_see_the_status_page(visitor, url):
     response = client.get(url)
     assert response.status_code == 200
     assert "GitLab" in response.content.decode()
-
-
-@pytest.mark.parametrize("visitor", ["bob", "sam"], indirect=True)
-@pytest.mark.parametrize("url", LIVE)
-def test_approved_members_and_staff_get_the_live_status(visitor, url):
-    _, client = visitor
-    response = client.get(url)
-    assert response.status_code == 200
-    assert response.json()["health"]
 
 
 # Badges: readable by anyone only for items marked public; hidden services' by staff only;
