@@ -81,6 +81,10 @@ def test_a_scan_changes_the_open_page_without_a_reload(
         assert page.locator(f"{JENKINS_CARD} .health-status").inner_text() == up
         time_before = page.locator("[data-scan-status] time").get_attribute("datetime")
         page.evaluate("window.drawnOnce = true")
+        home = context.new_page()
+        assert home.goto(f"{live_server.url}/").ok
+        devops_status = home.locator('[data-live="category:devops"] .scan-status')
+        assert devops_status.get_attribute("data-category-status") == "optimal"
 
         jenkins.get_status = 503
         assert scan_beside_the_browser()["down"] == 1
@@ -98,6 +102,12 @@ def test_a_scan_changes_the_open_page_without_a_reload(
         # The same document: not reloaded, not navigated.
         assert page.evaluate("window.drawnOnce") is True
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+        # The home page open beside it follows too.
+        home.wait_for_selector(
+            '[data-live="category:devops"] .scan-status.status-major_outage', timeout=15_000
+        )
+        assert devops_status.locator("[data-live-label]").inner_text() == outage
+        assert home.evaluate("performance.getEntriesByType('navigation').length") == 1
         page.screenshot(path=ARTIFACTS / f"live-status-{locale}.png")
         page.locator(JENKINS_CARD).screenshot(path=ARTIFACTS / f"live-status-card-{locale}.png")
 

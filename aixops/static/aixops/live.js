@@ -113,9 +113,9 @@
     element.classList.add(prefix + status);
   }
 
-  // The text node holding a status's words, beside the elements it sits with.
-  function words(element, first) {
-    var node = element && (first ? element.firstChild : element.lastChild);
+  // The text node holding a card's status words, after its dot.
+  function words(element) {
+    var node = element && element.lastChild;
     return node && node.nodeType === Node.TEXT_NODE ? node : null;
   }
 
@@ -147,7 +147,7 @@
     var health = card.querySelector(".health");
     setStatusClass(health, "health-", item.status);
     var status = health && health.querySelector(".health-status");
-    var label = words(status, false);
+    var label = words(status);
     if (label) {
       setText(label, item.label);
     }
@@ -170,10 +170,7 @@
     }
     setStatusClass(line, "status-", category.status);
     line.setAttribute("data-category-status", category.status);
-    var label = words(line, true);
-    if (label) {
-      setText(label, category.label);
-    }
+    setText(line.querySelector("[data-live-label]"), category.label);
     var coverage = line.querySelector(".scan-coverage");
     if (coverage && category.coverage) {
       setText(coverage, category.coverage);
