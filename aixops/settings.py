@@ -408,6 +408,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # the hard one; the overlap lock outlives the hard limit, so only a dead worker's
 # lock ever lapses.
 HEALTH_SCAN_INTERVAL = env_int("HEALTH_SCAN_INTERVAL", default=60, minimum=5)
+# How often an open catalog page asks whether a scan moved its health (live.js, with
+# jitter; a page left hidden asks nothing). An unchanged answer is a 204 from the cache.
+LIVE_STATUS_SECONDS = env_int("LIVE_STATUS_SECONDS", default=20, minimum=1)
 HEALTH_SCAN_DEADLINE = env_int("HEALTH_SCAN_DEADLINE", default=45, minimum=1)
 HEALTH_SCAN_SOFT_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 10
 HEALTH_SCAN_TIME_LIMIT = HEALTH_SCAN_DEADLINE + 20

@@ -31,8 +31,9 @@ end
 
 
 
-# Sessions and pages are cached here, as in production; emptied before and after a run.
-BENCH_CACHE_URL = "redis://127.0.0.1:6379/12"
+# Sessions and pages are cached here, as in production; emptied before and after a run
+# (BENCH_CACHE_URL names another database when two benches run on one machine).
+BENCH_CACHE_URL = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/12")
 
 
 def bench_environment(workdir: Path) -> dict:

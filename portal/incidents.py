@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from .alerts import deliveries_queue
 from .models import AlertEvent, Incident, IncidentState, IncidentUpdate
+from .state_cache import page_state_moved
 
 audit_log = logging.getLogger("aixops.audit")
 
@@ -65,6 +66,8 @@ def incident_post_update(
             incident=incident,
         )
         deliveries_queue([alert])
+        # The banner on every page says the new state once this commits.
+        page_state_moved()
     audit_log.info(
         "audit %s",
         "incident.update",

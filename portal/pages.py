@@ -7,8 +7,9 @@ page), so it is rendered once and cached under a key naming all of those; each r
 wraps it in the base template with the reader's own top bar (`page_response`). A large
 category's page is itself made of cached layers, so that a scan renders only its health
 (`category_page`); and one reader at a time renders any of them (`cached_once`). A page
-view costs the signed-in user and one query (`page_state`) when its part is cached, and
-one more for a member's groups when some item of the catalog is limited.
+view costs the signed-in user alone when its part is cached (the page state is cached
+too, and forgotten by its writers: portal.state_cache), and one more query for a member's
+groups when some item of the catalog is limited.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from . import rollups, slots
-from .health import ScanInfo, latest_scan_info
+from .health import ScanInfo
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
 from .selectors import (
     CategoryOverview,
@@ -41,6 +42,7 @@ from .selectors import (
     status_listing,
     status_now,
 )
+from .state_cache import PAGE_STATE_KEY, PAGE_STATE_SECONDS
 from .status import STATUS_DAYS, Counts, StatusFrame, StatusHistory
 from .visibility import Limits, Reader, catalog_limits, reader_for
 
@@ -80,11 +82,13 @@ class CatalogPart:
 
 class PageState(NamedTuple):
     """What every cached page depends on: the catalog revision, the latest finished scan
-    (with its staleness now) and when an incident last changed."""
+    (with its staleness now) and when an incident last changed; and the catalog's limits
+    at that revision, which every page needs to know its reader."""
 
     revision: Revision
     scan: ScanInfo | None
     incidents_changed: datetime | None
+    limits: Limits
 
     @property
     def cache_key(self) -> str:
@@ -94,7 +98,24 @@ class PageState(NamedTuple):
 
 
 def page_state() -> PageState:
-    """What every cached page depends on, in one query."""
+    """What every cached page depends on: from the cache (portal.state_cache), or in one
+    query, and the limits from the cache by revision (one query the first time after a
+    change). The scan's staleness is decided now, from its finish time, never cached."""
+    stored = cache.get(PAGE_STATE_KEY)
+    if stored is None:
+        revision, scan, incidents_changed = _stored_page_state()
+        limits = cache.get_or_set(
+            f"portal:limits:{revision.cache_key}", catalog_limits, PAGE_CACHE_SECONDS
+        )
+        stored = (revision, scan, incidents_changed, limits)
+        cache.set(PAGE_STATE_KEY, stored, PAGE_STATE_SECONDS)
+    revision, scan, incidents_changed, limits = stored
+    return PageState(revision, ScanInfo.of(*scan) if scan else None, incidents_changed, limits)
+
+
+def _stored_page_state() -> tuple[Revision, tuple[int, datetime] | None, datetime | None]:
+    """The revision, the latest finished scan (id, finish time) and the last incident
+    change, in one query."""
 
     def latest_scan(column):
         return Subquery(Scan.objects.finished_latest_first().values(column)[:1])
@@ -110,27 +131,26 @@ def page_state() -> PageState:
         .first()
     )
     if state is None:  # no catalog write yet, so no revision row (nor incidents)
-        return PageState(NO_REVISION, latest_scan_info(), None)
-    scan = ScanInfo.of(state["scan_id"], state["scan_finished_at"]) if state["scan_id"] else None
+        scan = Scan.objects.finished_latest_first().values_list("pk", "finished_at").first()
+        return NO_REVISION, tuple(scan) if scan else None, None
+    scan = (state["scan_id"], state["scan_finished_at"]) if state["scan_id"] else None
     revision = Revision(state["number"], state["changed_at"])
-    return PageState(revision, scan, state["incidents_changed"])
+    return revision, scan, state["incidents_changed"]
 
 
-def page_reader(user) -> tuple[Reader, Limits, PageState]:
-    """Who `user` is to the catalog, the catalog's limits, and what `page_state` says: the
-    limits come from the cache by revision (one query the first time after a change)."""
-    state = page_state()
-    limits = cache.get_or_set(
-        f"portal:limits:{state.revision.cache_key}", catalog_limits, PAGE_CACHE_SECONDS
-    )
-    return reader_for(user, paths=limits.paths), limits, state
+def page_reader(user, state: PageState | None = None) -> tuple[Reader, Limits, PageState]:
+    """Who `user` is to the catalog, the catalog's limits, and what `page_state` says (or
+    `state`, when the caller has read it already)."""
+    if state is None:
+        state = page_state()
+    return reader_for(user, paths=state.limits.paths), state.limits, state
 
 
-def category_part(*, slug: str, user) -> CatalogPart:
+def category_part(*, slug: str, user, state: PageState | None = None) -> CatalogPart:
     """A category's overview as `user` may see it: from the cache, or rendered in nine
     queries. Http404 for a category they may not see, as for one that does not exist.
     After a scan only its health is rendered again (`category_page`)."""
-    reader, _limits, state = page_reader(user)
+    reader, _limits, state = page_reader(user, state)
     key = _key("category", slug, reader.visibility_class, state)
     return cached_once(
         key,

@@ -35,6 +35,7 @@ from .alerts import alerts_record
 from .models import CheckResult, HealthCheck, HealthStatus, Scan
 from .models.health import parse_status_codes, shown_status
 from .probes import ProbeOutcome, ProbeSpec, probe_all
+from .state_cache import page_state_moved
 
 log = logging.getLogger(__name__)
 
@@ -306,6 +307,8 @@ def _record(
     )
     if not finished:
         raise ScanOvertaken(f"scan {scan.pk} was marked abandoned before it finished")
+    # Pages show this scan (and the incidents it opened or resolved) once it commits.
+    page_state_moved()
 
 
 def results_prune(*, now: datetime | None = None) -> dict:

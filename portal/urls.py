@@ -13,6 +13,8 @@ urlpatterns = [
     path("categories/<slug:slug>/", views.category_detail, name="category"),
     path("status/", views.status_page, name="status"),
     path("search/", views.search_page, name="search"),
+    path("live/", views.live_status, name="live-home"),
+    path("live/categories/<slug:slug>/", views.live_status, name="live-category"),
     re_path(
         rf"^badges/(?P<category>[-a-zA-Z0-9_]+)/(?P<item>[-a-zA-Z0-9_]+)/(?P<kind>{BADGE_KINDS})\.svg$",
         views.badge,

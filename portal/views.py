@@ -1,3 +1,6 @@
+import json
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -10,17 +13,21 @@ from django.utils.cache import patch_cache_control
 from django.utils.decorators import decorator_from_middleware
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.access import is_member, member_required
 
-from . import status
+from . import live, status
 from .models import ChecklistItem, Pin, Service
 from .pages import (
+    PageState,
+    cached_json,
     category_part,
     home_part,
     page_reader,
     page_response,
+    page_state,
     status_part,
     with_csrf_token,
     with_pinned,
@@ -42,13 +49,15 @@ def home(request):
     pinned = pinned_services(user=request.user, reader=reading[0])
     pinned_html = render_to_string("portal/_pinned.html", {"pinned": pinned}, request=request)
     part = with_pinned(part, pinned_html)
-    return page_response(request, part, nav_categories=part.nav)
+    live_from = live_status_of(reverse("portal:live-home"), reading[2])
+    return page_response(request, part, nav_categories=part.nav, live=live_from)
 
 
 @require_safe
 @member_required
 def category_detail(request, slug):
-    part = with_csrf_token(category_part(slug=slug, user=request.user), request)
+    state = page_state()
+    part = with_csrf_token(category_part(slug=slug, user=request.user, state=state), request)
     return page_response(
         request,
         part,
@@ -57,6 +66,45 @@ def category_detail(request, slug):
         # Outside the cached part, which every reader of a kind shares: pins.js marks
         # these services' pin buttons.
         pinned_slugs=Pin.objects.slugs_of(request.user),
+        live=live_status_of(reverse("portal:live-category", args=[slug]), state),
+    )
+
+
+def live_status_of(url: str, state: PageState) -> dict:
+    """What a page's live-status script (live.js) needs: where to ask, how often, and the
+    page state the page is drawn from."""
+    return {"url": url, "state": state.cache_key, "seconds": settings.LIVE_STATUS_SECONDS}
+
+
+@require_safe
+@never_cache
+@member_required
+def live_status(request, slug=None):
+    """Whether an open page's health moved since it was drawn: `?state=` is the page state
+    it was drawn from (live_status_of). Unchanged: 204, from the cache, for the signed-in
+    user alone. Changed: its new state and the health to swap in (portal.live), as the
+    reader may see it, cached like the pages."""
+    state = page_state().cache_key
+    if request.GET.get("state") == state:
+        return HttpResponse(status=204)
+    if slug is None:
+        body = cached_json(
+            "live-home",
+            request.user,
+            lambda reader, limits, scan: live.home_live_json(
+                reader=reader, limits=limits, scan=scan
+            ),
+        )
+    else:
+        body = cached_json(
+            f"live-category:{slug}",
+            request.user,
+            lambda reader, _limits, scan: live.category_live_json(
+                slug=slug, reader=reader, scan=scan
+            ),
+        )
+    return HttpResponse(
+        f'{{"state": {json.dumps(state)}, "health": {body}}}', content_type="application/json"
     )
 
 

@@ -17,6 +17,7 @@ from portal.models import (
 )
 from portal.models.health import SPARKLINE_POINTS
 from portal.rollups import day_start
+from portal.state_cache import page_state_moved
 
 
 def make_category(slug="big", *, services=0, stores=0, items=0, hidden_every=0):
@@ -106,11 +107,13 @@ def make_checks(category, *, status="up", latency_ms=42.0):
 
 
 def make_finished_scan(*, at=None, **counts):
-    """A finished scan, as if a worker had just run one."""
+    """A finished scan, as if a worker had just run one (which pages follow at once)."""
     at = at or timezone.now()
-    return Scan.objects.create(
+    scan = Scan.objects.create(
         state=Scan.State.FINISHED, started_at=at, finished_at=at, duration_ms=120, **counts
     )
+    page_state_moved()
+    return scan
 
 
 def catalog_file_data(*, categories: int, services: int, stores: int, items: int = 3) -> dict:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from aixops.outbox import Job, queue_after_commit
 
 from ..icons import validate_icon
+from ..state_cache import page_state_moved
 
 # A Keycloak group's full path, as the groups claim sends it and sign-in stores it as the
 # name of a Django group (accounts.services): `/platform/devops`; 150 is a group name's length.
@@ -505,7 +506,8 @@ NO_REVISION = Revision(0, None)
 
 
 class CatalogRevision(models.Model):
-    """A counter that moves on every catalog write; cached overview pages are keyed by it.
+    """A counter that moves on every catalog write; cached overview pages are keyed by it
+    (through the page state, which each move forgets: portal.state_cache).
 
     It lives in the database, not the cache, so that a write from any process (an
     admin's save in one gunicorn worker, `loaddata` from a shell) is seen by all.
@@ -532,3 +534,4 @@ class CatalogRevision(models.Model):
         )
         if not moved:
             cls.objects.get_or_create(pk=cls.SINGLETON_ID, defaults={"number": 1})
+        page_state_moved()
