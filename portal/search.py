@@ -91,6 +91,7 @@ class Entry(NamedTuple):
     category_name: str
     place: str  # its place in the portal: the category page, at the item's anchor
     tool: str  # a service's own address (path or URL); empty for anything else
+    icon: str  # a service's icon name (portal.icons); empty for anything else
     order: tuple[int, ...]  # catalog order, among results of one rank
     category: Limit
     # As item_visible reads a service or data store; unused for the other kinds.
@@ -180,8 +181,8 @@ class _IndexBuilder:
         self.lines: list[str] = []
 
     def add(
-        self, kind, *, name, summary, slug="", category, place, tool="", order, other="",
-        hidden=False, groups=(), text_only=False,
+        self, kind, *, name, summary, slug="", category, place, tool="", icon="", order,
+        other="", hidden=False, groups=(), text_only=False,
     ) -> None:  # fmt: skip
         """An entry; `text_only`: its name is its text (a checklist item's, a note's),
         ranked as text, after the names of things."""
@@ -195,6 +196,7 @@ class _IndexBuilder:
                 category_name=category["name"],
                 place=place,
                 tool=tool,
+                icon=icon,
                 order=order,
                 category=category["limit"],
                 hidden=hidden,
@@ -250,7 +252,7 @@ def build_index() -> SearchIndex:
             other=f"{row['title']} {row['description']}",
         )
     for row in Service.objects.values(
-        "category_id", "slug", "name", "summary", "location", "position", "hidden",
+        "category_id", "slug", "name", "summary", "location", "icon", "position", "hidden",
         "visible_to_groups",
     ):  # fmt: skip
         category = categories[row["category_id"]]
@@ -262,6 +264,7 @@ def build_index() -> SearchIndex:
             category=category,
             place=f"{category['url']}#service-{row['slug']}",
             tool=row["location"],
+            icon=row["icon"],
             order=(category["position"], 1, row["position"]),
             hidden=row["hidden"],
             groups=row["visible_to_groups"],

@@ -320,3 +320,17 @@ def test_the_first_and_last_entries_are_found_to_their_last_letter(catalog):
         tail = normalized(entry.name)[-6:]
         found = search(tail, reader=Reader(staff=True), index=index, limit=50).results
         assert entry in found
+
+
+def test_service_results_show_the_tools_icon(catalog, bob_client):
+    def results(query):
+        page = bob_client.get("/search/", {"q": query}).content.decode()
+        return page.split('<li class="search-result ')[1:]
+
+    Service.objects.filter(slug="flower").update(icon="")
+    CatalogRevision.bump()
+    [gitlab] = [item for item in results("gitlab") if ">GitLab</a>" in item]
+    assert gitlab.startswith("search-result-service") and 'data-icon="gitlab"' in gitlab
+    [flower] = [item for item in results("flower") if ">Flower</a>" in item]
+    assert 'data-icon="monogram"' in flower
+    assert all("data-icon" not in item for item in results("postgresql") if "-service" not in item)
