@@ -1,7 +1,6 @@
 """Pinned tools: a member pins services to the top of their home page, in their own order,
 kept by slug across catalog edits, shown only while they may see them."""
 
-import json
 import re
 from io import StringIO
 
@@ -274,8 +273,8 @@ def pin_forms(html: str) -> dict[str, str]:
 
 
 def pinned_data(html: str) -> list[str]:
-    found = re.search(r'<script id="pinned-services" type="application/json">(.*?)</script>', html)
-    return json.loads(found.group(1))
+    found = re.search(r'<div id="pinned-services" hidden data-pinned="([-\w ]*)"></div>', html)
+    return found.group(1).split()
 
 
 def test_every_card_has_a_pin_form_and_the_page_lists_the_readers_pins(catalog, bob, bob_client):

@@ -1,6 +1,6 @@
 // The pin buttons of a category page's service cards. The cards are cached for every
 // reader of a kind, so each button pins; the page lists the services this reader pinned
-// (a JSON data block, outside the cached part) and this turns their buttons into
+// (in a data attribute outside the cached part: slugs, space-separated) and this turns their buttons into
 // "Unpin". Without script every button pins, and the home page unpins.
 (function () {
   "use strict";
@@ -10,8 +10,10 @@
     return;
   }
   var pinned = {};
-  JSON.parse(data.textContent).forEach(function (slug) {
-    pinned[slug] = true;
+  data.getAttribute("data-pinned").split(" ").forEach(function (slug) {
+    if (slug) {
+      pinned[slug] = true;
+    }
   });
   var forms = document.querySelectorAll("form.pin-form[data-pin]");
   for (var i = 0; i < forms.length; i++) {
