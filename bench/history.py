@@ -50,18 +50,18 @@ def main() -> None:
     call_command("flush", "--no-input", verbosity=0)
     check_ids = make_checks(args.checks)
     print(f"{args.checks} checks, one scan a minute; {_django.machine()}")
-    print("a scan's write, median ms (queries): the hour's first scan, its later ones")
-    print(f"{'history':>10} {'raw rows':>10} {'first of the hour':>18} {'later':>14}")
+    print(
+        "a scan's write, median wall ms (queries, CPU ms of this process and its database "
+        "backend): the hour's first scan, its later ones"
+    )
+    print(f"{'history':>10} {'raw rows':>10} {'first of the hour':>24} {'later':>20}")
     generated = 0
     for days in sorted(int(d) for d in args.days.split(",")):
         generate_history(check_ids, since_day=generated, days=days)
         generated = days
-        (first, first_queries), (later, later_queries) = time_write(check_ids, runs=args.runs)
+        first, later = time_write(check_ids, runs=args.runs)
         raw_rows = table_rows("portal_checkresult")
-        print(
-            f"{days:>8} d {raw_rows:>10} {first:>12.0f} ({first_queries})"
-            f" {later:>8.0f} ({later_queries})"
-        )
+        print(f"{days:>8} d {raw_rows:>10} {first:>24} {later:>20}")
     print(f"90-day daily uptime of {len(check_ids)} checks: {time_daily(check_ids):.0f} ms")
     print_sizes(len(check_ids))
 
@@ -151,9 +151,11 @@ def generate_results(check_ids: list[int], *, since_day: int, days: int) -> None
         cursor.execute("VACUUM ANALYZE portal_checkresult")
 
 
-def time_write(check_ids: list[int], *, runs: int) -> list[tuple[float, int]]:
-    """(median wall time in ms, queries) of a scan's write: the hour's first scan, which
-    sums the uptime windows' closed hours, then the hour's later ones."""
+def time_write(check_ids: list[int], *, runs: int) -> list[str]:
+    """The median wall time in ms of a scan's write, its queries and the median CPU time
+    it took in this process and its database backend (on a shared machine the wall
+    waits for the others; the CPU does not): the hour's first scan, which sums the
+    uptime windows' closed hours, then the hour's later ones."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -161,9 +163,12 @@ def time_write(check_ids: list[int], *, runs: int) -> list[tuple[float, int]]:
     from portal.probes import ProbeOutcome
     from portal.scans import _record
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
     figures = []
     for first_of_the_hour in (True, False):
-        walls, queries = [], 0
+        walls, cpus, queries = [], [], 0
         for run in range(runs):
             if first_of_the_hour:
                 HealthCheck.objects.filter(pk__in=check_ids).update(uptime_base_hour=None)
@@ -179,12 +184,25 @@ def time_write(check_ids: list[int], *, runs: int) -> list[tuple[float, int]]:
             ]
             scan = Scan.objects.create()
             with CaptureQueriesContext(connection) as captured:
+                cpu = time.process_time() + backend_cpu(backend)
                 started = time.perf_counter()
                 _record(scan, checks, outcomes, duration=1.0)
                 walls.append((time.perf_counter() - started) * 1000)
+                cpus.append((time.process_time() + backend_cpu(backend) - cpu) * 1000)
             queries = len(captured)
-        figures.append((statistics.median(walls), queries))
+        figures.append(
+            f"{statistics.median(walls):.0f} ({queries}, CPU {statistics.median(cpus):.0f})"
+        )
     return figures
+
+
+def backend_cpu(pid: int) -> float:
+    """CPU seconds a database backend on this machine has used (0 if it runs elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def time_daily(check_ids: list[int]) -> float:

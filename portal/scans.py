@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -27,7 +28,7 @@ from datetime import datetime, timedelta
 import redis
 import redis.lock
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import rollups
@@ -280,17 +281,7 @@ def _record(
     # Figures from the rollups, never from the results table: the same cost whatever
     # the history.
     rollups.set_uptimes(checks, rollups.add_results(results), now)
-    # An upsert on the primary key rather than bulk_update(): one INSERT … ON CONFLICT
-    # DO UPDATE of the state columns only, where bulk_update() builds a CASE per column
-    # per row, which grows with the checks (bench/scan.py). Admin edits to a
-    # check's configuration made during the scan are kept: those columns are not set.
-    HealthCheck.objects.bulk_create(
-        checks,
-        batch_size=250,
-        update_conflicts=True,
-        unique_fields=["id"],
-        update_fields=CHECK_STATE_FIELDS,
-    )
+    _save_states(checks)
     # Claim the finish: if another scan marked this one abandoned meanwhile (our lock
     # lapsed), roll everything back rather than show two scans' worth of results.
     finished = Scan.objects.filter(pk=scan.pk, state=Scan.State.RUNNING).update(
@@ -306,6 +297,45 @@ def _record(
     )
     if not finished:
         raise ScanOvertaken(f"scan {scan.pk} was marked abandoned before it finished")
+
+
+def _save_states(checks: list[HealthCheck]) -> None:
+    """Write the scan's columns (CHECK_STATE_FIELDS) of every check; admin edits to a
+    check's configuration made during the scan are kept, those columns are not set.
+
+    On PostgreSQL, one UPDATE joined to the new states sent as one JSON document: the
+    columns the scan changes only, where an upsert (bulk_create with update_conflicts)
+    must carry every column of the row for its INSERT half and bulk_update() builds a
+    CASE per column per row that grows with the square of the checks (bench/history.py).
+    Elsewhere (the embedded SQLite), that upsert.
+    """
+    if connection.vendor != "postgresql":
+        HealthCheck.objects.bulk_create(
+            checks,
+            batch_size=250,
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=CHECK_STATE_FIELDS,
+        )
+        return
+    fields = [HealthCheck._meta.get_field(name) for name in CHECK_STATE_FIELDS]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = new.{quote(f.column)}" for f in fields)
+    columns = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
+    document = json.dumps(
+        [
+            {"id": check.pk, **{f.column: getattr(check, f.attname) for f in fields}}
+            for check in checks
+        ],
+        default=datetime.isoformat,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(HealthCheck._meta.db_table)} AS checks SET {assignments} "  # noqa: S608 - names from the model
+            f"FROM jsonb_to_recordset(%s::jsonb) AS new(id integer, {columns}) "
+            "WHERE checks.id = new.id",
+            [document],
+        )
 
 
 def results_prune(*, now: datetime | None = None) -> dict:
