@@ -9,7 +9,6 @@ not-yet-settled results count as up: they are not outages.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
@@ -20,6 +19,7 @@ from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from . import json_rows
 from .models import CheckResult, HealthCheck, HealthRollup
 
 # Hourly rows are kept this many days (the cards' 7-day uptime is read from them, to the
@@ -79,7 +79,7 @@ def add_results(results: Iterable[CheckResult]) -> dict[int, HourCounts]:
     with connection.cursor() as cursor:
         cursor.execute(
             _add_statement(),
-            [connection.ops.adapt_datetimefield_value(hour), json.dumps(list(added.values()))],
+            [connection.ops.adapt_datetimefield_value(hour), json_rows.document(added.values())],
         )
         return {check_id: HourCounts(total, down) for check_id, total, down in cursor}
 
@@ -94,18 +94,11 @@ _ADDED = [
 
 
 def _add_statement() -> str:
-    """add_results' upsert, its rows read from a JSON array of arrays (PostgreSQL's
-    jsonb_array_elements, SQLite's json_each: the one difference)."""
+    """add_results' upsert, its rows read from the JSON document (portal/json_rows.py)."""
     quote = connection.ops.quote_name
     table = quote(HealthRollup._meta.db_table)
-    rows = (
-        "jsonb_array_elements(%s::jsonb) AS added(value)"
-        if connection.vendor == "postgresql"
-        else "json_each(%s) AS added"
-    )
     values = ", ".join(
-        f"CAST(added.value ->> {index} AS {sql_type})"
-        for index, (_name, sql_type) in enumerate(_ADDED)
+        json_rows.value(index, sql_type) for index, (_name, sql_type) in enumerate(_ADDED)
     )
     added_to = ", ".join(
         f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in _SUMMED
@@ -114,7 +107,7 @@ def _add_statement() -> str:
     # WHERE true: SQLite reads an ON after a bare FROM as a join's.
     return (
         f"INSERT INTO {table} (hour, hours, {columns}) "  # noqa: S608 - names from the model
-        f"SELECT %s, 1, {values} FROM {rows} WHERE true "
+        f"SELECT %s, 1, {values} FROM {json_rows.source()} WHERE true "
         f"ON CONFLICT (health_check_id, hour) DO UPDATE SET {added_to}, "
         f"latency_max_ms = CASE WHEN {table}.latency_max_ms IS NULL "
         f"OR excluded.latency_max_ms > {table}.latency_max_ms "

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -28,10 +27,10 @@ from datetime import datetime, timedelta
 import redis
 import redis.lock
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from . import rollups
+from . import json_rows, rollups
 from .alerts import alerts_record
 from .models import CheckResult, HealthCheck, HealthStatus, Scan
 from .models.health import parse_status_codes, shown_status
@@ -54,6 +53,8 @@ CHECK_STATE_FIELDS = [
     "recent_latencies",
     "reported_status",
 ]
+# The fields of a check's result in a scan.
+RESULT_FIELDS = ["scan", "health_check", "checked_at", "outcome", "status", "latency_ms", "detail"]
 
 
 def scan_lock(token: str | None = None) -> redis.lock.Lock:
@@ -274,14 +275,16 @@ def _record(
                 detail=probe.detail[:500],
             )
         )
-    CheckResult.objects.bulk_create(results, batch_size=500)
+    json_rows.insert(CheckResult, results, RESULT_FIELDS)
     # In this transaction: the alerts (and their deliveries) commit with the status
     # changes they tell of, or not at all. Sending waits for the commit.
     alerts_record(scan, checks, in_maintenance, at=now)
     # Figures from the rollups, never from the results table: the same cost whatever
     # the history.
     rollups.set_uptimes(checks, rollups.add_results(results), now)
-    _save_states(checks)
+    # Only the columns a scan changes (portal/json_rows.py): admin edits to a check's
+    # configuration made during the scan are kept.
+    json_rows.update(HealthCheck, checks, CHECK_STATE_FIELDS)
     # Claim the finish: if another scan marked this one abandoned meanwhile (our lock
     # lapsed), roll everything back rather than show two scans' worth of results.
     finished = Scan.objects.filter(pk=scan.pk, state=Scan.State.RUNNING).update(
@@ -297,45 +300,6 @@ def _record(
     )
     if not finished:
         raise ScanOvertaken(f"scan {scan.pk} was marked abandoned before it finished")
-
-
-def _save_states(checks: list[HealthCheck]) -> None:
-    """Write the scan's columns (CHECK_STATE_FIELDS) of every check; admin edits to a
-    check's configuration made during the scan are kept, those columns are not set.
-
-    On PostgreSQL, one UPDATE joined to the new states sent as one JSON document: the
-    columns the scan changes only, where an upsert (bulk_create with update_conflicts)
-    must carry every column of the row for its INSERT half and bulk_update() builds a
-    CASE per column per row that grows with the square of the checks (bench/history.py).
-    Elsewhere (the embedded SQLite), that upsert.
-    """
-    if connection.vendor != "postgresql":
-        HealthCheck.objects.bulk_create(
-            checks,
-            batch_size=250,
-            update_conflicts=True,
-            unique_fields=["id"],
-            update_fields=CHECK_STATE_FIELDS,
-        )
-        return
-    fields = [HealthCheck._meta.get_field(name) for name in CHECK_STATE_FIELDS]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column)} = new.{quote(f.column)}" for f in fields)
-    columns = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
-    document = json.dumps(
-        [
-            {"id": check.pk, **{f.column: getattr(check, f.attname) for f in fields}}
-            for check in checks
-        ],
-        default=datetime.isoformat,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {quote(HealthCheck._meta.db_table)} AS checks SET {assignments} "  # noqa: S608 - names from the model
-            f"FROM jsonb_to_recordset(%s::jsonb) AS new(id integer, {columns}) "
-            "WHERE checks.id = new.id",
-            [document],
-        )
 
 
 def results_prune(*, now: datetime | None = None) -> dict:
