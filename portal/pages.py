@@ -183,7 +183,6 @@ def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | Non
         cache.set(key, body, PAGE_CACHE_SECONDS)
     return body
 
-
 def cached_status_history(*, today, revision: Revision):
     """Every item's bars and SLO results before `today` (selectors.status_history), from
     the cache: the same for every reader (the page picks the items each may see), until
