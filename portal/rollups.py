@@ -124,14 +124,21 @@ def set_uptimes(
     checks: list[HealthCheck], hour_rows: dict[int, HealthRollup | HourCounts], at: datetime
 ) -> None:
     """Set each check's uptime over the last 24 and 168 clock hours, this one included:
-    the closed hours, summed from the rollups by the hour's first scan and kept on the
-    check (`uptime_base`), plus this hour's row (`hour_rows`, from add_results). Most
-    scans read nothing; the first of each hour one GROUP BY over 167 rows a check."""
+    the closed hours, kept on the check (`uptime_base`) by the hour's first scan, plus
+    this hour's row (`hour_rows`, from add_results). Most scans read nothing; the first
+    of each hour moves the closed hours on by one (`_slide`: three hours' rows a check),
+    or sums them (`closed_hours`: 167 rows a check) for a check not scanned the hour
+    before."""
     hour = hour_of(at)
     stale = [check for check in checks if check.uptime_base_hour != hour]
-    if stale:
-        bases = closed_hours([check.pk for check in stale], hour)
-        for check in stale:
+    previous = hour - timedelta(hours=1)
+    slid = [check for check in stale if check.uptime_base_hour == previous]
+    if slid:
+        _slide(slid, hour)
+    summed = [check for check in stale if check.uptime_base_hour != hour]
+    if summed:
+        bases = closed_hours([check.pk for check in summed], hour)
+        for check in summed:
             check.uptime_base_hour, check.uptime_base = hour, bases.get(check.pk, [0, 0, 0, 0])
     for check in checks:
         row = hour_rows.get(check.pk)
@@ -139,6 +146,36 @@ def set_uptimes(
         day_total, day_down, week_total, week_down = check.uptime_base
         check.uptime_24h = _share(day_total + total, day_down + down)
         check.uptime_7d = _share(week_total + total, week_down + down)
+
+
+def _slide(checks: list[HealthCheck], hour: datetime) -> None:
+    """Move the closed hours of checks summed an hour before `hour` on to `hour`: the
+    hour just closed enters both windows, the one 24 hours before it leaves the day's and
+    the one 168 hours before it the week's. One query, whatever the history; the hours
+    it reads are younger than HOURLY_DAYS, never compacted."""
+    closed = hour - timedelta(hours=1)
+    left_day, left_week = hour - timedelta(hours=24), hour - timedelta(hours=7 * 24)
+    counts = {
+        (check_id, at): (total, down)
+        for check_id, at, total, down in HealthRollup.objects.filter(
+            health_check_id__in=[check.pk for check in checks],
+            hour__in=[closed, left_day, left_week],
+        )
+        .annotate(total=RESULTS)
+        .values_list("health_check_id", "hour", "total", "down")
+    }
+    for check in checks:
+        entered_total, entered_down = counts.get((check.pk, closed), (0, 0))
+        day_total, day_down = counts.get((check.pk, left_day), (0, 0))
+        week_total, week_down = counts.get((check.pk, left_week), (0, 0))
+        base = check.uptime_base
+        check.uptime_base_hour = hour
+        check.uptime_base = [
+            base[0] + entered_total - day_total,
+            base[1] + entered_down - day_down,
+            base[2] + entered_total - week_total,
+            base[3] + entered_down - week_down,
+        ]
 
 
 def closed_hours(check_ids: list[int], hour: datetime) -> dict[int, list[int]]:
