@@ -155,19 +155,36 @@ def _slide(checks: list[HealthCheck], hour: datetime) -> None:
     it reads are younger than HOURLY_DAYS, never compacted."""
     closed = hour - timedelta(hours=1)
     left_day, left_week = hour - timedelta(hours=24), hour - timedelta(hours=7 * 24)
+    # Summed in the database, each hour's counts a column: one row a check comes back.
     counts = {
-        (check_id, at): (total, down)
-        for check_id, at, total, down in HealthRollup.objects.filter(
+        row[0]: row[1:]
+        for row in HealthRollup.objects.filter(
             health_check_id__in=[check.pk for check in checks],
             hour__in=[closed, left_day, left_week],
         )
-        .annotate(total=RESULTS)
-        .values_list("health_check_id", "hour", "total", "down")
+        .order_by()
+        .values("health_check_id")
+        .annotate(
+            **{
+                f"{name}_{what}": Sum(counted, filter=Q(hour=at), default=0)
+                for name, at in (("closed", closed), ("day", left_day), ("week", left_week))
+                for what, counted in (("total", RESULTS), ("down", F("down")))
+            }
+        )
+        .values_list(
+            "health_check_id",
+            "closed_total",
+            "closed_down",
+            "day_total",
+            "day_down",
+            "week_total",
+            "week_down",
+        )
     }
     for check in checks:
-        entered_total, entered_down = counts.get((check.pk, closed), (0, 0))
-        day_total, day_down = counts.get((check.pk, left_day), (0, 0))
-        week_total, week_down = counts.get((check.pk, left_week), (0, 0))
+        entered_total, entered_down, day_total, day_down, week_total, week_down = counts.get(
+            check.pk, (0, 0, 0, 0, 0, 0)
+        )
         base = check.uptime_base
         check.uptime_base_hour = hour
         check.uptime_base = [
