@@ -1,7 +1,7 @@
 """One scan's write for 2,000 checks with 1 day and with 14 days of history, on PostgreSQL.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/aixops_bench_history \\
-        .venv/bin/python bench/history.py [--checks 2000] [--days 1,14] [--runs 3]
+        .venv/bin/python bench/history.py [--checks 2000] [--days 1,14] [--runs 5]
 
 The database is emptied and migrated first. History is one scan a minute, generated in
 bulk in SQL (generate_series) and vacuumed as autovacuum would: raw results for as long
@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--checks", type=int, default=2000)
     parser.add_argument("--days", default="1,14")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database of your own (it is emptied).")
