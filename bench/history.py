@@ -1,7 +1,7 @@
 """One scan's write for 2,000 checks with 1 day and with 14 days of history, on PostgreSQL.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/aixops_bench_history \\
-        .venv/bin/python bench/history.py [--checks 2000] [--days 1,14] [--runs 3]
+        .venv/bin/python bench/history.py [--checks 2000] [--days 1,14] [--runs 5]
 
 The database is emptied and migrated first. History is one scan a minute, generated in
 bulk in SQL (generate_series) and vacuumed as autovacuum would: raw results for as long
@@ -9,8 +9,10 @@ as HEALTH_RETENTION_HOURS keeps them, hourly rollups for every hour, then folded
 daily ones as the prune task does (its time per day printed). For each length of
 history the script prints the median wall time of the scan's write
 (`portal.scans._record`: results, rollups, the checks' state and the scan's finish, in
-one transaction) and its query count, for the hour's first scan (which sums the uptime
-windows' closed hours) and for the later ones; then the 90-day daily uptime
+one transaction), its query count and its CPU time (this process and its database
+backend), for the hour's first scan (which moves the uptime windows' closed hours on by
+an hour), for a first scan after a gap (which sums them) and for the later ones; then
+the 90-day daily uptime
 read for every check (the status page's bars); then the bytes a row of results and of
 rollups take, and the disk at steady state (HEALTH_RETENTION_HOURS of results,
 HEALTH_ROLLUP_RETENTION_DAYS of rollups).
@@ -23,6 +25,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--checks", type=int, default=2000)
     parser.add_argument("--days", default="1,14")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database of your own (it is emptied).")
@@ -50,18 +53,21 @@ def main() -> None:
     call_command("flush", "--no-input", verbosity=0)
     check_ids = make_checks(args.checks)
     print(f"{args.checks} checks, one scan a minute; {_django.machine()}")
-    print("a scan's write, median ms (queries): the hour's first scan, its later ones")
-    print(f"{'history':>10} {'raw rows':>10} {'first of the hour':>18} {'later':>14}")
+    print(
+        "a scan's write, median wall ms (queries, CPU ms of this process and its database "
+        "backend): the hour's first scan, the first after a gap, the hour's later ones"
+    )
+    print(
+        f"{'history':>10} {'raw rows':>10} {'first of the hour':>24} {'after a gap':>22}"
+        f" {'later':>20}"
+    )
     generated = 0
     for days in sorted(int(d) for d in args.days.split(",")):
         generate_history(check_ids, since_day=generated, days=days)
         generated = days
-        (first, first_queries), (later, later_queries) = time_write(check_ids, runs=args.runs)
+        first, after_gap, later = time_write(check_ids, runs=args.runs)
         raw_rows = table_rows("portal_checkresult")
-        print(
-            f"{days:>8} d {raw_rows:>10} {first:>12.0f} ({first_queries})"
-            f" {later:>8.0f} ({later_queries})"
-        )
+        print(f"{days:>8} d {raw_rows:>10} {first:>24} {after_gap:>22} {later:>20}")
     print(f"90-day daily uptime of {len(check_ids)} checks: {time_daily(check_ids):.0f} ms")
     print_sizes(len(check_ids))
 
@@ -151,22 +157,34 @@ def generate_results(check_ids: list[int], *, since_day: int, days: int) -> None
         cursor.execute("VACUUM ANALYZE portal_checkresult")
 
 
-def time_write(check_ids: list[int], *, runs: int) -> list[tuple[float, int]]:
-    """(median wall time in ms, queries) of a scan's write: the hour's first scan, which
-    sums the uptime windows' closed hours, then the hour's later ones."""
+def time_write(check_ids: list[int], *, runs: int) -> list[str]:
+    """The median wall time in ms of a scan's write, its queries and the median CPU time
+    it took in this process and its database backend (on a shared machine the wall
+    waits for the others; the CPU does not): the hour's first scan, which moves the
+    uptime windows' closed hours on by one hour; the same after a gap of an hour or
+    more, which sums them; then the hour's later ones."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
 
     from portal.models import HealthCheck, Scan
     from portal.probes import ProbeOutcome
+    from portal.rollups import hour_of
     from portal.scans import _record
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
     figures = []
-    for first_of_the_hour in (True, False):
-        walls, queries = [], 0
+    previous_hour = hour_of(timezone.now()) - timedelta(hours=1)
+    for summed_in in (previous_hour, None, "this hour"):
+        walls, cpus, queries = [], [], 0
         for run in range(runs):
-            if first_of_the_hour:
-                HealthCheck.objects.filter(pk__in=check_ids).update(uptime_base_hour=None)
+            if summed_in != "this hour":
+                # As the hour before's scans leave them (any base: the cost is the same).
+                HealthCheck.objects.filter(pk__in=check_ids).update(
+                    uptime_base_hour=summed_in, uptime_base=[0, 0, 0, 0]
+                )
             checks = list(HealthCheck.objects.filter(pk__in=check_ids).order_by("pk"))
             outcomes = [
                 ProbeOutcome(
@@ -179,12 +197,25 @@ def time_write(check_ids: list[int], *, runs: int) -> list[tuple[float, int]]:
             ]
             scan = Scan.objects.create()
             with CaptureQueriesContext(connection) as captured:
+                cpu = time.process_time() + backend_cpu(backend)
                 started = time.perf_counter()
                 _record(scan, checks, outcomes, duration=1.0)
                 walls.append((time.perf_counter() - started) * 1000)
+                cpus.append((time.process_time() + backend_cpu(backend) - cpu) * 1000)
             queries = len(captured)
-        figures.append((statistics.median(walls), queries))
+        figures.append(
+            f"{statistics.median(walls):.0f} ({queries}, CPU {statistics.median(cpus):.0f})"
+        )
     return figures
+
+
+def backend_cpu(pid: int) -> float:
+    """CPU seconds a database backend on this machine has used (0 if it runs elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def time_daily(check_ids: list[int]) -> float:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from . import json_rows
 from .models import CheckResult, HealthCheck, HealthRollup
 
 # Hourly rows are kept this many days (the cards' 7-day uptime is read from them, to the
@@ -42,42 +44,76 @@ def day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time()))
 
 
-def add_results(results: Iterable[CheckResult]) -> dict[int, HealthRollup]:
-    """Count a scan's results (all checked at the same time) in their checks' rollups of
-    that hour: one read and one bulk upsert. Returns those rows by check.
+class HourCounts(NamedTuple):
+    """How many results a check's rollup of the current hour counts, and how many were down."""
 
-    The caller holds the checks' rows locked (the scan's write transaction), so no other
-    writer adds to these rows between the read and the upsert.
+    total: int
+    down: int
+
+
+def add_results(results: Iterable[CheckResult]) -> dict[int, HourCounts]:
+    """Count a scan's results (all checked at the same time) in their checks' rollups of
+    that hour; returns each row's counts so far, by check.
+
+    One statement, adding in the database (INSERT … ON CONFLICT DO UPDATE SET up = up +
+    excluded.up) what this scan counted, sent as one JSON document: nothing is read
+    first and no row is rebuilt in Python, where a bulk upsert of whole rows must read
+    them and build the statement value by value.
     """
     results = list(results)
     if not results:
         return {}
     hour = hour_of(results[0].checked_at)
-    # The hour's rows of every check (at most one each, by rollup_hour): cheaper than
-    # naming thousands of checks. Read as values and rebuilt without their ids, since
-    # bulk_create() sends rows with and without a primary key in separate statements.
-    counted = {
-        values["health_check_id"]: values
-        for values in HealthRollup.objects.filter(hour=hour).values(
-            "health_check_id", "hour", *_SUMMED, "latency_max_ms"
-        )
-    }
-    rows: dict[int, HealthRollup] = {}
+    # [check, up, degraded, down, maintenance, unknown, latency_count, latency_sum_ms,
+    # latency_max_ms]: _ADDED's order.
+    added: dict[int, list] = {}
     for result in results:
-        check_id = result.health_check_id
-        if check_id not in rows:
-            rows[check_id] = HealthRollup(
-                **counted.get(check_id, {"health_check_id": check_id, "hour": hour})
-            )
-        rows[check_id].add(result.status, result.latency_ms)
-    HealthRollup.objects.bulk_create(
-        rows.values(),
-        batch_size=500,
-        update_conflicts=True,
-        unique_fields=["health_check", "hour"],
-        update_fields=[*_SUMMED, "latency_max_ms"],
+        row = added.setdefault(
+            result.health_check_id, [result.health_check_id, 0, 0, 0, 0, 0, 0, 0.0, None]
+        )
+        row[1 + _COUNTS.index(result.status)] += 1
+        if result.latency_ms is not None:
+            row[6] += 1
+            row[7] += result.latency_ms
+            row[8] = max(row[8] or 0.0, result.latency_ms)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _add_statement(),
+            [connection.ops.adapt_datetimefield_value(hour), json_rows.document(added.values())],
+        )
+        return {check_id: HourCounts(total, down) for check_id, total, down in cursor}
+
+
+# The columns add_results sends for each check, in order, and their SQL types.
+_ADDED = [
+    ("health_check_id", "integer"),
+    *((name, "integer") for name in [*_COUNTS, "latency_count"]),
+    ("latency_sum_ms", "double precision"),
+    ("latency_max_ms", "double precision"),
+]
+
+
+def _add_statement() -> str:
+    """add_results' upsert, its rows read from the JSON document (portal/json_rows.py)."""
+    quote = connection.ops.quote_name
+    table = quote(HealthRollup._meta.db_table)
+    values = ", ".join(
+        json_rows.value(index, sql_type) for index, (_name, sql_type) in enumerate(_ADDED)
     )
-    return rows
+    added_to = ", ".join(
+        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in _SUMMED
+    )
+    columns = ", ".join(quote(name) for name, _sql_type in _ADDED)
+    # WHERE true: SQLite reads an ON after a bare FROM as a join's.
+    return (
+        f"INSERT INTO {table} (hour, hours, {columns}) "  # noqa: S608 - names from the model
+        f"SELECT %s, 1, {values} FROM {json_rows.source()} WHERE true "
+        f"ON CONFLICT (health_check_id, hour) DO UPDATE SET {added_to}, "
+        f"latency_max_ms = CASE WHEN {table}.latency_max_ms IS NULL "
+        f"OR excluded.latency_max_ms > {table}.latency_max_ms "
+        f"THEN excluded.latency_max_ms ELSE {table}.latency_max_ms END "
+        f"RETURNING health_check_id, {' + '.join(map(quote, _COUNTS))}, down"
+    )
 
 
 def _share(total: int | None, down: int | None) -> float | None:
@@ -85,17 +121,24 @@ def _share(total: int | None, down: int | None) -> float | None:
 
 
 def set_uptimes(
-    checks: list[HealthCheck], hour_rows: dict[int, HealthRollup], at: datetime
+    checks: list[HealthCheck], hour_rows: dict[int, HealthRollup | HourCounts], at: datetime
 ) -> None:
     """Set each check's uptime over the last 24 and 168 clock hours, this one included:
-    the closed hours, summed from the rollups by the hour's first scan and kept on the
-    check (`uptime_base`), plus this hour's row (`hour_rows`, from add_results). Most
-    scans read nothing; the first of each hour one GROUP BY over 167 rows a check."""
+    the closed hours, kept on the check (`uptime_base`) by the hour's first scan, plus
+    this hour's row (`hour_rows`, from add_results). Most scans read nothing; the first
+    of each hour moves the closed hours on by one (`_slide`: three hours' rows a check),
+    or sums them (`closed_hours`: 167 rows a check) for a check not scanned the hour
+    before."""
     hour = hour_of(at)
     stale = [check for check in checks if check.uptime_base_hour != hour]
-    if stale:
-        bases = closed_hours([check.pk for check in stale], hour)
-        for check in stale:
+    previous = hour - timedelta(hours=1)
+    slid = [check for check in stale if check.uptime_base_hour == previous]
+    if slid:
+        _slide(slid, hour)
+    summed = [check for check in stale if check.uptime_base_hour != hour]
+    if summed:
+        bases = closed_hours([check.pk for check in summed], hour)
+        for check in summed:
             check.uptime_base_hour, check.uptime_base = hour, bases.get(check.pk, [0, 0, 0, 0])
     for check in checks:
         row = hour_rows.get(check.pk)
@@ -103,6 +146,53 @@ def set_uptimes(
         day_total, day_down, week_total, week_down = check.uptime_base
         check.uptime_24h = _share(day_total + total, day_down + down)
         check.uptime_7d = _share(week_total + total, week_down + down)
+
+
+def _slide(checks: list[HealthCheck], hour: datetime) -> None:
+    """Move the closed hours of checks summed an hour before `hour` on to `hour`: the
+    hour just closed enters both windows, the one 24 hours before it leaves the day's and
+    the one 168 hours before it the week's. One query, whatever the history; the hours
+    it reads are younger than HOURLY_DAYS, never compacted."""
+    closed = hour - timedelta(hours=1)
+    left_day, left_week = hour - timedelta(hours=24), hour - timedelta(hours=7 * 24)
+    # Summed in the database, each hour's counts a column: one row a check comes back.
+    counts = {
+        row[0]: row[1:]
+        for row in HealthRollup.objects.filter(
+            health_check_id__in=[check.pk for check in checks],
+            hour__in=[closed, left_day, left_week],
+        )
+        .order_by()
+        .values("health_check_id")
+        .annotate(
+            **{
+                f"{name}_{what}": Sum(counted, filter=Q(hour=at), default=0)
+                for name, at in (("closed", closed), ("day", left_day), ("week", left_week))
+                for what, counted in (("total", RESULTS), ("down", F("down")))
+            }
+        )
+        .values_list(
+            "health_check_id",
+            "closed_total",
+            "closed_down",
+            "day_total",
+            "day_down",
+            "week_total",
+            "week_down",
+        )
+    }
+    for check in checks:
+        entered_total, entered_down, day_total, day_down, week_total, week_down = counts.get(
+            check.pk, (0, 0, 0, 0, 0, 0)
+        )
+        base = check.uptime_base
+        check.uptime_base_hour = hour
+        check.uptime_base = [
+            base[0] + entered_total - day_total,
+            base[1] + entered_down - day_down,
+            base[2] + entered_total - week_total,
+            base[3] + entered_down - week_down,
+        ]
 
 
 def closed_hours(check_ids: list[int], hour: datetime) -> dict[int, list[int]]:

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import rollups
+from . import json_rows, rollups
 from .alerts import alerts_record
 from .models import CheckResult, HealthCheck, HealthStatus, Scan
 from .models.health import parse_status_codes, shown_status
@@ -54,6 +54,8 @@ CHECK_STATE_FIELDS = [
     "recent_latencies",
     "reported_status",
 ]
+# The fields of a check's result in a scan.
+RESULT_FIELDS = ["scan", "health_check", "checked_at", "outcome", "status", "latency_ms", "detail"]
 
 
 def scan_lock(token: str | None = None) -> redis.lock.Lock:
@@ -274,24 +276,16 @@ def _record(
                 detail=probe.detail[:500],
             )
         )
-    CheckResult.objects.bulk_create(results, batch_size=500)
+    json_rows.insert(CheckResult, results, RESULT_FIELDS)
     # In this transaction: the alerts (and their deliveries) commit with the status
     # changes they tell of, or not at all. Sending waits for the commit.
     alerts_record(scan, checks, in_maintenance, at=now)
     # Figures from the rollups, never from the results table: the same cost whatever
     # the history.
     rollups.set_uptimes(checks, rollups.add_results(results), now)
-    # An upsert on the primary key rather than bulk_update(): one INSERT … ON CONFLICT
-    # DO UPDATE of the state columns only, where bulk_update() builds a CASE per column
-    # per row, which grows with the checks (bench/scan.py). Admin edits to a
-    # check's configuration made during the scan are kept: those columns are not set.
-    HealthCheck.objects.bulk_create(
-        checks,
-        batch_size=250,
-        update_conflicts=True,
-        unique_fields=["id"],
-        update_fields=CHECK_STATE_FIELDS,
-    )
+    # Only the columns a scan changes (portal/json_rows.py): admin edits to a check's
+    # configuration made during the scan are kept.
+    json_rows.update(HealthCheck, checks, CHECK_STATE_FIELDS)
     # Claim the finish: if another scan marked this one abandoned meanwhile (our lock
     # lapsed), roll everything back rather than show two scans' worth of results.
     finished = Scan.objects.filter(pk=scan.pk, state=Scan.State.RUNNING).update(

@@ -677,14 +677,6 @@ class HealthRollup(models.Model):
     def total(self) -> int:
         return self.up + self.degraded + self.down + self.maintenance + self.unknown
 
-    def add(self, status: str, latency_ms: float | None) -> None:
-        """Count one result in this row."""
-        setattr(self, status, getattr(self, status) + 1)
-        if latency_ms is not None:
-            self.latency_count += 1
-            self.latency_sum_ms += latency_ms
-            self.latency_max_ms = max(self.latency_max_ms or 0.0, latency_ms)
-
 
 class MaintenanceWindowQuerySet(models.QuerySet):
     def active(self, at: datetime | None = None):

@@ -159,6 +159,31 @@ def test_the_hours_later_scans_add_to_the_closed_hours_summed_by_its_first(
         )
 
 
+def test_the_hours_first_scan_moves_the_closed_hours_on_as_a_full_sum_would(
+    three_checks, django_assert_num_queries
+):
+    now = timezone.now()
+    hour = hour_of(now)
+    results = record_history(three_checks, now=now, days=9)
+    ids = [check.pk for check in three_checks]
+    checks = list(HealthCheck.objects.filter(pk__in=ids))
+    # As the scans of the hour before left them: summed in that hour.
+    set_uptimes(checks, {}, hour - timedelta(minutes=1))
+    assert {check.uptime_base_hour for check in checks} == {hour - timedelta(hours=1)}
+    hour_rows = {row.health_check_id: row for row in HealthRollup.objects.filter(hour=hour)}
+    # The hour's first scan: one read of the three hours that enter and leave the windows.
+    with django_assert_num_queries(1):
+        set_uptimes(checks, hour_rows, now)
+    summed = rollups.closed_hours(ids, hour)
+    for check in checks:
+        assert check.uptime_base_hour == hour
+        assert check.uptime_base == summed[check.pk]
+        assert (check.uptime_24h, check.uptime_7d) == (
+            raw_share(results, check, hour - timedelta(hours=23)),
+            raw_share(results, check, hour - timedelta(hours=167)),
+        )
+
+
 def test_compacting_twice_changes_nothing(three_checks):
     now = timezone.now()
     record_history(three_checks[:1], now=now - timedelta(days=HOURLY_DAYS), days=2)

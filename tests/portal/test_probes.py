@@ -79,6 +79,46 @@ def test_hanging_server_is_down_after_the_timeout(http_server):
     assert (outcome.outcome, outcome.detail) == ("down", "no answer within 0.5 s")
 
 
+def test_a_probe_whose_timeout_fired_late_because_the_worker_was_busy_is_tried_again(
+    http_server,
+):
+    async def busy_while_probing():
+        probing = asyncio.create_task(
+            probe_one(
+                http(http_server.url("/slow?seconds=0.2"), timeout=0.5),
+                deny=settings.HEALTH_CHECK_DENY_NETWORKS,
+            )
+        )
+        await asyncio.sleep(0.05)  # the request is sent
+        time.sleep(1.0)  # the worker's CPU taken: its loop cannot run
+        return await probing
+
+    outcome = asyncio.run(busy_while_probing())
+    # The answer came after 0.2 s but was read after the 0.5 s timeout: tried again, up.
+    assert (outcome.outcome, outcome.detail) == ("up", "HTTP 200")
+    assert outcome.latency_ms < 500
+
+
+def test_a_hanging_server_is_tried_once_more_at_most_however_late_the_timeouts_fire(
+    http_server,
+):
+    async def busy_while_probing():
+        probing = asyncio.create_task(
+            probe_one(
+                http(http_server.url("/hang"), timeout=0.3),
+                deny=settings.HEALTH_CHECK_DENY_NETWORKS,
+            )
+        )
+        for _ in range(2):  # each try's timeout fires late
+            await asyncio.sleep(0.1)
+            time.sleep(0.6)  # the worker's CPU taken: its loop cannot run
+            await asyncio.sleep(0.05)
+        return await probing
+
+    outcome = asyncio.run(busy_while_probing())
+    assert (outcome.outcome, outcome.detail) == ("down", "no answer within 0.3 s")
+
+
 def test_refused_connection_is_down(refused_port):
     outcome = probe(http(f"http://127.0.0.1:{refused_port}/"))
     assert outcome.outcome == "down"

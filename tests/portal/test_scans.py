@@ -20,6 +20,8 @@ from django.utils import timezone
 from portal import scans, tasks
 from portal.health import latest_scan_info
 from portal.models import CheckResult, HealthCheck, MaintenanceWindow, Scan, Service
+from portal.probes import ProbeOutcome
+from portal.rollups import hour_of
 from portal.scans import results_prune, scan_lock, scan_run
 from tests.factories import make_finished_scan
 from tests.subprocesses import child_env
@@ -68,6 +70,36 @@ def test_a_scan_records_results_state_and_its_summary(checks):
     flower = HealthCheck.objects.get(slug="flower-refused")
     assert (flower.status, flower.consecutive_failures) == ("unknown", 1)
     assert HealthCheck.objects.get(slug="admin-off").checked_at is None
+
+
+def test_a_scan_writes_its_state_of_each_check_and_keeps_an_admins_edit_made_meanwhile(
+    checks,
+):
+    probed = list(HealthCheck.objects.filter(slug__in=["gitlab-ok", "flower-refused"]))
+    # An admin edits a check while the scan probes it: the scan must not undo that.
+    HealthCheck.objects.filter(slug="gitlab-ok").update(target="/moved", timeout=9.5)
+    scan = Scan.objects.create()
+    outcomes = [
+        ProbeOutcome(check.pk, "up" if check.slug == "gitlab-ok" else "down", 12.5, "HTTP 200")
+        for check in probed
+    ]
+    scans._record(scan, probed, outcomes, duration=0.5)
+
+    gitlab = HealthCheck.objects.get(slug="gitlab-ok")
+    assert (gitlab.target, gitlab.timeout) == ("/moved", 9.5)
+    assert (gitlab.status, gitlab.consecutive_successes, gitlab.latency_ms, gitlab.detail) == (
+        "up",
+        1,
+        12.5,
+        "HTTP 200",
+    )
+    assert gitlab.checked_at == scan.results.first().checked_at
+    assert (gitlab.uptime_24h, gitlab.uptime_7d, gitlab.recent_latencies) == (100.0, 100.0, [12.5])
+    assert gitlab.uptime_base_hour == hour_of(gitlab.checked_at)
+    assert (gitlab.reported_status, gitlab.uptime_base) == ("up", [0, 0, 0, 0])
+    flower = HealthCheck.objects.get(slug="flower-refused")
+    assert (flower.status, flower.consecutive_failures, flower.uptime_24h) == ("unknown", 1, 100.0)
+    assert Scan.objects.get(pk=scan.pk).state == "finished"
 
 
 def test_a_scan_refuses_a_check_whose_host_resolves_into_a_denied_network(
@@ -281,9 +313,7 @@ def test_beat_schedules_the_scan_with_an_expiry_and_an_hourly_prune():
     assert tasks.refresh_health.soft_time_limit == settings.HEALTH_SCAN_SOFT_TIME_LIMIT
 
 
-def test_a_queued_scan_larger_than_a_chunk_is_probed_in_chunks_and_recorded_once(
-    checks, settings
-):
+def test_a_queued_scan_larger_than_a_chunk_is_probed_in_chunks_and_recorded_once(checks, settings):
     settings.HEALTH_SCAN_CHUNK_SIZE = 2
     result = tasks.refresh_health.apply()
     scan = Scan.objects.get()
