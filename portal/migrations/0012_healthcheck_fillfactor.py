@@ -22,7 +22,7 @@ def fill_pages(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0009_health_rollups_from_results"),
+        ("portal", "0011_pins"),
     ]
 
     operations = [
