@@ -5,6 +5,10 @@ A scan adds its results to the current hour's rows (`add_results`, a fixed numbe
 queries whatever the history), and every uptime figure is summed from rollups, never
 from the raw results, which are kept only HEALTH_RETENTION_HOURS. Maintenance and
 not-yet-settled results count as up: they are not outages.
+
+Once an hour is closed, the hourly job gives each row its check's running totals before
+it (`count_running_totals`), so that a window of any length is read from the rows at its
+two ends plus the last hours' (`counts_since`), not summed over all its rows.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
+from django.db.models import F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -25,6 +29,8 @@ from .models import CheckResult, HealthCheck, HealthRollup
 HOURLY_DAYS = 8
 # Rows deleted per statement when pruning: each batch is its own short transaction.
 PRUNE_BATCH = 10_000
+# Rows given their running totals per transaction (count_running_totals).
+COUNT_BATCH = 10_000
 
 _COUNTS = ["up", "degraded", "down", "maintenance", "unknown"]
 _SUMMED = [*_COUNTS, "latency_count", "latency_sum_ms"]
@@ -135,15 +141,100 @@ def uptime_over_days(check_ids: list[int], days: int, *, today: date | None = No
     """Each check's uptime (percent) over the last `days` local days, today included
     (30 or 90 for SLOs and badges); checks with no results are left out."""
     today = today or timezone.localdate()
+    counts = counts_since(check_ids, day_start(today - timedelta(days=days - 1)))
+    return {pk: _share(total, down) for pk, (total, down) in counts.items()}
+
+
+def counts_since(check_ids: list[int], since: datetime) -> dict[int, tuple[int, int]]:
+    """Each check's (results, down) in its rollups from `since` on; checks with none are
+    left out. The same figures as summing those rows, in four queries of a few rows a
+    check however long ago `since` is: the running totals of each check's first row from
+    `since` and of its last counted one tell what lies between them (any time zone: the
+    rows are found by instant), and the rows not counted yet (the last hours) are summed."""
+    uncounted = HealthRollup.objects.filter(results_before=None).aggregate(first=Min("hour"))
+    until = uncounted["first"]
+    if until is None:
+        last = HealthRollup.objects.aggregate(last=Max("hour"))["last"]
+        if last is None:
+            return {}
+        until = last + timedelta(hours=1)
+    if since >= until:
+        return _summed_since(check_ids, since)
+    firsts, lasts = _edges(check_ids, since=since, until=until)
+    tail = _summed_since(check_ids, until)
+    counts = {}
+    for pk in lasts.keys() | tail.keys():
+        end_results, end_down = lasts.get(pk, (0, 0))
+        # No row from `since` to `until`: nothing counted between them.
+        start_results, start_down = firsts.get(pk, (end_results, end_down))
+        tail_results, tail_down = tail.get(pk, (0, 0))
+        results = end_results - start_results + tail_results
+        if results:
+            counts[pk] = (results, end_down - start_down + tail_down)
+    return counts
+
+
+def _summed_since(check_ids: list[int], since: datetime) -> dict[int, tuple[int, int]]:
     rows = (
-        HealthRollup.objects.filter(
-            health_check_id__in=check_ids, hour__gte=day_start(today - timedelta(days=days - 1))
-        )
+        HealthRollup.objects.filter(health_check_id__in=check_ids, hour__gte=since)
         .order_by()
         .values("health_check_id")
-        .annotate(total=Sum(RESULTS), down=Sum("down"))
+        .annotate(results=Sum(RESULTS), summed_down=Sum("down"))
+        .values_list("health_check_id", "results", "summed_down")
     )
-    return {row["health_check_id"]: _share(row["total"], row["down"]) for row in rows}
+    return {pk: (results, down) for pk, results, down in rows}
+
+
+def _edges(
+    check_ids: list[int], *, since: datetime, until: datetime
+) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]]]:
+    """The running totals (results, down) before each check's first row from `since`
+    and after its last row before `until` (rows before `until` are all counted), of
+    checks with rows there. Looked for in the hour from each bound first (where nearly
+    every check has one: one query), then, for the others, one by one."""
+    start_end = min(since + timedelta(hours=1), until)
+    near = (
+        HealthRollup.objects.filter(health_check_id__in=check_ids)
+        .filter(
+            Q(hour__gte=since, hour__lt=start_end)
+            | Q(hour__gte=until - timedelta(hours=1), hour__lt=until)
+        )
+        .order_by("hour")
+        .values_list("health_check_id", "hour", "results_before", "down_before", RESULTS, "down")
+    )
+    firsts: dict[int, tuple[int, int]] = {}
+    lasts: dict[int, tuple[int, int]] = {}
+    for pk, hour, results_before, down_before, results, down in near:
+        if hour < start_end and pk not in firsts:
+            firsts[pk] = (results_before, down_before)
+        if hour >= until - timedelta(hours=1):
+            lasts[pk] = (results_before + results, down_before + down)
+    missing = [pk for pk in check_ids if pk not in firsts or pk not in lasts]
+    if missing:
+        first = HealthRollup.objects.filter(
+            health_check=OuterRef("pk"), hour__gte=since, hour__lt=until
+        ).order_by("hour")
+        last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lt=until).order_by(
+            "-hour"
+        )
+        rows = (
+            HealthCheck.objects.filter(pk__in=missing)
+            .annotate(
+                first_results=Subquery(first.values("results_before")[:1]),
+                first_down=Subquery(first.values("down_before")[:1]),
+                last_results=Subquery(last.values(total=F("results_before") + RESULTS)[:1]),
+                last_down=Subquery(last.values(total=F("down_before") + F("down"))[:1]),
+            )
+            .values_list("pk", "first_results", "first_down", "last_results", "last_down")
+        )
+        for pk, first_results, first_down, last_results, last_down in rows:
+            firsts.pop(pk, None)
+            lasts.pop(pk, None)
+            if first_results is not None:
+                firsts[pk] = (first_results, first_down)
+            if last_results is not None:
+                lasts[pk] = (last_results, last_down)
+    return firsts, lasts
 
 
 def daily_uptime(
@@ -167,6 +258,58 @@ def daily_uptime(
         if 0 <= index < days:
             bars[row["health_check_id"]][index] = _share(row["total"], row["down"])
     return bars
+
+
+def count_running_totals(*, now: datetime | None = None) -> int:
+    """Set the running totals (results_before, down_before) of the rows of closed hours
+    that have none, in hour order: each row's are its check's previous row's plus that
+    row's counts. Returns how many rows were set.
+
+    An hour is closed once the one after it is over: a scan adds to the hour it started
+    in, so one finishing just after the hour turns may still add to the one before (the
+    status page's rule too). Batches of COUNT_BATCH rows, each its own transaction, so
+    a first run over a long history never holds the table long. Safe to run twice: a
+    row with totals is never read again."""
+    closed = hour_of(now or timezone.now()) - timedelta(hours=1)
+    uncounted = HealthRollup.objects.filter(results_before=None, hour__lt=closed)
+    first = uncounted.order_by("hour").values_list("hour", flat=True).first()
+    if first is None:
+        return 0
+    # Each check's totals after its last row before `first` (all counted).
+    last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lt=first).order_by(
+        "-hour"
+    )
+    totals = {
+        pk: (results, down)
+        for pk, results, down in HealthCheck.objects.annotate(
+            results_through=Subquery(last.values(total=F("results_before") + RESULTS)[:1]),
+            down_through=Subquery(last.values(total=F("down_before") + F("down"))[:1]),
+        )
+        .exclude(results_through=None)
+        .values_list("pk", "results_through", "down_through")
+    }
+    counted = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                uncounted.select_for_update().order_by("hour", "health_check_id")[:COUNT_BATCH]
+            )
+            for row in rows:
+                results, down = totals.get(row.health_check_id, (0, 0))
+                row.results_before, row.down_before = results, down
+                totals[row.health_check_id] = (results + row.total, down + row.down)
+            # An upsert of the two columns on the primary key: one statement a batch of
+            # 500, where bulk_update() builds a CASE per row. The rows are locked.
+            HealthRollup.objects.bulk_create(
+                rows,
+                batch_size=500,
+                update_conflicts=True,
+                unique_fields=["id"],
+                update_fields=["results_before", "down_before"],
+            )
+        counted += len(rows)
+        if len(rows) < COUNT_BATCH:
+            return counted
 
 
 def compact(*, now: datetime | None = None) -> int:
@@ -196,7 +339,12 @@ def compact(*, now: datetime | None = None) -> int:
                 in_day.order_by()
                 .values("health_check_id")
                 .annotate(
-                    **{name: Sum(name) for name in _SUMMED}, latency_max_ms=Max("latency_max_ms")
+                    **{name: Sum(name) for name in _SUMMED},
+                    latency_max_ms=Max("latency_max_ms"),
+                    # The day's first row's (running totals only grow); none while that
+                    # row has none (then neither has any later row).
+                    results_before=Min("results_before"),
+                    down_before=Min("down_before"),
                 )
             )
             in_day.delete()
@@ -220,14 +368,17 @@ def delete_in_batches(queryset: QuerySet) -> int:
 
 
 def rollups_prune(*, now: datetime | None = None) -> dict:
-    """Compact old hourly rows, then delete rollups older than HEALTH_ROLLUP_RETENTION_DAYS."""
+    """Set the running totals of closed hours, compact old hourly rows, then delete
+    rollups older than HEALTH_ROLLUP_RETENTION_DAYS."""
     now = now or timezone.now()
+    counted = count_running_totals(now=now)
     days = compact(now=now)
     cutoff = day_start(
         timezone.localdate(now) - timedelta(days=settings.HEALTH_ROLLUP_RETENTION_DAYS)
     )
     deleted = delete_in_batches(HealthRollup.objects.filter(hour__lt=cutoff))
     return {
+        "rollups_counted": counted,
         "rollup_days_compacted": days,
         "rollups_deleted": deleted,
         "rollups_before": cutoff.isoformat(),

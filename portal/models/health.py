@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from psycopg.conninfo import conninfo_to_dict
@@ -657,6 +658,12 @@ class HealthRollup(models.Model):
     latency_count = models.PositiveIntegerField(_("answers timed"), default=0)
     latency_sum_ms = models.FloatField(_("latency sum (ms)"), default=0)
     latency_max_ms = models.FloatField(_("latency max (ms)"), null=True, blank=True)
+    # The check's results (and downs) in all its rows before this one, pruned ones too:
+    # the difference of two rows' values is what lies between them, so a long window's
+    # uptime reads two rows a check instead of summing every row in it. Set once the hour
+    # is closed (portal.rollups.count_running_totals); empty until then.
+    results_before = models.PositiveBigIntegerField(_("results before"), null=True, blank=True)
+    down_before = models.PositiveBigIntegerField(_("down before"), null=True, blank=True)
 
     class Meta:
         ordering = ["health_check", "hour"]
@@ -668,6 +675,10 @@ class HealthRollup(models.Model):
         indexes = [
             # Pruning and compacting go by time alone.
             models.Index(fields=["hour"], name="rollup_hour"),
+            # The rows whose running totals are not set yet: the last hours.
+            models.Index(
+                fields=["hour"], condition=Q(results_before=None), name="rollup_uncounted_hour"
+            ),
         ]
 
     def __str__(self) -> str:
