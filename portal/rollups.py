@@ -40,8 +40,6 @@ from .models import CheckResult, HealthCheck, HealthRollup
 HOURLY_DAYS = 8
 # Rows deleted per statement when pruning: each batch is its own short transaction.
 PRUNE_BATCH = 10_000
-# Rows given their running totals per transaction (count_running_totals).
-COUNT_BATCH = 10_000
 
 _COUNTS = ["up", "degraded", "down", "maintenance", "unknown"]
 _SUMMED = [*_COUNTS, "latency_count", "latency_sum_ms"]
@@ -162,21 +160,15 @@ def counts_since(check_ids: list[int], since: datetime) -> dict[int, tuple[int, 
     check however long ago `since` is: the running totals of each check's first row from
     `since` and of its last counted one tell what lies between them (any time zone: the
     rows are found by instant), and the rows not counted yet (the last hours) are summed."""
-    uncounted = HealthRollup.objects.filter(results_before=None).aggregate(first=Min("hour"))
-    until = uncounted["first"]
-    if until is None:
-        last = HealthRollup.objects.aggregate(last=Max("hour"))["last"]
-        if last is None:
-            return {}
-        until = last + timedelta(hours=1)
-    if since >= until:
-        return _summed_since(check_ids, since)
-    firsts, lasts = _edges(check_ids, since=since, until=until)
-    tail = _summed_since(check_ids, until)
-    counts = {}
-    for pk in lasts.keys() | tail.keys():
+    counted = counted_through()
+    if counted is None or since > counted:
+        return _summed(check_ids, Q(hour__gte=since))
+    firsts, lasts, uncounted = _edges(check_ids, since=since, counted=counted)
+    tail = _summed(check_ids, Q(hour__gt=counted))
+    counts = _summed(uncounted, Q(hour__gte=since)) if uncounted else {}
+    for pk in (lasts.keys() | tail.keys()) - set(uncounted):
         end_results, end_down = lasts.get(pk, (0, 0))
-        # No row from `since` to `until`: nothing counted between them.
+        # No counted row from `since` on: nothing counted between them.
         start_results, start_down = firsts.get(pk, (end_results, end_down))
         tail_results, tail_down = tail.get(pk, (0, 0))
         results = end_results - start_results + tail_results
@@ -185,9 +177,20 @@ def counts_since(check_ids: list[int], since: datetime) -> dict[int, tuple[int, 
     return counts
 
 
-def _summed_since(check_ids: list[int], since: datetime) -> dict[int, tuple[int, int]]:
+def counted_through() -> datetime | None:
+    """The hour of the last rows with running totals (all rows up to it have theirs), or
+    None before any are set."""
+    counted = HealthRollup.objects.exclude(results_before=None)
+    # The hourly job leaves it among the last few hours: looked for there first, a range
+    # of the hours' index, whatever the planner's statistics say of the column (just
+    # after the first count, they may say no row has totals).
+    recent = counted.filter(hour__gte=hour_of(timezone.now()) - timedelta(hours=6))
+    return recent.aggregate(last=Max("hour"))["last"] or counted.aggregate(last=Max("hour"))["last"]
+
+
+def _summed(check_ids: list[int], hours: Q) -> dict[int, tuple[int, int]]:
     rows = (
-        HealthRollup.objects.filter(health_check_id__in=check_ids, hour__gte=since)
+        HealthRollup.objects.filter(hours, health_check_id__in=check_ids)
         .order_by()
         .values("health_check_id")
         .annotate(results=Sum(RESULTS), summed_down=Sum("down"))
@@ -197,14 +200,16 @@ def _summed_since(check_ids: list[int], since: datetime) -> dict[int, tuple[int,
 
 
 def _edges(
-    check_ids: list[int], *, since: datetime, until: datetime
-) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]]]:
+    check_ids: list[int], *, since: datetime, counted: datetime
+) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]], list[int]]:
     """The running totals (results, down) before each check's first row from `since`
-    and after its last row before `until` (rows before `until` are all counted), of
-    checks with rows there. Looked for in the hour from each bound first (where nearly
-    every check has one: one query), then, for the others, one by one."""
-    at_start = Q(hour__gte=since, hour__lt=min(since + timedelta(hours=1), until))
-    at_end = Q(hour__gte=until - timedelta(hours=1), hour__lt=until)
+    and after its last row up to `counted` (counted_through), of checks with rows there,
+    and the checks where such a row has none (added to after it was counted, by a scan
+    over an hour late: those are to be summed row by row). Looked for in the hour from
+    `since` and the one up to `counted` first (where nearly every check has one: one
+    query), then, for the others, one by one."""
+    at_start = Q(hour__gte=since, hour__lt=since + timedelta(hours=1), hour__lte=counted)
+    at_end = Q(hour__gt=counted - timedelta(hours=1), hour__lte=counted)
     near = (
         HealthRollup.objects.filter(health_check_id__in=check_ids)
         .filter(at_start | at_end)
@@ -221,36 +226,52 @@ def _edges(
     firsts: dict[int, tuple[int, int]] = {}
     lasts: dict[int, tuple[int, int]] = {}
     for pk, first, last, results_before, down_before, results, down in near:
+        if results_before is None:
+            continue  # looked for one by one below
         if first and pk not in firsts:
             firsts[pk] = (results_before, down_before)
         if last:
             lasts[pk] = (results_before + results, down_before + down)
     missing = [pk for pk in check_ids if pk not in firsts or pk not in lasts]
+    uncounted: list[int] = []
     if missing:
         first = HealthRollup.objects.filter(
-            health_check=OuterRef("pk"), hour__gte=since, hour__lt=until
+            health_check=OuterRef("pk"), hour__gte=since, hour__lte=counted
         ).order_by("hour")
-        last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lt=until).order_by(
+        last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lte=counted).order_by(
             "-hour"
         )
         rows = (
             HealthCheck.objects.filter(pk__in=missing)
             .annotate(
+                first_hour=Subquery(first.values("hour")[:1]),
                 first_results=Subquery(first.values("results_before")[:1]),
                 first_down=Subquery(first.values("down_before")[:1]),
+                last_hour=Subquery(last.values("hour")[:1]),
                 last_results=Subquery(last.values(total=F("results_before") + RESULTS)[:1]),
                 last_down=Subquery(last.values(total=F("down_before") + F("down"))[:1]),
             )
-            .values_list("pk", "first_results", "first_down", "last_results", "last_down")
+            .values_list(
+                "pk",
+                "first_hour",
+                "first_results",
+                "first_down",
+                "last_hour",
+                "last_results",
+                "last_down",
+            )
         )
-        for pk, first_results, first_down, last_results, last_down in rows:
+        for pk, first_hour, first_results, first_down, last_hour, last_results, last_down in rows:
             firsts.pop(pk, None)
             lasts.pop(pk, None)
-            if first_results is not None:
+            if (first_hour and first_results is None) or (last_hour and last_results is None):
+                uncounted.append(pk)
+                continue
+            if first_hour:
                 firsts[pk] = (first_results, first_down)
-            if last_results is not None:
+            if last_hour:
                 lasts[pk] = (last_results, last_down)
-    return firsts, lasts
+    return firsts, lasts, uncounted
 
 
 def daily_uptime(
@@ -283,16 +304,20 @@ def count_running_totals(*, now: datetime | None = None) -> int:
 
     An hour is closed once the one after it is over: a scan adds to the hour it started
     in, so one finishing just after the hour turns may still add to the one before (the
-    status page's rule too). Batches of COUNT_BATCH rows, each its own transaction, so
-    a first run over a long history never holds the table long. Safe to run twice: a
-    row with totals is never read again."""
+    status page's rule too). A day of rows at a time, each its own transaction, so a
+    first run over a long history never holds the table long, and every row up to the
+    last one counted has its totals (counted_through). Safe to run twice: counted rows
+    are never read again."""
     closed = hour_of(now or timezone.now()) - timedelta(hours=1)
     uncounted = HealthRollup.objects.filter(results_before=None, hour__lt=closed)
-    first = uncounted.order_by("hour").values_list("hour", flat=True).first()
-    if first is None:
+    counted = counted_through()
+    if counted is not None:
+        uncounted = uncounted.filter(hour__gt=counted)
+    start = uncounted.order_by("hour").values_list("hour", flat=True).first()
+    if start is None:
         return 0
-    # Each check's totals after its last row before `first` (all counted).
-    last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lt=first).order_by(
+    # Each check's totals after its last row before `start` (all counted).
+    last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lt=start).order_by(
         "-hour"
     )
     totals = {
@@ -304,11 +329,14 @@ def count_running_totals(*, now: datetime | None = None) -> int:
         .exclude(results_through=None)
         .values_list("pk", "results_through", "down_through")
     }
-    counted = 0
-    while True:
+    counted_rows = 0
+    while start < closed:
+        end = min(start + timedelta(days=1), closed)
         with transaction.atomic():
             rows = list(
-                uncounted.select_for_update().order_by("hour", "health_check_id")[:COUNT_BATCH]
+                uncounted.filter(hour__gte=start, hour__lt=end)
+                .select_for_update()
+                .order_by("hour", "health_check_id")
             )
             for row in rows:
                 results, down = totals.get(row.health_check_id, (0, 0))
@@ -323,9 +351,9 @@ def count_running_totals(*, now: datetime | None = None) -> int:
                 unique_fields=["id"],
                 update_fields=["results_before", "down_before"],
             )
-        counted += len(rows)
-        if len(rows) < COUNT_BATCH:
-            return counted
+        counted_rows += len(rows)
+        start = end
+    return counted_rows
 
 
 def compact(*, now: datetime | None = None) -> int:

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from psycopg.conninfo import conninfo_to_dict
@@ -675,10 +674,6 @@ class HealthRollup(models.Model):
         indexes = [
             # Pruning and compacting go by time alone.
             models.Index(fields=["hour"], name="rollup_hour"),
-            # The rows whose running totals are not set yet: the last hours.
-            models.Index(
-                fields=["hour"], condition=Q(results_before=None), name="rollup_uncounted_hour"
-            ),
         ]
 
     def __str__(self) -> str:

@@ -145,9 +145,29 @@ def test_checks_with_gaps_new_or_silent_are_read_right(checks, django_assert_num
     expected = summed_rows(ids, since)
     assert set(expected) == {steady.pk, gappy.pk, newcomer.pk}
     assert uptime_over_days(ids, 30) == expected
-    # The first uncounted hour, the rows at both edges, the checks missing one edge one
-    # by one, and the uncounted rows.
+    # The last counted hour, the rows at both edges, the checks missing one edge one by
+    # one, and the uncounted rows.
     with django_assert_num_queries(4):
         counts_since(ids, since)
     with django_assert_num_queries(3):
         counts_since([steady.pk], since)
+
+
+def test_a_row_written_after_its_hour_was_counted_is_summed_not_misread(checks):
+    """A scan more than an hour late adding a row to a counted hour: that check's window
+    is summed row by row."""
+    steady, late, _ = checks
+    now = timezone.now()
+    record_history([steady, late], now=now, days=12, every=timedelta(hours=1))
+    count_running_totals(now=now)
+    ids = [steady.pk, late.pk]
+    for since in (day_start(timezone.localdate(now) - timedelta(days=9)), hour_of(now)):
+        HealthRollup.objects.filter(health_check=late, hour=since).delete()
+        HealthRollup.objects.create(health_check=late, hour=since, up=3, down=2)
+        counted = HealthRollup.objects.filter(health_check=late).exclude(results_before=None)
+        assert counted.exists()
+        assert counts_since(ids, since) == {
+            pk: (sum(r.total for r in rows), sum(r.down for r in rows))
+            for pk in ids
+            for rows in [HealthRollup.objects.filter(health_check_id=pk, hour__gte=since)]
+        }
