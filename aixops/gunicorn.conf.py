@@ -4,6 +4,7 @@ Every value can be overridden from the environment (GUNICORN_CMD_ARGS or the
 variables below), so the same file serves a laptop and a production host.
 """
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -60,3 +61,11 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    # The application just loaded (Django's apps, models, settings) lives as long as the
+    # worker: kept out of the collector's generations (gc.freeze), a full collection in a
+    # large page (the status page cold) walks only that request's objects, a third of
+    # the pause.
+    gc.freeze()

@@ -5,6 +5,10 @@ A scan adds its results to the current hour's rows (`add_results`, a fixed numbe
 queries whatever the history), and every uptime figure is summed from rollups, never
 from the raw results, which are kept only HEALTH_RETENTION_HOURS. Maintenance and
 not-yet-settled results count as up: they are not outages.
+
+Once an hour is closed, the hourly job gives each row its check's running totals before
+it (`count_running_totals`), so that a window of any length is read from the rows at its
+two ends plus the last hours' (`counts_since`), not summed over all its rows.
 """
 
 from __future__ import annotations
@@ -15,7 +19,18 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -225,15 +240,128 @@ def uptime_over_days(check_ids: list[int], days: int, *, today: date | None = No
     """Each check's uptime (percent) over the last `days` local days, today included
     (30 or 90 for SLOs and badges); checks with no results are left out."""
     today = today or timezone.localdate()
+    counts = counts_since(check_ids, day_start(today - timedelta(days=days - 1)))
+    return {pk: _share(total, down) for pk, (total, down) in counts.items()}
+
+
+def counts_since(check_ids: list[int], since: datetime) -> dict[int, tuple[int, int]]:
+    """Each check's (results, down) in its rollups from `since` on; checks with none are
+    left out. The same figures as summing those rows, in four queries of a few rows a
+    check however long ago `since` is: the running totals of each check's first row from
+    `since` and of its last counted one tell what lies between them (any time zone: the
+    rows are found by instant), and the rows not counted yet (the last hours) are summed."""
+    counted = counted_through()
+    if counted is None or since > counted:
+        return _summed(check_ids, Q(hour__gte=since))
+    firsts, lasts, uncounted = _edges(check_ids, since=since, counted=counted)
+    tail = _summed(check_ids, Q(hour__gt=counted))
+    counts = _summed(uncounted, Q(hour__gte=since)) if uncounted else {}
+    for pk in (lasts.keys() | tail.keys()) - set(uncounted):
+        end_results, end_down = lasts.get(pk, (0, 0))
+        # No counted row from `since` on: nothing counted between them.
+        start_results, start_down = firsts.get(pk, (end_results, end_down))
+        tail_results, tail_down = tail.get(pk, (0, 0))
+        results = end_results - start_results + tail_results
+        if results:
+            counts[pk] = (results, end_down - start_down + tail_down)
+    return counts
+
+
+def counted_through() -> datetime | None:
+    """The hour of the last rows with running totals (all rows up to it have theirs), or
+    None before any are set."""
+    counted = HealthRollup.objects.exclude(results_before=None)
+    # The hourly job leaves it among the last few hours: looked for there first, a range
+    # of the hours' index, whatever the planner's statistics say of the column (just
+    # after the first count, they may say no row has totals).
+    recent = counted.filter(hour__gte=hour_of(timezone.now()) - timedelta(hours=6))
+    return recent.aggregate(last=Max("hour"))["last"] or counted.aggregate(last=Max("hour"))["last"]
+
+
+def _summed(check_ids: list[int], hours: Q) -> dict[int, tuple[int, int]]:
     rows = (
-        HealthRollup.objects.filter(
-            health_check_id__in=check_ids, hour__gte=day_start(today - timedelta(days=days - 1))
-        )
+        HealthRollup.objects.filter(hours, health_check_id__in=check_ids)
         .order_by()
         .values("health_check_id")
-        .annotate(total=Sum(RESULTS), down=Sum("down"))
+        .annotate(results=Sum(RESULTS), summed_down=Sum("down"))
+        .values_list("health_check_id", "results", "summed_down")
     )
-    return {row["health_check_id"]: _share(row["total"], row["down"]) for row in rows}
+    return {pk: (results, down) for pk, results, down in rows}
+
+
+def _edges(
+    check_ids: list[int], *, since: datetime, counted: datetime
+) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]], list[int]]:
+    """The running totals (results, down) before each check's first row from `since`
+    and after its last row up to `counted` (counted_through), of checks with rows there,
+    and the checks where such a row has none (added to after it was counted, by a scan
+    over an hour late: those are to be summed row by row). Looked for in the hour from
+    `since` and the one up to `counted` first (where nearly every check has one: one
+    query), then, for the others, one by one."""
+    at_start = Q(hour__gte=since, hour__lt=since + timedelta(hours=1), hour__lte=counted)
+    at_end = Q(hour__gt=counted - timedelta(hours=1), hour__lte=counted)
+    near = (
+        HealthRollup.objects.filter(health_check_id__in=check_ids)
+        .filter(at_start | at_end)
+        .order_by("hour")
+        # Which end a row is at, as flags: cheaper to read than its time.
+        .annotate(
+            first=ExpressionWrapper(at_start, output_field=BooleanField()),
+            last=ExpressionWrapper(at_end, output_field=BooleanField()),
+        )
+        .values_list(
+            "health_check_id", "first", "last", "results_before", "down_before", RESULTS, "down"
+        )
+    )
+    firsts: dict[int, tuple[int, int]] = {}
+    lasts: dict[int, tuple[int, int]] = {}
+    for pk, first, last, results_before, down_before, results, down in near:
+        if results_before is None:
+            continue  # looked for one by one below
+        if first and pk not in firsts:
+            firsts[pk] = (results_before, down_before)
+        if last:
+            lasts[pk] = (results_before + results, down_before + down)
+    missing = [pk for pk in check_ids if pk not in firsts or pk not in lasts]
+    uncounted: list[int] = []
+    if missing:
+        first = HealthRollup.objects.filter(
+            health_check=OuterRef("pk"), hour__gte=since, hour__lte=counted
+        ).order_by("hour")
+        last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lte=counted).order_by(
+            "-hour"
+        )
+        rows = (
+            HealthCheck.objects.filter(pk__in=missing)
+            .annotate(
+                first_hour=Subquery(first.values("hour")[:1]),
+                first_results=Subquery(first.values("results_before")[:1]),
+                first_down=Subquery(first.values("down_before")[:1]),
+                last_hour=Subquery(last.values("hour")[:1]),
+                last_results=Subquery(last.values(total=F("results_before") + RESULTS)[:1]),
+                last_down=Subquery(last.values(total=F("down_before") + F("down"))[:1]),
+            )
+            .values_list(
+                "pk",
+                "first_hour",
+                "first_results",
+                "first_down",
+                "last_hour",
+                "last_results",
+                "last_down",
+            )
+        )
+        for pk, first_hour, first_results, first_down, last_hour, last_results, last_down in rows:
+            firsts.pop(pk, None)
+            lasts.pop(pk, None)
+            if (first_hour and first_results is None) or (last_hour and last_results is None):
+                uncounted.append(pk)
+                continue
+            if first_hour:
+                firsts[pk] = (first_results, first_down)
+            if last_hour:
+                lasts[pk] = (last_results, last_down)
+    return firsts, lasts, uncounted
 
 
 def daily_uptime(
@@ -257,6 +385,65 @@ def daily_uptime(
         if 0 <= index < days:
             bars[row["health_check_id"]][index] = _share(row["total"], row["down"])
     return bars
+
+
+def count_running_totals(*, now: datetime | None = None) -> int:
+    """Set the running totals (results_before, down_before) of the rows of closed hours
+    that have none, in hour order: each row's are its check's previous row's plus that
+    row's counts. Returns how many rows were set.
+
+    An hour is closed once the one after it is over: a scan adds to the hour it started
+    in, so one finishing just after the hour turns may still add to the one before (the
+    status page's rule too). A day of rows at a time, each its own transaction, so a
+    first run over a long history never holds the table long, and every row up to the
+    last one counted has its totals (counted_through). Safe to run twice: counted rows
+    are never read again."""
+    closed = hour_of(now or timezone.now()) - timedelta(hours=1)
+    uncounted = HealthRollup.objects.filter(results_before=None, hour__lt=closed)
+    counted = counted_through()
+    if counted is not None:
+        uncounted = uncounted.filter(hour__gt=counted)
+    start = uncounted.order_by("hour").values_list("hour", flat=True).first()
+    if start is None:
+        return 0
+    # Each check's totals after its last row before `start` (all counted).
+    last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lt=start).order_by(
+        "-hour"
+    )
+    totals = {
+        pk: (results, down)
+        for pk, results, down in HealthCheck.objects.annotate(
+            results_through=Subquery(last.values(total=F("results_before") + RESULTS)[:1]),
+            down_through=Subquery(last.values(total=F("down_before") + F("down"))[:1]),
+        )
+        .exclude(results_through=None)
+        .values_list("pk", "results_through", "down_through")
+    }
+    counted_rows = 0
+    while start < closed:
+        end = min(start + timedelta(days=1), closed)
+        with transaction.atomic():
+            rows = list(
+                uncounted.filter(hour__gte=start, hour__lt=end)
+                .select_for_update()
+                .order_by("hour", "health_check_id")
+            )
+            for row in rows:
+                results, down = totals.get(row.health_check_id, (0, 0))
+                row.results_before, row.down_before = results, down
+                totals[row.health_check_id] = (results + row.total, down + row.down)
+            # An upsert of the two columns on the primary key: one statement a batch of
+            # 500, where bulk_update() builds a CASE per row. The rows are locked.
+            HealthRollup.objects.bulk_create(
+                rows,
+                batch_size=500,
+                update_conflicts=True,
+                unique_fields=["id"],
+                update_fields=["results_before", "down_before"],
+            )
+        counted_rows += len(rows)
+        start = end
+    return counted_rows
 
 
 def compact(*, now: datetime | None = None) -> int:
@@ -286,7 +473,12 @@ def compact(*, now: datetime | None = None) -> int:
                 in_day.order_by()
                 .values("health_check_id")
                 .annotate(
-                    **{name: Sum(name) for name in _SUMMED}, latency_max_ms=Max("latency_max_ms")
+                    **{name: Sum(name) for name in _SUMMED},
+                    latency_max_ms=Max("latency_max_ms"),
+                    # The day's first row's (running totals only grow); none while that
+                    # row has none (then neither has any later row).
+                    results_before=Min("results_before"),
+                    down_before=Min("down_before"),
                 )
             )
             in_day.delete()
@@ -310,14 +502,17 @@ def delete_in_batches(queryset: QuerySet) -> int:
 
 
 def rollups_prune(*, now: datetime | None = None) -> dict:
-    """Compact old hourly rows, then delete rollups older than HEALTH_ROLLUP_RETENTION_DAYS."""
+    """Set the running totals of closed hours, compact old hourly rows, then delete
+    rollups older than HEALTH_ROLLUP_RETENTION_DAYS."""
     now = now or timezone.now()
+    counted = count_running_totals(now=now)
     days = compact(now=now)
     cutoff = day_start(
         timezone.localdate(now) - timedelta(days=settings.HEALTH_ROLLUP_RETENTION_DAYS)
     )
     deleted = delete_in_batches(HealthRollup.objects.filter(hour__lt=cutoff))
     return {
+        "rollups_counted": counted,
         "rollup_days_compacted": days,
         "rollups_deleted": deleted,
         "rollups_before": cutoff.isoformat(),

@@ -657,6 +657,12 @@ class HealthRollup(models.Model):
     latency_count = models.PositiveIntegerField(_("answers timed"), default=0)
     latency_sum_ms = models.FloatField(_("latency sum (ms)"), default=0)
     latency_max_ms = models.FloatField(_("latency max (ms)"), null=True, blank=True)
+    # The check's results (and downs) in all its rows before this one, pruned ones too:
+    # the difference of two rows' values is what lies between them, so a long window's
+    # uptime reads two rows a check instead of summing every row in it. Set once the hour
+    # is closed (portal.rollups.count_running_totals); empty until then.
+    results_before = models.PositiveBigIntegerField(_("results before"), null=True, blank=True)
+    down_before = models.PositiveBigIntegerField(_("down before"), null=True, blank=True)
 
     class Meta:
         ordering = ["health_check", "hour"]

@@ -1,0 +1,173 @@
+"""A long window's uptime (30 and 90 days: badges, SLOs) read from the rollups' running
+totals: the same figures as summing every row of the window (and as counting the raw
+results), in any time zone, whether the last hours are counted yet or not, before and
+after compacting and pruning, in a few queries whatever the window's length."""
+
+from datetime import UTC, timedelta
+
+import pytest
+from django.utils import timezone
+
+from portal.models import HealthCheck, HealthRollup, Service
+from portal.rollups import (
+    HOURLY_DAYS,
+    compact,
+    count_running_totals,
+    counts_since,
+    day_start,
+    hour_of,
+    rollups_prune,
+    uptime_over_days,
+)
+from tests.portal.test_health_rollups import raw_share, record_history
+
+WINDOWS = [1, 2, 7, HOURLY_DAYS + 1, 30, 90]
+
+
+@pytest.fixture
+def checks(catalog):
+    service = Service.objects.get(slug="gitlab")
+    return [
+        HealthCheck.objects.create(slug=f"gitlab-{n}", service=service, target="/health")
+        for n in range(3)
+    ]
+
+
+def summed_rows(check_ids, since):
+    """Each check's uptime over the rollup rows from `since` on, added up one by one."""
+    totals = {}
+    for row in HealthRollup.objects.filter(health_check_id__in=check_ids, hour__gte=since):
+        results, down = totals.get(row.health_check_id, (0, 0))
+        totals[row.health_check_id] = (results + row.total, down + row.down)
+    return {pk: round(100 * (r - d) / r, 2) for pk, (r, d) in totals.items()}
+
+
+def assert_every_window_is_the_rows_sum(check_ids, *, today):
+    for days in WINDOWS:
+        since = day_start(today - timedelta(days=days - 1))
+        assert uptime_over_days(check_ids, days, today=today) == summed_rows(check_ids, since), days
+
+
+@pytest.mark.parametrize("zone", ["Asia/Seoul", "America/New_York", "Asia/Kolkata"])
+def test_long_windows_equal_the_raw_results_in_each_time_zone(checks, settings, zone):
+    settings.TIME_ZONE = zone
+    now = timezone.now()
+    # Every 50 minutes: hours with one result and hours with two, days of 28 or 29.
+    results = record_history(checks, now=now, days=HOURLY_DAYS + 5, every=timedelta(minutes=50))
+    ids = [check.pk for check in checks]
+    assert count_running_totals(now=now) > 0
+    assert compact(now=now) >= 4
+    today = timezone.localdate(now)
+    assert_every_window_is_the_rows_sum(ids, today=today)
+    for days in WINDOWS:
+        since = day_start(today - timedelta(days=days - 1))
+        # Kolkata's midnight falls in a clock hour's row: that hour counts whole or not
+        # at all, so only the compacted days' windows are exactly the raw results there.
+        if since.astimezone(UTC).minute == 0 or since < now - timedelta(days=HOURLY_DAYS + 1):
+            expected = {check.pk: raw_share(results, check, since) for check in checks}
+            assert uptime_over_days(ids, days) == expected, days
+    # The day's bounds are local: another zone's midnight falls inside a day's row,
+    # which then counts whole or not at all, as summing the rows does.
+    with timezone.override("Pacific/Chatham"):
+        assert_every_window_is_the_rows_sum(ids, today=timezone.localdate(now))
+
+
+def test_the_figures_are_the_same_however_far_the_counting_has_got(checks):
+    now = timezone.now()
+    record_history(checks, now=now, days=HOURLY_DAYS + 3, every=timedelta(minutes=45))
+    ids = [check.pk for check in checks]
+    today = timezone.localdate(now)
+    # Nothing counted yet (as just after the upgrade): the rows are summed.
+    assert not HealthRollup.objects.exclude(results_before=None).exists()
+    assert_every_window_is_the_rows_sum(ids, today=today)
+    # Counted up to two days ago, then up to the hour before the last: the windows that
+    # begin before that read the totals, the others sum the last rows.
+    assert count_running_totals(now=now - timedelta(days=2)) > 0
+    assert_every_window_is_the_rows_sum(ids, today=today)
+    assert count_running_totals(now=now) > 0
+    assert count_running_totals(now=now) == 0  # safe to run twice
+    uncounted = HealthRollup.objects.filter(results_before=None)
+    assert {row.hour for row in uncounted} <= {hour_of(now) - timedelta(hours=1), hour_of(now)}
+    assert_every_window_is_the_rows_sum(ids, today=today)
+    # And across midnight: yesterday's window is today's shifted by a day.
+    assert_every_window_is_the_rows_sum(ids, today=today - timedelta(days=1))
+
+
+def test_each_rows_totals_are_its_checks_results_before_it(checks):
+    now = timezone.now()
+    record_history(checks, now=now, days=3, every=timedelta(minutes=20))
+    count_running_totals(now=now)
+    for check in checks:
+        results = down = 0
+        for row in HealthRollup.objects.filter(health_check=check).order_by("hour"):
+            if row.results_before is not None:
+                assert (row.results_before, row.down_before) == (results, down)
+            results, down = results + row.total, down + row.down
+
+
+def test_compacting_and_pruning_keep_the_figures(checks, settings):
+    settings.HEALTH_ROLLUP_RETENTION_DAYS = 20
+    now = timezone.now()
+    record_history(checks, now=now, days=25, every=timedelta(hours=1))
+    ids = [check.pk for check in checks]
+    today = timezone.localdate(now)
+    figures = {
+        days: summed_rows(ids, day_start(today - timedelta(days=days - 1))) for days in (7, 20)
+    }
+    summary = rollups_prune(now=now)
+    assert summary["rollups_counted"] > 0
+    assert summary["rollup_days_compacted"] > 0 and summary["rollups_deleted"] > 0
+    for days, expected in figures.items():
+        assert uptime_over_days(ids, days, today=today) == expected
+    assert_every_window_is_the_rows_sum(ids, today=today)
+    # A daily row carries its first hour's totals.
+    day = HealthRollup.objects.filter(hours=24, health_check=checks[0]).earliest("hour")
+    before = HealthRollup.objects.filter(health_check=checks[0], hour__lt=day.hour)
+    assert before.count() == 0 or day.results_before > 0
+    assert rollups_prune(now=now)["rollups_counted"] == 0
+
+
+def test_checks_with_gaps_new_or_silent_are_read_right(checks, django_assert_num_queries):
+    """A check that missed the window's first hour, one that began yesterday, and one with
+    no result in the window are looked for one by one; the others in one query."""
+    steady, gappy, silent = checks
+    now = timezone.now()
+    record_history([steady, gappy, silent], now=now - timedelta(days=40), days=3)
+    record_history([steady, gappy], now=now, days=35, every=timedelta(minutes=40))
+    newcomer = HealthCheck.objects.create(slug="new", service=steady.service, target="/")
+    record_history([newcomer], now=now, days=1, every=timedelta(minutes=40))
+    since = day_start(timezone.localdate(now) - timedelta(days=29))
+    HealthRollup.objects.filter(health_check=gappy, hour__lt=since + timedelta(hours=5)).filter(
+        hour__gte=since - timedelta(hours=2)
+    ).delete()
+    count_running_totals(now=now)
+    ids = [steady.pk, gappy.pk, silent.pk, newcomer.pk]
+    expected = summed_rows(ids, since)
+    assert set(expected) == {steady.pk, gappy.pk, newcomer.pk}
+    assert uptime_over_days(ids, 30) == expected
+    # The last counted hour, the rows at both edges, the checks missing one edge one by
+    # one, and the uncounted rows.
+    with django_assert_num_queries(4):
+        counts_since(ids, since)
+    with django_assert_num_queries(3):
+        counts_since([steady.pk], since)
+
+
+def test_a_row_written_after_its_hour_was_counted_is_summed_not_misread(checks):
+    """A scan more than an hour late adding a row to a counted hour: that check's window
+    is summed row by row."""
+    steady, late, _ = checks
+    now = timezone.now()
+    record_history([steady, late], now=now, days=12, every=timedelta(hours=1))
+    count_running_totals(now=now)
+    ids = [steady.pk, late.pk]
+    for since in (day_start(timezone.localdate(now) - timedelta(days=9)), hour_of(now)):
+        HealthRollup.objects.filter(health_check=late, hour=since).delete()
+        HealthRollup.objects.create(health_check=late, hour=since, up=3, down=2)
+        counted = HealthRollup.objects.filter(health_check=late).exclude(results_before=None)
+        assert counted.exists()
+        assert counts_since(ids, since) == {
+            pk: (sum(r.total for r in rows), sum(r.down for r in rows))
+            for pk in ids
+            for rows in [HealthRollup.objects.filter(health_check_id=pk, hour__gte=since)]
+        }
