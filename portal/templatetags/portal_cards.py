@@ -1,17 +1,32 @@
-"""The `health_card` tag: a service's or data store's health card (portal/cards.py)."""
+"""The health a scan changes on a category's page, written in Python (portal/cards.py)."""
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from portal.cards import HealthCards
+from portal.slots import slot
 
 register = template.Library()
 
 
-@register.simple_tag(takes_context=True)
-def health_card(context, item):
-    """The card of `item`; one HealthCards per template render, shared by its cards."""
-    # render_context is the template's own, not shared between threads or renders.
-    cards = context.render_context.get(HealthCards)
-    if cards is None:
-        cards = context.render_context[HealthCards] = HealthCards()
-    return cards.card(item)
+@register.simple_tag
+def health_fragments(overview) -> SafeString:
+    """Each service's and data store's card, and each map dot's status and its words, each
+    right after its slot (portal/slots.py): thousands of fragments for a large category,
+    which a template loop with a tag or an include per fragment writes several times
+    slower."""
+    cards = HealthCards()
+    pieces = []
+    for kind, items in (("service", overview.services), ("store", overview.data_stores)):
+        for item in items:
+            pieces += [slot("health", kind, item.pk), cards.card(item)]
+    for node in overview.architecture_map.nodes:
+        pieces += [
+            slot("dot", node.key),
+            escape(node.status),
+            slot("dot-label", node.key),
+            escape(node.status_label or node.status),
+        ]
+    # Slots are the templates' own words; cards and words are escaped as they are written.
+    return mark_safe("".join(pieces))  # noqa: S308
