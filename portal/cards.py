@@ -89,7 +89,7 @@ class HealthCards:
             CARD.format(
                 escape(health.status),
                 title,
-                self._label(health),
+                self.label(health),
                 self._figures_of(health) if health.checked else "",
                 slo_line,
                 dependencies,
@@ -114,10 +114,11 @@ class HealthCards:
             lines="".join(f'<polyline points="{escape(s)}"/>' for s in sparkline.segments),
         )
 
-    def _label(self, health: ItemHealth) -> str:
+    def label(self, health: ItemHealth) -> str:
+        """The item's status in words, escaped."""
         key = (health.status, health.unconfirmed)
         if key not in self._labels:
-            self._labels[key] = escape(health.label)
+            self._labels[key] = escape(str(health.label))
         return self._labels[key]
 
     def _figure(self, value: float | None, digits: str, unit: str) -> str:

@@ -5,6 +5,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from portal.cards import HealthCards
+from portal.diagram import map_columns, node_key
 from portal.slots import slot
 
 register = template.Library()
@@ -21,12 +22,13 @@ def health_fragments(overview) -> SafeString:
     for kind, items in (("service", overview.services), ("store", overview.data_stores)):
         for item in items:
             pieces += [slot("health", kind, item.pk), cards.card(item)]
-    for node in overview.architecture_map.nodes:
-        pieces += [
-            slot("dot", node.key),
-            escape(node.status),
-            slot("dot-label", node.key),
-            escape(node.status_label or node.status),
-        ]
+    # The map's dots from its items, in its order, without laying it out (only the
+    # catalog part draws the map).
+    for _heading, kind, items in map_columns(overview.services, overview.data_stores):
+        for item in items:
+            key = node_key(kind, item)
+            status = escape(item.health.status)
+            words = cards.label(item.health) or status
+            pieces += [slot("dot", key), status, slot("dot-label", key), words]
     # Slots are the templates' own words; cards and words are escaped as they are written.
     return mark_safe("".join(pieces))  # noqa: S308
