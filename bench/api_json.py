@@ -5,16 +5,17 @@ cold, after a scan and warm, in-process; and what gzip makes of them.
 
 Runs with Django's test client on a fresh SQLite database (or DATABASE_URL), the cache as
 configured (CACHE_URL; local memory by default), tasks in-process. One category of
-`--services` services and `--stores` data stores, each with a check, and a finished scan; a
-signed-in member reads each URL three times with the cache emptied (cold: the catalog
-rendered too), three times right after a new scan that nobody's pages were rendered ahead
-of (the reader builds what the scan changed), and for the overview three times right after
-a scan whose prerender task ran (portal.prerender: what the first reader pays when a
-worker rendered the pages readers asked for; the task's own time is printed too), then
-`--calls` times (warm: from the cache). Prints medians of the wall time and of this
-process's CPU time (the machine is often shared: the CPU time leaves out the waits for
-other processes, and PostgreSQL's work), the raw figures, bytes and gzipped bytes (nginx
-gzips pages and JSON in production), and the load average before and after.
+`--services` services and `--stores` data stores, each with a check, and a finished scan.
+A signed-in member reads each URL three times with the cache emptied (cold: the catalog
+rendered too); three times right after a scan no page was rendered ahead of (the reader
+builds what the scan changed); for the overview, three times right after a scan whose
+prerender task ran (portal.prerender: what the first reader pays when a worker rendered
+the pages readers asked for; the task's own time is printed too) and three times right
+after a catalog change whose prerender ran; then `--calls` times (warm: from the cache).
+Prints medians of the wall time and of this process's CPU time (the machine is often
+shared: the CPU time leaves out the waits for other processes, and PostgreSQL's work),
+the raw figures, bytes and gzipped bytes (nginx gzips pages and JSON in production), and
+the load average before and after.
 Goals at 2,000 services: the overview ≤ 5 ms warm, ≤ 200 ms after a scan, ≤ 300 ms cold;
 the JSON ≤ 50 ms warm.
 """
@@ -47,6 +48,7 @@ def main() -> None:
 
     from accounts.models import User
     from portal.asked import ASKED_KEY
+    from portal.models import CatalogRevision
     from tests.factories import make_category, make_checks, make_finished_scan
 
     category = make_category("big", services=args.services, stores=args.stores, items=20)
@@ -87,6 +89,7 @@ def main() -> None:
             "after a scan": [],
             "after a scan, pre-rendered": [],
             "prerender task": [],
+            "after a catalog change, pre-rendered": [],
             "warm": [],
         }
         for _ in range(3):
@@ -103,6 +106,10 @@ def main() -> None:
                 # Tasks run in-process: the scan's commit runs its prerender, here.
                 figures["prerender task"].append(timed_call(make_finished_scan))
                 figures["after a scan, pre-rendered"].append(timed(url)[0])
+            for _ in range(3):
+                # A catalog write: the catalog part too is rendered again, by the task.
+                CatalogRevision.bump()
+                figures["after a catalog change, pre-rendered"].append(timed(url)[0])
         for _ in range(args.calls):
             elapsed, body = timed(url)
             figures["warm"].append(elapsed)
@@ -110,7 +117,7 @@ def main() -> None:
         for what, times in figures.items():
             if times:
                 shown = raw(times) if len(times) <= 3 else f"{len(times)} calls"
-                print(f"  {what:27} {median(times)}   raw wall/CPU ms: {shown}")
+                print(f"  {what:37} {median(times)}   raw wall/CPU ms: {shown}")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
