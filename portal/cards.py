@@ -3,11 +3,12 @@
 are down.
 
 A category's page has a card per item, thousands in a large catalog, and a scan renders
-all of them again (portal.pages.category_page). Written with `format_html` rather than a
-template included per card: the include machinery (a context per card, each variable
-resolved through it, each word translated again) cost far more than the cards' text. The
-words are translated and the figures formatted once per page (`HealthCards`), with the
-same gettext and `floatformat` the templates use, so the cards read as they always did.
+all of them again (portal.pages.category_page). Written in Python, each value escaped as
+the template escaped it, rather than a template included per card: the include machinery
+(a context per card, each variable resolved through it, each word translated again) cost
+far more than the cards' text. The words are translated and the figures formatted once
+per page (`HealthCards`), with the same gettext and `floatformat` the template used, so
+the cards read as they always did (tests/portal/test_health_cards.py holds that template).
 """
 
 from __future__ import annotations

@@ -91,6 +91,22 @@ def test_a_scan_queues_the_render_once_it_commits(
         assert bob_client.get("/categories/devops/").status_code == 200
 
 
+def test_a_catalog_write_renders_the_pages_again_once(scanned, bob_client, committed, renders):
+    bob_client.get("/categories/devops/")
+    renders.clear()
+    with committed():
+        # Each row saved moves the page state; one render follows them all.
+        for slug, summary in [("jenkins", "Declarative pipelines"), ("gitlab", "Merge trains")]:
+            service = Service.objects.get(slug=slug)
+            service.summary = summary
+            service.save()
+    assert prerenders().count() == 1
+    assert renders == [("devops", "member", "ko", "Asia/Seoul")]
+    page = bob_client.get("/categories/devops/")
+    assert "Declarative pipelines" in page.text and "Merge trains" in page.text
+    assert len(renders) == 1  # the reader rendered nothing
+
+
 def test_nothing_is_queued_when_nobody_reads_a_category(scanned, committed):
     with committed():
         make_finished_scan()
