@@ -150,8 +150,8 @@ def page_reader(user, state: PageState | None = None) -> tuple[Reader, Limits, P
 def category_part(*, slug: str, user, state: PageState | None = None) -> CatalogPart:
     """A category's overview as `user` may see it: from the cache, or rendered in nine
     queries. Http404 for a category they may not see, as for one that does not exist.
-    After a scan only its health is rendered again (`category_page`), and before anyone
-    asks for a page readers of its kind asked for recently (portal.asked)."""
+    After a scan only its health is rendered again (`category_page`); pages readers
+    asked for lately are rendered ahead of them (portal.asked, portal.prerender)."""
     reader, _limits, state = page_reader(user, state)
     part = reader_category_part(slug=slug, reader=reader, state=state)
     page_asked(slug=slug, reader=reader)
@@ -159,8 +159,8 @@ def category_part(*, slug: str, user, state: PageState | None = None) -> Catalog
 
 
 def reader_category_part(*, slug: str, reader: Reader, state: PageState) -> CatalogPart:
-    """A category's overview as `reader` may see it (`category_part`); what the pages a
-    scan moves are rendered with before anyone asks (portal.prerender)."""
+    """A category's overview as `reader` may see it (`category_part`); also how
+    portal.prerender renders pages ahead of their readers."""
     key = _key("category", slug, reader.visibility_class, state)
     return cached_once(
         key,
@@ -382,6 +382,8 @@ def cached_once(key: str, build: Callable[[], T], *, timeout: int = PAGE_CACHE_S
         if claimed:
             cache.delete(claim)
     return value
+
+
 
 
 def status_today_counts(today, *, now: datetime | None = None) -> dict[tuple[str, int], Counts]:
