@@ -130,27 +130,24 @@ def layout_architecture_map(services, data_stores) -> ArchitectureMap:
 
     `services` carry `stores_used` and `talks_to_shown`, as the overview selector sets them.
     """
-    supporting = [s for s in services if s.role == "supporting"]
-    menu = [s for s in services if s.role != "supporting"]
-    columns = [
-        (label, kind, items)
-        for label, kind, items in (
-            (_("Supporting"), "supporting", supporting),
-            (_("Menu"), "menu", menu),
-            (_("Data stores"), "store", data_stores),
-        )
-        if items
-    ]
+    columns = map_columns(services, data_stores)
     nodes: dict[str, Node] = {}
     headings = []
+    # Each status in words, translated once: a large map has thousands of nodes.
+    words: dict[tuple[str, str], str] = {}
     for index, (label, kind, items) in enumerate(columns):
         x = MARGIN + index * (NODE_WIDTH + COLUMN_GAP)
         headings.append(ColumnHeading(str(label), x + NODE_WIDTH // 2, MARGIN + 14))
         for row, item in enumerate(items):
-            key = f"{'store' if kind == 'store' else 'service'}-{item.pk}"
+            key = node_key(kind, item)
             y = MARGIN + HEADER_HEIGHT + row * (NODE_HEIGHT + ROW_GAP)
             health = getattr(item, "health", None)
-            status = (health.status, str(health.label)) if health is not None else ("unknown", "")
+            status = ("unknown", "")
+            if health is not None:
+                said = (health.status, health.unconfirmed)
+                if said not in words:
+                    words[said] = str(health.label)
+                status = (health.status, words[said])
             icon = None if kind == "store" else icon_of(item)
             nodes[key] = Node(key, item.name, kind, x, y, *status, icon=icon)
 
@@ -168,6 +165,26 @@ def layout_architecture_map(services, data_stores) -> ArchitectureMap:
     width = 2 * MARGIN + len(columns) * NODE_WIDTH + max(len(columns) - 1, 0) * COLUMN_GAP
     height = 2 * MARGIN + HEADER_HEIGHT + max(tallest, 1) * (NODE_HEIGHT + ROW_GAP)
     return ArchitectureMap(width, height, list(nodes.values()), edges, headings)
+
+
+def map_columns(services, data_stores) -> list[tuple[str, str, list]]:
+    """The map's columns, left to right, as (heading, kind, items); empty ones left out."""
+    supporting = [s for s in services if s.role == "supporting"]
+    menu = [s for s in services if s.role != "supporting"]
+    return [
+        (label, kind, items)
+        for label, kind, items in (
+            (_("Supporting"), "supporting", supporting),
+            (_("Menu"), "menu", menu),
+            (_("Data stores"), "store", data_stores),
+        )
+        if items
+    ]
+
+
+def node_key(kind: str, item) -> str:
+    """The key of an item's node (a column's `kind`, `map_columns`)."""
+    return f"{'store' if kind == 'store' else 'service'}-{item.pk}"
 
 
 def _route(source: Node, target: Node) -> str:

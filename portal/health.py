@@ -7,6 +7,7 @@ checks (portal/scans.py); pages, the API and the home page read them through her
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -234,19 +235,27 @@ class Sparkline:
         if len(known) < 2:
             return None
         peak = max(known) or 1.0
-        step = cls.WIDTH / max(len(values) - 1, 1)
+        xs = _sparkline_xs(len(values), cls.WIDTH)
         segments, current = [], []
-        for index, value in enumerate(values):
+        for x, value in zip(xs, values, strict=True):
             if value is None:
                 if current:
                     segments.append(" ".join(current))
                 current = []
                 continue
             y = cls.HEIGHT - 2 - (cls.HEIGHT - 4) * value / peak
-            current.append(f"{index * step:.1f},{y:.1f}")
+            current.append(f"{x},{y:.1f}")
         if current:
             segments.append(" ".join(current))
         return cls(segments=tuple(segments), peak_ms=peak)
+
+
+@functools.cache
+def _sparkline_xs(points: int, width: int) -> tuple[str, ...]:
+    """The x of each point of a sparkline of `points` points, as drawn: the same for every
+    sparkline of that many points, so written once (a page draws thousands)."""
+    step = width / max(points - 1, 1)
+    return tuple(f"{index * step:.1f}" for index in range(points))
 
 
 # What a probed item whose status is not known yet reads: flap control is waiting for

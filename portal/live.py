@@ -19,7 +19,7 @@ from .selectors import category_overview, home_categories
 from .visibility import Limits, Reader
 
 # What a card shows for a figure it has no value for.
-NO_FIGURE = "\u2013"  # an en dash, as the template writes it
+NO_FIGURE = "\u2013"  # an en dash, as the cards write it
 
 
 def category_live_json(*, slug: str, reader: Reader, scan: ScanInfo | None) -> str:
@@ -74,7 +74,7 @@ def _header(health: CategoryHealth) -> dict | None:
 
 
 def _item(health) -> dict:
-    """A card's health (portal/_item_health.html): its status, words and figures."""
+    """A card's health (portal/cards.py): its status, words and figures."""
 
     def figure(value, digits, unit):
         return NO_FIGURE if value is None else f"{floatformat(value, digits)}{unit}"

@@ -30,6 +30,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from . import rollups, slots
+from .asked import page_asked
 from .health import ScanInfo
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
 from .selectors import (
@@ -149,8 +150,17 @@ def page_reader(user, state: PageState | None = None) -> tuple[Reader, Limits, P
 def category_part(*, slug: str, user, state: PageState | None = None) -> CatalogPart:
     """A category's overview as `user` may see it: from the cache, or rendered in nine
     queries. Http404 for a category they may not see, as for one that does not exist.
-    After a scan only its health is rendered again (`category_page`)."""
+    After a scan only its health is rendered again (`category_page`); pages readers
+    asked for lately are rendered ahead of them (portal.asked, portal.prerender)."""
     reader, _limits, state = page_reader(user, state)
+    part = reader_category_part(slug=slug, reader=reader, state=state)
+    page_asked(slug=slug, reader=reader)
+    return part
+
+
+def reader_category_part(*, slug: str, reader: Reader, state: PageState) -> CatalogPart:
+    """A category's overview as `reader` may see it (`category_part`); also how
+    portal.prerender renders pages ahead of their readers."""
     key = _key("category", slug, reader.visibility_class, state)
     return cached_once(
         key,

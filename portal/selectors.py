@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -99,7 +100,6 @@ class CategoryOverview:
     visible_count: int
     hidden_count: int
     supporting_count: int
-    architecture_map: ArchitectureMap
     health: health.CategoryHealth
     # Some of its services or data stores are limited to groups the reader is not in.
     withheld: bool = False
@@ -109,6 +109,13 @@ class CategoryOverview:
     def limit_of(self, item) -> list[str] | None:
         """The groups an item is limited to, for staff; None for members."""
         return item.visible_to_groups if self.staff else None
+
+    @functools.cached_property
+    def architecture_map(self) -> ArchitectureMap:
+        """The map of its services and stores, laid out when a page or answer draws it: a
+        category's catalog part does, once per catalog revision; the health a scan
+        renders again does not (portal.templatetags.portal_cards)."""
+        return layout_architecture_map(self.services, self.data_stores)
 
     @property
     def item_count(self) -> int:
@@ -287,7 +294,6 @@ def category_overview(
         visible_count=sum(1 for s in menu if not s.hidden),
         hidden_count=sum(1 for s in menu if s.hidden),
         supporting_count=sum(1 for s in all_services if s.role == Service.Role.SUPPORTING),
-        architecture_map=layout_architecture_map(shown, data_stores),
         health=category_health,
         withheld=withheld,
         staff=reader.staff,

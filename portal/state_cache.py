@@ -10,6 +10,8 @@ kept in the cache that all web workers share, and each writer forgets it.
 from django.core.cache import cache
 from django.db import transaction
 
+from .asked import prerender_after_commit
+
 PAGE_STATE_KEY = "portal:page-state"
 # A safety net for writes that bypass the writers (a restored dump, SQL from a shell):
 # pages follow them within this many seconds. Staleness ("no scan for three intervals")
@@ -22,6 +24,9 @@ def page_state_moved() -> None:
 
     The second time is the one that counts: a reader that loaded the state between now
     and the commit cached the old one. The first keeps this process's next reads right
-    inside the writer's own transaction (and in tests, whose transactions never commit)."""
+    inside the writer's own transaction (and in tests, whose transactions never commit).
+    The pages readers asked for lately are then rendered for the new state
+    (portal.prerender), after the state is forgotten."""
     cache.delete(PAGE_STATE_KEY)
     transaction.on_commit(lambda: cache.delete(PAGE_STATE_KEY))
+    prerender_after_commit()

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from aixops.celery import app, broker_connection
 
-from . import notify, rollups, scans
+from . import notify, prerender, rollups, scans
 
 # What every task of a scan shares: its time limits, and no retry (a lost scan is simply
 # the next one; a lost chunk leaves its scan unfinished).
@@ -125,3 +125,10 @@ def queue_scan() -> str:
             connection=connection, retry=False, expires=settings.HEALTH_SCAN_INTERVAL
         )
     return result.id
+
+
+@shared_task(name="portal.tasks.prerender_pages", time_limit=300, soft_time_limit=270)
+def prerender_pages() -> dict:
+    """Render the category pages readers asked for lately for the page state now (queued
+    after each scan, catalog write or incident change); Flower shows what it rendered."""
+    return prerender.pages_prerender()

@@ -1,0 +1,139 @@
+"""The health card of a service or data store, as HTML: its status in words, its figures
+(latency, uptimes), its latency sparkline, its SLO and the data stores it depends on that
+are down.
+
+A category's page has a card per item, thousands in a large catalog, and a scan renders
+all of them again (portal.pages.category_page). Written in Python, each value escaped as
+the template escaped it, rather than a template included per card: the include machinery
+(a context per card, each variable resolved through it, each word translated again) cost
+far more than the cards' text. The words are translated and the figures formatted once
+per page (`HealthCards`), with the same gettext and `floatformat` the template used, so
+the cards read as they always did (tests/portal/test_health_cards.py holds that template).
+"""
+
+from __future__ import annotations
+
+from django.template.defaultfilters import floatformat
+from django.utils.html import conditional_escape, escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
+
+from .health import ItemHealth, Sparkline
+
+# What a card shows for a figure it has no value for.
+NO_FIGURE = "\u2013"  # an en dash
+
+CARD = (
+    '<div class="health health-{}">\n'
+    '  <p class="health-status"{}><span class="dot" aria-hidden="true"></span>{}</p>\n'
+    "  {}\n"
+    "  {}\n"
+    "  {}\n"
+    "</div>\n"
+)
+FIGURES = (
+    '<dl class="health-figures">\n'
+    '    <div><dt>{latency}</dt><dd data-live-figure="latency">{}</dd></div>\n'
+    '    <div><dt>{uptime_24h}</dt><dd data-live-figure="uptime_24h">{}</dd></div>\n'
+    '    <div><dt>{uptime_7d}</dt><dd data-live-figure="uptime_7d">{}</dd></div>\n'
+    "  </dl>{}"
+)
+SPARKLINE = (
+    '\n  <svg class="sparkline" viewBox="0 0 {width} {height}" width="{width}" height="{height}"'
+    ' role="img" aria-label="{label}">{lines}</svg>'
+)
+
+
+class HealthCards:
+    """Cards for one page, in the active language: each word translated and each figure
+    formatted once, however many cards show it."""
+
+    def __init__(self):
+        # As {% translate %} writes them: escaped.
+        self._headings = {
+            "latency": escape(gettext("Latency")),
+            "uptime_24h": escape(gettext("Uptime 24 h")),
+            "uptime_7d": escape(gettext("Uptime 7 d")),
+        }
+        self._peak = gettext("Latency of recent scans, peak %(peak)s ms")
+        self._depends = gettext("depends on %(name)s: %(status)s")
+        self._labels: dict[object, str] = {}
+        self._figures: dict[tuple[float, str], str] = {}
+
+    def card(self, item) -> SafeString:
+        """The card of `item`, a service or data store with its `health` (and `slo`, when
+        the selector attached one)."""
+        # One str.format per card, each value escaped here as the template escaped it:
+        # format_html would escape every piece again, already safe or not, which is most
+        # of the cost of a page of cards.
+        health: ItemHealth = item.health
+        title = format_html(' title="{}"', health.detail) if health.detail else ""
+        slo = getattr(item, "slo", None)
+        slo_line = (
+            format_html(
+                '<p class="slo slo-{}" data-slo>{}</p>',
+                "missed" if slo.met is False else "kept",
+                slo.label,
+            )
+            if slo
+            else ""
+        )
+        dependencies = format_html_join(
+            "",
+            '<p class="health-dependency">{}</p>',
+            (
+                (self._words(self._depends, name=name, status=status),)
+                for name, status in health.dependencies_down_shown
+            ),
+        )
+        return mark_safe(  # noqa: S308 (every value escaped above or below)
+            CARD.format(
+                escape(health.status),
+                title,
+                self.label(health),
+                self._figures_of(health) if health.checked else "",
+                slo_line,
+                dependencies,
+            )
+        )
+
+    def _figures_of(self, health: ItemHealth) -> str:
+        sparkline = self._sparkline(health.sparkline) if health.sparkline else ""
+        return FIGURES.format(
+            self._figure(health.latency_ms, "0", " ms"),
+            self._figure(health.uptime_24h, "-1", "%"),
+            self._figure(health.uptime_7d, "-1", "%"),
+            sparkline,
+            **self._headings,
+        )
+
+    def _sparkline(self, sparkline: Sparkline) -> str:
+        return SPARKLINE.format(
+            width=sparkline.WIDTH,
+            height=sparkline.HEIGHT,
+            label=self._words(self._peak, peak=self._number(sparkline.peak_ms, "0")),
+            lines="".join(f'<polyline points="{escape(s)}"/>' for s in sparkline.segments),
+        )
+
+    def label(self, health: ItemHealth) -> str:
+        """The item's status in words, escaped."""
+        key = (health.status, health.unconfirmed)
+        if key not in self._labels:
+            self._labels[key] = escape(str(health.label))
+        return self._labels[key]
+
+    def _figure(self, value: float | None, digits: str, unit: str) -> str:
+        return NO_FIGURE if value is None else f"{self._number(value, digits)}{unit}"
+
+    def _number(self, value: float, digits: str) -> str:
+        key = (value, digits)
+        if key not in self._figures:
+            self._figures[key] = escape(floatformat(value, digits))
+        return self._figures[key]
+
+    @staticmethod
+    def _words(translated: str, **values) -> SafeString:
+        # As {% blocktranslate %} writes it: the values escaped, the translation (ours,
+        # from the catalogs) as it is.
+        escaped = {name: conditional_escape(value) for name, value in values.items()}
+        return mark_safe(translated % escaped)  # noqa: S308
