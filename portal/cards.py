@@ -22,6 +22,22 @@ from .health import ItemHealth, Sparkline
 
 # What a card shows for a figure it has no value for.
 NO_FIGURE = "\u2013"  # an en dash
+# A card's figures, in the order it shows them: (name, ItemHealth attribute, floatformat
+# digits, unit). Live status (portal.live) sends the same figures, formatted alike.
+CARD_FIGURES = (
+    ("latency", "latency_ms", "0", " ms"),
+    ("uptime_24h", "uptime_24h", "-1", "%"),
+    ("uptime_7d", "uptime_7d", "-1", "%"),
+)
+
+
+def card_figures(health: ItemHealth) -> dict[str, str]:
+    """A card's figures as text (not HTML), by name: what live status swaps in."""
+    return {
+        name: NO_FIGURE if value is None else f"{floatformat(value, digits)}{unit}"
+        for name, attribute, digits, unit in CARD_FIGURES
+        for value in [getattr(health, attribute)]
+    }
 
 CARD = (
     '<div class="health health-{}">\n'
@@ -100,9 +116,10 @@ class HealthCards:
     def _figures_of(self, health: ItemHealth) -> str:
         sparkline = self._sparkline(health.sparkline) if health.sparkline else ""
         return FIGURES.format(
-            self._figure(health.latency_ms, "0", " ms"),
-            self._figure(health.uptime_24h, "-1", "%"),
-            self._figure(health.uptime_7d, "-1", "%"),
+            *(
+                self._figure(getattr(health, attribute), digits, unit)
+                for _name, attribute, digits, unit in CARD_FIGURES
+            ),
             sparkline,
             **self._headings,
         )

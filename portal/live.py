@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 
-from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
+from .cards import card_figures
 from .health import CategoryHealth, ScanInfo
 from .selectors import category_overview, home_categories
 from .visibility import Limits, Reader
-
-# What a card shows for a figure it has no value for.
-NO_FIGURE = "\u2013"  # an en dash, as the cards write it
 
 
 def category_live_json(*, slug: str, reader: Reader, scan: ScanInfo | None) -> str:
@@ -75,15 +72,9 @@ def _header(health: CategoryHealth) -> dict | None:
 
 def _item(health) -> dict:
     """A card's health (portal/cards.py): its status, words and figures."""
-
-    def figure(value, digits, unit):
-        return NO_FIGURE if value is None else f"{floatformat(value, digits)}{unit}"
-
     return {
         "status": health.status,
         "label": str(health.label),
         "detail": health.detail,
-        "latency": figure(health.latency_ms, 0, " ms"),
-        "uptime_24h": figure(health.uptime_24h, "-1", "%"),
-        "uptime_7d": figure(health.uptime_7d, "-1", "%"),
+        **card_figures(health),
     }

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from portal.live import NO_FIGURE
+from portal.cards import NO_FIGURE
 from portal.models import CatalogRevision, Category, HealthCheck, Service
 from portal.pages import page_state
 from tests.factories import client_for, make_checks, make_finished_scan
