@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.test import Client
 
-from portal.models import HealthCheck, Service
+from portal.models import HealthCheck, Scan, Service
 from portal.scans import scan_run
 from tests.browser import ARTIFACTS, chromium, signed_in_context
 from tests.servers import RecordingServer
@@ -152,4 +152,24 @@ def test_an_open_page_asks_gently(live_server, member_session):
         failing = len(asked)
         page.wait_for_timeout(7_000)
         assert len(asked) - failing <= 3  # about 2, 4 then 8 s apart
+        assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+def test_a_page_drawn_before_the_first_scan_shows_it_when_it_comes(
+    live_server, member_session, jenkins
+):
+    Scan.objects.all().delete()
+    with chromium() as browser:
+        context = signed_in_context(browser, live_server, member_session, locale="en-US")
+        page = context.new_page()
+        assert page.goto(f"{live_server.url}/categories/devops/").ok
+        header = page.locator("[data-scan-status]")
+        assert header.inner_text() == "Last Scan: No scan yet"
+        assert page.locator("[data-scan-status] time").count() == 0
+
+        assert scan_beside_the_browser()["up"] == 1
+        page.wait_for_selector("[data-scan-status] time", timeout=15_000)
+        assert page.locator(".scan-label").inner_text() == "System Optimal"
+        assert "No scan yet" not in header.inner_text()
+        assert header.get_attribute("data-scan-status") == "optimal"
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1

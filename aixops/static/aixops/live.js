@@ -119,11 +119,28 @@
     return node && node.nodeType === Node.TEXT_NODE ? node : null;
   }
 
+  // A page drawn before the first scan says "No scan yet" where a scanned page has the
+  // scan's time and status words (portal/_health_line.html): give it those parts.
+  function scannedLine(line) {
+    var waiting = line.querySelector("span");
+    if (line.querySelector("time") || !waiting) {
+      return;
+    }
+    var time = document.createElement("time");
+    var label = document.createElement("span");
+    label.className = "scan-label";
+    label.setAttribute("aria-live", "polite");
+    line.replaceChild(time, waiting);
+    line.appendChild(document.createTextNode(" \u2022 "));
+    line.appendChild(label);
+  }
+
   function swapHeader(header) {
     var line = document.querySelector("[data-scan-status]");
     if (!line || !header) {
       return;
     }
+    scannedLine(line);
     setStatusClass(line, "status-", header.status);
     line.setAttribute("data-scan-status", header.status);
     var time = line.querySelector("time");
