@@ -5,8 +5,10 @@ DEBUG on) so that a fresh machine runs with no configuration. Production sets
 DEBUG=false, and then a real SECRET_KEY and ALLOWED_HOSTS are required.
 """
 
+import copy
 import ipaddress
 import re
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -152,10 +154,39 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://aixops")}
+
+def project_version() -> str:
+    """The portal's version, as pyproject.toml states it."""
+    with open(BASE_DIR / "pyproject.toml", "rb") as pyproject:
+        return tomllib.load(pyproject)["project"]["version"]
+
+
+# What is deployed: a commit, an image tag. Cached values are kept under it (below).
+RELEASE = env.str("RELEASE", default="") or project_version()
+if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", RELEASE):
+    raise ImproperlyConfigured(
+        "RELEASE must be letters, digits, '.', '_', '+' and '-' (at most 100), such as a "
+        f"commit or an image tag, not {RELEASE!r}."
+    )
+
+
+def cache_settings(cache: dict, release: str) -> dict:
+    """CACHES from one cache's settings (CACHE_URL): `default`, for the portal's own values,
+    with the release in its KEY_PREFIX, so that processes of two releases (during a rolling
+    deploy, or a worker not yet restarted) never read values whose shape the other's code
+    decided; and `sessions`, the same cache without it, so that a sign-out reaches every
+    process whatever its release."""
+    versioned = copy.deepcopy(cache)
+    prefix = versioned.get("KEY_PREFIX", "")
+    versioned["KEY_PREFIX"] = f"{prefix}:release-{release}" if prefix else f"release-{release}"
+    return {"default": versioned, "sessions": copy.deepcopy(cache)}
+
+
+CACHES = cache_settings(env.cache("CACHE_URL", default="locmemcache://aixops"), RELEASE)
 # Sessions are read from the cache and written through to the database, so a page
 # view costs no session query while sessions still survive a cache flush.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "sessions"
 if not DEBUG and CACHES["default"]["BACKEND"] in {
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",

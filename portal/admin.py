@@ -27,8 +27,10 @@ from .models import (
     Incident,
     IncidentUpdate,
     MaintenanceWindow,
+    Pin,
     Scan,
     Service,
+    service_in_catalog,
     validate_talks_to,
 )
 from .scans import CHECK_STATE_FIELDS
@@ -533,3 +535,26 @@ class IncidentAdmin(admin.ModelAdmin):
                 by=request.user,
                 ip=client_ip(request),
             )
+
+
+@admin.register(Pin)
+class PinAdmin(ReadOnlyAdmin):
+    """Members' pinned tools, read-only: by member, in their order, and whether each
+    service is still in the catalog. Nobody changes them here: a pin is its member's own
+    preference, granting nothing, which they unpin from their home page (gone services'
+    too); removing one behind their back would be a change to their page that the
+    audit log, which records decisions about members, would have to carry."""
+
+    list_display = ["user", "position", "service_slug", "in_catalog", "pinned_at"]
+    search_fields = ["user__username", "service_slug"]
+    list_select_related = ["user"]
+    ordering = ["user__username", "position", "pk"]
+    # Up to PINS_PER_MEMBER a member, for every member: no COUNT(*) of them all per page.
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(in_catalog=service_in_catalog())
+
+    @admin.display(boolean=True, description=_("in the catalog"), ordering="in_catalog")
+    def in_catalog(self, pin) -> bool:
+        return pin.in_catalog

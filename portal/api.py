@@ -12,7 +12,7 @@ from accounts.access import ApiAccess
 from aixops.api import REFUSALS, InvalidInput, Refusal
 
 from .pages import cached_json, cached_status_history, page_state
-from .pins import pinned_services
+from .pins import pinned_tools
 from .search import QUERY_MAX_LENGTH, RESULTS_DEFAULT, RESULTS_MAX, reader_and_index, search
 from .selectors import (
     category_overview,
@@ -431,7 +431,7 @@ def pins(request):
                 ),
                 "health": service.health.as_dict(),
             }
-            for service in pinned_services(user=request.user, reader=reader)
+            for service in pinned_tools(user=request.user, reader=reader).shown
         ]
     }
 

@@ -15,6 +15,7 @@ import ipaddress
 import re
 import socket
 from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
 
 from aixops.networks import network_of
 
@@ -60,6 +61,25 @@ def known_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
 def is_host_name(host: str) -> bool:
     """Whether `host` reads as a DNS name (not as an address)."""
     return len(host) <= 253 and _HOST_NAME.fullmatch(host) is not None
+
+
+def loopback_origin(url: str) -> tuple[str, str] | None:
+    """The scheme and `host[:port]` of an http(s) URL on this machine (a loopback address
+    in any spelling, or localhost); None for a URL elsewhere, a path or nonsense."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    if host != "localhost":
+        address = known_address(host)
+        if address is None or not address.is_loopback:
+            return None
+    netloc = f"[{host}]" if ":" in host else host
+    return parts.scheme, netloc if port is None else f"{netloc}:{port}"
 
 
 def host_with_address(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:

@@ -21,6 +21,7 @@ urlpatterns = [
         name="badge",
     ),
     path("checklist/<int:pk>/run/", views.run_checklist_step, name="run-checklist-step"),
+    path("pins/remove-gone/", views.unpin_gone, name="unpin-gone"),
     path("pins/<slug:slug>/pin/", views.pin_service, name="pin"),
     path("pins/<slug:slug>/unpin/", views.unpin_service, name="unpin"),
     path("pins/<slug:slug>/move/", views.move_pin, name="move-pin"),

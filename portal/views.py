@@ -13,6 +13,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.decorators import decorator_from_middleware
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
@@ -32,7 +33,7 @@ from .pages import (
     with_csrf_token,
     with_pinned,
 )
-from .pins import pinned_services
+from .pins import pinned_tools
 from .search import QUERY_MAX_LENGTH, QueryTooLong, reader_and_index, search, visible_categories
 from .selectors import item_health, item_uptime, status_item
 from .visibility import item_visible
@@ -46,8 +47,10 @@ BADGE_MAX_AGE = 300
 def home(request):
     reading = page_reader(request.user)
     part = home_part(user=request.user, reading=reading)
-    pinned = pinned_services(user=request.user, reader=reading[0])
-    pinned_html = render_to_string("portal/_pinned.html", {"pinned": pinned}, request=request)
+    pinned = pinned_tools(user=request.user, reader=reading[0])
+    pinned_html = render_to_string(
+        "portal/_pinned.html", {"pinned": pinned.shown, "gone": pinned.gone}, request=request
+    )
     part = with_pinned(part, pinned_html)
     live_from = live_status_of(reverse("portal:live-home"), reading[2])
     return page_response(request, part, nav_categories=part.nav, live=live_from)
@@ -188,12 +191,20 @@ def _back(request, fallback: str):
     return redirect(target if allowed else fallback)
 
 
-def _pinnable(request, slug: str) -> Service:
-    """The service `slug`, if the reader may see it; 404 otherwise, as for one that does
-    not exist."""
+def _visible_service(request, slug: str) -> Service | None:
+    """The service `slug`, if the reader may see it."""
     service = Service.objects.select_related("category").filter(slug=slug).first()
     reader = page_reader(request.user)[0]
     if service is None or not item_visible(service, service.category, reader):
+        return None
+    return service
+
+
+def _pinnable(request, slug: str) -> Service:
+    """The service `slug`, if the reader may see it; 404 otherwise, as for one that does
+    not exist."""
+    service = _visible_service(request, slug)
+    if service is None:
         raise Http404("No such service.")
     return service
 
@@ -219,10 +230,34 @@ def pin_service(request, slug):
 @require_POST
 @member_required
 def unpin_service(request, slug):
-    """ "Unpin", on the home page or a service's card."""
-    service = _pinnable(request, slug)
-    if Pin.objects.unpin(user=request.user, slug=service.slug):
-        messages.success(request, _("%(name)s is unpinned.") % {"name": service.name})
+    """ "Unpin", on the home page or a service's card; and of a pin the reader no longer
+    sees (its service gone from the catalog, hidden or limited away): the pin is theirs,
+    and names only what they once pinned. A slug they did not pin, of a service they may
+    not see, is a 404 as for one that does not exist, so the answer tells them nothing."""
+    service = _visible_service(request, slug)
+    if Pin.objects.unpin(user=request.user, slug=slug):
+        name = service.name if service is not None else slug
+        messages.success(request, _("%(name)s is unpinned.") % {"name": name})
+    elif service is None:
+        raise Http404("No such service.")
+    return _back(request, reverse("portal:home"))
+
+
+@require_POST
+@member_required
+def unpin_gone(request):
+    """The home page's "Remove" of the pins whose services are no longer in the catalog."""
+    removed = Pin.objects.unpin_gone(user=request.user)
+    if removed:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d pin of a tool no longer in the catalog is removed.",
+                "%(count)d pins of tools no longer in the catalog are removed.",
+                removed,
+            )
+            % {"count": removed},
+        )
     return _back(request, reverse("portal:home"))
 
 

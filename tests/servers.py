@@ -5,9 +5,10 @@ free port and stops when told.
     python -m tests.servers --port 8765     # serve HTTP in the foreground (bench/scan.py)
 
 HTTP paths: /ok (200, {"status": "UP"}), /down (200, {"status": "DOWN"}), /error (500),
-/slow?seconds=1.0 (200 after a pause), /hang (never answers), /host (200, {"host": the
-Host header}), /redirect?to=URL (302 to URL), /status?code=N (N), and a minimal OpenID
-provider's discovery document and JWKS under /realm. Connections are kept alive, as a
+/slow?seconds=1.0 (200 after a pause), /hang (never answers), /healthcheck (200, OK, as
+Flower answers), /host (200, {"host": the Host header}), /redirect?to=URL (302 to URL),
+/status?code=N (N), and a minimal OpenID provider's discovery document and JWKS under
+/realm. Connections are kept alive, as a
 real server's would be. Given an SSL context, the server speaks HTTPS.
 """
 
@@ -70,6 +71,8 @@ async def _route(path: str, query: dict, headers: dict) -> tuple[int, bytes, str
         return 200, b'{"status": "UP"}', ""
     if path == "/hang":
         await asyncio.sleep(3600)
+    if path == "/healthcheck":  # as Flower answers
+        return 200, b"OK", ""
     if path == "/host":
         return 200, json.dumps({"host": headers.get("host")}).encode(), ""
     if path == "/redirect":

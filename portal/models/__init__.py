@@ -26,7 +26,7 @@ from .health import (
     Scan,
 )
 from .incidents import Incident, IncidentState, IncidentUpdate
-from .pins import PINS_PER_MEMBER, Pin
+from .pins import PINS_PER_MEMBER, Pin, service_in_catalog
 
 __all__ = [
     "NO_REVISION",
@@ -52,6 +52,7 @@ __all__ = [
     "Revision",
     "Scan",
     "Service",
+    "service_in_catalog",
     "validate_service_location",
     "validate_talks_to",
 ]

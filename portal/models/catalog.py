@@ -1,5 +1,6 @@
 """The catalog: platform tools grouped by category, with what an operator needs to know."""
 
+import logging
 import re
 import zlib
 from typing import NamedTuple
@@ -8,7 +9,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,8 @@ from ..state_cache import page_state_moved
 GROUP_PATH = re.compile(r"^(/[^/\s][^/]*)+$")
 GROUP_PATH_MAX_LENGTH = 150
 GROUPS_PER_ITEM = 20
+
+audit_log = logging.getLogger("aixops.audit")
 
 
 def validate_group_paths(value) -> None:
@@ -327,17 +330,46 @@ class Service(GroupLimited, StatusPublishing):
     def natural_key(self):
         return (self.slug,)
 
-    def relocate(self, location: str) -> bool:
+    def relocate(self, location: str) -> list[str]:
         """Point the service's links at `location` (checked as the admin form checks it),
-        e.g. where this deployment runs it rather than its path under the platform domain.
-        False when it is there already; a bad location raises ValidationError and
-        changes nothing."""
+        e.g. where this deployment runs it rather than its path under the platform domain,
+        and its checks of this machine with them (HealthCheck.follow): the one place both
+        move, so that a card never links one port and probes another.
+
+        Returns one line per change, none when all is there already: safe to run twice.
+        A bad location, or a check that may not probe where it would go, raises
+        ValidationError and changes nothing. What changed is a line of the audit log
+        stream (the `aixops.audit` logger; the audit table records events about members).
+        """
         location = self._meta.get_field("location").clean(location, self)
-        if location == self.location:
-            return False
-        self.location = location
-        self.save(update_fields=["location"])
-        return True
+        with transaction.atomic():
+            moved = []
+            for check in self.health_checks.order_by("position", "slug"):
+                before = check.target
+                try:
+                    followed = check.follow(location)
+                except ValidationError as error:
+                    raise ValidationError(f"{check.slug}: {' '.join(error.messages)}") from None
+                if followed:
+                    moved.append(f"{check.slug}: {before} -> {check.target}")
+            changes = []
+            if location != self.location:
+                changes.append(f"{self.slug}: {self.location or '(none)'} -> {location}")
+                self.location = location
+                self.save(update_fields=["location"])
+            changes += moved
+        if changes:
+            audit_log.info(
+                "audit %s",
+                "catalog.locate",
+                extra={
+                    "audit_action": "catalog.locate",
+                    "audit_actor": "system",
+                    "audit_service": self.slug,
+                    "audit_changes": changes,
+                },
+            )
+        return changes
 
 
 class DataStore(GroupLimited, StatusPublishing):

@@ -17,7 +17,7 @@ from psycopg.conninfo import conninfo_to_dict
 from aixops.networks import network_of
 
 from ..conditions import Condition, ConditionError, parse_conditions
-from ..targets import host_with_address, is_host_name, known_address
+from ..targets import host_with_address, is_host_name, known_address, loopback_origin
 from .catalog import ChecklistItem, DataStore, Service, SlugManager
 
 # How many latencies a check keeps for its card's sparkline.
@@ -316,6 +316,24 @@ class HealthCheck(models.Model):
                         "PLATFORM_BASE_URL."
                     ),
                 )
+
+    def follow(self, location: str) -> bool:
+        """Aim the check where its service now runs, when both are on this machine: a check
+        of an http(s) kind whose target is a URL on a loopback address takes the scheme,
+        host and port of `location`, a loopback URL too, and keeps its own path (bin/run
+        starts Flower and the hub on ports of its choosing). A check aimed elsewhere, or a
+        service moved off this machine, is left as an admin set it: a public link may
+        well front a tool probed on loopback. Saved (validated) when it moves; False
+        when it stays."""
+        if self.kind not in HTTP_KINDS:
+            return False
+        there, here = loopback_origin(location), loopback_origin(self.target)
+        if there is None or here is None or there == here:
+            return False
+        scheme, netloc = there
+        self.target = urlsplit(self.target)._replace(scheme=scheme, netloc=netloc).geturl()
+        self.save(update_fields=["target"])
+        return True
 
     # What the probe needs ----------------------------------------------------------
 

@@ -8,9 +8,19 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .catalog import Service
+
 # Enough for every tool a person opens daily; a bound so that a member's pins stay a short
-# list that each home page view reads whole.
+# list that each home page view reads whole. Pins of services no longer in the catalog do
+# not count: the member did not choose to lose them, and they grow only as the catalog
+# deletes services someone pinned.
 PINS_PER_MEMBER = 50
+
+
+def service_in_catalog() -> models.Exists:
+    """Whether a pin's service is in the catalog, for a filter, an annotation or an
+    aggregate over pins."""
+    return models.Exists(Service.objects.filter(slug=models.OuterRef("service_slug")))
 
 
 class PinManager(models.Manager):
@@ -26,10 +36,10 @@ class PinManager(models.Manager):
     def pin(self, *, user, slug: str) -> bool:
         """Pin service `slug` for `user`, last in their order; False when it is pinned
         already (its place is kept). ValidationError, changing nothing, when they have
-        pinned PINS_PER_MEMBER services."""
+        pinned PINS_PER_MEMBER services that are in the catalog."""
         with transaction.atomic():
             pins = self.filter(user=user).aggregate(
-                count=models.Count("pk"),
+                count=models.Count("pk", filter=models.Q(service_in_catalog())),
                 last=models.Max("position"),
                 this=models.Count("pk", filter=models.Q(service_slug=slug)),
             )
@@ -57,6 +67,11 @@ class PinManager(models.Manager):
         """Unpin service `slug` for `user`; False when it was not pinned."""
         deleted, _rows = self.filter(user=user, service_slug=slug).delete()
         return bool(deleted)
+
+    def unpin_gone(self, *, user) -> int:
+        """Unpin every service `user` pinned that is no longer in the catalog; how many."""
+        deleted, _rows = self.filter(user=user).exclude(service_in_catalog()).delete()
+        return deleted
 
     def move(self, *, user, slug: str, before: str = "", after: str = "") -> bool:
         """Move `user`'s pin of `slug` to just before the pin `before`, or just after the
@@ -94,10 +109,11 @@ class Pin(models.Model):
     and adds it again (or an admin who recreates it) keeps everyone's pins. A pin whose
     service is gone, or that its member may no longer see, is not shown, and shows again
     when the service comes back. Slugs are unique across the catalog, so a service moved
-    to another category stays pinned.
+    to another category stays pinned. The home page names the pins of services gone from
+    the catalog, which do not count against PINS_PER_MEMBER, and offers to remove them.
 
-    Not audited: it is a member's own preference, seen by nobody else and granting
-    nothing; `pinned_at` says when it was made.
+    Not audited: it is a member's own preference, granting nothing, which only its member
+    changes (staff see it, read-only, in the Admin UI); `pinned_at` says when it was made.
     """
 
     user = models.ForeignKey(

@@ -162,16 +162,17 @@ def test_approved_members_and_staff_see_the_status_page(visitor, url):
 
 
 # Pinning tools to one's home page (tests/portal/test_pins.py): approved members and staff.
-PIN_ROUTES = ["/pins/gitlab/pin/", "/pins/gitlab/unpin/", "/pins/gitlab/move/"]
+PIN_ROUTES = [
+    "/pins/gitlab/pin/",
+    "/pins/gitlab/unpin/",
+    "/pins/gitlab/move/",
+    "/pins/remove-gone/",
+]
 
 
-@pytest.mark.parametrize(
-    "visitor", ["anonymous", "carol", "dave", "erin", "bob", "sam"], indirect=True
-)
-@pytest.mark.parametrize("url", PIN_ROUTES)
-def test_only_approved_members_and_staff_pin_tools(visitor, url):
-    name, client = visitor
-    response = client.post(url, {"after": "jenkins"} if url.endswith("/move/") else {})
+def assert_pin_route_answered(name: str, response) -> None:
+    """Anonymous visitors are sent to sign in, members not approved get the page that says
+    why, approved members and staff are sent back (where the form said, else home)."""
     if name == "anonymous":
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
@@ -181,8 +182,36 @@ def test_only_approved_members_and_staff_pin_tools(visitor, url):
     else:
         assert response.status_code == 302
     assert no_catalog_data(response.content.decode())
+
+
+@pytest.mark.parametrize(
+    "visitor", ["anonymous", "carol", "dave", "erin", "bob", "sam"], indirect=True
+)
+@pytest.mark.parametrize("url", PIN_ROUTES)
+def test_only_approved_members_and_staff_pin_tools(visitor, url):
+    name, client = visitor
+    response = client.post(url, {"after": "jenkins"} if url.endswith("/move/") else {})
+    assert_pin_route_answered(name, response)
     pinned = name in ("bob", "sam") and url.endswith("/pin/")
     assert Pin.objects.filter(service_slug="gitlab").exists() is pinned
+
+
+@pytest.mark.parametrize(
+    "visitor", ["anonymous", "carol", "dave", "erin", "bob", "sam"], indirect=True
+)
+@pytest.mark.parametrize("url", ["/pins/remove-gone/", "/pins/no-such-tool/unpin/"])
+def test_only_approved_members_and_staff_remove_their_pins_of_gone_tools(
+    visitor, url, carol, dave, erin, bob, sam
+):
+    """Everyone has a pin of a tool gone from the catalog; only an approved member's own
+    request removes theirs, and nobody else's."""
+    name, client = visitor
+    for member in (carol, dave, erin, bob, sam):
+        Pin.objects.create(user=member, service_slug="no-such-tool")
+    response = client.post(url)
+    assert_pin_route_answered(name, response)
+    left = set(Pin.objects.values_list("user__username", flat=True))
+    assert left == {"carol", "dave", "erin", "bob", "sam"} - ({name} & {"bob", "sam"})
 
 
 @pytest.mark.parametrize("visitor", ["bob", "sam"], indirect=True)
@@ -290,6 +319,9 @@ RIGHTS = {
     "portal.delivery": {"alice": "view", "sam": "view"},
     # Scans open and resolve incidents; admins post updates (the change page's form).
     "portal.incident": {"alice": "view change", "sam": "view change"},
+    # Members' own preferences: staff look (a member asking why a tool is not on their
+    # page), nobody changes them here; members unpin their own.
+    "portal.pin": {"alice": "view", "sam": "view"},
 }
 
 # The right each standard page of a model needs.
@@ -440,6 +472,7 @@ def rows(catalog, alice, bob, sam, carol):
     )
     Workspace.objects.request([bob.pk], by=alice)  # a workspace, and its audit event
     OutboxTask.objects.create(task="accounts.tasks.notify_admins", args=[carol.pk], task_id="t")
+    Pin.objects.pin(user=bob, slug="gitlab")
 
 
 @pytest.fixture

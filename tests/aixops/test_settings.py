@@ -1,8 +1,10 @@
 """Production settings refuse to start half-configured, naming the variable."""
 
+import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -32,14 +34,14 @@ def run_check(**overrides) -> subprocess.CompletedProcess:
     )
 
 
-def networks_read(setting: str, **variables) -> str:
-    """The networks a list setting holds, as the settings read these variables (None
-    unsets one): their CIDRs, space-separated."""
+def printed_by_settings(expression: str, **variables) -> str:
+    """What `expression` (over `s`, the settings, with `json` at hand) prints, as the
+    settings read these variables (None unsets one)."""
     env = {**os.environ, **variables}
     result = subprocess.run(
         [
             *(sys.executable, "manage.py", "shell", "-c"),
-            f"from django.conf import settings as s; print('networks:', *s.{setting})",
+            f"import json; from django.conf import settings as s; print('value:', {expression})",
         ],
         cwd=ROOT,
         env={key: value for key, value in env.items() if value is not None},
@@ -48,8 +50,14 @@ def networks_read(setting: str, **variables) -> str:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    [line] = [line for line in result.stdout.splitlines() if line.startswith("networks:")]
-    return line.removeprefix("networks:").strip()
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("value:")]
+    return line.removeprefix("value:").strip()
+
+
+def networks_read(setting: str, **variables) -> str:
+    """The networks a list setting holds, as the settings read these variables: their
+    CIDRs, space-separated."""
+    return printed_by_settings(f"*s.{setting}", **variables)
 
 
 def test_production_refuses_the_development_secret():
@@ -113,6 +121,7 @@ def test_production_starts_when_configured():
             "14",
             "HEALTH_RETENTION_DAYS is replaced by HEALTH_RETENTION_HOURS",
         ),
+        ("RELEASE", "v1 beta", "RELEASE must be letters, digits, '.', '_', '+' and '-'"),
     ],
 )
 def test_malformed_settings_are_named(name, value, message):
@@ -262,3 +271,17 @@ def test_the_jupyterhub_backend_starts_when_configured():
         JUPYTERHUB_API_TOKEN="a-token",
     )
     assert result.returncode == 0, result.stderr
+
+
+def cache_prefixes(**variables) -> list[str]:
+    """The key prefixes of the default and sessions caches these variables give."""
+    prefixes = "[s.CACHES[a].get('KEY_PREFIX', '') for a in ('default', 'sessions')]"
+    return json.loads(printed_by_settings(f"json.dumps({prefixes})", **variables))
+
+
+def test_cached_values_are_kept_under_the_release():
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert cache_prefixes(RELEASE=None) == [f"release-{version}", ""]
+    assert cache_prefixes(
+        RELEASE="2026.12.06-4e5088d", CACHE_URL="redis://cache.example.com:6379/1?key_prefix=ci"
+    ) == ["ci:release-2026.12.06-4e5088d", "ci"]

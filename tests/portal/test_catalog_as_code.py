@@ -1,6 +1,8 @@
 """`catalog export` and `catalog import`: the catalog round-trips through YAML, and a bad
 file is refused whole, with messages that name the file, the entry and the field."""
 
+import ipaddress
+import logging
 from io import StringIO
 
 import pytest
@@ -9,8 +11,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
 
-from portal.models import Category, ConfigNote, DataStore, FocusArea, Service
+from portal.models import Category, ConfigNote, DataStore, FocusArea, HealthCheck, Service
 from portal.pages import page_state
+from portal.scans import scan_run
 from tests.bad_yaml import BILLION_LAUGHS, DEEP_BLOCK, DEEP_FLOW, refused_in_bounded_memory
 
 
@@ -425,3 +428,101 @@ def test_locate_refuses_a_bad_location_or_service_and_changes_nothing(catalog, a
     with translation.override("en"), pytest.raises(CommandError, match=message):
         locate(*args)
     assert Service.objects.get(slug="flower").location == "/flower"
+
+
+@pytest.fixture
+def local_checks(catalog):
+    """The checks bin/run loads: Flower's and the hub's aimed at their default ports."""
+    call_command("loaddata", "health_checks_local", verbosity=0)
+
+
+def target_of(slug: str) -> str:
+    return HealthCheck.objects.get(slug=slug).target
+
+
+def test_locate_moves_the_services_local_check_with_it_and_the_check_reads_up(
+    local_checks, http_server, caplog
+):
+    # bin/run with FLOWER_PORT=another: the card links there, so must the check probe.
+    flower = f"http://127.0.0.1:{http_server.port}"
+    with caplog.at_level(logging.INFO, logger="aixops.audit"):
+        lines = locate("flower", flower).splitlines()
+    assert lines == [
+        f"flower: /flower -> {flower}",
+        f"flower-local: http://127.0.0.1:5555/healthcheck -> {flower}/healthcheck",
+    ]
+    assert Service.objects.get(slug="flower").location == flower
+    assert target_of("flower-local") == f"{flower}/healthcheck"
+    check = HealthCheck.objects.get(slug="flower-local")
+    summary = scan_run(check_ids=[check.pk])
+    assert (summary["checked"], summary["up"]) == (1, 1)
+    check.refresh_from_db()
+    assert check.status == "up"
+
+    (audited,) = [r for r in caplog.records if r.name == "aixops.audit"]
+    assert (audited.audit_action, audited.audit_actor, audited.audit_service) == (
+        "catalog.locate",
+        "system",
+        "flower",
+    )
+    assert audited.audit_changes == lines
+
+
+def test_locate_run_twice_changes_and_audits_nothing_the_second_time(local_checks, caplog):
+    locate("flower", "http://127.0.0.1:5601")
+    revision = page_state()[0].number
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="aixops.audit"):
+        assert locate("flower", "http://127.0.0.1:5601") == "No changes."
+    assert page_state()[0].number == revision
+    assert not [r for r in caplog.records if r.name == "aixops.audit"]
+
+
+def test_locate_moves_a_check_the_link_already_matches(local_checks):
+    # The links stayed where a first run put them, the checks were loaded again (bin/run
+    # loads the fixture every time): the checks still follow.
+    Service.objects.filter(slug="flower").update(location="http://127.0.0.1:5601")
+    assert locate("flower", "http://127.0.0.1:5601") == (
+        "flower-local: http://127.0.0.1:5555/healthcheck -> http://127.0.0.1:5601/healthcheck"
+    )
+
+
+def test_locate_moves_the_hubs_check_keeping_its_path(local_checks):
+    # bin/run with HUB_PORT=8101: `catalog locate jupyterhub http://127.0.0.1:8101/hub/`.
+    locate("jupyterhub", "http://127.0.0.1:8101/hub/")
+    assert target_of("jupyterhub-local") == "http://127.0.0.1:8101/hub/health"
+
+
+@pytest.mark.parametrize(
+    "location",
+    # Off this machine: a public address may front a tool probed on loopback.
+    ["https://flower.example.com/", "/flower-two", "http://192.0.2.5:5555"],
+)
+def test_a_service_moved_off_this_machine_keeps_its_checks_where_they_were(local_checks, location):
+    assert locate("flower", location) == f"flower: /flower -> {location}"
+    assert target_of("flower-local") == "http://127.0.0.1:5555/healthcheck"
+
+
+def test_checks_aimed_elsewhere_stay_where_an_admin_aimed_them(local_checks):
+    flower = Service.objects.get(slug="flower")
+    HealthCheck.objects.create(
+        slug="flower-public", service=flower, target="https://flower.example.com/healthcheck"
+    )
+    HealthCheck.objects.create(slug="flower-path", service=flower, target="/flower/healthcheck")
+    HealthCheck.objects.create(
+        slug="flower-port", service=flower, kind="tcp", target="127.0.0.1:5555"
+    )
+    locate("flower", "http://127.0.0.1:5601")
+    assert {slug: target_of(slug) for slug in ("flower-public", "flower-path", "flower-port")} == {
+        "flower-public": "https://flower.example.com/healthcheck",
+        "flower-path": "/flower/healthcheck",
+        "flower-port": "127.0.0.1:5555",
+    }
+
+
+def test_a_check_that_may_not_probe_where_it_would_go_changes_nothing(local_checks, settings):
+    settings.HEALTH_CHECK_DENY_NETWORKS = [ipaddress.ip_network("127.0.0.0/8")]
+    with pytest.raises(CommandError, match=r"flower-local: .*HEALTH_CHECK_DENY_NETWORKS"):
+        locate("flower", "http://127.0.0.1:5601")
+    assert Service.objects.get(slug="flower").location == "/flower"
+    assert target_of("flower-local") == "http://127.0.0.1:5555/healthcheck"

@@ -78,17 +78,45 @@ def test_each_member_has_their_own_pins_and_order(catalog, bob, sam):
 
 
 def test_pins_are_bounded_and_one_too_many_changes_nothing(db, bob):
+    make_category("tool", services=PINS_PER_MEMBER + 1)
     for n in range(PINS_PER_MEMBER):
-        Pin.objects.pin(user=bob, slug=f"tool-{n}")
+        Pin.objects.pin(user=bob, slug=f"tool-service-{n}")
     with pytest.raises(ValidationError) as refused:
-        Pin.objects.pin(user=bob, slug="one-more")
+        Pin.objects.pin(user=bob, slug="tool-service-50")
     with translation.override("en"):
         assert refused.value.messages == [
             f"You can pin at most {PINS_PER_MEMBER} services: unpin one first."
         ]
     assert Pin.objects.filter(user=bob).count() == PINS_PER_MEMBER
     # Pinning one already pinned is still fine.
-    assert Pin.objects.pin(user=bob, slug="tool-0") is False
+    assert Pin.objects.pin(user=bob, slug="tool-service-0") is False
+
+
+def test_pins_of_services_gone_from_the_catalog_do_not_count_toward_the_bound(db, bob):
+    make_category("tool", services=PINS_PER_MEMBER + 1)
+    for n in range(PINS_PER_MEMBER):
+        Pin.objects.pin(user=bob, slug=f"tool-service-{n}")
+    Service.objects.filter(slug__in=["tool-service-3", "tool-service-7"]).delete()
+    assert Pin.objects.pin(user=bob, slug="tool-service-50") is True
+    assert Pin.objects.filter(user=bob).count() == PINS_PER_MEMBER + 1
+    # 49 in the catalog: one more fits, the next does not.
+    make_category("more", services=2)
+    assert Pin.objects.pin(user=bob, slug="more-service-0") is True
+    with pytest.raises(ValidationError):
+        Pin.objects.pin(user=bob, slug="more-service-1")
+
+
+def test_unpinning_the_gone_ones_keeps_the_rest_and_is_harmless_twice(catalog, bob, sam):
+    for slug in ("gitlab", "jenkins", "flower"):
+        Pin.objects.pin(user=bob, slug=slug)
+        Pin.objects.pin(user=sam, slug=slug)
+    Service.objects.filter(slug__in=["jenkins", "flower"]).update(hidden=True)
+    Service.objects.filter(slug="jenkins").delete()
+    assert Pin.objects.unpin_gone(user=bob) == 1
+    assert Pin.objects.unpin_gone(user=bob) == 0
+    # A hidden service is still in the catalog; another member's pins are theirs.
+    assert Pin.objects.slugs_of(bob) == ["gitlab", "flower"]
+    assert Pin.objects.slugs_of(sam) == ["gitlab", "jenkins", "flower"]
 
 
 # --- the home page ----------------------------------------------------------------------
@@ -101,6 +129,12 @@ def pinned_section(html: str) -> str:
 
 def pinned_names(html: str) -> list[str]:
     return re.findall(r'class="pinned-name" href="[^"]*">([^<]+)</a>', pinned_section(html))
+
+
+def gone_line(html: str) -> str:
+    """What the pinned section says of pins whose services left the catalog."""
+    found = re.search(r'<form class="pinned-gone".*?<p>(.*?)</p>', pinned_section(html), re.S)
+    return found.group(1) if found else ""
 
 
 @pytest.fixture
@@ -173,11 +207,18 @@ def test_pins_survive_a_catalog_import_that_deletes_and_adds_the_service_again(
 
     call_command("catalog", "import", str(without), "--prune", stdout=StringIO())
     assert not Service.objects.filter(slug="jenkins").exists()
-    assert pinned_names(bob_client.get("/").text) == ["GitLab", "Flower"]
+    page = bob_client.get("/").text
+    assert pinned_names(page) == ["GitLab", "Flower"]
+    assert gone_line(page) == (
+        "고정한 도구 1개가 더 이상 카탈로그에 없습니다: jenkins. "
+        "카탈로그에 다시 등록되면 여기에 다시 표시됩니다."
+    )
     assert Pin.objects.slugs_of(bob) == ["gitlab", "jenkins", "flower"]  # kept
 
     call_command("catalog", "import", str(whole), stdout=StringIO())
-    assert pinned_names(bob_client.get("/").text) == ["GitLab", "Jenkins", "Flower"]
+    page = bob_client.get("/").text
+    assert pinned_names(page) == ["GitLab", "Jenkins", "Flower"]
+    assert gone_line(page) == ""
 
 
 def test_a_renamed_or_moved_service_stays_pinned(catalog, bob, bob_client):
@@ -222,14 +263,15 @@ def test_pins_the_reader_may_no_longer_see_are_not_shown(catalog, bob, sam, djan
 
 
 # Home page queries warm (its catalog part and the page state cached): 1. the signed-in
-# user, 2. the pinned services with their categories and places (one query whatever the
-# number), and when some are shown, 3. their checks with the maintenance flag.
+# user, 2. their pins in order, and when they have some, 3. the pinned services with their
+# categories (one query whatever the number) and, when some are shown, 4. their checks
+# with the maintenance flag.
 HOME_WARM_WITHOUT_PINS = 2
-HOME_WARM_WITH_PINS = 3
+HOME_WARM_WITH_PINS = 4
 
 
 @pytest.mark.parametrize("pins", [1, 30])
-def test_the_home_page_reads_pins_in_two_queries_whatever_their_number(
+def test_the_home_page_reads_pins_in_three_queries_whatever_their_number(
     scanned_catalog, bob, bob_client, django_user_model, django_assert_num_queries, pins
 ):
     big = make_category("big", services=pins)
@@ -241,6 +283,11 @@ def test_the_home_page_reads_pins_in_two_queries_whatever_their_number(
     with django_assert_num_queries(HOME_WARM_WITH_PINS):
         page = bob_client.get("/").text
     assert len(pinned_names(page)) == pins
+    # Gone from the catalog, they are named in the same queries.
+    Service.objects.filter(category=big).delete()
+    bob_client.get("/")  # the catalog moved: its part is drawn again
+    with django_assert_num_queries(HOME_WARM_WITH_PINS - 1):
+        assert gone_line(bob_client.get("/").text).startswith(f"고정한 도구 {pins}개가")
     Pin.objects.filter(user=bob).delete()
     with django_assert_num_queries(HOME_WARM_WITHOUT_PINS):
         assert pinned_section(bob_client.get("/").text) == ""
@@ -334,8 +381,9 @@ def test_a_move_must_say_where_to(catalog, bob, bob_client, data):
 
 
 def test_one_pin_too_many_says_why_and_changes_nothing(catalog, bob, bob_client):
+    make_category("tool", services=PINS_PER_MEMBER)
     Pin.objects.bulk_create(
-        Pin(user=bob, service_slug=f"tool-{n}", position=n) for n in range(PINS_PER_MEMBER)
+        Pin(user=bob, service_slug=f"tool-service-{n}", position=n) for n in range(PINS_PER_MEMBER)
     )
     page = bob_client.post("/pins/gitlab/pin/", {"next": "/categories/devops/"}, follow=True).text
     assert f"서비스는 최대 {PINS_PER_MEMBER}개까지 고정할 수 있습니다." in page
@@ -353,6 +401,63 @@ def test_a_service_the_reader_may_not_see_cannot_be_pinned(catalog, bob, bob_cli
     assert Pin.objects.count() == 0
 
 
+def test_a_member_removes_the_pins_of_tools_gone_from_the_catalog_from_the_home_page(
+    catalog, bob, bob_client
+):
+    for slug in ("gitlab", "jenkins", "flower", "gitlab-runner"):
+        Pin.objects.pin(user=bob, slug=slug)
+    Service.objects.filter(slug__in=["jenkins", "gitlab-runner"]).delete()
+    page = bob_client.get("/").text
+    assert pinned_names(page) == ["GitLab", "Flower"]
+    assert gone_line(page) == (
+        "고정한 도구 2개가 더 이상 카탈로그에 없습니다: jenkins, gitlab-runner. "
+        "카탈로그에 다시 등록되면 여기에 다시 표시됩니다."
+    )
+    form = re.search(r'<form class="pinned-gone" method="post" action="([^"]+)"', page)
+    assert form.group(1) == "/pins/remove-gone/"
+    response = bob_client.post(form.group(1), {"next": "/#pinned"}, follow=True)
+    assert response.redirect_chain == [("/#pinned", 302)]
+    assert "카탈로그에 더 이상 없는 도구의 고정 2개를 해제했습니다." in response.text
+    assert gone_line(response.text) == ""
+    assert Pin.objects.slugs_of(bob) == ["gitlab", "flower"]
+    # Asked again (a second click, another tab): nothing to remove, nothing said.
+    again = bob_client.post("/pins/remove-gone/", follow=True)
+    assert "해제했습니다" not in again.text
+    assert Pin.objects.slugs_of(bob) == ["gitlab", "flower"]
+
+
+def test_a_pin_of_a_tool_gone_from_the_catalog_is_unpinned_by_its_slug(catalog, bob, bob_client):
+    Pin.objects.pin(user=bob, slug="jenkins")
+    Service.objects.filter(slug="jenkins").delete()
+    response = bob_client.post("/pins/jenkins/unpin/", {"next": "/#pinned"}, follow=True)
+    assert response.redirect_chain == [("/#pinned", 302)]
+    assert "jenkins의 고정을 해제했습니다." in response.text
+    assert Pin.objects.slugs_of(bob) == []
+    # Not pinned (any more), and no such service: as for any service that does not exist.
+    missing = bob_client.post("/pins/no-such-tool/unpin/")
+    assert bob_client.post("/pins/jenkins/unpin/").status_code == 404
+    assert (missing.status_code, missing.content) == (
+        404,
+        bob_client.post("/pins/jenkins/unpin/").content,
+    )
+
+
+def test_unpinning_a_service_the_reader_may_not_see_answers_as_for_none(catalog, bob, bob_client):
+    # Pinned while it was shown to them, then hidden: the pin is theirs to remove, and
+    # its slug is all the answer names. Not pinned: the 404 of a service that never was.
+    Pin.objects.pin(user=bob, slug="flower")
+    Service.objects.filter(slug__in=["flower", "gitlab-runner"]).update(hidden=True)
+    CatalogRevision.bump()
+    page = bob_client.post("/pins/flower/unpin/", follow=True).text
+    assert "flower의 고정을 해제했습니다." in page and "Flower" not in pinned_section(page)
+    assert Pin.objects.slugs_of(bob) == []
+    hidden, missing = (
+        bob_client.post("/pins/gitlab-runner/unpin/"),
+        bob_client.post("/pins/no-such-tool/unpin/"),
+    )
+    assert (hidden.status_code, hidden.content) == (404, missing.content)
+
+
 def test_staff_pin_hidden_services(catalog, sam):
     Service.objects.filter(slug="flower").update(hidden=True)
     CatalogRevision.bump()
@@ -361,7 +466,12 @@ def test_staff_pin_hidden_services(catalog, sam):
     assert pinned_names(client.get("/").text) == ["Flower"]
 
 
-PIN_URLS = ["/pins/gitlab/pin/", "/pins/gitlab/unpin/", "/pins/gitlab/move/"]
+PIN_URLS = [
+    "/pins/gitlab/pin/",
+    "/pins/gitlab/unpin/",
+    "/pins/gitlab/move/",
+    "/pins/remove-gone/",
+]
 
 
 @pytest.mark.parametrize("url", PIN_URLS)

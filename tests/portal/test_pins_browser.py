@@ -6,8 +6,14 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from portal.models import Category, HealthCheck, Pin
-from tests.browser import ARTIFACTS, chromium, sideways_overflow, signed_in_context
+from portal.models import Category, HealthCheck, Pin, Service
+from tests.browser import (
+    ARTIFACTS,
+    accessibility_violations,
+    chromium,
+    sideways_overflow,
+    signed_in_context,
+)
 from tests.factories import make_checks, make_finished_scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -97,3 +103,45 @@ def test_a_member_pins_orders_and_unpins_tools(live_server, member_session, loca
         assert refused == []
     # (The database is read once the browser is closed: Playwright runs an event loop.)
     assert Pin.objects.slugs_of(bob) == ["jenkins"]
+
+
+GONE_WORDS = {
+    "ko-KR": (
+        "고정한 도구 2개가 더 이상 카탈로그에 없습니다: jenkins, gitlab-runner.",
+        "이 고정 모두 해제",
+    ),
+    "en-US": (
+        "You pinned 2 tools that are no longer in the catalog: jenkins, gitlab-runner.",
+        "Remove these pins",
+    ),
+}
+
+
+@pytest.mark.parametrize("locale", ["ko-KR", "en-US"])
+def test_a_member_removes_the_pins_of_tools_gone_from_the_catalog(
+    live_server, member_session, locale
+):
+    bob, session = member_session
+    for slug in ("gitlab", "jenkins", "gitlab-runner"):
+        Pin.objects.pin(user=bob, slug=slug)
+    Service.objects.filter(slug__in=["jenkins", "gitlab-runner"]).delete()
+    said, button = GONE_WORDS[locale]
+    with chromium() as browser:
+        context = signed_in_context(
+            browser, live_server, session, locale=locale, timezone_id="Asia/Seoul"
+        )
+        page = context.new_page()
+        assert page.goto(f"{live_server.url}/").ok
+        assert pinned_names(page) == ["GitLab"]
+        gone = page.locator("#pinned .pinned-gone")
+        assert gone.locator("p").inner_text().startswith(said)
+        for width in (1440, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            assert sideways_overflow(page) <= 0
+            assert accessibility_violations(page) == []
+            page.locator("#pinned").screenshot(path=ARTIFACTS / f"pins-gone-{width}-{locale}.png")
+        gone.get_by_role("button", name=button).click()
+        page.wait_for_url("**/#pinned")
+        assert page.locator("#pinned .pinned-gone").count() == 0
+        assert pinned_names(page) == ["GitLab"]
+    assert Pin.objects.slugs_of(bob) == ["gitlab"]

@@ -1,5 +1,6 @@
 """`catalog export` writes the catalog as YAML; `catalog import FILE` checks, then applies it;
-`catalog locate SERVICE LOCATION` points one service's links somewhere else."""
+`catalog locate SERVICE LOCATION` points one service's links (and its checks of this
+machine) somewhere else."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -59,10 +60,10 @@ class Command(BaseCommand):
         service = Service.objects.filter(slug=slug).first()
         if service is None:
             raise CommandError(f"No service {slug!r} in the catalog.")
-        before = service.location
         try:
-            moved = service.relocate(location)
+            changes = service.relocate(location)
         except ValidationError as error:
             problems = " ".join(error.messages)
             raise CommandError(f"{slug}: location: {problems} Nothing was changed.") from None
-        self.stdout.write(f"{slug}: {before or '(none)'} -> {location}" if moved else "No changes.")
+        for line in changes or ["No changes."]:
+            self.stdout.write(line)
