@@ -27,86 +27,11 @@ from django.utils.translation import gettext
 from . import slots
 from .diagram import ArchitectureMap
 from .icons import Icon, icon_of
+from .models import DataStore, Service
 
 # Catalog text is plain str from the database: escaped with what django.utils.html.escape
 # applies, without its check for lazy strings, which thousands of calls would pay for.
 escape = html.escape
-
-SERVICE_CARD = (
-    "\n"
-    '      <article class="card service-card role-{role}" id="service-{slug}"'
-    ' data-live="service:{category}/{slug}">\n'
-    '        <div class="card-head">\n'
-    "          {icon}\n"
-    "          <h3>{name}</h3>\n"
-    '          <span class="badge badge-{role}">{role_display}</span>\n'
-    "          {hidden}{limited}\n"
-    "        </div>\n"
-    "        <p>{summary}</p>\n"
-    "        {health}\n"
-    '        <div class="pin-form" id="pin-{slug}" data-pin="{slug}"'
-    ' data-unpin-action="{unpin}"><button type="submit" form="page-post"'
-    ' formaction="{pin}" name="next" value="{back}#pin-{slug}" class="pin-button">'
-    '<span class="pin-label">{pin_label}</span>'
-    '<span class="visually-hidden"> {plain_name}</span></button></div>\n'
-    "      </article>\n"
-    "    "
-)
-STORE_CARD = (
-    "\n"
-    '      <article class="card store-card" id="store-{slug}"'
-    ' data-live="store:{category}/{slug}">\n'
-    '        <div class="card-head">\n'
-    "          <h3>{name}</h3>\n"
-    '          <span class="badge badge-store badge-{kind}">{kind_display}</span>{limited}\n'
-    "        </div>\n"
-    "        <p>{description}</p>\n"
-    "        {remark}\n"
-    "        {used_by}\n"
-    "        {health}\n"
-    "      </article>\n"
-    "    "
-)
-USED_BY = '\n          <p class="used-by">{label}: {names}</p>\n        '
-COMPONENT = (
-    "\n"
-    "      <li>\n"
-    '        <div class="component-name">\n'
-    "          {icon}<strong>{name}</strong>\n"
-    "          {path}\n"
-    '          <span class="badge badge-{role}">{role_display}</span>\n'
-    '          <span class="access">{access_display}</span>\n'
-    "        </div>\n"
-    "        <p>{summary}</p>\n"
-    "      </li>\n"
-    "    "
-)
-LOGO = (
-    '<img class="service-icon{size}" src="{src}" alt="" width="24" height="24" data-icon="{name}">'
-)
-MONOGRAM = (
-    '<span class="service-icon monogram monogram-{colour}{size}" aria-hidden="true"'
-    ' data-icon="monogram">{initials}</span>'
-)
-MAP_NODE = (
-    '<g class="node node-{kind}" data-node="{key}">'
-    '<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="8"/>'
-    '<circle class="dot status-{dot}" cx="{dot_x}" cy="{dot_y}" r="5"><title>{dot_label}</title>'
-    "</circle>{icon}"
-    '<text class="node-label" x="{text_x}" y="{text_y}">{label}</text></g>'
-)
-MAP_LOGO = (
-    '<rect class="map-icon-tile" x="{x}" y="{y}" width="{size}" height="{size}" rx="3"/>'
-    '<image href="{src}" x="{inner_x}" y="{inner_y}" width="{inner_size}"'
-    ' height="{inner_size}" data-icon="{logo}"/>'
-)
-MAP_MONOGRAM = (
-    '<g class="map-monogram monogram-{colour}" data-icon="monogram">'
-    '<rect x="{x}" y="{y}" width="{size}" height="{size}" rx="3"/>'
-    '<text x="{text_x}" y="{text_y}" text-anchor="middle">{initials}</text></g>'
-)
-MAP_EDGE = '<path class="edge edge-{}" d="{}" data-source="{}" data-target="{}"/>'
-MAP_HEADING = '<text class="map-heading" x="{}" y="{}" text-anchor="middle">{}</text>'
 
 # What a slug is made of (the `slug` path converter's): such a slug needs no quoting in a
 # URL. Placed in a URL pattern once per page (`slug_url`).
@@ -129,9 +54,16 @@ def slug_url(name: str) -> Callable[[str], str]:
     return url
 
 
+def choice_labels(choices) -> dict[str, str]:
+    """The labels of a field's `choices` by value, translated and escaped, as
+    `get_<field>_display` gives them."""
+    return {value: escape(str(label)) for value, label in choices.choices}
+
+
 class CatalogHtml:
     """The repeated parts of one category's page, for `staff` or members, in the active
-    language."""
+    language. Each part is one f-string per item: str.format and an include alike cost
+    more per item than the text they write."""
 
     def __init__(self, category, *, staff: bool):
         self._category = escape(category.slug)
@@ -144,7 +76,9 @@ class CatalogHtml:
         self._pin_label = escape(gettext("Pin"))
         self._used_by = escape(gettext("Used by"))
         self._limited_to = gettext("Limited to %(groups)s")
-        self._displays: dict[tuple[type, str, str], str] = {}
+        self._roles = choice_labels(Service.Role)
+        self._access = choice_labels(Service.Access)
+        self._kinds = choice_labels(DataStore.Kind)
         self._static: dict[str, str] = {}
         self._icons: dict[int, Icon] = {}
 
@@ -152,58 +86,69 @@ class CatalogHtml:
         """Each service's card, with the slot its health goes in (portal/slots.py) and its
         pin button, which submits the page's one form (portal/page.html) with the reader's
         CSRF token: the cards are cached for every reader of a kind."""
+        category, back, pin_label = self._category, self._back, self._pin_label
         cards = []
         for service in services:
             slug = escape(service.slug)
             name = escape(service.name)
+            role = escape(service.role)
+            role_label = self._label(self._roles, role)
             location = service.location
+            heading = f'<a href="{escape(location)}">{name}</a>' if location else name
+            hidden = self._hidden if service.hidden else ""
             cards.append(
-                SERVICE_CARD.format(
-                    role=escape(service.role),
-                    slug=slug,
-                    category=self._category,
-                    icon=self._icon(service, ""),
-                    name=f'<a href="{escape(location)}">{name}</a>' if location else name,
-                    role_display=self._display(service, "role"),
-                    hidden=self._hidden if service.hidden else "",
-                    limited=self.limited_badge(service),
-                    summary=escape(service.summary),
-                    health=slots.slot("health", "service", service.pk),
-                    unpin=self._unpin(service.slug),
-                    pin=self._pin(service.slug),
-                    back=self._back,
-                    pin_label=self._pin_label,
-                    plain_name=name,
-                )
+                "\n"
+                f'      <article class="card service-card role-{role}" id="service-{slug}"'
+                f' data-live="service:{category}/{slug}">\n'
+                '        <div class="card-head">\n'
+                f"          {self._icon(service, '')}\n"
+                f"          <h3>{heading}</h3>\n"
+                f'          <span class="badge badge-{role}">{role_label}</span>\n'
+                f"          {hidden}{self.limited_badge(service)}\n"
+                "        </div>\n"
+                f"        <p>{escape(service.summary)}</p>\n"
+                f"        {slots.slot('health', 'service', service.pk)}\n"
+                f'        <div class="pin-form" id="pin-{slug}" data-pin="{slug}"'
+                f' data-unpin-action="{self._unpin(service.slug)}">'
+                '<button type="submit" form="page-post"'
+                f' formaction="{self._pin(service.slug)}" name="next" value="{back}#pin-{slug}"'
+                f' class="pin-button"><span class="pin-label">{pin_label}</span>'
+                f'<span class="visually-hidden"> {name}</span></button></div>\n'
+                "      </article>\n"
+                "    "
             )
         return mark_safe("".join(cards))  # noqa: S308 (every value escaped above)
 
     def store_cards(self, stores: Iterable) -> SafeString:
         """Each data store's card, with the slot its health goes in."""
+        category = self._category
         cards = []
         for store in stores:
             slug = escape(store.slug)
+            kind = escape(store.kind)
+            remark = f'<p class="remark">{escape(store.remark)}</p>' if store.remark else ""
             users = store.users_shown
             used_by = (
-                USED_BY.format(
-                    label=self._used_by, names=", ".join(escape(user.name) for user in users)
-                )
+                f'\n          <p class="used-by">{self._used_by}: '
+                f"{', '.join(escape(user.name) for user in users)}</p>\n        "
                 if users
                 else ""
             )
             cards.append(
-                STORE_CARD.format(
-                    slug=slug,
-                    category=self._category,
-                    name=escape(store.name),
-                    kind=escape(store.kind),
-                    kind_display=self._display(store, "kind"),
-                    limited=self.limited_badge(store),
-                    description=escape(store.description),
-                    remark=f'<p class="remark">{escape(store.remark)}</p>' if store.remark else "",
-                    used_by=used_by,
-                    health=slots.slot("health", "store", store.pk),
-                )
+                "\n"
+                f'      <article class="card store-card" id="store-{slug}"'
+                f' data-live="store:{category}/{slug}">\n'
+                '        <div class="card-head">\n'
+                f"          <h3>{escape(store.name)}</h3>\n"
+                f'          <span class="badge badge-store badge-{kind}">'
+                f"{self._label(self._kinds, kind)}</span>{self.limited_badge(store)}\n"
+                "        </div>\n"
+                f"        <p>{escape(store.description)}</p>\n"
+                f"        {remark}\n"
+                f"        {used_by}\n"
+                f"        {slots.slot('health', 'store', store.pk)}\n"
+                "      </article>\n"
+                "    "
             )
         return mark_safe("".join(cards))  # noqa: S308 (every value escaped above)
 
@@ -213,16 +158,23 @@ class CatalogHtml:
         items = []
         for service in services:
             location = escape(service.location)
+            path = f'<a class="path" href="{location}">{location}</a>' if location else ""
+            role = escape(service.role)
+            role_label = self._label(self._roles, role)
+            access = escape(service.access)
             items.append(
-                COMPONENT.format(
-                    icon=self._icon(service, " service-icon-small"),
-                    name=escape(service.name),
-                    path=f'<a class="path" href="{location}">{location}</a>' if location else "",
-                    role=escape(service.role),
-                    role_display=self._display(service, "role"),
-                    access_display=self._display(service, "access"),
-                    summary=escape(service.summary),
-                )
+                "\n"
+                "      <li>\n"
+                '        <div class="component-name">\n'
+                f"          {self._icon(service, ' service-icon-small')}"
+                f"<strong>{escape(service.name)}</strong>\n"
+                f"          {path}\n"
+                f'          <span class="badge badge-{role}">{role_label}</span>\n'
+                f'          <span class="access">{self._label(self._access, access)}</span>\n'
+                "        </div>\n"
+                f"        <p>{escape(service.summary)}</p>\n"
+                "      </li>\n"
+                "    "
             )
         return mark_safe("".join(items))  # noqa: S308 (every value escaped above)
 
@@ -244,7 +196,8 @@ class CatalogHtml:
         """The map's column headings."""
         return mark_safe(  # noqa: S308 (the labels escaped here, the rest numbers)
             "".join(
-                MAP_HEADING.format(heading.x, heading.y, escape(heading.label))
+                f'<text class="map-heading" x="{heading.x}" y="{heading.y}"'
+                f' text-anchor="middle">{escape(heading.label)}</text>'
                 for heading in architecture_map.headings
             )
         )
@@ -253,9 +206,8 @@ class CatalogHtml:
         """The map's edges."""
         return mark_safe(  # noqa: S308 (every value escaped here)
             "".join(
-                MAP_EDGE.format(
-                    escape(edge.kind), escape(edge.path), escape(edge.source), escape(edge.target)
-                )
+                f'<path class="edge edge-{escape(edge.kind)}" d="{escape(edge.path)}"'
+                f' data-source="{escape(edge.source)}" data-target="{escape(edge.target)}"/>'
                 for edge in architecture_map.edges
             )
         )
@@ -266,23 +218,16 @@ class CatalogHtml:
         nodes = []
         for node in architecture_map.nodes:
             key = escape(node.key)
+            icon = self._map_icon(node) if node.icon else ""
             nodes.append(
-                MAP_NODE.format(
-                    kind=escape(node.kind),
-                    key=key,
-                    x=node.x,
-                    y=node.y,
-                    width=node.width,
-                    height=node.height,
-                    dot=slots.slot("dot", node.key),
-                    dot_x=node.dot_x,
-                    dot_y=node.dot_y,
-                    dot_label=slots.slot("dot-label", node.key),
-                    icon=self._map_icon(node) if node.icon else "",
-                    text_x=node.text_x,
-                    text_y=node.text_y,
-                    label=escape(node.short_label),
-                )
+                f'<g class="node node-{escape(node.kind)}" data-node="{key}">'
+                f'<rect x="{node.x}" y="{node.y}" width="{node.width}" height="{node.height}"'
+                ' rx="8"/>'
+                f'<circle class="dot status-{slots.slot("dot", node.key)}" cx="{node.dot_x}"'
+                f' cy="{node.dot_y}" r="5"><title>{slots.slot("dot-label", node.key)}</title>'
+                f"</circle>{icon}"
+                f'<text class="node-label" x="{node.text_x}" y="{node.text_y}">'
+                f"{escape(node.short_label)}</text></g>"
             )
         return mark_safe("".join(nodes))  # noqa: S308 (every value escaped above)
 
@@ -290,24 +235,16 @@ class CatalogHtml:
         icon = node.icon
         x, y, size = node.icon_x, node.icon_y, node.icon_size
         if icon.logo:
-            return MAP_LOGO.format(
-                x=x,
-                y=y,
-                size=size,
-                src=self._static_url(icon.logo),
-                inner_x=x + 2,
-                inner_y=y + 2,
-                inner_size=size - 4,
-                logo=escape(icon.logo),
+            return (
+                f'<rect class="map-icon-tile" x="{x}" y="{y}" width="{size}" height="{size}"'
+                f' rx="3"/><image href="{self._static_url(icon.logo)}" x="{x + 2}" y="{y + 2}"'
+                f' width="{size - 4}" height="{size - 4}" data-icon="{escape(icon.logo)}"/>'
             )
-        return MAP_MONOGRAM.format(
-            colour=icon.colour,
-            x=x,
-            y=y,
-            size=size,
-            text_x=node.icon_text_x,
-            text_y=node.icon_text_y,
-            initials=escape(icon.initials),
+        return (
+            f'<g class="map-monogram monogram-{icon.colour}" data-icon="monogram">'
+            f'<rect x="{x}" y="{y}" width="{size}" height="{size}" rx="3"/>'
+            f'<text x="{node.icon_text_x}" y="{node.icon_text_y}" text-anchor="middle">'
+            f"{escape(icon.initials)}</text></g>"
         )
 
     def _icon(self, service, size: str) -> str:
@@ -317,19 +254,21 @@ class CatalogHtml:
         if icon is None:
             icon = self._icons[service.pk] = icon_of(service)
         if icon.logo:
-            return LOGO.format(
-                size=size, src=self._static_url(icon.logo), name=escape(service.icon)
+            return (
+                f'<img class="service-icon{size}" src="{self._static_url(icon.logo)}" alt=""'
+                f' width="24" height="24" data-icon="{escape(service.icon)}">'
             )
-        return MONOGRAM.format(colour=icon.colour, size=size, initials=escape(icon.initials))
+        return (
+            f'<span class="service-icon monogram monogram-{icon.colour}{size}"'
+            f' aria-hidden="true" data-icon="monogram">{escape(icon.initials)}</span>'
+        )
 
     def _static_url(self, path: str) -> str:
         if path not in self._static:
             self._static[path] = escape(static(path))
         return self._static[path]
 
-    def _display(self, item, field: str) -> str:
-        """The label of a choice field's value, escaped: once per page."""
-        key = (type(item), field, getattr(item, field))
-        if key not in self._displays:
-            self._displays[key] = escape(str(getattr(item, f"get_{field}_display")()))
-        return self._displays[key]
+    @staticmethod
+    def _label(labels: dict[str, str], value: str) -> str:
+        """A choice's label, or the value itself when it is none of the choices."""
+        return labels.get(value, value)
