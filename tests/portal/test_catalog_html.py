@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from django.template import engines
 from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 
+from portal.catalog_html import slug_url
 from portal.models import Category, DataStore, Service
 from portal.selectors import category_overview
 from portal.visibility import Reader
@@ -83,3 +85,12 @@ def test_the_catalog_part_reads_as_the_templates_wrote_it(varied_catalog, langua
     assert "아주 긴 이름을 가진 모니터…</text>" in written
     back = 'name="next" value="/categories/devops/#pin-jenkins"'
     assert f'formaction="/pins/jenkins/pin/" {back}' in written
+
+
+def test_urls_reversed_once_per_page_are_those_reverse_gives():
+    pin = slug_url("portal:pin")
+    for slug in ("gitlab", "GitLab_Runner-2"):
+        assert pin(slug) == reverse("portal:pin", args=[slug])
+    # What is not a slug goes through reverse, which refuses it as the template did.
+    with pytest.raises(NoReverseMatch):
+        pin("not a slug")
