@@ -97,3 +97,19 @@ def test_a_member_pins_orders_and_unpins_tools(live_server, member_session, loca
         assert refused == []
     # (The database is read once the browser is closed: Playwright runs an event loop.)
     assert Pin.objects.slugs_of(bob) == ["jenkins"]
+
+
+def test_a_pin_button_pins_without_script(live_server, member_session):
+    # The buttons post the page's one form (#page-post, outside the cached part, with the
+    # reader's CSRF token) through their own formaction: plain HTML, no script needed.
+    bob, session = member_session
+    with chromium() as browser:
+        context = signed_in_context(
+            browser, live_server, session, locale="en-US", java_script_enabled=False
+        )
+        page = context.new_page()
+        assert page.goto(f"{live_server.url}/categories/devops/").ok
+        page.locator("#pin-jenkins button").click()
+        page.wait_for_url("**/categories/devops/#pin-jenkins")
+        assert "Jenkins is pinned to your home page." in page.content()
+    assert Pin.objects.slugs_of(bob) == ["jenkins"]
