@@ -1,6 +1,7 @@
 """Pinning in a real browser, in Korean and English: a member pins two services from a
-category page, finds them on the home page in that order, moves one up and unpins one.
-Screenshots at desktop and phone widths are kept (artifacts/screenshots/)."""
+category page, finds them on the home page in that order, moves one up and unpins one;
+with script off, a card's button still pins. Screenshots at desktop and phone widths are
+kept (artifacts/screenshots/)."""
 
 import pytest
 from django.core.management import call_command
