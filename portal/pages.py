@@ -24,7 +24,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Subquery
 from django.http import HttpResponse
-from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -57,9 +56,6 @@ SCAN_PART_INTERVALS = 3
 RENDER_CLAIM_SECONDS = 30
 RENDER_WAIT_SECONDS = 10
 RENDER_POLL_SECONDS = 0.05
-# Where a cached staff page's forms (a checklist step's "Run now") take the reader's CSRF
-# token: a token rendered into the cache would be another session's.
-CSRF_SLOT = "__csrf_token_slot__"
 # Where the home page takes the reader's own pinned tools (portal/pins.py), which no
 # other reader shares: between its heading and the categories.
 PINNED_SLOT = "<!-- pinned tools -->"
@@ -176,7 +172,7 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
     zones; and what this scan shows in the reader's zone, spliced into it."""
     overview = category_overview(slug=slug, reader=reader, scan=state.scan)
     language = translation.get_language()
-    context = {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT}
+    context = {"overview": overview, "staff": reader.staff}
 
     def rendered(template: str) -> Callable[[], bytes]:
         return lambda: render_to_string(template, context).encode()
@@ -214,14 +210,9 @@ def category_catalog(overview: CategoryOverview, *, staff: bool) -> CatalogPart:
         nav=[(category.slug, category.name) for category in overview.categories],
         body=render_to_string(
             "portal/_category_body.html",
-            {"overview": overview, "staff": staff, "csrf_slot": CSRF_SLOT},
+            {"overview": overview, "staff": staff},
         ).encode(),
     )
-
-
-def with_csrf_token(part: CatalogPart, request) -> CatalogPart:
-    """The part with the reader's CSRF token in its forms."""
-    return replace(part, body=part.body.replace(CSRF_SLOT.encode(), get_token(request).encode()))
 
 
 def page_response(request, part: CatalogPart, **context) -> HttpResponse:

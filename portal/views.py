@@ -30,7 +30,6 @@ from .pages import (
     page_response,
     page_state,
     status_part,
-    with_csrf_token,
     with_pinned,
 )
 from .pins import pinned_tools
@@ -60,12 +59,15 @@ def home(request):
 @member_required
 def category_detail(request, slug):
     state = page_state()
-    part = with_csrf_token(category_part(slug=slug, user=request.user, state=state), request)
+    part = category_part(slug=slug, user=request.user, state=state)
     return page_response(
         request,
         part,
         nav_categories=part.nav,
         current_category=slug,
+        # The form its pin and "Run now" buttons post, with this reader's CSRF token:
+        # outside the cached part, which every reader of a kind shares.
+        page_post=True,
         # Outside the cached part, which every reader of a kind shares: pins.js marks
         # these services' pin buttons.
         pinned_slugs=Pin.objects.slugs_of(request.user),

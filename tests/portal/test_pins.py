@@ -309,28 +309,29 @@ def test_the_api_lists_the_readers_pins_in_order_with_their_health(
 # --- pinning from a category page, and the forms ----------------------------------------
 
 
-def pin_forms(html: str) -> dict[str, str]:
-    """The service cards' pin forms: slug -> action."""
-    forms = re.findall(
-        r'<form class="pin-form" id="pin-[-\w]+" method="post" '
-        r'action="([^"]+)" data-pin="([-\w]+)"',
+def pin_buttons(html: str) -> dict[str, tuple[str, str]]:
+    """The service cards' pin buttons: slug -> (where they post, where they come back).
+    Each submits the page's one form (`page-post`), which carries the CSRF token."""
+    buttons = re.findall(
+        r'<div class="pin-form" id="pin-[-\w]+" data-pin="([-\w]+)" data-unpin-action="[^"]+">'
+        r'<button type="submit" form="page-post" formaction="([^"]+)" name="next" value="([^"]+)"',
         html,
     )
-    return {slug: action for action, slug in forms}
+    return {slug: (action, back) for slug, action, back in buttons}
 
 
 def pinned_data(html: str) -> list[str]:
-    found = re.search(r'<div id="pinned-services" hidden data-pinned="([-\w ]*)"></div>', html)
+    found = re.search(r'<div id="pinned-services" hidden data-pinned="([-\w ]*)"', html)
     return found.group(1).split()
 
 
-def test_every_card_has_a_pin_form_and_the_page_lists_the_readers_pins(catalog, bob, bob_client):
+def test_every_card_has_a_pin_button_and_the_page_lists_the_readers_pins(catalog, bob, bob_client):
     page = bob_client.get("/categories/devops/").text
-    forms = pin_forms(page)
-    assert forms == {
-        slug: f"/pins/{slug}/pin/"
+    assert pin_buttons(page) == {
+        slug: (f"/pins/{slug}/pin/", f"/categories/devops/#pin-{slug}")
         for slug in ("admin-ui", "gitlab", "jenkins", "flower", "gitlab-runner")
     }
+    assert page.count('<form id="page-post" method="post" hidden>') == 1
     assert pinned_data(page) == []
     assert '<script src="/static/aixops/pins.js" defer></script>' in page
     Pin.objects.pin(user=bob, slug="jenkins")
@@ -479,13 +480,16 @@ def test_pins_change_only_by_post(catalog, bob_client, url):
     assert bob_client.get(url).status_code == 405
 
 
-def test_pin_forms_need_the_csrf_token(catalog, bob):
+def test_pin_buttons_post_the_pages_form_with_the_readers_csrf_token(catalog, bob):
     client = Client(enforce_csrf_checks=True)
     client.force_login(bob)
     assert client.post("/pins/gitlab/pin/").status_code == 403
     page = client.get("/categories/devops/").text
-    token = re.search(r'id="pin-gitlab".*?name="csrfmiddlewaretoken" value="([^"]+)"', page).group(
-        1
-    )
-    assert client.post("/pins/gitlab/pin/", {"csrfmiddlewaretoken": token}).status_code == 302
+    # What a browser sends for the button: the page's form, and the button's own name
+    # and value, to the button's formaction.
+    form = re.search(r'<form id="page-post" method="post" hidden>(.*?)</form>', page).group(1)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    action, back = pin_buttons(page)["gitlab"]
+    response = client.post(action, {"csrfmiddlewaretoken": token, "next": back})
+    assert (response.status_code, response["Location"]) == (302, back)
     assert Pin.objects.slugs_of(bob) == ["gitlab"]

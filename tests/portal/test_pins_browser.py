@@ -1,6 +1,7 @@
 """Pinning in a real browser, in Korean and English: a member pins two services from a
-category page, finds them on the home page in that order, moves one up and unpins one.
-Screenshots at desktop and phone widths are kept (artifacts/screenshots/)."""
+category page, finds them on the home page in that order, moves one up and unpins one;
+with script off, a card's button still pins. Screenshots at desktop and phone widths are
+kept (artifacts/screenshots/)."""
 
 import pytest
 from django.core.management import call_command
@@ -145,3 +146,19 @@ def test_a_member_removes_the_pins_of_tools_gone_from_the_catalog(
         assert page.locator("#pinned .pinned-gone").count() == 0
         assert pinned_names(page) == ["GitLab"]
     assert Pin.objects.slugs_of(bob) == ["gitlab"]
+
+
+def test_a_pin_button_pins_without_script(live_server, member_session):
+    # The buttons post the page's one form (#page-post, outside the cached part, with the
+    # reader's CSRF token) through their own formaction: plain HTML, no script needed.
+    bob, session = member_session
+    with chromium() as browser:
+        context = signed_in_context(
+            browser, live_server, session, locale="en-US", java_script_enabled=False
+        )
+        page = context.new_page()
+        assert page.goto(f"{live_server.url}/categories/devops/").ok
+        page.locator("#pin-jenkins button").click()
+        page.wait_for_url("**/categories/devops/#pin-jenkins")
+        assert "Jenkins is pinned to your home page." in page.content()
+    assert Pin.objects.slugs_of(bob) == ["jenkins"]

@@ -1,7 +1,9 @@
 // The pin buttons of a category page's service cards. The cards are cached for every
 // reader of a kind, so each button pins; the page lists the services this reader pinned
-// (in a data attribute outside the cached part: slugs, space-separated) and this turns their buttons into
-// "Unpin". Without script every button pins, and the home page unpins.
+// (in a data attribute outside the cached part: slugs, space-separated, with the word
+// for "Unpin") and this turns their buttons into "Unpin". Each button posts the page's
+// one form (#page-post, with the reader's CSRF token) to its own formaction. Without
+// script every button pins, and the home page unpins.
 (function () {
   "use strict";
 
@@ -15,13 +17,14 @@
       pinned[slug] = true;
     }
   });
-  var forms = document.querySelectorAll("form.pin-form[data-pin]");
+  var unpinLabel = data.getAttribute("data-unpin-label");
+  var forms = document.querySelectorAll(".pin-form[data-pin]");
   for (var i = 0; i < forms.length; i++) {
     var form = forms[i];
     if (pinned[form.getAttribute("data-pin")]) {
-      form.setAttribute("action", form.getAttribute("data-unpin-action"));
+      form.querySelector(".pin-button").setAttribute("formaction", form.getAttribute("data-unpin-action"));
       form.classList.add("is-pinned");
-      form.querySelector(".pin-label").textContent = form.getAttribute("data-unpin-label");
+      form.querySelector(".pin-label").textContent = unpinLabel;
     }
   }
 })();
