@@ -28,10 +28,11 @@ from tests.factories import make_category, make_checks, make_finished_scan
 #    statuses, uptimes and sparkline points are on the check rows (scans keep them),
 # 10. the checks that verify its checklist steps, with the same EXISTS,
 # 11. the category's open incidents, with their latest update (the banner),
-# 12. the services the reader pinned, outside the cached part (their pin buttons).
+# 12. the services the reader pinned, outside the cached part (their pin buttons; then
+#     cached per member until they pin, unpin or move one).
 OVERVIEW_QUERIES_COLD = 12
-# Served from the cache: queries 1 and 12 only (the page state is cached too).
-OVERVIEW_QUERIES_WARM = 2
+# Served from the cache: query 1 only (the page state and the reader's pins are cached too).
+OVERVIEW_QUERIES_WARM = 1
 # When some item is limited to groups, a member's page costs one more, cold or warm: which
 # of the groups limits name they are in (their visibility class, part of the key).
 READER_GROUPS = 1

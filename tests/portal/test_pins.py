@@ -7,8 +7,10 @@ from io import StringIO
 import pytest
 import yaml
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
 from django.utils import translation
 
@@ -75,6 +77,57 @@ def test_each_member_has_their_own_pins_and_order(catalog, bob, sam):
     Pin.objects.unpin(user=sam, slug="jenkins")
     assert Pin.objects.slugs_of(bob) == ["gitlab", "jenkins"]
     assert Pin.objects.slugs_of(sam) == ["gitlab"]
+
+
+# A member's slugs are cached (every category page reads them): each change shows at once,
+# inside its transaction, and after its commit without a query.
+
+
+def test_a_members_slugs_are_read_once_then_from_the_cache(catalog, bob, django_assert_num_queries):
+    Pin.objects.pin(user=bob, slug="jenkins")
+    with django_assert_num_queries(1):
+        assert Pin.objects.slugs_of(bob) == ["jenkins"]
+    with django_assert_num_queries(0):
+        assert Pin.objects.slugs_of(bob) == ["jenkins"]
+
+
+def test_each_change_shows_at_once_and_is_cached_when_it_commits(
+    catalog, bob, committed, django_assert_num_queries
+):
+    assert Pin.objects.slugs_of(bob) == []
+    with committed():
+        Pin.objects.pin(user=bob, slug="jenkins")
+        Pin.objects.pin(user=bob, slug="gitlab")
+        assert Pin.objects.slugs_of(bob) == ["jenkins", "gitlab"]
+    with django_assert_num_queries(0):
+        assert Pin.objects.slugs_of(bob) == ["jenkins", "gitlab"]
+    with committed():
+        Pin.objects.move(user=bob, slug="gitlab", before="jenkins")
+    with django_assert_num_queries(0):
+        assert Pin.objects.slugs_of(bob) == ["gitlab", "jenkins"]
+    with committed():
+        Pin.objects.unpin(user=bob, slug="gitlab")
+    with django_assert_num_queries(0):
+        assert Pin.objects.slugs_of(bob) == ["jenkins"]
+
+
+def test_a_change_rolled_back_leaves_the_slugs_as_they_were(catalog, bob):
+    Pin.objects.pin(user=bob, slug="jenkins")
+    assert Pin.objects.slugs_of(bob) == ["jenkins"]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Pin.objects.pin(user=bob, slug="gitlab")
+        raise RuntimeError("the request failed after the pin")
+    assert Pin.objects.slugs_of(bob) == ["jenkins"]
+
+
+def test_slugs_read_before_a_commit_never_replace_the_committed_ones(catalog, bob, committed):
+    Pin.objects.pin(user=bob, slug="jenkins")
+    with committed():
+        Pin.objects.pin(user=bob, slug="gitlab")
+    # A reader that loaded the slugs before that commit stores them only if none are
+    # cached, as `slugs_of` does (cache.add).
+    assert cache.add(f"portal:pinned-slugs:{bob.pk}", ["jenkins"]) is False
+    assert Pin.objects.slugs_of(bob) == ["jenkins", "gitlab"]
 
 
 def test_pins_are_bounded_and_one_too_many_changes_nothing(db, bob):
