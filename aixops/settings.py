@@ -152,7 +152,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://aixops")}
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://aixops"),
+    # Template fragments every page shows the same to every reader of a kind (the top bar's
+    # links and tools, the stylesheet and scripts: `{% cache ... using="fragments" %}`),
+    # kept in each process: they change only with a deploy, which starts new processes, or
+    # with what their keys name, and a round trip to a shared cache would cost about what
+    # rendering them does.
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "aixops-fragments",
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
+}
 # Sessions are read from the cache and written through to the database, so a page
 # view costs no session query while sessions still survive a cache flush.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

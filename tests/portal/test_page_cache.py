@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from portal.models import CatalogRevision, Service
+from portal.models import CatalogRevision, Category, Service
 from portal.pages import page_state
 from tests.factories import client_for
 
@@ -94,6 +94,24 @@ def test_every_response_carries_a_fresh_token_that_signs_out(catalog, bob):
 def test_the_language_switch_returns_to_the_page_and_query(catalog, bob_client):
     bar = top_bar(bob_client.get("/categories/devops/?tab=1&view=map").text)
     assert 'name="next" type="hidden" value="/categories/devops/?tab=1&amp;view=map"' in bar
+
+
+def test_the_top_bars_shared_parts_follow_each_page_and_the_catalog(catalog, bob_client, carol):
+    # The top bar's links and tools are rendered once per kind of reader and page
+    # (the "fragments" cache); what is a request's own is filled in every time.
+    devops = top_bar(bob_client.get("/categories/devops/?view=map").text)
+    identity = top_bar(bob_client.get("/categories/identity-access/").text)
+    assert 'value="/categories/devops/?view=map"' in devops
+    assert 'value="/categories/identity-access/"' in identity
+    assert 'href="/categories/devops/" aria-current="page"' in devops
+    assert 'href="/categories/identity-access/" aria-current="page"' in identity
+    assert TOKEN.findall(devops) != TOKEN.findall(identity)
+    assert ">DevOps</a>" in top_bar(bob_client.get("/accounts/workspace/").text)
+    Category.objects.filter(slug="devops").update(name="Build & Deploy")
+    CatalogRevision.bump()
+    assert ">Build &amp; Deploy</a>" in top_bar(bob_client.get("/accounts/workspace/").text)
+    pending = top_bar(client_for(carol).get("/categories/devops/").text)
+    assert '<span class="who">carol</span>' in pending and WORKSPACE_LINK not in pending
 
 
 def test_the_frame_follows_the_readers_language(catalog, bob_client):
