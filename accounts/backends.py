@@ -13,11 +13,14 @@ class SessionUserMixin:
     """
 
     def get_user(self, user_id):
+        # get(), not filter().first(): no ORDER BY to build on every request.
         try:
-            user = User.objects.filter(pk=int(user_id)).first()
+            user = User.objects.get(pk=int(user_id))
         except (TypeError, ValueError):  # a session that names no user id at all
             return None
-        return user if user is not None and user.is_active else None
+        except User.DoesNotExist:
+            return None
+        return user if user.is_active else None
 
 
 class LocalAccountBackend(SessionUserMixin, ModelBackend):

@@ -174,12 +174,25 @@ def cache_settings(cache: dict, release: str) -> dict:
     """CACHES from one cache's settings (CACHE_URL): `default`, for the portal's own values,
     with the release in its KEY_PREFIX, so that processes of two releases (during a rolling
     deploy, or a worker not yet restarted) never read values whose shape the other's code
-    decided; and `sessions`, the same cache without it, so that a sign-out reaches every
-    process whatever its release."""
+    decided; `sessions`, the same cache without it, so that a sign-out reaches every
+    process whatever its release; and `fragments`, in each process's memory."""
     versioned = copy.deepcopy(cache)
     prefix = versioned.get("KEY_PREFIX", "")
     versioned["KEY_PREFIX"] = f"{prefix}:release-{release}" if prefix else f"release-{release}"
-    return {"default": versioned, "sessions": copy.deepcopy(cache)}
+    return {
+        "default": versioned,
+        "sessions": copy.deepcopy(cache),
+        # Template fragments every page shows the same to every reader of a kind (the top bar's
+        # links and tools, the stylesheet and scripts: `{% cache ... using="fragments" %}`),
+        # kept in each process: they change only with a deploy, which starts new processes, or
+        # with what their keys name, and a round trip to a shared cache would cost about what
+        # rendering them does.
+        "fragments": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "aixops-fragments",
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        },
+    }
 
 
 CACHES = cache_settings(env.cache("CACHE_URL", default="locmemcache://aixops"), RELEASE)

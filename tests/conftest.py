@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.management import call_command
 from django.test import Client
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -57,10 +57,13 @@ def fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """Each test starts cold: cached pages from another test's database must not leak in."""
-    cache.clear()
+    """Each test starts cold: cached pages from another test's database must not leak in,
+    nor template fragments a test's settings shaped."""
+    for each in (cache, caches["fragments"]):
+        each.clear()
     yield
-    cache.clear()
+    for each in (cache, caches["fragments"]):
+        each.clear()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -15,6 +16,14 @@ from .catalog import Service
 # not count: the member did not choose to lose them, and they grow only as the catalog
 # deletes services someone pinned.
 PINS_PER_MEMBER = 50
+# A member's pinned slugs are cached (every category page marks their pin buttons) and
+# written anew by each change through PinManager; a safety net for writes that bypass it
+# (SQL from a shell, a restored dump): pages follow them within this many seconds.
+PINNED_SLUGS_SECONDS = 60 * 60
+
+
+def _pinned_slugs_key(user) -> str:
+    return f"portal:pinned-slugs:{user.pk}"
 
 
 def service_in_catalog() -> models.Exists:
@@ -30,8 +39,28 @@ class PinManager(models.Manager):
         return self.filter(user=user).order_by("position", "pk")
 
     def slugs_of(self, user) -> list[str]:
-        """The slugs of the services `user` pinned, in their order; one query."""
+        """The slugs of the services `user` pinned, in their order: from the cache, or in
+        one query."""
+        return cache.get_or_set(
+            _pinned_slugs_key(user), lambda: self._stored_slugs(user), PINNED_SLUGS_SECONDS
+        )
+
+    def _stored_slugs(self, user) -> list[str]:
         return list(self.of(user).values_list("service_slug", flat=True))
+
+    def _changed(self, user) -> None:
+        """Forget `user`'s cached slugs now, and write them anew once the change commits.
+
+        Now keeps this process's next reads right inside the writer's transaction (and in
+        tests, whose transactions never commit), and a rolled-back change leaves nothing
+        behind. The write after the commit is the one that counts: a reader that loaded
+        the slugs before the commit may store them after it, but only with `add` (in
+        `slugs_of`), which never replaces the committed ones."""
+        key = _pinned_slugs_key(user)
+        cache.delete(key)
+        transaction.on_commit(
+            lambda: cache.set(key, self._stored_slugs(user), PINNED_SLUGS_SECONDS)
+        )
 
     def pin(self, *, user, slug: str) -> bool:
         """Pin service `slug` for `user`, last in their order; False when it is pinned
@@ -61,16 +90,21 @@ class PinManager(models.Manager):
                     )
             except IntegrityError:
                 return False
+            self._changed(user)
         return True
 
     def unpin(self, *, user, slug: str) -> bool:
         """Unpin service `slug` for `user`; False when it was not pinned."""
         deleted, _rows = self.filter(user=user, service_slug=slug).delete()
+        if deleted:
+            self._changed(user)
         return bool(deleted)
 
     def unpin_gone(self, *, user) -> int:
         """Unpin every service `user` pinned that is no longer in the catalog; how many."""
         deleted, _rows = self.filter(user=user).exclude(service_in_catalog()).delete()
+        if deleted:
+            self._changed(user)
         return deleted
 
     def move(self, *, user, slug: str, before: str = "", after: str = "") -> bool:
@@ -99,6 +133,7 @@ class PinManager(models.Manager):
                     pin.position = position
                     moved.append(pin)
             self.bulk_update(moved, ["position"])
+            self._changed(user)
         return True
 
 
