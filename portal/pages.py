@@ -228,13 +228,20 @@ def page_response(request, part: CatalogPart, **context) -> HttpResponse:
     """portal/page.html, the reader's top bar and all, around the part's body. The body
     (megabytes for a large category) goes from the cache into the response as the bytes
     it is stored as: rendered through the template it would be decoded, copied and
-    encoded again on every view."""
+    encoded again on every view. Nor is it joined to its frame: the response holds the
+    three pieces and the server sends them one after the other, so the page is never
+    copied whole; its length is set here, as CommonMiddleware would only by joining
+    them."""
     page = render_to_string(
         "portal/page.html", {"page": replace(part, body=BODY_SLOT), **context}, request
     )
-    head, tail = page.split(BODY_SLOT)
+    head, tail = (piece.encode() for piece in page.split(BODY_SLOT))
     body = part.body.encode() if isinstance(part.body, str) else part.body
-    return HttpResponse(b"".join([head.encode(), body, tail.encode()]))
+    response = HttpResponse(head)
+    response.write(body)
+    response.write(tail)
+    response["Content-Length"] = len(head) + len(body) + len(tail)
+    return response
 
 
 def with_pinned(part: CatalogPart, pinned_html: str) -> CatalogPart:
