@@ -295,8 +295,9 @@ class ItemHealth:
 
     @classmethod
     def from_checks(cls, checks: list[HealthCheck]) -> ItemHealth:
-        """One item's health from its checks (usually one): the worst status and the
-        lowest uptimes; latency and sparkline of the check that decided the status."""
+        """One item's health from its checks (usually one), whole or read with the
+        `CARD_FIELDS` (`card_rows`): the worst status and the lowest uptimes; latency and
+        sparkline of the check that decided the status."""
         if not checks:
             return cls()
         status = cls.status_of(checks)
@@ -352,11 +353,29 @@ def _shown_status(check: HealthCheck) -> str:
 
 # What ItemHealth.status_of reads of a check (with `in_maintenance`, checks_with_maintenance).
 STATUS_FIELDS = ("status", "checked_at", "consecutive_failures")
+# What ItemHealth.from_checks reads of a check, to draw its item's card.
+CARD_FIELDS = (
+    *STATUS_FIELDS,
+    "latency_ms",
+    "uptime_24h",
+    "uptime_7d",
+    "detail",
+    "recent_latencies",
+)
 
 
 def checks_with_maintenance(*, now: datetime | None = None) -> models.QuerySet:
     """Enabled checks, each knowing whether its service is in a maintenance window now."""
     return HealthCheck.objects.filter(enabled=True).with_maintenance(now).order_by("position", "pk")
+
+
+def card_rows(checks: models.QuerySet) -> models.QuerySet:
+    """`checks` (checks_with_maintenance) as rows of what `attach_health` reads of them,
+    their owners and their `CARD_FIELDS`: a large category's thousands of checks load
+    several times faster so than as whole checks."""
+    return checks.values_list(
+        "service_id", "data_store_id", "in_maintenance", *CARD_FIELDS, named=True
+    )
 
 
 def attach_health(services: list, stores: list, checks: Iterable[HealthCheck]) -> None:

@@ -34,7 +34,9 @@ from .asked import page_asked
 from .health import ScanInfo
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
 from .selectors import (
+    CategoryHealthOverview,
     CategoryOverview,
+    category_health_overview,
     category_overview,
     home_categories,
     hours_counts,
@@ -173,26 +175,31 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
     """A category's overview for `reader`: its catalog part, with a slot for each piece of
     health (portal/slots.py), rendered once per catalog revision, language and visibility
     class whatever the scans; its items' health, rendered once per scan for all time
-    zones; and what this scan shows in the reader's zone, spliced into it."""
-    overview = category_overview(slug=slug, reader=reader, scan=state.scan)
+    zones; and what this scan shows in the reader's zone, spliced into it. With the catalog
+    part cached (after a scan, in another zone) only the health is read
+    (`category_health_overview`), not the whole catalog again."""
     language = translation.get_language()
+    catalog_key = ":".join(
+        [
+            "portal:category-catalog",
+            slug,
+            reader.visibility_class,
+            language,
+            state.revision.cache_key,
+        ]
+    )
+    catalog = cache.get(catalog_key)
+    overview: CategoryOverview | CategoryHealthOverview
+    if catalog is None:
+        overview = category_overview(slug=slug, reader=reader, scan=state.scan)
+        catalog = cached_once(catalog_key, lambda: category_catalog(overview, staff=reader.staff))
+    else:
+        overview = category_health_overview(slug=slug, reader=reader, scan=state.scan)
     context = {"overview": overview, "staff": reader.staff, "csrf_slot": CSRF_SLOT}
 
     def rendered(template: str) -> Callable[[], bytes]:
         return lambda: render_to_string(template, context).encode()
 
-    catalog = cached_once(
-        ":".join(
-            [
-                "portal:category-catalog",
-                slug,
-                reader.visibility_class,
-                language,
-                state.revision.cache_key,
-            ]
-        ),
-        lambda: category_catalog(overview, staff=reader.staff),
-    )
     health = cached_once(
         ":".join(
             ["portal:category-health", slug, reader.visibility_class, language, state.cache_key]
