@@ -152,7 +152,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://aixops")}
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://aixops"),
+    # Each web process's own copy of the large pages it served last (portal.pages): a
+    # category of thousands of items is megabytes, which the shared cache would send on
+    # every view. Pages are immutable under their keys, so no copy is ever stale; a few
+    # are kept, the least recently read go first.
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "aixops-pages",
+        "OPTIONS": {"MAX_ENTRIES": 8},
+    },
+}
 # Sessions are read from the cache and written through to the database, so a page
 # view costs no session query while sessions still survive a cache flush.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db.models import Subquery
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
@@ -150,12 +150,19 @@ def page_reader(user, state: PageState | None = None) -> tuple[Reader, Limits, P
 
 
 def category_part(*, slug: str, user, state: PageState | None = None) -> CatalogPart:
-    """A category's overview as `user` may see it: from the cache, or rendered in nine
-    queries. Http404 for a category they may not see, as for one that does not exist.
-    After a scan only its health is rendered again (`category_page`); pages readers
-    asked for lately are rendered ahead of them (portal.asked, portal.prerender)."""
+    """A category's overview as `user` may see it: from this process's copy, the shared
+    cache, or rendered in nine queries. Http404 for a category they may not see, as for
+    one that does not exist. After a scan only its health is rendered again
+    (`category_page`); pages readers asked for lately are rendered ahead of them
+    (portal.asked, portal.prerender)."""
     reader, _limits, state = page_reader(user, state)
-    part = reader_category_part(slug=slug, reader=reader, state=state)
+    key = _category_key(slug, reader, state)
+    # This process's own copy first (settings.CACHES["pages"]): a large category's page
+    # would otherwise come from the shared cache whole on every view.
+    part = caches["pages"].get(key)
+    if part is None:
+        part = reader_category_part(slug=slug, reader=reader, state=state)
+        caches["pages"].set(key, part, scan_part_seconds())
     page_asked(slug=slug, reader=reader)
     return part
 
@@ -163,12 +170,15 @@ def category_part(*, slug: str, user, state: PageState | None = None) -> Catalog
 def reader_category_part(*, slug: str, reader: Reader, state: PageState) -> CatalogPart:
     """A category's overview as `reader` may see it (`category_part`); also how
     portal.prerender renders pages ahead of their readers."""
-    key = _key("category", slug, reader.visibility_class, state)
     return cached_once(
-        key,
+        _category_key(slug, reader, state),
         lambda: category_page(slug=slug, reader=reader, state=state),
         timeout=scan_part_seconds(),
     )
+
+
+def _category_key(slug: str, reader: Reader, state: PageState) -> str:
+    return _key("category", slug, reader.visibility_class, state)
 
 
 def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart:

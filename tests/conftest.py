@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.management import call_command
 from django.test import Client
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -57,10 +57,13 @@ def fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """Each test starts cold: cached pages from another test's database must not leak in."""
+    """Each test starts cold: cached pages from another test's database must not leak in,
+    from the shared cache or from this process's own copies (portal.pages)."""
     cache.clear()
+    caches["pages"].clear()
     yield
     cache.clear()
+    caches["pages"].clear()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.template import engines
 from django.test import Client
@@ -173,6 +173,7 @@ def test_after_a_scan_only_the_health_is_rendered(scanned, bob_client):
     assert "Major Outage" in after_scan.text and "System Optimal" in first.text
     # The same page as a full render gives.
     cache.clear()
+    caches["pages"].clear()
     assert main_content(bob_client.get("/categories/devops/").text) == main_content(after_scan.text)
 
 
@@ -184,6 +185,7 @@ def test_another_time_zone_renders_only_the_times(scanned, bob_client):
     assert CATALOG not in rendered(elsewhere) and HEALTH not in rendered(elsewhere)
     assert 'data-time-zone="America/New_York"' in elsewhere.text
     cache.clear()
+    caches["pages"].clear()
     assert main_content(bob_client.get("/categories/devops/").text) == main_content(elsewhere.text)
 
 
@@ -302,4 +304,27 @@ def test_after_a_scan_the_health_alone_reads_as_a_page_rendered_afresh(
     assert "refused &lt;b&gt;&quot;5432&quot;&lt;/b&gt;" in page
     assert main_content(before.text) != page
     cache.clear()
+    caches["pages"].clear()
     assert main_content(client.get("/categories/big/").text) == page
+
+
+def test_a_page_served_once_is_served_again_from_this_process(scanned, bob_client, monkeypatch):
+    first = bob_client.get("/categories/devops/")
+    asked_the_shared_cache = []
+    get = cache.get
+
+    def recording_get(key, *args, **kwargs):
+        asked_the_shared_cache.append(key.split(":")[1])
+        return get(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get", recording_get)
+    again = bob_client.get("/categories/devops/")
+    # The page state and the session come from the shared cache; the page, megabytes
+    # for a large category, from this process's own copy.
+    assert "category" not in asked_the_shared_cache
+    assert main_content(again.text) == main_content(first.text)
+    # A scan moves the page's key: the next view shows it.
+    HealthCheck.objects.filter(service__slug="jenkins").update(status="down")
+    make_finished_scan()
+    assert "Major Outage" in bob_client.get("/categories/devops/").text
+    assert "category" in asked_the_shared_cache
