@@ -142,7 +142,8 @@ class HealthCards:
             width=sparkline.WIDTH,
             height=sparkline.HEIGHT,
             label=self._peak_labels[peak],
-            # Points are numbers this page wrote (Sparkline), escaped all the same.
+            # html.escape is what Django's escape does to a str, without its check for
+            # lazy text (points are numbers Sparkline wrote, escaped all the same).
             lines="".join(f'<polyline points="{html.escape(s)}"/>' for s in sparkline.segments),
         )
 
