@@ -152,18 +152,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {
-    "default": env.cache("CACHE_URL", default="locmemcache://aixops"),
-    # Each web process's own copy of the large pages it served last (portal.pages): a
-    # category of thousands of items is megabytes, which the shared cache would send on
-    # every view. Pages are immutable under their keys, so no copy is ever stale; a few
-    # are kept, the least recently read go first.
-    "pages": {
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://aixops")}
+# Each web process's own copy of the large pages it served last (portal.pages): a
+# category of thousands of items is megabytes, which a shared cache (Redis) would send on
+# every view. Pages are immutable under their keys, so no copy is ever stale; a few are
+# kept, the least recently read go first. A default cache in local memory is the
+# process's own already: a second copy there would only cost its pickling.
+CACHES["pages"] = (
+    {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+    if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+    else {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "aixops-pages",
         "OPTIONS": {"MAX_ENTRIES": 8},
-    },
-}
+    }
+)
 # Sessions are read from the cache and written through to the database, so a page
 # view costs no session query while sessions still survive a cache flush.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
