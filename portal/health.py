@@ -235,6 +235,12 @@ class Sparkline:
         if len(known) < 2:
             return None
         peak = max(known) or 1.0
+        if len(known) == len(values):
+            # No failed probe, as most: one line, written in one format call (a page
+            # draws thousands).
+            ys = [cls.HEIGHT - 2 - (cls.HEIGHT - 4) * value / peak for value in values]
+            line = _sparkline_format(len(values), cls.WIDTH).format(*ys)
+            return cls(segments=(line,), peak_ms=peak)
         xs = _sparkline_xs(len(values), cls.WIDTH)
         segments, current = [], []
         for x, value in zip(xs, values, strict=True):
@@ -248,6 +254,13 @@ class Sparkline:
         if current:
             segments.append(" ".join(current))
         return cls(segments=tuple(segments), peak_ms=peak)
+
+
+@functools.cache
+def _sparkline_format(points: int, width: int) -> str:
+    """An unbroken sparkline of `points` points, to format with their ys: its xs written
+    in, as `from_latencies` writes them point by point."""
+    return " ".join(f"{x},{{:.1f}}" for x in _sparkline_xs(points, width))
 
 
 @functools.cache
