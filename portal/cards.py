@@ -13,6 +13,8 @@ the cards read as they always did (tests/portal/test_health_cards.py holds that 
 
 from __future__ import annotations
 
+import html
+
 from django.template.defaultfilters import floatformat
 from django.utils.html import conditional_escape, escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -74,6 +76,8 @@ class HealthCards:
         self._peak = gettext("Latency of recent scans, peak %(peak)s ms")
         self._depends = gettext("depends on %(name)s: %(status)s")
         self._labels: dict[object, str] = {}
+        self._statuses: dict[str, str] = {}
+        self._peak_labels: dict[str, str] = {}
         self._figures: dict[tuple[float, str], str] = {}
 
     def card(self, item) -> SafeString:
@@ -94,17 +98,23 @@ class HealthCards:
             if slo
             else ""
         )
-        dependencies = format_html_join(
-            "",
-            '<p class="health-dependency">{}</p>',
-            (
-                (self._words(self._depends, name=name, status=status),)
-                for name, status in health.dependencies_down_shown
-            ),
+        dependencies = (
+            format_html_join(
+                "",
+                '<p class="health-dependency">{}</p>',
+                (
+                    (self._words(self._depends, name=name, status=status),)
+                    for name, status in health.dependencies_down_shown
+                ),
+            )
+            if health.dependencies_down
+            else ""
         )
-        return mark_safe(  # noqa: S308 (every value escaped above or below)
+        # SafeString rather than mark_safe, here and below: the same, without the check
+        # for lazy text each of thousands of calls makes.
+        return SafeString(
             CARD.format(
-                escape(health.status),
+                self.status(health),
                 title,
                 self.label(health),
                 self._figures_of(health) if health.checked else "",
@@ -125,12 +135,23 @@ class HealthCards:
         )
 
     def _sparkline(self, sparkline: Sparkline) -> str:
+        peak = self._number(sparkline.peak_ms, "0")
+        if peak not in self._peak_labels:
+            self._peak_labels[peak] = self._words(self._peak, peak=peak)
         return SPARKLINE.format(
             width=sparkline.WIDTH,
             height=sparkline.HEIGHT,
-            label=self._words(self._peak, peak=self._number(sparkline.peak_ms, "0")),
-            lines="".join(f'<polyline points="{escape(s)}"/>' for s in sparkline.segments),
+            label=self._peak_labels[peak],
+            # html.escape is what Django's escape does to a str, without its check for
+            # lazy text (points are numbers Sparkline wrote, escaped all the same).
+            lines="".join(f'<polyline points="{html.escape(s)}"/>' for s in sparkline.segments),
         )
+
+    def status(self, health: ItemHealth) -> str:
+        """The item's status, escaped (one of a few words, escaped once each)."""
+        if health.status not in self._statuses:
+            self._statuses[health.status] = escape(health.status)
+        return self._statuses[health.status]
 
     def label(self, health: ItemHealth) -> str:
         """The item's status in words, escaped."""

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db.models import Subquery
 from django.http import HttpResponse
 from django.template.loader import render_to_string
@@ -33,7 +33,9 @@ from .asked import page_asked
 from .health import ScanInfo
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
 from .selectors import (
+    CategoryHealthOverview,
     CategoryOverview,
+    category_health_overview,
     category_overview,
     home_categories,
     hours_counts,
@@ -144,12 +146,19 @@ def page_reader(user, state: PageState | None = None) -> tuple[Reader, Limits, P
 
 
 def category_part(*, slug: str, user, state: PageState | None = None) -> CatalogPart:
-    """A category's overview as `user` may see it: from the cache, or rendered in nine
-    queries. Http404 for a category they may not see, as for one that does not exist.
-    After a scan only its health is rendered again (`category_page`); pages readers
-    asked for lately are rendered ahead of them (portal.asked, portal.prerender)."""
+    """A category's overview as `user` may see it: from this process's copy, the shared
+    cache, or rendered in nine queries. Http404 for a category they may not see, as for
+    one that does not exist. After a scan only its health is rendered again
+    (`category_page`); pages readers asked for lately are rendered ahead of them
+    (portal.asked, portal.prerender)."""
     reader, _limits, state = page_reader(user, state)
-    part = reader_category_part(slug=slug, reader=reader, state=state)
+    key = _category_key(slug, reader, state)
+    # This process's own copy first (settings.CACHES["pages"]): a large category's page
+    # would otherwise come from the shared cache whole on every view.
+    part = caches["pages"].get(key)
+    if part is None:
+        part = reader_category_part(slug=slug, reader=reader, state=state)
+        caches["pages"].set(key, part, scan_part_seconds())
     page_asked(slug=slug, reader=reader)
     return part
 
@@ -157,38 +166,46 @@ def category_part(*, slug: str, user, state: PageState | None = None) -> Catalog
 def reader_category_part(*, slug: str, reader: Reader, state: PageState) -> CatalogPart:
     """A category's overview as `reader` may see it (`category_part`); also how
     portal.prerender renders pages ahead of their readers."""
-    key = _key("category", slug, reader.visibility_class, state)
     return cached_once(
-        key,
+        _category_key(slug, reader, state),
         lambda: category_page(slug=slug, reader=reader, state=state),
         timeout=scan_part_seconds(),
     )
+
+
+def _category_key(slug: str, reader: Reader, state: PageState) -> str:
+    return _key("category", slug, reader.visibility_class, state)
 
 
 def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart:
     """A category's overview for `reader`: its catalog part, with a slot for each piece of
     health (portal/slots.py), rendered once per catalog revision, language and visibility
     class whatever the scans; its items' health, rendered once per scan for all time
-    zones; and what this scan shows in the reader's zone, spliced into it."""
-    overview = category_overview(slug=slug, reader=reader, scan=state.scan)
+    zones; and what this scan shows in the reader's zone, spliced into it. With the catalog
+    part cached (after a scan, in another zone) only the health is read
+    (`category_health_overview`), not the whole catalog again."""
     language = translation.get_language()
+    catalog_key = ":".join(
+        [
+            "portal:category-catalog",
+            slug,
+            reader.visibility_class,
+            language,
+            state.revision.cache_key,
+        ]
+    )
+    catalog = cache.get(catalog_key)
+    overview: CategoryOverview | CategoryHealthOverview
+    if catalog is None:
+        overview = category_overview(slug=slug, reader=reader, scan=state.scan)
+        catalog = cached_once(catalog_key, lambda: category_catalog(overview, staff=reader.staff))
+    else:
+        overview = category_health_overview(slug=slug, reader=reader, scan=state.scan)
     context = {"overview": overview, "staff": reader.staff}
 
     def rendered(template: str) -> Callable[[], bytes]:
         return lambda: render_to_string(template, context).encode()
 
-    catalog = cached_once(
-        ":".join(
-            [
-                "portal:category-catalog",
-                slug,
-                reader.visibility_class,
-                language,
-                state.revision.cache_key,
-            ]
-        ),
-        lambda: category_catalog(overview, staff=reader.staff),
-    )
     health = cached_once(
         ":".join(
             ["portal:category-health", slug, reader.visibility_class, language, state.cache_key]
@@ -219,13 +236,20 @@ def page_response(request, part: CatalogPart, **context) -> HttpResponse:
     """portal/page.html, the reader's top bar and all, around the part's body. The body
     (megabytes for a large category) goes from the cache into the response as the bytes
     it is stored as: rendered through the template it would be decoded, copied and
-    encoded again on every view."""
+    encoded again on every view. Nor is it joined to its frame: the response holds the
+    three pieces and the server sends them one after the other, so the page is never
+    copied whole; its length is set here, as CommonMiddleware would only by joining
+    them."""
     page = render_to_string(
         "portal/page.html", {"page": replace(part, body=BODY_SLOT), **context}, request
     )
-    head, tail = page.split(BODY_SLOT)
+    head, tail = (piece.encode() for piece in page.split(BODY_SLOT))
     body = part.body.encode() if isinstance(part.body, str) else part.body
-    return HttpResponse(b"".join([head.encode(), body, tail.encode()]))
+    response = HttpResponse(head)
+    response.write(body)
+    response.write(tail)
+    response["Content-Length"] = len(head) + len(body) + len(tail)
+    return response
 
 
 def with_pinned(part: CatalogPart, pinned_html: str) -> CatalogPart:

@@ -261,21 +261,13 @@ def category_overview(
     texts: dict[str, list[TextItem]] = {"focus": [], "checklist": [], "note": []}
     for kind, position, text, touchpoint, pk in _text_items(category):
         if kind == "checklist":
-            texts[kind].append(
-                ChecklistStep(position, text, pk=pk, checks=tuple(step_checks.get(pk, ())))
-            )
+            texts[kind].append(_checklist_step(position, text, pk, step_checks))
         else:
             texts[kind].append(TextItem(position, text, bool(touchpoint)))
     for items in texts.values():
         items.sort(key=lambda item: item.position)
 
-    checks = health.checks_with_maintenance().filter(
-        Q(service__category=category) | Q(data_store__category=category)
-    )
-    health.attach_health(all_services, data_stores, checks)
-    attach_slos([*all_services, *data_stores], category=category)
-    category_health = health.category_health(health.parts_of(all_services, data_stores), scan)
-
+    category_health = _attach_items_health(category, all_services, data_stores, scan=scan)
     menu = [s for s in all_services if s.role == Service.Role.MENU]
     shown = [s for s in all_services if show_hidden or not s.hidden]
     # What a reader may not see is named nowhere: not as a store's user, not as a target.
@@ -298,6 +290,106 @@ def category_overview(
         withheld=withheld,
         staff=reader.staff,
     )
+
+
+@dataclass
+class CategoryHealthOverview:
+    """What a scan changes on a category's overview, as a reader may see it: what
+    portal/_category_health.html and _category_times.html read of a CategoryOverview (its
+    items' cards and map dots, its checklist's results, its status and scan line), without
+    the catalog, which portal.pages renders once per catalog revision."""
+
+    category: Category
+    services: list[Service]  # those shown, each with its `health` and `slo`
+    data_stores: list[DataStore]
+    checklist: list[ChecklistStep]
+    health: health.CategoryHealth
+
+
+# What the health of a category's page reads of its services and data stores, beyond the
+# id: who may see them, their order (a card's "depends on" lines follow it) and their SLO;
+# a service's part (role) and whether it is hidden, a data store's name ("depends on").
+_ITEM_HEALTH_FIELDS = ("visible_to_groups", "position", "slug", "slo_target", "slo_window_days")
+SERVICE_HEALTH_FIELDS = (*_ITEM_HEALTH_FIELDS, "role", "hidden")
+STORE_HEALTH_FIELDS = (*_ITEM_HEALTH_FIELDS, "name")
+
+
+def category_health_overview(
+    *, slug: str, reader: Reader, scan: health.ScanInfo | None
+) -> CategoryHealthOverview:
+    """What a scan changes on one category's overview, as `reader` may see it, by the
+    same rules as `category_overview` but without the catalog around it, in seven
+    queries of a few columns each:
+
+    1. the category,
+    2. its services, with only the `SERVICE_HEALTH_FIELDS`,
+    3. its data stores, with only the `STORE_HEALTH_FIELDS`,
+    4. which of its services use which of its stores,
+    5. its checklist,
+    6. the checks that verify its checklist steps,
+    7. the health checks of its services and stores,
+
+    plus one for the daily rollups when one of its items has an SLO. Http404 for a
+    category the reader may not see, as `category_overview`."""
+    category = Category.objects.filter(slug=slug).first()
+    if category is None or not reader.may_see(category.visible_to_groups):
+        raise Http404("No such category.")
+    services = [
+        service
+        for service in Service.objects.filter(category=category).only(*SERVICE_HEALTH_FIELDS)
+        if reader.may_see(service.visible_to_groups)
+    ]
+    stores = [
+        store
+        for store in DataStore.objects.filter(category=category).only(*STORE_HEALTH_FIELDS)
+        if reader.may_see(store.visible_to_groups)
+    ]
+    services_by_id = {service.pk: service for service in services}
+    stores_by_id = {store.pk: store for store in stores}
+    for service in services:
+        service.stores_used = []
+    uses = DataStore.used_by.through.objects.filter(datastore__category=category).values_list(
+        "service_id", "datastore_id"
+    )
+    for service_id, store_id in uses:
+        if service_id in services_by_id and store_id in stores_by_id:
+            services_by_id[service_id].stores_used.append(stores_by_id[store_id])
+    for service in services:
+        service.stores_used.sort(key=lambda store: (store.position, store.slug))
+
+    step_checks = _checklist_checks(category, reader=reader)
+    steps = ChecklistItem.objects.filter(category=category).order_by("position", "pk")
+    checklist = [
+        _checklist_step(position, text, pk, step_checks)
+        for position, text, pk in steps.values_list("position", "text", "pk")
+    ]
+    return CategoryHealthOverview(
+        category=category,
+        services=[s for s in services if reader.staff or not s.hidden],
+        data_stores=stores,
+        checklist=checklist,
+        health=_attach_items_health(category, services, stores, scan=scan),
+    )
+
+
+def _checklist_step(
+    position: int, text: str, pk: int, step_checks: dict[int, list[StepCheck]]
+) -> ChecklistStep:
+    return ChecklistStep(position, text, pk=pk, checks=tuple(step_checks.get(pk, ())))
+
+
+def _attach_items_health(
+    category: Category, services: list[Service], stores: list[DataStore], *, scan
+) -> health.CategoryHealth:
+    """Give the category's services and data stores a reader may see (hidden services too,
+    with their `stores_used`) their health and SLO, in one query (and one for the rollups
+    when one has an SLO); and the category's health from theirs."""
+    checks = health.checks_with_maintenance().filter(
+        Q(service__category=category) | Q(data_store__category=category)
+    )
+    health.attach_health(services, stores, health.card_rows(checks))
+    attach_slos([*services, *stores], category=category)
+    return health.category_health(health.parts_of(services, stores), scan)
 
 
 def _map_edges(category: Category):

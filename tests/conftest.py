@@ -58,11 +58,13 @@ def fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts cold: cached pages from another test's database must not leak in,
-    nor template fragments a test's settings shaped."""
-    for each in (cache, caches["fragments"]):
+    nor template fragments a test's settings shaped, nor this process's own copies of
+    pages (portal.pages)."""
+    own_caches = (cache, caches["fragments"], caches["pages"])
+    for each in own_caches:
         each.clear()
     yield
-    for each in (cache, caches["fragments"]):
+    for each in own_caches:
         each.clear()
 
 

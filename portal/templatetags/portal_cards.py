@@ -1,7 +1,6 @@
 """The health a scan changes on a category's page, written in Python (portal/cards.py)."""
 
 from django import template
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from portal.cards import HealthCards
@@ -27,7 +26,7 @@ def health_fragments(overview) -> SafeString:
     for _heading, kind, items in map_columns(overview.services, overview.data_stores):
         for item in items:
             key = node_key(kind, item)
-            status = escape(item.health.status)
+            status = cards.status(item.health)
             words = cards.label(item.health) or status
             pieces += [slot("dot", key), status, slot("dot-label", key), words]
     # Slots are the templates' own words; cards and words are escaped as they are written.

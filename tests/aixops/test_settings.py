@@ -285,3 +285,27 @@ def test_cached_values_are_kept_under_the_release():
     assert cache_prefixes(
         RELEASE="2026.12.06-4e5088d", CACHE_URL="redis://cache.example.com:6379/1?key_prefix=ci"
     ) == ["ci:release-2026.12.06-4e5088d", "ci"]
+
+
+@pytest.mark.parametrize(
+    ("cache_url", "pages"),
+    [
+        (SHARED_CACHE, "django.core.cache.backends.locmem.LocMemCache"),
+        # The default cache is the process's own already: no second copy.
+        ("locmemcache://aixops", "django.core.cache.backends.dummy.DummyCache"),
+    ],
+)
+def test_web_processes_keep_their_own_copy_of_pages_only_before_a_shared_cache(cache_url, pages):
+    result = subprocess.run(
+        [
+            *(sys.executable, "manage.py", "shell", "-c"),
+            "from django.conf import settings as s; print('pages:', s.CACHES['pages']['BACKEND'])",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "CACHE_URL": cache_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"pages: {pages}" in result.stdout.splitlines()

@@ -67,8 +67,8 @@ def test_a_card_reads_as_the_template_wrote_it(case, language):
 
 
 def test_one_set_of_cards_serves_every_card_of_a_page():
-    cards = HealthCards()
     with translation.override("ko"):
+        cards = HealthCards()  # in the page's language, as each render makes one
         written = [cards.card(card) for card in CARDS.values()]
         assert written == [BEFORE.render({"item": card}) for card in CARDS.values()]
     assert "의존 저장소 Main &lt;DB&gt;: " in written[-1]

@@ -173,3 +173,17 @@ def test_sparkline_scales_to_its_box_and_breaks_at_failures():
     assert first[0] == "0.0,20.0" and first[1] == "30.0,14.0"
     assert line.segments[1].split()[0] == "90.0,2.0"
     assert Sparkline.from_latencies([None, 5.0]) is None
+
+
+@pytest.mark.parametrize(
+    "latencies",
+    [[10.0, 20.0, 40.0, 20.0], [0.0, 0.0], [3.14159, 0.05, 999.95, 12.25, 7.0] * 6],
+)
+def test_an_unbroken_sparkline_is_one_line_through_every_point(latencies):
+    line = Sparkline.from_latencies(latencies)
+    peak = max(latencies) or 1.0
+    step = Sparkline.WIDTH / (len(latencies) - 1)
+    # Points at evenly spaced xs, scaled into the box with a margin of 2 above and below.
+    points = [f"{n * step:.1f},{26 - 24 * value / peak:.1f}" for n, value in enumerate(latencies)]
+    assert line.segments == (" ".join(points),)
+    assert line.peak_ms == peak

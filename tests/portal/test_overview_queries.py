@@ -5,10 +5,10 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.test import Client
 
-from portal.models import CatalogRevision, Category, DataStore, Service
+from portal.models import CatalogRevision, Category, DataStore, HealthCheck, Service
 from portal.pages import page_state
 from tests.factories import make_category, make_checks, make_finished_scan
 
@@ -33,6 +33,15 @@ from tests.factories import make_category, make_checks, make_finished_scan
 OVERVIEW_QUERIES_COLD = 12
 # Served from the cache: query 1 only (the page state and the reader's pins are cached too).
 OVERVIEW_QUERIES_WARM = 1
+# After a scan, with the catalog part cached: queries 1, 2 and 11 (the reader's pins are
+# cached), and only what the scan changed (portal.selectors.category_health_overview):
+# 3. the category,
+# 4. its services and 5. its data stores, a few columns each,
+# 6. which of its services use which of its stores,
+# 7. its checklist,
+# 8. the checks that verify its checklist steps,
+# 9. the health checks of its services and stores, only what their cards show.
+OVERVIEW_QUERIES_AFTER_A_SCAN = 10
 # When some item is limited to groups, a member's page costs one more, cold or warm: which
 # of the groups limits name they are in (their visibility class, part of the key).
 READER_GROUPS = 1
@@ -100,6 +109,31 @@ def test_large_overview_json_has_the_same_query_count(
     assert len(body["services"]) == 200
     assert len(body["data_stores"]) == 100
     assert {s["health"]["status"] for s in body["services"]} == {"up"}
+
+
+def test_after_a_scan_a_large_overview_reads_only_its_health(
+    scanned, bob_client, django_assert_num_queries
+):
+    make_category("big", services=200, stores=100, items=20, hidden_every=7)
+    scanned()
+    before = main_content(bob_client.get("/categories/big/").text)
+    HealthCheck.objects.filter(service__name="Service 3").update(status="down")
+    make_finished_scan()
+    with django_assert_num_queries(OVERVIEW_QUERIES_AFTER_A_SCAN) as queries:
+        page = main_content(bob_client.get("/categories/big/").text)
+    assert "health-down" not in before and "health-down" in page
+    # Nothing of the catalog is read again: no service's summary, no store's description.
+    items_read = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'FROM "portal_service"' in query["sql"] or 'FROM "portal_datastore"' in query["sql"]
+    ]
+    assert len(items_read) == 2
+    assert not any('"summary"' in sql or '"description"' in sql for sql in items_read)
+    # The page a reader rendering it all afresh would get.
+    cache.clear()
+    caches["pages"].clear()
+    assert main_content(bob_client.get("/categories/big/").text) == page
 
 
 @pytest.mark.parametrize("size", [0, 3])

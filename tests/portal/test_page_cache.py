@@ -152,3 +152,13 @@ def test_the_catalog_part_is_cached_and_each_reader_gets_their_own_top_bar(
     with django_assert_num_queries(1):
         sam_page = sam_client.get("/categories/devops/").text
     assert '<span class="who">sam</span>' in top_bar(sam_page) and ADMIN_LINK in sam_page
+
+
+@pytest.mark.parametrize("url", ["/", "/categories/devops/", "/status/"])
+def test_a_page_says_its_length_in_bytes(catalog, bob_client, url):
+    # The frame and the cached body are sent as they are, not joined: the length is set
+    # by the page, and counts bytes (Korean takes three a character), not characters.
+    response = bob_client.get(url)
+    assert response["Content-Length"] == str(len(response.content))
+    assert len(response.content) > len(response.text)
+    assert response.text.startswith("<!doctype html>") and response.text.endswith("</html>\n")

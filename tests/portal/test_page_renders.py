@@ -6,16 +6,27 @@ language and kind of reader, whatever the scan and the reader's time zone
 import re
 import threading
 import time
+from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.contrib.auth.models import Group
+from django.core.cache import cache, caches
 from django.db import connection
 from django.template import engines
 from django.test import Client
+from django.utils import timezone
 
 from portal import pages, slots
-from portal.models import Category, HealthCheck, Service
-from tests.factories import make_checks, make_finished_scan
+from portal.models import (
+    CatalogRevision,
+    Category,
+    ChecklistItem,
+    DataStore,
+    HealthCheck,
+    MaintenanceWindow,
+    Service,
+)
+from tests.factories import make_category, make_checks, make_finished_scan
 
 CATALOG = "portal/_category_body.html"
 HEALTH = "portal/_category_health.html"
@@ -162,6 +173,7 @@ def test_after_a_scan_only_the_health_is_rendered(scanned, bob_client):
     assert "Major Outage" in after_scan.text and "System Optimal" in first.text
     # The same page as a full render gives.
     cache.clear()
+    caches["pages"].clear()
     assert main_content(bob_client.get("/categories/devops/").text) == main_content(after_scan.text)
 
 
@@ -173,6 +185,7 @@ def test_another_time_zone_renders_only_the_times(scanned, bob_client):
     assert CATALOG not in rendered(elsewhere) and HEALTH not in rendered(elsewhere)
     assert 'data-time-zone="America/New_York"' in elsewhere.text
     cache.clear()
+    caches["pages"].clear()
     assert main_content(bob_client.get("/categories/devops/").text) == main_content(elsewhere.text)
 
 
@@ -226,3 +239,96 @@ def test_what_the_next_scan_replaces_is_kept_a_few_scan_intervals(
     bob_client.get("/categories/devops/")
     assert kept["category"] == kept["category-health"] == 3 * 60
     assert kept["category-catalog"] == pages.PAGE_CACHE_SECONDS
+
+
+@pytest.fixture
+def eventful_big(django_user_model):
+    """A category whose health has a bit of everything, and dana, in the group that a few
+    of its items are limited to."""
+    category = make_category("big", services=30, stores=10, items=4, hidden_every=7)
+    make_checks(category)
+    DataStore.objects.filter(name__in=["Store 2", "Store 5"]).update(
+        visible_to_groups=["/platform/devops"]
+    )
+    Service.objects.filter(name="Service 10").update(visible_to_groups=["/platform/devops"])
+    Service.objects.filter(name="Service 6").update(slo_target=99.5)
+    DataStore.objects.filter(name="Store 4").update(slo_target=99.0, slo_window_days=7)
+    now = timezone.now()
+    MaintenanceWindow.objects.create(
+        service=Service.objects.get(name="Service 9"),
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=1),
+    )
+    steps = list(ChecklistItem.objects.filter(category=category))
+    HealthCheck.objects.get(service__name="Service 1").checklist_items.add(steps[0])
+    HealthCheck.objects.get(service__name="Service 7").checklist_items.add(steps[0], steps[1])
+    CatalogRevision.bump()
+    make_finished_scan()
+    dana = django_user_model.objects.create_user(username="dana", membership="approved")
+    dana.groups.add(Group.objects.create(name="/platform/devops"))
+    return dana
+
+
+def scan_with_news():
+    """A scan after which stores are down (their users' cards say so), a probe waits for
+    confirmation, a check has a detail to escape and the checklist's checks changed."""
+    HealthCheck.objects.filter(data_store__name__in=["Store 2", "Store 3"]).update(
+        status="down", detail='refused <b>"5432"</b>'
+    )
+    HealthCheck.objects.filter(service__name="Service 8").update(
+        status="unknown", consecutive_failures=1
+    )
+    HealthCheck.objects.filter(service__name__in=["Service 1", "Service 7"]).update(
+        status="degraded", detail="slow & steady"
+    )
+    make_finished_scan()
+
+
+@pytest.mark.parametrize("reader", ["alice", "bob", "eventful_big"])
+def test_after_a_scan_the_health_alone_reads_as_a_page_rendered_afresh(
+    eventful_big, reader, request
+):
+    client = Client()
+    client.force_login(request.getfixturevalue(reader))
+    before = client.get("/categories/big/")
+    assert CATALOG in rendered(before)
+    scan_with_news()
+    after_scan = client.get("/categories/big/")
+    assert HEALTH in rendered(after_scan) and CATALOG not in rendered(after_scan)
+    page = main_content(after_scan.text)
+    # Store 3's users say it is down; Service 9 is in maintenance; Service 6 and Store 4
+    # keep an SLO; the first checklist step is verified with warnings.
+    assert page.count('class="health-dependency"') >= 2
+    assert "health-maintenance" in page and "data-slo" in page
+    assert 'class="step-degraded"' in page
+    assert "refused &lt;b&gt;&quot;5432&quot;&lt;/b&gt;" in page
+    assert main_content(before.text) != page
+    cache.clear()
+    caches["pages"].clear()
+    assert main_content(client.get("/categories/big/").text) == page
+
+
+@pytest.fixture
+def pages_kept_per_process(settings):
+    """Each process keeps its own copy of the pages it served, as in front of Redis."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"},
+    }
+
+
+def test_a_page_served_once_is_served_again_from_this_process(
+    pages_kept_per_process, scanned, bob_client
+):
+    first = bob_client.get("/categories/devops/")
+    # The shared cache emptied: the page, megabytes for a large category, comes from this
+    # process's own copy, not rendered again.
+    cache.clear()
+    again = bob_client.get("/categories/devops/")
+    assert not {CATALOG, HEALTH, TIMES} & rendered(again)
+    assert main_content(again.text) == main_content(first.text)
+    # A scan moves the page's key: the next view shows it.
+    HealthCheck.objects.filter(service__slug="jenkins").update(status="down")
+    make_finished_scan()
+    after_scan = bob_client.get("/categories/devops/")
+    assert HEALTH in rendered(after_scan) and "Major Outage" in after_scan.text
