@@ -154,17 +154,18 @@ def test_home_lists_categories_with_counts(catalog, bob_client):
     )
 
 
-def test_home_renders_in_seven_queries_then_two(catalog, bob_client, django_assert_num_queries):
+def test_home_renders_in_seven_queries_then_one(catalog, bob_client, django_assert_num_queries):
     # 1. the signed-in user, 2. the catalog revision with the latest finished scan and the
     # last incident change (the cached page's key), 3. the catalog's limited items (none
     # here; then cached by revision), 4. the categories with their six counts as
     # subqueries, 5. every enabled check with its category, role and maintenance flag (for
     # each category's status), 6. the open incidents with their latest update, 7. the
     # services the reader pinned (none here; tests/portal/test_pins.py). The session is
-    # read from the cache; once cached (the page state too), only 1 and 7 remain.
+    # read from the cache; once cached (the page state and the reader's pinned slugs too),
+    # only 1 remains.
     with django_assert_num_queries(7):
         assert bob_client.get("/").status_code == 200
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert bob_client.get("/").status_code == 200
 
 
