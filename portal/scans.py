@@ -184,8 +184,16 @@ def probe_chunk(check_ids: list[int], *, probe_until: float) -> list[list]:
     """Probe one chunk of a planned scan, every probe ended by `probe_until` (a chunk that
     waited in the queue gets what is left of the scan's deadline); the outcomes as JSON
     rows for `scan_finish`. Checks deleted or disabled since the plan are left out."""
+    started = time.perf_counter()
     checks = _enabled_checks(check_ids)
+    loaded = time.perf_counter()
     outcomes = _probe(checks, deadline=round(max(0.0, probe_until - time.time()), 1))
+    log.info(
+        "chunk of %d checks: loaded in %.2f s, probed in %.2f s",
+        len(checks),
+        loaded - started,
+        time.perf_counter() - loaded,
+    )
     return [[o.key, o.outcome, o.latency_ms, o.detail] for o in outcomes]
 
 
@@ -193,11 +201,20 @@ def scan_finish(scan_id: int, chunk_rows: list[list[list]], *, lock_token: str) 
     """Record a planned scan from its chunks' outcomes, all or nothing as a scan in one
     task records its own, give its lock back, and return its summary."""
     try:
+        started = time.perf_counter()
         scan = Scan.objects.get(pk=scan_id)
         outcomes = [ProbeOutcome(*row) for rows in chunk_rows for row in rows]
         checks = list(HealthCheck.objects.filter(pk__in=[o.key for o in outcomes]).order_by("pk"))
+        loaded = time.perf_counter()
         duration = (timezone.now() - scan.started_at).total_seconds()
         _record(scan, checks, outcomes, duration=duration)
+        log.info(
+            "scan %d: %d outcomes loaded in %.2f s, recorded in %.2f s",
+            scan_id,
+            len(outcomes),
+            loaded - started,
+            time.perf_counter() - loaded,
+        )
         scan.refresh_from_db()
         return scan.summary()
     finally:
