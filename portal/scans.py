@@ -28,6 +28,7 @@ import redis
 import redis.lock
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, F, FloatField, QuerySet, Value, When
 from django.utils import timezone
 
 from . import json_rows, rollups
@@ -127,14 +128,18 @@ def scan_run(
         return {"skipped": "another scan is running"}
     handed_over = False
     try:
-        checks = _enabled_checks(check_ids)
-        if fan_out is None or len(checks) <= settings.HEALTH_SCAN_CHUNK_SIZE:
-            return _scan(task_id=task_id, checks=checks).summary()
+        enabled = _enabled_checks(check_ids)
+        # Only the ids to plan with: the chunks load their own checks.
+        ids = list(enabled.values_list("pk", flat=True))
         size = settings.HEALTH_SCAN_CHUNK_SIZE
-        ids = [check.pk for check in checks]
+        if fan_out is None or len(ids) <= size:
+            return _scan(task_id=task_id, checks=list(enabled)).summary()
+        count = -(-len(ids) // size)
         plan = ScanPlan(
             scan=_begin(task_id).pk,
-            chunks=[ids[start : start + size] for start in range(0, len(ids), size)],
+            # Dealt in turn, so that each chunk gets its share of the slowest checks,
+            # in the order they are probed.
+            chunks=[ids[start::count] for start in range(count)],
             lock_token=token,
             probe_until=time.time() + settings.HEALTH_SCAN_DEADLINE,
         )
@@ -146,11 +151,26 @@ def scan_run(
             _release(lock)
 
 
-def _enabled_checks(check_ids: list[int] | None) -> list[HealthCheck]:
-    checks = HealthCheck.objects.filter(enabled=True).order_by("pk")
+def _enabled_checks(check_ids: list[int] | None) -> QuerySet[HealthCheck]:
+    """The enabled checks (only `check_ids` of them if given), in the order they are
+    probed: those whose last probe took longest first, then those never probed.
+
+    A probe holds one of the scan's HEALTH_SCAN_CONCURRENCY places until it ends. Started
+    first, the slowest probes (timeouts, slow answers) run while the quick ones pass
+    through the other places; started last, they would keep the scan open for up to a
+    timeout after everything else had ended.
+    """
+    last_took = Case(
+        When(latency_ms__isnull=False, then=F("latency_ms") / 1000),
+        # No answer timed: it timed out (or was refused, which costs nothing to try first).
+        When(checked_at__isnull=False, then=F("timeout")),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+    checks = HealthCheck.objects.filter(enabled=True)
     if check_ids is not None:
         checks = checks.filter(pk__in=check_ids)
-    return list(checks)
+    return checks.alias(last_took=last_took).order_by("-last_took", "pk")
 
 
 def _begin(task_id: str) -> Scan:
@@ -185,7 +205,7 @@ def probe_chunk(check_ids: list[int], *, probe_until: float) -> list[list]:
     waited in the queue gets what is left of the scan's deadline); the outcomes as JSON
     rows for `scan_finish`. Checks deleted or disabled since the plan are left out."""
     started = time.perf_counter()
-    checks = _enabled_checks(check_ids)
+    checks = list(_enabled_checks(check_ids))
     loaded = time.perf_counter()
     outcomes = _probe(checks, deadline=round(max(0.0, probe_until - time.time()), 1))
     log.info(
