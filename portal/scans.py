@@ -224,10 +224,10 @@ def scan_finish(scan_id: int, chunk_rows: list[list[list]], *, lock_token: str) 
         started = time.perf_counter()
         scan = Scan.objects.get(pk=scan_id)
         outcomes = [ProbeOutcome(*row) for rows in chunk_rows for row in rows]
-        checks = list(HealthCheck.objects.filter(pk__in=[o.key for o in outcomes]).order_by("pk"))
         loaded = time.perf_counter()
         duration = (timezone.now() - scan.started_at).total_seconds()
-        _record(scan, checks, outcomes, duration=duration)
+        # The checks are read once, locked, with their maintenance, as they are recorded.
+        _record(scan, None, outcomes, duration=duration)
         log.info(
             "scan %d: %d outcomes loaded in %.2f s, recorded in %.2f s",
             scan_id,
@@ -279,19 +279,28 @@ def probe_spec(check: HealthCheck) -> ProbeSpec:
 
 @transaction.atomic
 def _record(
-    scan: Scan, checks: list[HealthCheck], outcomes: list[ProbeOutcome], *, duration: float
+    scan: Scan,
+    checks: list[HealthCheck] | None,
+    outcomes: list[ProbeOutcome],
+    *,
+    duration: float,
 ) -> None:
-    """Write a scan's results, its checks' new state and its finish: all, or nothing."""
+    """Write a scan's results, its checks' new state and its finish: all, or nothing.
+    `checks` are those probed, or None for a finishing task, which reads them here."""
     now = timezone.now()
     # Checks deleted while we probed are left out; the rest are locked until we commit
     # (on PostgreSQL), so none is deleted between here and the write below.
-    in_maintenance = dict(
+    locked = (
         HealthCheck.objects.select_for_update()
-        .filter(pk__in=[check.pk for check in checks])
+        .filter(pk__in=[outcome.key for outcome in outcomes])
         .with_maintenance(now)
-        .values_list("pk", "in_maintenance")
     )
-    checks = [check for check in checks if check.pk in in_maintenance]
+    if checks is None:
+        checks = list(locked.order_by("pk"))
+        in_maintenance = {check.pk: check.in_maintenance for check in checks}
+    else:
+        in_maintenance = dict(locked.values_list("pk", "in_maintenance"))
+        checks = [check for check in checks if check.pk in in_maintenance]
     by_key = {outcome.key: outcome for outcome in outcomes}
     counts: Counter[str] = Counter()
     results = []
