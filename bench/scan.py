@@ -247,7 +247,7 @@ def phases(events: TaskEvents, queued: float, finished: float, log: str) -> str:
     chunk_lines = re.findall(
         r"chunk of \d+ checks: loaded in ([\d.]+) s, probed in ([\d.]+) s", log
     )
-    finish_line = re.search(r"outcomes loaded in ([\d.]+) s, recorded in ([\d.]+) s", log)
+    finish_line = re.search(r"outcomes read in ([\d.]+) s, recorded in ([\d.]+) s", log)
     plan_started, plan_done = (
         events.times("refresh_health", "started")[0],
         events.times("refresh_health", "succeeded")[0],

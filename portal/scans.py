@@ -229,7 +229,7 @@ def scan_finish(scan_id: int, chunk_rows: list[list[list]], *, lock_token: str) 
         # The checks are read once, locked, with their maintenance, as they are recorded.
         _record(scan, None, outcomes, duration=duration)
         log.info(
-            "scan %d: %d outcomes loaded in %.2f s, recorded in %.2f s",
+            "scan %d: %d outcomes read in %.2f s, recorded in %.2f s",
             scan_id,
             len(outcomes),
             loaded - started,
@@ -311,10 +311,11 @@ def _record(
         )
         shown = shown_status(status, in_maintenance=in_maintenance[check.pk])
         counts[shown] += 1
+        # By id: setting the related objects costs more than the rest of the row.
         results.append(
             CheckResult(
-                scan=scan,
-                health_check=check,
+                scan_id=scan.pk,
+                health_check_id=check.pk,
                 checked_at=now,
                 outcome=probe.outcome,
                 status=shown,
