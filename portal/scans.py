@@ -28,7 +28,7 @@ import redis
 import redis.lock
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, FloatField, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import json_rows, rollups
@@ -134,12 +134,9 @@ def scan_run(
         size = settings.HEALTH_SCAN_CHUNK_SIZE
         if fan_out is None or len(ids) <= size:
             return _scan(task_id=task_id, checks=list(enabled)).summary()
-        count = -(-len(ids) // size)
         plan = ScanPlan(
             scan=_begin(task_id).pk,
-            # Dealt in turn, so that each chunk gets its share of the slowest checks,
-            # in the order they are probed.
-            chunks=[ids[start::count] for start in range(count)],
+            chunks=[ids[start : start + size] for start in range(0, len(ids), size)],
             lock_token=token,
             probe_until=time.time() + settings.HEALTH_SCAN_DEADLINE,
         )
@@ -152,25 +149,11 @@ def scan_run(
 
 
 def _enabled_checks(check_ids: list[int] | None) -> QuerySet[HealthCheck]:
-    """The enabled checks (only `check_ids` of them if given), in the order they are
-    probed: those whose last probe took longest first, then those never probed.
-
-    A probe holds one of the scan's HEALTH_SCAN_CONCURRENCY places until it ends. Started
-    first, the slowest probes (timeouts, slow answers) run while the quick ones pass
-    through the other places; started last, they would keep the scan open for up to a
-    timeout after everything else had ended.
-    """
-    last_took = Case(
-        When(latency_ms__isnull=False, then=F("latency_ms") / 1000),
-        # No answer timed: it timed out (or was refused, which costs nothing to try first).
-        When(checked_at__isnull=False, then=F("timeout")),
-        default=Value(0.0),
-        output_field=FloatField(),
-    )
-    checks = HealthCheck.objects.filter(enabled=True)
+    """The enabled checks (only `check_ids` of them if given), in the order of their ids."""
+    checks = HealthCheck.objects.filter(enabled=True).order_by("pk")
     if check_ids is not None:
         checks = checks.filter(pk__in=check_ids)
-    return checks.alias(last_took=last_took).order_by("-last_took", "pk")
+    return checks
 
 
 def _begin(task_id: str) -> Scan:

@@ -336,37 +336,6 @@ def test_a_scan_of_one_chunk_or_by_the_command_runs_in_one_task(checks, settings
     assert list(Scan.objects.values_list("state", flat=True)) == ["finished", "finished"]
 
 
-@pytest.fixture
-def last_scan(checks):
-    """The checks as the last scan left them: Flower timed out (5 s), Jenkins answered in
-    0.9 s, GitLab in 5 ms; Keycloak's check is new, never probed."""
-    at = timezone.now() - timedelta(minutes=1)
-    HealthCheck.objects.filter(pk=checks["flower"].pk).update(latency_ms=None, checked_at=at)
-    HealthCheck.objects.filter(pk=checks["jenkins"].pk).update(latency_ms=900, checked_at=at)
-    HealthCheck.objects.filter(pk=checks["gitlab"].pk).update(latency_ms=5, checked_at=at)
-    return {**checks, "keycloak": add_check("keycloak-new", "keycloak", checks["gitlab"].target)}
-
-
-def test_a_planned_scan_deals_each_chunk_its_share_of_the_slowest_checks_first(last_scan, settings):
-    settings.HEALTH_SCAN_CHUNK_SIZE = 2
-    plans = []
-    scan_run(task_id="planned", fan_out=plans.append)
-    (plan,) = plans
-    pk = {name: check.pk for name, check in last_scan.items()}
-    # Slowest first, dealt in turn: each chunk starts with a slow probe, never both.
-    assert plan.chunks == [[pk["flower"], pk["gitlab"]], [pk["jenkins"], pk["keycloak"]]]
-    scans.scan_abandon(plan.scan, lock_token=plan.lock_token)
-
-
-def test_a_chunk_probes_its_slowest_checks_first(last_scan):
-    ids = [last_scan[name].pk for name in ("gitlab", "keycloak", "jenkins", "flower")]
-    rows = scans.probe_chunk(ids, probe_until=time.time() + 30)
-    # The outcomes come back in the order the probes started.
-    assert [row[0] for row in rows] == [
-        last_scan[name].pk for name in ("flower", "jenkins", "gitlab", "keycloak")
-    ]
-
-
 def test_the_finishing_task_reads_its_checks_once_and_leaves_out_one_deleted_meanwhile(checks):
     assert scan_lock().acquire(blocking=False, token="chunked-scan")
     scan = Scan.objects.create(task_id="chunked")
