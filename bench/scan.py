@@ -19,7 +19,10 @@ timeout. The script prints the machine's cores and load, then:
    (emptied before and after), SQLite in a temporary directory or the PostgreSQL database
    DATABASE_URL names (emptied: one of its own); the scan queued as beat queues it, split
    into chunks, recorded by its finishing task. Wall from queueing to finished, that
-   divided by the timeout, the finishing task's write, and false downs.
+   divided by the timeout, the finishing task's write, and false downs; then where the
+   wall went, from the workers' task events: waiting in the queue, planning (the scan
+   task), the chunks (their start and end, loading and probing), the hand-over of their
+   outcomes to the finishing task, and its write.
 Goals: CPU per HTTP probe <= 0.5 ms; scan wall / timeout <= 3 with the workers this
 machine can run; 0 false downs.
 """
@@ -27,12 +30,14 @@ machine can run; 0 false downs.
 import argparse
 import asyncio
 import ipaddress
+import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -197,6 +202,71 @@ def setup_database(base: str, count: int) -> dict:
     return env
 
 
+class TaskEvents:
+    """The workers' task events (sent, received, started, succeeded, failed), caught in a
+    thread of this process from the moment it starts; `stop()` ends it."""
+
+    def __init__(self, app) -> None:
+        logging.getLogger("kombu.mixins").setLevel(logging.WARNING)  # "Connected to ..."
+        self.events: list[dict] = []
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._listen, args=(app,), daemon=True)
+        self.thread.start()
+        self.ready.wait(10)
+
+    def _listen(self, app) -> None:
+        ready = self.ready
+
+        class Receiver(app.events.Receiver):
+            def on_consume_ready(self, *args, **kwargs) -> None:
+                ready.set()
+
+        with app.connection_for_read(REDIS_URL) as connection:
+            self.receiver = Receiver(connection, handlers={"*": self.events.append})
+            self.receiver.capture(limit=None, timeout=None, wakeup=False)
+
+    def stop(self) -> None:
+        self.receiver.should_stop = True
+        self.thread.join(5)
+
+    def times(self, name: str, kind: str) -> list[float]:
+        """When each task named `name` (its last dotted part) reached `kind` (started,
+        succeeded), in order."""
+        names = {e["uuid"]: e["name"] for e in self.events if e.get("name")}
+        return sorted(
+            e["timestamp"]
+            for e in self.events
+            if e["type"] == f"task-{kind}" and names.get(e.get("uuid"), "").endswith(f".{name}")
+        )
+
+
+def phases(events: TaskEvents, queued: float, finished: float, log: str) -> str:
+    """Where the wall went, in seconds from queueing, by the workers' task events, and
+    how long each chunk loaded and probed and the finishing task read and wrote, by the
+    lines portal/scans.py logs."""
+    chunk_lines = re.findall(
+        r"chunk of \d+ checks: loaded in ([\d.]+) s, probed in ([\d.]+) s", log
+    )
+    finish_line = re.search(r"outcomes read in ([\d.]+) s, recorded in ([\d.]+) s", log)
+    plan_started, plan_done = (
+        events.times("refresh_health", "started")[0],
+        events.times("refresh_health", "succeeded")[0],
+    )
+    chunks_started = events.times("probe_chunk", "started")
+    chunks_done = events.times("probe_chunk", "succeeded")
+    finish_started = events.times("finish_scan", "started")[0]
+    return (
+        f"queue {plan_started - queued:.2f}, plan {plan_done - plan_started:.2f} "
+        f"(to chunks starting {chunks_started[0] - queued:.2f}-{chunks_started[-1] - queued:.2f}), "
+        f"chunks ending {chunks_done[0] - queued:.2f}-{chunks_done[-1] - queued:.2f} "
+        f"(loading {'/'.join(load for load, _probe in chunk_lines)}, "
+        f"probing {'/'.join(probe for _load, probe in chunk_lines)}), "
+        f"hand-over to the finishing task {finish_started - chunks_done[-1]:.2f}, "
+        f"finishing task {finished - finish_started:.2f} "
+        f"(reading {finish_line.group(1)}, writing {finish_line.group(2)})"
+    )
+
+
 def scan_on_workers(
     env: dict, processes: int, chunk_size: int, concurrency: int, server_pid: int
 ) -> None:
@@ -217,12 +287,13 @@ def scan_on_workers(
     worker = start_worker(
         queue=queue, env=worker_env, log_path=log_path, pool="prefork", concurrency=processes
     )
+    events = TaskEvents(app)
     try:
         wait_for("the worker", lambda: "ready." in log_path.read_text(), timeout=60)
         Scan.objects.all().delete()
         cpu = tree_cpu(worker.pid), process_cpu(server_pid)
         with app.connection_for_write(REDIS_URL) as connection:
-            queued = time.perf_counter()
+            queued, queued_at = time.perf_counter(), time.time()
             app.send_task("portal.tasks.refresh_health", queue=queue, connection=connection)
         scan = wait_for(
             "the scan to finish",
@@ -237,6 +308,9 @@ def scan_on_workers(
         finished = re.compile(r"portal\.tasks\.finish_scan\[[^]]+\] succeeded in ([\d.]+)s")
         # The worker logs the finishing task once it returned, just after the commit.
         write = wait_for("the finishing task's log", lambda: finished.search(log_path.read_text()))
+        finished_at = wait_for(
+            "the finishing task's event", lambda: events.times("finish_scan", "succeeded")
+        )[0]
         log = log_path.read_text()
         chunks = log.count("portal.tasks.probe_chunk[") // 2  # received, then succeeded
         false = (
@@ -259,7 +333,10 @@ def scan_on_workers(
             f"on {os.cpu_count()} idle cores at least {least:.2f} s = "
             f"{least / TIMEOUT:.2f} x the timeout"
         )
+        went = phases(events, queued_at, finished_at, log)
+        print(f"   where the wall went (s from queueing): {went}")
     finally:
+        events.stop()
         stop_process(worker, grace=10)
         redis.Redis.from_url(REDIS_URL).flushdb()
 

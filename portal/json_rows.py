@@ -12,6 +12,7 @@ cost grows with the square of the rows (bench/history.py measures the write).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -93,7 +94,9 @@ def _encoder(field: models.Field) -> Callable[[Any], Any]:
     if isinstance(field, models.JSONField):
         return json.dumps
     if isinstance(field, models.DateTimeField):
-        return connection.ops.adapt_datetimefield_value
+        # Rows written together mostly share their date-times (a scan's `now`): each
+        # distinct one is adapted once.
+        return functools.cache(connection.ops.adapt_datetimefield_value)
     return _as_it_is
 
 

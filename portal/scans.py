@@ -28,6 +28,7 @@ import redis
 import redis.lock
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import json_rows, rollups
@@ -127,11 +128,12 @@ def scan_run(
         return {"skipped": "another scan is running"}
     handed_over = False
     try:
-        checks = _enabled_checks(check_ids)
-        if fan_out is None or len(checks) <= settings.HEALTH_SCAN_CHUNK_SIZE:
-            return _scan(task_id=task_id, checks=checks).summary()
+        enabled = _enabled_checks(check_ids)
+        # Only the ids to plan with: the chunks load their own checks.
+        ids = list(enabled.values_list("pk", flat=True))
         size = settings.HEALTH_SCAN_CHUNK_SIZE
-        ids = [check.pk for check in checks]
+        if fan_out is None or len(ids) <= size:
+            return _scan(task_id=task_id, checks=list(enabled)).summary()
         plan = ScanPlan(
             scan=_begin(task_id).pk,
             chunks=[ids[start : start + size] for start in range(0, len(ids), size)],
@@ -146,11 +148,12 @@ def scan_run(
             _release(lock)
 
 
-def _enabled_checks(check_ids: list[int] | None) -> list[HealthCheck]:
+def _enabled_checks(check_ids: list[int] | None) -> QuerySet[HealthCheck]:
+    """The enabled checks (only `check_ids` of them if given), in the order of their ids."""
     checks = HealthCheck.objects.filter(enabled=True).order_by("pk")
     if check_ids is not None:
         checks = checks.filter(pk__in=check_ids)
-    return list(checks)
+    return checks
 
 
 def _begin(task_id: str) -> Scan:
@@ -184,8 +187,16 @@ def probe_chunk(check_ids: list[int], *, probe_until: float) -> list[list]:
     """Probe one chunk of a planned scan, every probe ended by `probe_until` (a chunk that
     waited in the queue gets what is left of the scan's deadline); the outcomes as JSON
     rows for `scan_finish`. Checks deleted or disabled since the plan are left out."""
-    checks = _enabled_checks(check_ids)
+    started = time.perf_counter()
+    checks = list(_enabled_checks(check_ids))
+    loaded = time.perf_counter()
     outcomes = _probe(checks, deadline=round(max(0.0, probe_until - time.time()), 1))
+    log.info(
+        "chunk of %d checks: loaded in %.2f s, probed in %.2f s",
+        len(checks),
+        loaded - started,
+        time.perf_counter() - loaded,
+    )
     return [[o.key, o.outcome, o.latency_ms, o.detail] for o in outcomes]
 
 
@@ -193,11 +204,20 @@ def scan_finish(scan_id: int, chunk_rows: list[list[list]], *, lock_token: str) 
     """Record a planned scan from its chunks' outcomes, all or nothing as a scan in one
     task records its own, give its lock back, and return its summary."""
     try:
+        started = time.perf_counter()
         scan = Scan.objects.get(pk=scan_id)
         outcomes = [ProbeOutcome(*row) for rows in chunk_rows for row in rows]
-        checks = list(HealthCheck.objects.filter(pk__in=[o.key for o in outcomes]).order_by("pk"))
+        loaded = time.perf_counter()
         duration = (timezone.now() - scan.started_at).total_seconds()
-        _record(scan, checks, outcomes, duration=duration)
+        # The checks are read once, locked, with their maintenance, as they are recorded.
+        _record(scan, None, outcomes, duration=duration)
+        log.info(
+            "scan %d: %d outcomes read in %.2f s, recorded in %.2f s",
+            scan_id,
+            len(outcomes),
+            loaded - started,
+            time.perf_counter() - loaded,
+        )
         scan.refresh_from_db()
         return scan.summary()
     finally:
@@ -242,19 +262,28 @@ def probe_spec(check: HealthCheck) -> ProbeSpec:
 
 @transaction.atomic
 def _record(
-    scan: Scan, checks: list[HealthCheck], outcomes: list[ProbeOutcome], *, duration: float
+    scan: Scan,
+    checks: list[HealthCheck] | None,
+    outcomes: list[ProbeOutcome],
+    *,
+    duration: float,
 ) -> None:
-    """Write a scan's results, its checks' new state and its finish: all, or nothing."""
+    """Write a scan's results, its checks' new state and its finish: all, or nothing.
+    `checks` are those probed, or None for a finishing task, which reads them here."""
     now = timezone.now()
     # Checks deleted while we probed are left out; the rest are locked until we commit
     # (on PostgreSQL), so none is deleted between here and the write below.
-    in_maintenance = dict(
+    locked = (
         HealthCheck.objects.select_for_update()
-        .filter(pk__in=[check.pk for check in checks])
+        .filter(pk__in=[outcome.key for outcome in outcomes])
         .with_maintenance(now)
-        .values_list("pk", "in_maintenance")
     )
-    checks = [check for check in checks if check.pk in in_maintenance]
+    if checks is None:
+        checks = list(locked.order_by("pk"))
+        in_maintenance = {check.pk: check.in_maintenance for check in checks}
+    else:
+        in_maintenance = dict(locked.values_list("pk", "in_maintenance"))
+        checks = [check for check in checks if check.pk in in_maintenance]
     by_key = {outcome.key: outcome for outcome in outcomes}
     counts: Counter[str] = Counter()
     results = []
@@ -265,10 +294,11 @@ def _record(
         )
         shown = shown_status(status, in_maintenance=in_maintenance[check.pk])
         counts[shown] += 1
+        # By id: setting the related objects costs more than the rest of the row.
         results.append(
             CheckResult(
-                scan=scan,
-                health_check=check,
+                scan_id=scan.pk,
+                health_check_id=check.pk,
                 checked_at=now,
                 outcome=probe.outcome,
                 status=shown,

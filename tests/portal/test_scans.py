@@ -15,6 +15,7 @@ import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal import scans, tasks
@@ -333,6 +334,29 @@ def test_a_scan_of_one_chunk_or_by_the_command_runs_in_one_task(checks, settings
     call_command("refresh_health", stdout=out)
     assert json.loads(out.getvalue())["checked"] == 3
     assert list(Scan.objects.values_list("state", flat=True)) == ["finished", "finished"]
+
+
+def test_the_finishing_task_reads_its_checks_once_and_leaves_out_one_deleted_meanwhile(checks):
+    assert scan_lock().acquire(blocking=False, token="chunked-scan")
+    scan = Scan.objects.create(task_id="chunked")
+    rows = [
+        [[checks["gitlab"].pk, "up", 5.0, "HTTP 200"]],
+        [[checks["jenkins"].pk, "up", 9.0, "HTTP 200"], [checks["flower"].pk, "down", None, "x"]],
+    ]
+    checks["flower"].delete()
+    with CaptureQueriesContext(connection) as queries:
+        summary = scans.scan_finish(scan.pk, rows, lock_token="chunked-scan")
+    assert (summary["checked"], summary["up"]) == (2, 2)
+    table = HealthCheck._meta.db_table
+    reads = [
+        q["sql"] for q in queries if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]
+    ]
+    assert len(reads) == 1  # locked, with each check's maintenance, as it is recorded
+    assert set(CheckResult.objects.values_list("health_check__slug", flat=True)) == {
+        "gitlab-ok",
+        "jenkins-slow",
+    }
+    assert scan_lock().acquire(blocking=False)
 
 
 def test_a_chunk_that_waited_past_the_deadline_reports_its_checks_cut(checks):
