@@ -39,8 +39,9 @@ def value(index: int, sql_type: str) -> str:
     return f"json_extract({ALIAS}.value, '$[{index}]')"
 
 
-def insert(model: type[models.Model], objects: list[models.Model], names: list[str]) -> None:
-    """INSERT the `names` fields of `objects` (their primary keys left to the database)."""
+def insert(model: type[models.Model], objects: list[Any], names: list[str]) -> None:
+    """INSERT the `names` fields of `objects` (their primary keys left to the database):
+    model instances, or any objects with those fields' attributes (`attname`)."""
     fields = [model._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
@@ -76,7 +77,7 @@ def _field_value(index: int, field: models.Field) -> str:
     return value(index, field.db_type(connection))
 
 
-def _document(objects: list[models.Model], fields: list[models.Field]) -> str:
+def _document(objects: list[Any], fields: list[models.Field]) -> str:
     encoders = [_encoder(field) for field in fields]
     return document(
         [

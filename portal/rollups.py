@@ -35,7 +35,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from . import json_rows
-from .models import CheckResult, HealthCheck, HealthRollup
+from .models import HealthCheck, HealthRollup
 
 # Hourly rows are kept this many days (the cards' 7-day uptime is read from them, to the
 # hour); older ones are compacted into one row per check and local day.
@@ -66,9 +66,10 @@ class HourCounts(NamedTuple):
     down: int
 
 
-def add_results(results: Iterable[CheckResult]) -> dict[int, HourCounts]:
-    """Count a scan's results (all checked at the same time) in their checks' rollups of
-    that hour; returns each row's counts so far, by check.
+def add_results(results: Iterable) -> dict[int, HourCounts]:
+    """Count a scan's results (all checked at the same time; CheckResults or what a scan
+    writes of them) in their checks' rollups of that hour; returns each row's counts so
+    far, by check.
 
     One statement, adding in the database (INSERT … ON CONFLICT DO UPDATE SET up = up +
     excluded.up) what this scan counted, sent as one JSON document: nothing is read

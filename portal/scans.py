@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import redis
 import redis.lock
@@ -57,6 +58,21 @@ CHECK_STATE_FIELDS = [
 ]
 # The fields of a check's result in a scan.
 RESULT_FIELDS = ["scan", "health_check", "checked_at", "outcome", "status", "latency_ms", "detail"]
+
+
+class ResultRow(NamedTuple):
+    """A check's result in a scan (a CheckResult row) as `_record` writes it: its
+    RESULT_FIELDS by their column attributes, as json_rows.insert and rollups.add_results
+    read them. A scan writes one per check, and a model instance each cost more than the
+    rest of the finishing write together."""
+
+    scan_id: int
+    health_check_id: int
+    checked_at: datetime
+    outcome: str
+    status: str
+    latency_ms: float | None
+    detail: str
 
 
 def scan_lock(token: str | None = None) -> redis.lock.Lock:
@@ -294,9 +310,8 @@ def _record(
         )
         shown = shown_status(status, in_maintenance=in_maintenance[check.pk])
         counts[shown] += 1
-        # By id: setting the related objects costs more than the rest of the row.
         results.append(
-            CheckResult(
+            ResultRow(
                 scan_id=scan.pk,
                 health_check_id=check.pk,
                 checked_at=now,
