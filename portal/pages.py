@@ -194,12 +194,20 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
             state.revision.cache_key,
         ]
     )
-    catalog = cache.get(catalog_key)
-    overview: CategoryOverview | CategoryHealthOverview
+    # This process's own copy first, as for whole pages (`category_part`): the catalog
+    # part of a large category is megabytes too, the same under its key until the catalog
+    # changes, and every scan needs it again.
+    catalog = caches["pages"].get(catalog_key)
+    overview: CategoryOverview | CategoryHealthOverview | None = None
     if catalog is None:
-        overview = category_overview(slug=slug, reader=reader, scan=state.scan)
-        catalog = cached_once(catalog_key, lambda: category_catalog(overview, staff=reader.staff))
-    else:
+        catalog = cache.get(catalog_key)
+        if catalog is None:
+            overview = category_overview(slug=slug, reader=reader, scan=state.scan)
+            catalog = cached_once(
+                catalog_key, lambda: category_catalog(overview, staff=reader.staff)
+            )
+        caches["pages"].set(catalog_key, catalog, PAGE_CACHE_SECONDS)
+    if overview is None:  # the catalog part was cached: only the health is read
         overview = category_health_overview(slug=slug, reader=reader, scan=state.scan)
     context = {"overview": overview, "staff": reader.staff}
 
@@ -397,8 +405,6 @@ def cached_once(key: str, build: Callable[[], T], *, timeout: int = PAGE_CACHE_S
         if claimed:
             cache.delete(claim)
     return value
-
-
 
 
 def status_today_counts(today, *, now: datetime | None = None) -> dict[tuple[str, int], Counts]:

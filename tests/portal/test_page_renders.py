@@ -332,3 +332,6 @@ def test_a_page_served_once_is_served_again_from_this_process(
     make_finished_scan()
     after_scan = bob_client.get("/categories/devops/")
     assert HEALTH in rendered(after_scan) and "Major Outage" in after_scan.text
+    # Its catalog part too is this process's own: with the shared cache emptied, a scan
+    # renders only the health.
+    assert CATALOG not in rendered(after_scan)
