@@ -175,7 +175,7 @@ def cache_settings(cache: dict, release: str) -> dict:
     with the release in its KEY_PREFIX, so that processes of two releases (during a rolling
     deploy, or a worker not yet restarted) never read values whose shape the other's code
     decided; `sessions`, the same cache without it, so that a sign-out reaches every
-    process whatever its release; `fragments` and `pages`, in each process's memory."""
+    process whatever its release; and `fragments`, in each process's memory."""
     versioned = copy.deepcopy(cache)
     prefix = versioned.get("KEY_PREFIX", "")
     versioned["KEY_PREFIX"] = f"{prefix}:release-{release}" if prefix else f"release-{release}"
@@ -192,24 +192,18 @@ def cache_settings(cache: dict, release: str) -> dict:
             "LOCATION": "aixops-fragments",
             "OPTIONS": {"MAX_ENTRIES": 2000},
         },
-        # Each web process's own copy of the large pages it served last (portal.pages): a
-        # category of thousands of items is megabytes, which a shared cache (Redis) would
-        # send on every view. Pages are immutable under their keys, so no copy is ever
-        # stale; a few are kept, the least recently read go first. A cache in local memory
-        # is the process's own already: a second copy there would only cost its pickling.
-        "pages": (
-            {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
-            if cache["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
-            else {
-                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                "LOCATION": "aixops-pages",
-                "OPTIONS": {"MAX_ENTRIES": 8},
-            }
-        ),
     }
 
 
 CACHES = cache_settings(env.cache("CACHE_URL", default="locmemcache://aixops"), RELEASE)
+# How many of the largest page parts it served each web process keeps as they are
+# (portal/page_copies.py): before a shared cache, which would send them whole on every
+# view, a few; before a cache in local memory, the process's own already, none.
+PAGE_COPIES = env_int(
+    "PAGE_COPIES",
+    default=0 if CACHES["default"]["BACKEND"].endswith(".LocMemCache") else 8,
+    minimum=0,
+)
 # Sessions are read from the cache and written through to the database, so a page
 # view costs no session query while sessions still survive a cache flush.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

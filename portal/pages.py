@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.db.models import Subquery
 from django.http import HttpResponse
 from django.template.loader import render_to_string
@@ -32,6 +32,7 @@ from . import rollups, slots
 from .asked import page_asked
 from .health import ScanInfo
 from .models import NO_REVISION, CatalogRevision, Incident, Revision, Scan
+from .page_copies import page_copies
 from .selectors import (
     CategoryHealthOverview,
     CategoryOverview,
@@ -153,12 +154,12 @@ def category_part(*, slug: str, user, state: PageState | None = None) -> Catalog
     (portal.asked, portal.prerender)."""
     reader, _limits, state = page_reader(user, state)
     key = _category_key(slug, reader, state)
-    # This process's own copy first (settings.CACHES["pages"]): a large category's page
+    # This process's own copy first (portal/page_copies.py): a large category's page
     # would otherwise come from the shared cache whole on every view.
-    part = caches["pages"].get(key)
+    part = page_copies.get(key)
     if part is None:
         part = reader_category_part(slug=slug, reader=reader, state=state)
-        caches["pages"].set(key, part, scan_part_seconds())
+        page_copies.set(key, part)
     page_asked(slug=slug, reader=reader)
     return part
 
@@ -197,7 +198,7 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
     # This process's own copy first, as for whole pages (`category_part`): the catalog
     # part of a large category is megabytes too, the same under its key until the catalog
     # changes, and every scan needs it again.
-    catalog = caches["pages"].get(catalog_key)
+    catalog = page_copies.get(catalog_key)
     overview: CategoryOverview | CategoryHealthOverview | None = None
     if catalog is None:
         catalog = cache.get(catalog_key)
@@ -206,7 +207,7 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
             catalog = cached_once(
                 catalog_key, lambda: category_catalog(overview, staff=reader.staff)
             )
-        caches["pages"].set(catalog_key, catalog, PAGE_CACHE_SECONDS)
+        page_copies.set(catalog_key, catalog)
     if overview is None:  # the catalog part was cached: only the health is read
         overview = category_health_overview(slug=slug, reader=reader, scan=state.scan)
     context = {"overview": overview, "staff": reader.staff}

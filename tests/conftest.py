@@ -15,6 +15,7 @@ from django.test import Client
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from devtools.processes import free_port
+from portal.page_copies import page_copies
 from tests.live_worker import worker, worker_env  # noqa: F401  (fixtures)
 from tests.servers import HttpServer, TcpServer
 from tests.subprocesses import TEST_REDIS_URL
@@ -60,7 +61,7 @@ def empty_cache():
     """Each test starts cold: cached pages from another test's database must not leak in,
     nor template fragments a test's settings shaped, nor this process's own copies of
     pages (portal.pages)."""
-    own_caches = (cache, caches["fragments"], caches["pages"])
+    own_caches = (cache, caches["fragments"], page_copies)
     for each in own_caches:
         each.clear()
     yield

@@ -288,24 +288,40 @@ def test_cached_values_are_kept_under_the_release():
 
 
 @pytest.mark.parametrize(
-    ("cache_url", "pages"),
+    ("variables", "copies"),
     [
-        (SHARED_CACHE, "django.core.cache.backends.locmem.LocMemCache"),
+        ({"CACHE_URL": SHARED_CACHE}, "8"),
         # The default cache is the process's own already: no second copy.
-        ("locmemcache://aixops", "django.core.cache.backends.dummy.DummyCache"),
+        ({"CACHE_URL": "locmemcache://aixops"}, "0"),
+        ({"CACHE_URL": SHARED_CACHE, "PAGE_COPIES": "2"}, "2"),
     ],
 )
-def test_web_processes_keep_their_own_copy_of_pages_only_before_a_shared_cache(cache_url, pages):
+def test_web_processes_keep_their_own_copy_of_pages_only_before_a_shared_cache(
+    variables, copies
+):
     result = subprocess.run(
         [
             *(sys.executable, "manage.py", "shell", "-c"),
-            "from django.conf import settings as s; print('pages:', s.CACHES['pages']['BACKEND'])",
+            "from django.conf import settings as s; print('copies:', s.PAGE_COPIES)",
         ],
         cwd=ROOT,
-        env={**os.environ, "CACHE_URL": cache_url},
+        env={**os.environ, **variables},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert f"pages: {pages}" in result.stdout.splitlines()
+    assert f"copies: {copies}" in result.stdout.splitlines()
+
+
+def test_a_negative_number_of_page_copies_is_refused_by_name():
+    result = subprocess.run(
+        [*(sys.executable, "manage.py", "check")],
+        cwd=ROOT,
+        env={**os.environ, "PAGE_COPIES": "-1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "PAGE_COPIES must be at least 0" in result.stderr

@@ -5,10 +5,11 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.test import Client
 
 from portal.models import CatalogRevision, Category, DataStore, HealthCheck, Service
+from portal.page_copies import page_copies
 from portal.pages import page_state
 from tests.factories import make_category, make_checks, make_finished_scan
 
@@ -132,7 +133,7 @@ def test_after_a_scan_a_large_overview_reads_only_its_health(
     assert not any('"summary"' in sql or '"description"' in sql for sql in items_read)
     # The page a reader rendering it all afresh would get.
     cache.clear()
-    caches["pages"].clear()
+    page_copies.clear()
     assert main_content(bob_client.get("/categories/big/").text) == page
 
 

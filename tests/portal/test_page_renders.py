@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.db import connection
 from django.template import engines
 from django.test import Client
@@ -26,6 +26,7 @@ from portal.models import (
     MaintenanceWindow,
     Service,
 )
+from portal.page_copies import page_copies
 from tests.factories import make_category, make_checks, make_finished_scan
 
 CATALOG = "portal/_category_body.html"
@@ -173,7 +174,7 @@ def test_after_a_scan_only_the_health_is_rendered(scanned, bob_client):
     assert "Major Outage" in after_scan.text and "System Optimal" in first.text
     # The same page as a full render gives.
     cache.clear()
-    caches["pages"].clear()
+    page_copies.clear()
     assert main_content(bob_client.get("/categories/devops/").text) == main_content(after_scan.text)
 
 
@@ -185,7 +186,7 @@ def test_another_time_zone_renders_only_the_times(scanned, bob_client):
     assert CATALOG not in rendered(elsewhere) and HEALTH not in rendered(elsewhere)
     assert 'data-time-zone="America/New_York"' in elsewhere.text
     cache.clear()
-    caches["pages"].clear()
+    page_copies.clear()
     assert main_content(bob_client.get("/categories/devops/").text) == main_content(elsewhere.text)
 
 
@@ -304,17 +305,14 @@ def test_after_a_scan_the_health_alone_reads_as_a_page_rendered_afresh(
     assert "refused &lt;b&gt;&quot;5432&quot;&lt;/b&gt;" in page
     assert main_content(before.text) != page
     cache.clear()
-    caches["pages"].clear()
+    page_copies.clear()
     assert main_content(client.get("/categories/big/").text) == page
 
 
 @pytest.fixture
 def pages_kept_per_process(settings):
     """Each process keeps its own copy of the pages it served, as in front of Redis."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"},
-    }
+    settings.PAGE_COPIES = 8
 
 
 def test_a_page_served_once_is_served_again_from_this_process(

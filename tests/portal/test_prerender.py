@@ -5,12 +5,13 @@ who asked (language, time zone, visibility class), and at most PRERENDER_PAGES o
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.test import Client
 
 from aixops.models import OutboxTask
 from portal import asked, pages, prerender
 from portal.models import Category, HealthCheck, Service
+from portal.page_copies import page_copies
 from portal.scans import scan_run
 from tests.factories import make_checks, make_finished_scan
 from tests.portal.test_page_renders import main_content
@@ -72,7 +73,7 @@ def test_the_first_reader_after_a_scan_reads_the_page_ready(
     assert "Major Outage" in after_scan.text
     # The page a reader would have rendered.
     cache.clear()
-    caches["pages"].clear()
+    page_copies.clear()
     assert main_content(bob_client.get("/categories/devops/").text) == main_content(after_scan.text)
 
 
