@@ -26,8 +26,9 @@ def pinned_tools(*, user, reader: Reader) -> PinnedTools:
     (`pinned_above`, `pinned_below`: where its "Move up" and "Move down" put it); and the
     pins whose services are gone from the catalog, which the page offers to remove.
 
-    One query (their pins, in order); when there are some, one for their services with
-    their categories, and one more for the checks of those shown. Pins of services that
+    Their pinned slugs from the cache (Pin.objects.slugs_of: one query when missing); when
+    there are some, one query for their services with their categories, and one more for
+    the checks of those shown. Pins of services that
     are hidden or limited away are left out, and kept, as are gone ones until removed."""
     slugs = Pin.objects.slugs_of(user)
     if not slugs:
