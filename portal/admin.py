@@ -242,12 +242,19 @@ class HealthCheckAdmin(admin.ModelAdmin):
     list_select_related = ["service", "data_store"]
     search_fields = ["slug", "target", "service__name", "data_store__name"]
     autocomplete_fields = ["service", "data_store", "checklist_items"]
-    # What scans write is not edited by hand; the sparkline's raw points and the uptime
-    # windows' running sums are not shown.
+    # What scans write is not edited by hand; the sparkline's latencies and points and the
+    # uptime windows' running sums are not shown.
     readonly_fields = [
         field
         for field in CHECK_STATE_FIELDS
-        if field not in ("recent_latencies", "uptime_base_hour", "uptime_base")
+        if field
+        not in (
+            "recent_latencies",
+            "sparkline_points",
+            "sparkline_peak_ms",
+            "uptime_base_hour",
+            "uptime_base",
+        )
     ]
     fieldsets = [
         (None, {"fields": ["slug", "service", "data_store", "enabled", "position"]}),

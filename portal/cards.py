@@ -20,7 +20,8 @@ from django.utils.html import conditional_escape, escape, format_html, format_ht
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from .health import ItemHealth, Sparkline
+from .health import ItemHealth
+from .sparklines import Sparkline
 
 # What a card shows for a figure it has no value for.
 NO_FIGURE = "\u2013"  # an en dash
@@ -40,6 +41,7 @@ def card_figures(health: ItemHealth) -> dict[str, str]:
         for name, attribute, digits, unit in CARD_FIGURES
         for value in [getattr(health, attribute)]
     }
+
 
 CARD = (
     '<div class="health health-{}">\n'

@@ -7,7 +7,6 @@ checks (portal/scans.py); pages, the API and the home page read them through her
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from aixops.middleware import zone_abbreviation
 
 from .models import HealthCheck, HealthStatus, Scan
 from .models.health import shown_status
+from .sparklines import Sparkline
 
 # A scan older than this many intervals means beat, the worker or the broker is down.
 STALE_AFTER_INTERVALS = 3
@@ -217,60 +217,6 @@ def category_health(
     return CategoryHealth(scan=scan, status=status, last_known=last_known, **counts)
 
 
-@dataclass(frozen=True)
-class Sparkline:
-    """A small latency chart as SVG polyline points, drawn on the server."""
-
-    WIDTH = 120
-    HEIGHT = 28
-
-    segments: tuple[str, ...]
-    peak_ms: float
-
-    @classmethod
-    def from_latencies(cls, latencies: Iterable[float | None]) -> Sparkline | None:
-        """Points scaled to the box; a failed probe (no latency) breaks the line."""
-        values = list(latencies)
-        known = [value for value in values if value is not None]
-        if len(known) < 2:
-            return None
-        peak = max(known) or 1.0
-        if len(known) == len(values):
-            # No failed probe, as most: one line, written in one format call (a page
-            # draws thousands).
-            ys = [cls.HEIGHT - 2 - (cls.HEIGHT - 4) * value / peak for value in values]
-            line = _sparkline_format(len(values), cls.WIDTH).format(*ys)
-            return cls(segments=(line,), peak_ms=peak)
-        xs = _sparkline_xs(len(values), cls.WIDTH)
-        segments, current = [], []
-        for x, value in zip(xs, values, strict=True):
-            if value is None:
-                if current:
-                    segments.append(" ".join(current))
-                current = []
-                continue
-            y = cls.HEIGHT - 2 - (cls.HEIGHT - 4) * value / peak
-            current.append(f"{x},{y:.1f}")
-        if current:
-            segments.append(" ".join(current))
-        return cls(segments=tuple(segments), peak_ms=peak)
-
-
-@functools.cache
-def _sparkline_format(points: int, width: int) -> str:
-    """An unbroken sparkline of `points` points, to format with their ys: its xs written
-    in, as `from_latencies` writes them point by point."""
-    return " ".join(f"{x},{{:.1f}}" for x in _sparkline_xs(points, width))
-
-
-@functools.cache
-def _sparkline_xs(points: int, width: int) -> tuple[str, ...]:
-    """The x of each point of a sparkline of `points` points, as drawn: the same for every
-    sparkline of that many points, so written once (a page draws thousands)."""
-    step = width / max(points - 1, 1)
-    return tuple(f"{index * step:.1f}" for index in range(points))
-
-
 # What a probed item whose status is not known yet reads: flap control is waiting for
 # more outcomes like the last one (failures_before_down, successes_before_up).
 _UNCONFIRMED_LABELS = {
@@ -325,7 +271,7 @@ class ItemHealth:
             uptime_7d=min(uptimes_7d, default=None),
             detail=deciding.detail,
             checked=True,
-            sparkline=Sparkline.from_latencies(deciding.recent_latencies),
+            sparkline=Sparkline.stored(deciding.sparkline_points, deciding.sparkline_peak_ms),
         )
 
     @classmethod
@@ -373,7 +319,8 @@ CARD_FIELDS = (
     "uptime_24h",
     "uptime_7d",
     "detail",
-    "recent_latencies",
+    "sparkline_points",
+    "sparkline_peak_ms",
 )
 
 

@@ -54,6 +54,8 @@ CHECK_STATE_FIELDS = [
     "uptime_base_hour",
     "uptime_base",
     "recent_latencies",
+    "sparkline_points",
+    "sparkline_peak_ms",
     "reported_status",
 ]
 # The fields of a check's result in a scan.

@@ -17,6 +17,7 @@ from portal.models import (
 )
 from portal.models.health import SPARKLINE_POINTS
 from portal.rollups import day_start
+from portal.sparklines import Sparkline
 from portal.state_cache import page_state_moved
 
 
@@ -84,12 +85,15 @@ def make_checks(category, *, status="up", latency_ms=42.0):
     """A health check with a full sparkline and uptimes for every service and data store
     of `category`, as scans would have left them."""
     latencies = [latency_ms + (n % 7) * 3 for n in range(SPARKLINE_POINTS)]
+    sparkline = Sparkline.from_latencies(latencies)
     state = {
         "status": status,
         "latency_ms": latency_ms,
         "uptime_24h": 99.5,
         "uptime_7d": 99.9,
         "recent_latencies": latencies,
+        "sparkline_points": sparkline.points,
+        "sparkline_peak_ms": sparkline.peak_ms,
         "checked_at": timezone.now(),
     }
     return HealthCheck.objects.bulk_create(

@@ -17,6 +17,7 @@ from psycopg.conninfo import conninfo_to_dict
 from aixops.networks import network_of
 
 from ..conditions import Condition, ConditionError, parse_conditions
+from ..sparklines import Sparkline
 from ..targets import host_with_address, is_host_name, known_address, loopback_origin
 from .catalog import ChecklistItem, DataStore, Service, SlugManager
 
@@ -206,6 +207,9 @@ class HealthCheck(models.Model):
     recent_latencies = models.JSONField(
         _("recent latencies"), default=list, blank=True, editable=False
     )
+    # The sparkline of `recent_latencies` (portal/sparklines.py), drawn when they change.
+    sparkline_points = models.TextField(blank=True, default="", editable=False)
+    sparkline_peak_ms = models.FloatField(null=True, blank=True, editable=False)
     # What alerts last said of the check's item (portal/alerts.py): a change is alerted
     # against this, not against the previous scan, so that a change while in maintenance
     # is told once the window is over, and a recovery nobody heard of is not.
@@ -407,8 +411,16 @@ class HealthCheck(models.Model):
         self.latency_ms = latency_ms
         self.detail = detail[:500]
         self.checked_at = at
-        self.recent_latencies = [*self.recent_latencies, latency_ms][-SPARKLINE_POINTS:]
+        self.keep_latencies([*self.recent_latencies, latency_ms])
         return self.status
+
+    def keep_latencies(self, latencies: list[float | None]) -> None:
+        """Keep the last SPARKLINE_POINTS of `latencies` (None for a failed probe) and the
+        sparkline drawn from them. Changes this instance only."""
+        self.recent_latencies = latencies[-SPARKLINE_POINTS:]
+        sparkline = Sparkline.from_latencies(self.recent_latencies)
+        self.sparkline_points = sparkline.points if sparkline else ""
+        self.sparkline_peak_ms = sparkline.peak_ms if sparkline else None
 
 
 def parse_status_codes(text: str) -> list[tuple[int, int]]:

@@ -12,9 +12,10 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from portal.cards import HealthCards
-from portal.health import ItemHealth, ScanInfo, Sparkline
+from portal.health import ItemHealth, ScanInfo
 from portal.models import Category, HealthCheck, Service
 from portal.selectors import category_overview
+from portal.sparklines import Sparkline
 from portal.status import Slo
 from portal.visibility import Reader
 from tests.factories import make_checks, make_finished_scan

@@ -206,7 +206,7 @@ def test_unchecked_items_say_not_checked_yet(catalog, bob_client):
 def first_probe(check: HealthCheck, outcome: str) -> None:
     """A check that has just been added, then probed once, as a scan records it."""
     check.status, check.consecutive_failures, check.consecutive_successes = "unknown", 0, 0
-    check.recent_latencies = []
+    check.keep_latencies([])
     latency = None if outcome == "down" else 35.0
     check.record(outcome, latency_ms=latency, detail="", at=timezone.now())
     check.save()

@@ -13,7 +13,6 @@ from portal.health import (
     SUPPORTING,
     CategoryStatus,
     ScanInfo,
-    Sparkline,
     category_health,
     category_status,
     format_scan_time,
@@ -21,6 +20,7 @@ from portal.health import (
     worst,
 )
 from portal.models import Category, HealthCheck, HealthStatus
+from portal.sparklines import Sparkline
 
 UP, DEGRADED, DOWN = HealthStatus.UP, HealthStatus.DEGRADED, HealthStatus.DOWN
 MAINTENANCE, UNKNOWN = HealthStatus.MAINTENANCE, HealthStatus.UNKNOWN
@@ -67,6 +67,20 @@ class TestFlapControl:
         feed(check, *([UP] * 35), DOWN)
         assert len(check.recent_latencies) == 30
         assert check.recent_latencies[-1] is None
+
+    def test_the_sparkline_is_drawn_from_the_kept_latencies_as_they_are_recorded(self):
+        check = HealthCheck()
+        feed(check, UP, DOWN, UP, UP)
+        drawn = Sparkline.stored(check.sparkline_points, check.sparkline_peak_ms)
+        assert drawn == Sparkline.from_latencies(check.recent_latencies)
+        # The failed probe breaks the line in two.
+        assert len(drawn.segments) == 2
+
+    def test_a_check_with_fewer_than_two_latencies_has_no_sparkline(self):
+        check = HealthCheck()
+        feed(check, UP)
+        assert (check.sparkline_points, check.sparkline_peak_ms) == ("", None)
+        assert Sparkline.stored(check.sparkline_points, check.sparkline_peak_ms) is None
 
 
 class TestCategoryStatus:

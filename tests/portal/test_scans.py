@@ -7,11 +7,13 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from importlib import import_module
 from io import StringIO
 from pathlib import Path
 
 import pytest
 import redis
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
@@ -24,6 +26,7 @@ from portal.models import CheckResult, HealthCheck, MaintenanceWindow, Scan, Ser
 from portal.probes import ProbeOutcome
 from portal.rollups import hour_of
 from portal.scans import results_prune, scan_lock, scan_run
+from portal.sparklines import Sparkline
 from tests.factories import make_finished_scan
 from tests.subprocesses import child_env
 
@@ -101,6 +104,38 @@ def test_a_scan_writes_its_state_of_each_check_and_keeps_an_admins_edit_made_mea
     flower = HealthCheck.objects.get(slug="flower-refused")
     assert (flower.status, flower.consecutive_failures, flower.uptime_24h) == ("unknown", 1, 100.0)
     assert Scan.objects.get(pk=scan.pk).state == "finished"
+
+
+def test_a_scan_keeps_each_checks_sparkline_drawn_from_its_latencies(checks):
+    HealthCheck.objects.filter(slug="gitlab-ok").update(recent_latencies=[20.0, 40.0])
+    probed = [HealthCheck.objects.get(slug="gitlab-ok")]
+    outcomes = [ProbeOutcome(probed[0].pk, "up", 10.0, "HTTP 200")]
+    scans._record(Scan.objects.create(), probed, outcomes, duration=0.1)
+
+    gitlab = HealthCheck.objects.get(slug="gitlab-ok")
+    assert gitlab.recent_latencies == [20.0, 40.0, 10.0]
+    assert gitlab.sparkline_peak_ms == 40.0
+    assert Sparkline.stored(gitlab.sparkline_points, gitlab.sparkline_peak_ms) == (
+        Sparkline.from_latencies([20.0, 40.0, 10.0])
+    )
+
+
+def test_upgrading_draws_the_sparkline_of_every_check_scanned_before(checks):
+    HealthCheck.objects.filter(slug="gitlab-ok").update(recent_latencies=[20.0, None, 30.0, 40.0])
+    HealthCheck.objects.filter(slug="jenkins-slow").update(recent_latencies=[20.0])
+    migration = import_module("portal.migrations.0014_healthcheck_sparkline")
+
+    migration.draw_sparklines(apps, None)
+
+    gitlab = HealthCheck.objects.get(slug="gitlab-ok")
+    assert Sparkline.stored(gitlab.sparkline_points, gitlab.sparkline_peak_ms) == (
+        Sparkline.from_latencies([20.0, None, 30.0, 40.0])
+    )
+    assert gitlab.sparkline_points.count("|") == 1  # broken at the failed probe
+    # One latency draws no line; a check never probed has none either.
+    for slug in ("jenkins-slow", "flower-refused"):
+        check = HealthCheck.objects.get(slug=slug)
+        assert (check.sparkline_points, check.sparkline_peak_ms) == ("", None)
 
 
 def test_a_scan_refuses_a_check_whose_host_resolves_into_a_denied_network(
