@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
@@ -300,18 +300,43 @@ class CategoryHealthOverview:
     the catalog, which portal.pages renders once per catalog revision."""
 
     category: Category
-    services: list[Service]  # those shown, each with its `health` and `slo`
-    data_stores: list[DataStore]
+    services: list[HealthItem]  # those shown, each with its `health` and `slo`
+    data_stores: list[HealthItem]
     checklist: list[ChecklistStep]
     health: health.CategoryHealth
 
 
-# What the health of a category's page reads of its services and data stores, beyond the
-# id: who may see them, their order (a card's "depends on" lines follow it) and their SLO;
-# a service's part (role) and whether it is hidden, a data store's name ("depends on").
-_ITEM_HEALTH_FIELDS = ("visible_to_groups", "position", "slug", "slo_target", "slo_window_days")
-SERVICE_HEALTH_FIELDS = (*_ITEM_HEALTH_FIELDS, "role", "hidden")
-STORE_HEALTH_FIELDS = (*_ITEM_HEALTH_FIELDS, "name")
+@dataclass(eq=False, slots=True)
+class HealthItem:
+    """A service or data store as the health of a category's page reads it (beyond its id:
+    who may see it, its order, for the cards' "depends on" lines, and its SLO; a
+    service's part and whether it is hidden, a data store's name), with what
+    `_attach_items_health` gives it. A plain row, not a model instance: a large category
+    has thousands, read again after every scan."""
+
+    kind: str  # "service" or "data_store", as rollups name items
+    pk: int
+    visible_to_groups: list[str]
+    position: int
+    slug: str
+    slo_target: float | None
+    slo_window_days: int
+    role: str = ""
+    hidden: bool = False
+    name: str = ""
+    stores_used: list[HealthItem] = field(default_factory=list)
+    health: health.ItemHealth | None = None
+    slo: item_status.Slo | None = None
+
+
+_ITEM_HEALTH_FIELDS = (
+    "pk",
+    "visible_to_groups",
+    "position",
+    "slug",
+    "slo_target",
+    "slo_window_days",
+)
 
 
 def category_health_overview(
@@ -322,8 +347,8 @@ def category_health_overview(
     queries of a few columns each:
 
     1. the category,
-    2. its services, with only the `SERVICE_HEALTH_FIELDS`,
-    3. its data stores, with only the `STORE_HEALTH_FIELDS`,
+    2. its services, as HealthItems,
+    3. its data stores, as HealthItems,
     4. which of its services use which of its stores,
     5. its checklist,
     6. the checks that verify its checklist steps,
@@ -334,20 +359,20 @@ def category_health_overview(
     category = Category.objects.filter(slug=slug).first()
     if category is None or not reader.may_see(category.visible_to_groups):
         raise Http404("No such category.")
-    services = [
-        service
-        for service in Service.objects.filter(category=category).only(*SERVICE_HEALTH_FIELDS)
-        if reader.may_see(service.visible_to_groups)
-    ]
+    service_rows = Service.objects.filter(category=category).values_list(
+        *_ITEM_HEALTH_FIELDS, "role", "hidden"
+    )
+    services = [HealthItem("service", *row) for row in service_rows if reader.may_see(row[1])]
+    store_rows = DataStore.objects.filter(category=category).values_list(
+        *_ITEM_HEALTH_FIELDS, "name"
+    )
     stores = [
-        store
-        for store in DataStore.objects.filter(category=category).only(*STORE_HEALTH_FIELDS)
-        if reader.may_see(store.visible_to_groups)
+        HealthItem("data_store", *row[:6], name=row[6])
+        for row in store_rows
+        if reader.may_see(row[1])
     ]
     services_by_id = {service.pk: service for service in services}
     stores_by_id = {store.pk: store for store in stores}
-    for service in services:
-        service.stores_used = []
     uses = DataStore.used_by.through.objects.filter(datastore__category=category).values_list(
         "service_id", "datastore_id"
     )
@@ -966,4 +991,7 @@ def item_uptime(item, *, days: int, today: date | None = None) -> float | None:
 
 
 def _key_of(item) -> tuple[str, int]:
+    """How rollups name a service or data store (a model or a HealthItem)."""
+    if isinstance(item, HealthItem):
+        return (item.kind, item.pk)
     return ("service" if isinstance(item, Service) else "data_store", item.pk)
