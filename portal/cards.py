@@ -46,21 +46,28 @@ def card_figures(health: ItemHealth) -> dict[str, str]:
 CARD = (
     '<div class="health health-{}">\n'
     '  <p class="health-status"{}><span class="dot" aria-hidden="true"></span>{}</p>\n'
-    "  {}\n"
+    "  \n"
     "  {}\n"
     "  {}\n"
     "</div>\n"
 )
-FIGURES = (
-    '<dl class="health-figures">\n'
-    '    <div><dt>{latency}</dt><dd data-live-figure="latency">{}</dd></div>\n'
-    '    <div><dt>{uptime_24h}</dt><dd data-live-figure="uptime_24h">{}</dd></div>\n'
-    '    <div><dt>{uptime_7d}</dt><dd data-live-figure="uptime_7d">{}</dd></div>\n'
-    "  </dl>{}"
+# A card with figures (an item that has been probed): the headings (`{latency}`, …) are
+# filled in once per page (HealthCards), the rest (`{{}}`) per card.
+CHECKED_CARD = (
+    '<div class="health health-{{}}">\n'
+    '  <p class="health-status"{{}}><span class="dot" aria-hidden="true"></span>{{}}</p>\n'
+    '  <dl class="health-figures">\n'
+    '    <div><dt>{latency}</dt><dd data-live-figure="latency">{{}}</dd></div>\n'
+    '    <div><dt>{uptime_24h}</dt><dd data-live-figure="uptime_24h">{{}}</dd></div>\n'
+    '    <div><dt>{uptime_7d}</dt><dd data-live-figure="uptime_7d">{{}}</dd></div>\n'
+    "  </dl>{{}}\n"
+    "  {{}}\n"
+    "  {{}}\n"
+    "</div>\n"
 )
-SPARKLINE = (
-    '\n  <svg class="sparkline" viewBox="0 0 {width} {height}" width="{width}" height="{height}"'
-    ' role="img" aria-label="{label}">{lines}</svg>'
+SPARKLINE_HEAD = (
+    f'\n  <svg class="sparkline" viewBox="0 0 {Sparkline.WIDTH} {Sparkline.HEIGHT}"'
+    f' width="{Sparkline.WIDTH}" height="{Sparkline.HEIGHT}" role="img" aria-label="'
 )
 
 
@@ -69,12 +76,16 @@ class HealthCards:
     formatted once, however many cards show it."""
 
     def __init__(self):
-        # As {% translate %} writes them: escaped.
-        self._headings = {
+        # As {% translate %} writes them: escaped (and their braces doubled, to stay text
+        # in the format they are written into).
+        headings = {
             "latency": escape(gettext("Latency")),
             "uptime_24h": escape(gettext("Uptime 24 h")),
             "uptime_7d": escape(gettext("Uptime 7 d")),
         }
+        self._checked_card = CHECKED_CARD.format(
+            **{name: text.replace("{", "{{").replace("}", "}}") for name, text in headings.items()}
+        )
         self._peak = gettext("Latency of recent scans, peak %(peak)s ms")
         self._depends = gettext("depends on %(name)s: %(status)s")
         self._labels: dict[object, str] = {}
@@ -114,40 +125,33 @@ class HealthCards:
         )
         # SafeString rather than mark_safe, here and below: the same, without the check
         # for lazy text each of thousands of calls makes.
+        if not health.checked:
+            return SafeString(
+                CARD.format(self.status(health), title, self.label(health), slo_line, dependencies)
+            )
         return SafeString(
-            CARD.format(
+            self._checked_card.format(
                 self.status(health),
                 title,
                 self.label(health),
-                self._figures_of(health) if health.checked else "",
+                *(
+                    self._figure(getattr(health, attribute), digits, unit)
+                    for _name, attribute, digits, unit in CARD_FIGURES
+                ),
+                self._sparkline(health.sparkline) if health.sparkline else "",
                 slo_line,
                 dependencies,
             )
-        )
-
-    def _figures_of(self, health: ItemHealth) -> str:
-        sparkline = self._sparkline(health.sparkline) if health.sparkline else ""
-        return FIGURES.format(
-            *(
-                self._figure(getattr(health, attribute), digits, unit)
-                for _name, attribute, digits, unit in CARD_FIGURES
-            ),
-            sparkline,
-            **self._headings,
         )
 
     def _sparkline(self, sparkline: Sparkline) -> str:
         peak = self._number(sparkline.peak_ms, "0")
         if peak not in self._peak_labels:
             self._peak_labels[peak] = self._words(self._peak, peak=peak)
-        return SPARKLINE.format(
-            width=sparkline.WIDTH,
-            height=sparkline.HEIGHT,
-            label=self._peak_labels[peak],
-            # html.escape is what Django's escape does to a str, without its check for
-            # lazy text (points are numbers Sparkline wrote, escaped all the same).
-            lines="".join(f'<polyline points="{html.escape(s)}"/>' for s in sparkline.segments),
-        )
+        # html.escape is what Django's escape does to a str, without its check for lazy
+        # text (points are numbers a scan wrote, escaped all the same).
+        lines = "".join(f'<polyline points="{html.escape(s)}"/>' for s in sparkline.segments)
+        return f'{SPARKLINE_HEAD}{self._peak_labels[peak]}">{lines}</svg>'
 
     def status(self, health: ItemHealth) -> str:
         """The item's status, escaped (one of a few words, escaped once each)."""
