@@ -9,6 +9,7 @@ from itertools import groupby
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -289,16 +290,23 @@ def test_pruning_keeps_recent_results_and_rollups_deleting_in_batches(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_upgrade_counts_the_results_kept_so_far_into_rollups(catalog):
-    call_command("migrate", "portal", "0008_health_rollups_short_raw_retention", verbosity=0)
-    checks = [
-        # Service's later columns (its icon) are not there at 0008: ask for its key only.
-        HealthCheck.objects.create(
+    before = ("portal", "0008_health_rollups_short_raw_retention")
+    call_command("migrate", *before, verbosity=0)
+    # The checks as they were at 0008 (their later columns, such as the sparkline's, are
+    # not there yet), then read back by their keys alone; Service's later columns (its
+    # icon) are not there either: ask for its key only.
+    CheckBefore = MigrationExecutor(connection).loader.project_state([before]).apps.get_model(
+        "portal", "HealthCheck"
+    )
+    created = [
+        CheckBefore.objects.create(
             slug=f"{slug}-check",
             service_id=Service.objects.values_list("pk", flat=True).get(slug=slug),
             target="/health",
-        )
+        ).pk
         for slug in ("gitlab", "jenkins")
     ]
+    checks = list(HealthCheck.objects.only("pk").filter(pk__in=created).order_by("pk"))
     now = timezone.now()
     # Raw results only: the rollups' later columns are not there at 0008 either.
     results = record_history(checks, now=now, days=2, every=timedelta(minutes=20), rollups=False)
