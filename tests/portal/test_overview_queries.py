@@ -127,7 +127,7 @@ def test_after_a_scan_a_large_overview_reads_only_its_health(
     items_read = [
         query["sql"]
         for query in queries.captured_queries
-        if 'FROM "portal_service"' in query["sql"] or 'FROM "portal_datastore"' in query["sql"]
+        if query["sql"].startswith(('SELECT "portal_service".', 'SELECT "portal_datastore".'))
     ]
     assert len(items_read) == 2
     assert not any('"summary"' in sql or '"description"' in sql for sql in items_read)
