@@ -259,16 +259,15 @@ class ItemHealth:
         sparkline of the check that decided the status."""
         if not checks:
             return cls()
-        status = cls.status_of(checks)
-        deciding = next(check for check in checks if _shown_status(check) == status.status)
-        uptimes_24h = [c.uptime_24h for c in checks if c.uptime_24h is not None]
-        uptimes_7d = [c.uptime_7d for c in checks if c.uptime_7d is not None]
+        shown = [_shown_status(check) for check in checks]
+        status = worst(shown)
+        deciding = checks[shown.index(status)]
         return cls(
-            status=status.status,
-            unconfirmed=status.unconfirmed,
+            status=status,
+            unconfirmed=_unconfirmed(checks) if status == HealthStatus.UNKNOWN else "",
             latency_ms=deciding.latency_ms,
-            uptime_24h=min(uptimes_24h, default=None),
-            uptime_7d=min(uptimes_7d, default=None),
+            uptime_24h=_lowest(check.uptime_24h for check in checks),
+            uptime_7d=_lowest(check.uptime_7d for check in checks),
             detail=deciding.detail,
             checked=True,
             sparkline=Sparkline.stored(deciding.sparkline_points, deciding.sparkline_peak_ms),
@@ -280,7 +279,7 @@ class ItemHealth:
         read with only the `STATUS_FIELDS`: the worst status shown."""
         if not checks:
             return cls()
-        status = max((_shown_status(check) for check in checks), key=_SEVERITY.__getitem__)
+        status = worst(_shown_status(check) for check in checks)
         unconfirmed = _unconfirmed(checks) if status == HealthStatus.UNKNOWN else ""
         return cls(status=status, unconfirmed=unconfirmed, checked=True)
 
@@ -294,6 +293,10 @@ class ItemHealth:
             "detail": self.detail,
             "depends_on_down": [name for name, _status in self.dependencies_down],
         }
+
+
+def _lowest(values: Iterable[float | None]) -> float | None:
+    return min((value for value in values if value is not None), default=None)
 
 
 def _unconfirmed(checks: list[HealthCheck]) -> str:
