@@ -1,8 +1,9 @@
 """Health rules: what a service, a data store and a category are, from their checks.
 
 Pure rules (status precedence, category aggregation, staleness, the scan time as a
-reader sees it, sparkline geometry) and the reads that feed them. Scans write the
-checks (portal/scans.py); pages, the API and the home page read them through here.
+reader sees it) and the reads that feed them. Scans write the checks (portal/scans.py),
+their sparklines drawn (portal/sparklines.py); pages, the API and the home page read them
+through here.
 """
 
 from __future__ import annotations
