@@ -41,6 +41,7 @@ has none and shows a monogram.
 
 from __future__ import annotations
 
+import logging
 import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,8 @@ from .models import (
     validate_talks_to,
 )
 from .signals import revision_moved_by_caller
+
+audit_log = logging.getLogger("aixops.audit")
 
 FORMAT_VERSION = 1
 POSITION_STEP = 10
@@ -438,7 +441,9 @@ def apply_import(plan: ImportPlan, *, dry_run: bool = False) -> list[str]:
 
     With dry_run the same work is done and then rolled back, so the report is exact.
     The writes are in bulk, keyed by slug: the number of queries does not grow with the
-    rows of the file, and the catalog revision moves once.
+    rows of the file, and the catalog revision moves once. What an import changed is a
+    line of the audit log stream once it commits (the `aixops.audit` logger, as
+    Service.relocate's); an import that changes nothing, or a dry run, logs nothing.
     """
     changes: list[str] = []
     try:
@@ -448,9 +453,24 @@ def apply_import(plan: ImportPlan, *, dry_run: bool = False) -> list[str]:
                 raise _DryRun
             if changes:
                 CatalogRevision.bump()
+                transaction.on_commit(lambda: _audit_import(changes))
     except _DryRun:
         pass
     return changes
+
+
+def _audit_import(changes: list[str]) -> None:
+    audit_log.info(
+        "audit %s",
+        "catalog.import",
+        extra={
+            "audit_action": "catalog.import",
+            "audit_actor": "system",
+            # How many rows were added (+), changed (~) and deleted (-), and each line.
+            "audit_counts": {mark: sum(line[0] == mark for line in changes) for mark in "+~-"},
+            "audit_changes": changes,
+        },
+    )
 
 
 class _DryRun(Exception):

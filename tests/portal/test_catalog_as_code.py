@@ -115,6 +115,49 @@ def test_import_reports_each_change(exported):
     assert FocusArea.objects.filter(category__slug="devops").count() == 5
 
 
+def audited(caplog) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == "aixops.audit"]
+
+
+def test_an_import_is_audited_with_what_it_changed_once_it_commits(
+    exported, caplog, django_capture_on_commit_callbacks
+):
+    def change(data):
+        devops = data["categories"][0]
+        devops["summary"] = "CI/CD and source control"
+        devops["services"].append({"slug": "nexus", "name": "Nexus", "summary": "Artifacts"})
+        del data["categories"][1:]
+
+    edit(exported, change)
+    with caplog.at_level(logging.INFO, logger="aixops.audit"):
+        with django_capture_on_commit_callbacks() as committing:
+            changes = run_import(exported, "--prune")
+        assert audited(caplog) == []  # not before the commit
+        for callback in committing:
+            callback()
+
+    (record,) = audited(caplog)
+    assert (record.audit_action, record.audit_actor) == ("catalog.import", "system")
+    assert record.audit_changes == changes
+    deleted = sum(line.startswith("- ") for line in changes)
+    assert deleted > 2
+    assert record.audit_counts == {"+": 1, "~": 1, "-": deleted}
+
+
+def test_a_dry_run_or_an_import_that_changes_nothing_is_not_audited(
+    exported, caplog, django_capture_on_commit_callbacks
+):
+    with (
+        caplog.at_level(logging.INFO, logger="aixops.audit"),
+        django_capture_on_commit_callbacks(execute=True) as committing,
+    ):
+        assert run_import(exported) == ["No changes."]
+        edit(exported, lambda data: data["categories"][0].update(title="Renamed"))
+        run_import(exported, "--dry-run")
+    assert committing == []
+    assert audited(caplog) == []
+
+
 def test_group_limits_round_trip(exported):
     def change(data):
         devops = data["categories"][0]
