@@ -175,7 +175,7 @@ def cache_settings(cache: dict, release: str) -> dict:
     with the release in its KEY_PREFIX, so that processes of two releases (during a rolling
     deploy, or a worker not yet restarted) never read values whose shape the other's code
     decided; `sessions`, the same cache without it, so that a sign-out reaches every
-    process whatever its release; and `fragments`, in each process's memory."""
+    process whatever its release; and `fragments` and `local`, in each process's memory."""
     versioned = copy.deepcopy(cache)
     prefix = versioned.get("KEY_PREFIX", "")
     versioned["KEY_PREFIX"] = f"{prefix}:release-{release}" if prefix else f"release-{release}"
@@ -191,6 +191,12 @@ def cache_settings(cache: dict, release: str) -> dict:
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "aixops-fragments",
             "OPTIONS": {"MAX_ENTRIES": 2000},
+        },
+        # What a process notes for itself so as not to ask the shared cache on every
+        # request (portal.asked: the pages it recorded as asked for lately).
+        "local": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "aixops-local",
         },
     }
 

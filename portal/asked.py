@@ -7,10 +7,13 @@ visibility class, which is all a cached page varies by (portal.pages). Only the 
 recently asked PRERENDER_PAGES are kept, each for ASKED_SECONDS after it was last asked
 for; nothing is kept for a page that was not found or not shown to its reader.
 
-The list is one small cache entry. Serving a page costs one `cache.add` (a mark that
-the page was recorded lately); only when the mark is missing is the list read and
-written again. Two processes recording at once may lose one of the two records: that
-page is rendered by its reader, as without this, until its mark lapses.
+The list is one small cache entry. Serving a page costs nothing in the shared cache while
+this process marked it lately (in its own memory, the `local` cache); otherwise one
+`cache.add` (a mark, shared, that the page was recorded lately), and only when that mark
+is missing is the list read and written again. So a page read all along is recorded again
+within twice ASKED_MARK_SECONDS, long before its record lapses. Two processes recording at
+once may lose one of the two records: that page is rendered by its reader, as without
+this, until the marks lapse.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.utils import timezone, translation
 
 from aixops.outbox import Job, queue_after_commit
@@ -59,6 +62,8 @@ def page_asked(*, slug: str, reader) -> None:
     language = translation.get_language()
     time_zone = timezone.get_current_timezone_name()
     mark = ":".join([ASKED_KEY, slug, language, time_zone, reader.visibility_class])
+    if not caches["local"].add(mark, True, ASKED_MARK_SECONDS):
+        return
     if not cache.add(mark, True, ASKED_MARK_SECONDS):
         return
     page = AskedPage(slug, language, time_zone, reader.staff, tuple(sorted(reader.groups)))

@@ -61,7 +61,7 @@ def empty_cache():
     """Each test starts cold: cached pages from another test's database must not leak in,
     nor template fragments a test's settings shaped, nor this process's own copies of
     pages (portal.pages)."""
-    own_caches = (cache, caches["fragments"], page_copies)
+    own_caches = (cache, caches["fragments"], caches["local"], page_copies)
     for each in own_caches:
         each.clear()
     yield

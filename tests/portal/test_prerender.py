@@ -5,7 +5,7 @@ who asked (language, time zone, visibility class), and at most PRERENDER_PAGES o
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.test import Client
 
 from aixops.models import OutboxTask
@@ -209,3 +209,45 @@ def test_only_the_latest_pages_asked_for_are_kept(scanned, bob_client, monkeypat
     for slug in slugs:
         bob_client.get(f"/categories/{slug}/")
     assert [page.slug for page in asked.pages_asked()] == slugs[:0:-1]
+
+
+def test_a_page_read_again_is_recorded_once_per_mark_not_on_every_view(
+    scanned, bob_client, monkeypatch
+):
+    bob_client.get("/categories/devops/")
+    (page,) = asked.pages_asked()
+    recorded_at = cache.get(asked.ASKED_KEY)[page]
+    asks = []
+    add = asked.cache.add
+
+    def counted_add(key, *args, **kwargs):
+        asks.append(key)
+        return add(key, *args, **kwargs)
+
+    monkeypatch.setattr(asked.cache, "add", counted_add)
+    marked = ":".join([asked.ASKED_KEY, "devops", "ko", "Asia/Seoul", "member"])
+    # This process marked the page: read again, it asks the shared cache nothing.
+    bob_client.get("/categories/devops/")
+    assert marked not in asks
+    # Its own mark lapsed: it asks, and the shared mark (another process's, say) stands.
+    caches["local"].clear()
+    bob_client.get("/categories/devops/")
+    assert asks.count(marked) == 1
+    assert cache.get(asked.ASKED_KEY) == {page: recorded_at}
+    # Both lapsed: recorded again, as asked for now.
+    caches["local"].clear()
+    cache.delete(marked)
+    bob_client.get("/categories/devops/")
+    assert cache.get(asked.ASKED_KEY)[page] > recorded_at
+    assert asked.pages_asked() == [page]
+
+
+def test_a_page_read_again_and_again_is_still_rendered_after_a_scan(
+    scanned, bob_client, committed, renders
+):
+    for _ in range(3):
+        bob_client.get("/categories/devops/")
+    renders.clear()
+    with committed():
+        make_finished_scan()
+    assert renders == [("devops", "member", "ko", "Asia/Seoul")]
