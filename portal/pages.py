@@ -97,11 +97,13 @@ class PageState(NamedTuple):
         return f"{self.revision.cache_key}:{scan}:incidents{incidents}"
 
 
-def page_state() -> PageState:
-    """What every cached page depends on: from the cache (portal.state_cache), or in one
-    query, and the limits from the cache by revision (one query the first time after a
-    change). The scan's staleness is decided now, from its finish time, never cached."""
-    stored = cache.get(PAGE_STATE_KEY)
+def page_state(*, read: dict | None = None) -> PageState:
+    """What every cached page depends on: from the cache (portal.state_cache; or from
+    `read`, what the caller read from it with `cache.get_many`, PAGE_STATE_KEY among the
+    keys), or in one query, and the limits from the cache by revision (one query the first
+    time after a change). The scan's staleness is decided now, from its finish time, never
+    cached."""
+    stored = cache.get(PAGE_STATE_KEY) if read is None else read.get(PAGE_STATE_KEY)
     if stored is None:
         revision, scan, incidents_changed = _stored_page_state()
         limits = cache.get_or_set(

@@ -2,6 +2,7 @@ import json
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
@@ -35,6 +36,7 @@ from .pages import (
 from .pins import pinned_tools
 from .search import QUERY_MAX_LENGTH, QueryTooLong, reader_and_index, search, visible_categories
 from .selectors import item_health, item_uptime, status_item
+from .state_cache import PAGE_STATE_KEY
 from .visibility import item_visible
 
 # How long a browser or proxy (GitLab's image proxy) may keep a badge before asking again.
@@ -58,7 +60,9 @@ def home(request):
 @require_safe
 @member_required
 def category_detail(request, slug):
-    state = page_state()
+    # The page state and the reader's pinned slugs in one round trip to the cache.
+    read = cache.get_many([PAGE_STATE_KEY, Pin.objects.slugs_key(request.user)])
+    state = page_state(read=read)
     part = category_part(slug=slug, user=request.user, state=state)
     return page_response(
         request,
@@ -70,7 +74,7 @@ def category_detail(request, slug):
         page_post=True,
         # Outside the cached part, which every reader of a kind shares: pins.js marks
         # these services' pin buttons.
-        pinned_slugs=Pin.objects.slugs_of(request.user),
+        pinned_slugs=Pin.objects.slugs_of(request.user, read=read),
         live=live_status_of(reverse("portal:live-category", args=[slug]), state),
     )
 

@@ -22,10 +22,6 @@ PINS_PER_MEMBER = 50
 PINNED_SLUGS_SECONDS = 60 * 60
 
 
-def _pinned_slugs_key(user) -> str:
-    return f"portal:pinned-slugs:{user.pk}"
-
-
 def service_in_catalog() -> models.Exists:
     """Whether a pin's service is in the catalog, for a filter, an annotation or an
     aggregate over pins."""
@@ -38,12 +34,18 @@ class PinManager(models.Manager):
     def of(self, user) -> models.QuerySet:
         return self.filter(user=user).order_by("position", "pk")
 
-    def slugs_of(self, user) -> list[str]:
-        """The slugs of the services `user` pinned, in their order: from the cache, or in
-        one query."""
-        return cache.get_or_set(
-            _pinned_slugs_key(user), lambda: self._stored_slugs(user), PINNED_SLUGS_SECONDS
-        )
+    def slugs_of(self, user, *, read: dict | None = None) -> list[str]:
+        """The slugs of the services `user` pinned, in their order: from the cache (or from
+        `read`, what the caller read from it with `cache.get_many`, `slugs_key` among the
+        keys), or in one query."""
+        key = self.slugs_key(user)
+        if read is not None and key in read:
+            return read[key]
+        return cache.get_or_set(key, lambda: self._stored_slugs(user), PINNED_SLUGS_SECONDS)
+
+    def slugs_key(self, user) -> str:
+        """Where the cache keeps `user`'s pinned slugs."""
+        return f"portal:pinned-slugs:{user.pk}"
 
     def _stored_slugs(self, user) -> list[str]:
         return list(self.of(user).values_list("service_slug", flat=True))
@@ -56,7 +58,7 @@ class PinManager(models.Manager):
         behind. The write after the commit is the one that counts: a reader that loaded
         the slugs before the commit may store them after it, but only with `add` (in
         `slugs_of`), which never replaces the committed ones."""
-        key = _pinned_slugs_key(user)
+        key = self.slugs_key(user)
         cache.delete(key)
         transaction.on_commit(
             lambda: cache.set(key, self._stored_slugs(user), PINNED_SLUGS_SECONDS)
