@@ -186,7 +186,8 @@ def cache_settings(cache: dict, release: str) -> dict:
         # links and tools, the stylesheet and scripts: `{% cache ... using="fragments" %}`),
         # kept in each process: they change only with a deploy, which starts new processes, or
         # with what their keys name, and a round trip to a shared cache would cost about what
-        # rendering them does.
+        # rendering them does. A catalog page's whole frame is kept here too, per kind of
+        # reader and page (portal.pages.kind_frame).
         "fragments": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "aixops-fragments",

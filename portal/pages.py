@@ -21,11 +21,15 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
+from django.contrib.messages import get_messages
+from django.core.cache import cache, caches
+from django.core.cache.utils import make_template_fragment_key
 from django.db.models import Subquery
 from django.http import HttpResponse
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.html import escape
 from django.utils.translation import gettext
 
 from . import rollups, slots
@@ -250,17 +254,87 @@ def page_response(request, part: CatalogPart, **context) -> HttpResponse:
     encoded again on every view. Nor is it joined to its frame: the response holds the
     three pieces and the server sends them one after the other, so the page is never
     copied whole; its length is set here, as CommonMiddleware would only by joining
-    them."""
-    page = render_to_string(
-        "portal/page.html", {"page": replace(part, body=BODY_SLOT), **context}, request
-    )
-    head, tail = (piece.encode() for piece in page.split(BODY_SLOT))
+    them. The frame comes from this process's memory (`kind_frame`), or, when the reader
+    has messages to see, is rendered for this request."""
+    if get_messages(request):
+        head, tail = rendered_frame(request, part, context)
+    else:
+        head, tail = kind_frame(request, part, context)
     body = part.body.encode() if isinstance(part.body, str) else part.body
     response = HttpResponse(head)
     response.write(body)
     response.write(tail)
     response["Content-Length"] = len(head) + len(body) + len(tail)
     return response
+
+
+def rendered_frame(request, part: CatalogPart, context: dict) -> tuple[bytes, bytes]:
+    """portal/page.html for this request, before and after the part's body."""
+    page = render_to_string(
+        "portal/page.html", {"page": replace(part, body=BODY_SLOT), **context}, request
+    )
+    head, tail = page.split(BODY_SLOT)
+    return head.encode(), tail.encode()
+
+
+@dataclass(frozen=True)
+class _KindOfUser:
+    """The signed-in user as a frame shared by their kind of reader shows them: what the
+    templates ask of them, their name a slot."""
+
+    is_authenticated: bool
+    is_approved: bool
+    is_staff: bool
+
+    def get_username(self) -> str:
+        return slots.slot("username")
+
+
+@dataclass(frozen=True)
+class _AnyRequest:
+    """The request as a frame shared by all requests shows it: its path a slot."""
+
+    def get_full_path(self) -> str:
+        return slots.slot("path")
+
+
+def kind_frame(request, part: CatalogPart, context: dict) -> tuple[bytes, bytes]:
+    """What `rendered_frame` makes, rendered once per process for each kind of reader
+    (language, the user's standing) and page (its title, links, context) and kept in the
+    "fragments" cache, with a slot for each value that is the request's own (its CSRF
+    token and path, the user's name, the page state, their pinned slugs), filled in here
+    on every view: the same for every reader of a kind, the frame is not worth the
+    template engine's time again. Rendered from what a frame may show alone, with no
+    request nor context processors: nothing of one reader can be kept for another,
+    whatever the templates come to show."""
+    user = request.user
+    live, pinned = context.get("live"), context.get("pinned_slugs")
+    shown = {
+        **context,
+        "live": live and {**live, "state": slots.slot("live-state")},
+        "pinned_slugs": None if pinned is None else [slots.slot("pinned")],
+        "LANGUAGE_CODE": translation.get_language(),
+        "csrf_token": slots.slot("csrf"),
+        "request": _AnyRequest(),
+        "user": _KindOfUser(user.is_authenticated, user.is_approved, user.is_staff),
+        "page": replace(part, body=BODY_SLOT),
+    }
+    key = make_template_fragment_key("page-frame", [sorted(shown.items())])
+    frames = caches["fragments"]
+    frame = frames.get(key)
+    if frame is None:
+        head, tail = render_to_string("portal/page.html", shown).split(BODY_SLOT)
+        frame = (head.encode(), tail.encode())
+        frames.set(key, frame, None)
+    own = {
+        b"csrf": get_token(request),
+        b"path": request.get_full_path(),
+        b"username": user.get_username(),
+        b"live-state": live["state"] if live else "",
+        b"pinned": " ".join(pinned or ()),
+    }
+    filled = {name: escape(value).encode() for name, value in own.items()}
+    return slots.splice(frame[0], filled), slots.splice(frame[1], filled)
 
 
 def with_pinned(part: CatalogPart, pinned_html: str) -> CatalogPart:

@@ -7,7 +7,8 @@ import re
 import pytest
 from django.test import Client
 
-from portal.models import CatalogRevision, Category, Service
+from portal import pages
+from portal.models import CatalogRevision, Category, Pin, Service
 from portal.pages import page_state
 from tests.factories import client_for
 
@@ -162,3 +163,49 @@ def test_a_page_says_its_length_in_bytes(catalog, bob_client, url):
     assert response["Content-Length"] == str(len(response.content))
     assert len(response.content) > len(response.text)
     assert response.text.startswith("<!doctype html>") and response.text.endswith("</html>\n")
+
+
+def without_tokens(html: str) -> str:
+    return TOKEN.sub('name="csrfmiddlewaretoken" value=""', html)
+
+
+@pytest.mark.parametrize("url", ["/", "/categories/devops/?view=map", "/status/"])
+@pytest.mark.parametrize("reader", ["bob", "sam"])
+def test_the_frame_kept_for_a_kind_of_reader_is_the_one_the_template_renders(
+    catalog, request, monkeypatch, url, reader
+):
+    # A page's frame is rendered once per kind of reader and filled in with what is the
+    # request's own (portal.pages.kind_frame); with messages to show, it is rendered for
+    # the request itself. The two are the same page.
+    user = request.getfixturevalue(reader)
+    Pin.objects.pin(user=user, slug="jenkins")
+    client = client_for(user)
+    kept = [client.get(url).text for _ in range(2)]
+    monkeypatch.setattr(pages, "get_messages", lambda request: True)
+    rendered = client.get(url).text
+    assert without_tokens(kept[0]) == without_tokens(kept[1]) == without_tokens(rendered)
+    assert f'<span class="who">{reader}</span>' in rendered
+
+
+def test_readers_of_one_kind_share_a_frame_and_see_their_own_in_it(catalog, bob, django_user_model):
+    # Members of no group are one kind of reader: one frame, each their own name, address,
+    # token and pins in it.
+    dana = django_user_model.objects.create_user(username="dana<&>", membership="approved")
+    Pin.objects.pin(user=bob, slug="jenkins")
+    Pin.objects.pin(user=dana, slug="gitlab")
+    bob_page = client_for(bob).get("/categories/devops/").text
+    dana_page = client_for(dana).get("/categories/devops/?view=map").text
+    assert '<span class="who">bob</span>' in bob_page
+    assert '<span class="who">dana&lt;&amp;&gt;</span>' in dana_page
+    assert "dana" not in bob_page and '<span class="who">bob</span>' not in dana_page
+    assert 'data-pinned="jenkins"' in bob_page and 'data-pinned="gitlab"' in dana_page
+    assert 'value="/categories/devops/?view=map"' in dana_page
+    assert 'value="/categories/devops/?view=map"' not in bob_page
+    assert not set(TOKEN.findall(bob_page)) & set(TOKEN.findall(dana_page))
+
+
+def test_messages_are_shown_in_the_frame_and_only_once(catalog, bob_client):
+    page = bob_client.post("/pins/gitlab/pin/", {"next": "/categories/devops/"}, follow=True)
+    assert page.text.count('<li class="message message-success" role="status">') == 1
+    assert '<span class="who">bob</span>' in page.text
+    assert '<ul class="messages">' not in bob_client.get("/categories/devops/").text
