@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.test.signals import template_rendered
 
 from portal import pages
 from portal.models import CatalogRevision, Category, Pin, Service
@@ -209,3 +210,21 @@ def test_messages_are_shown_in_the_frame_and_only_once(catalog, bob_client):
     assert page.text.count('<li class="message message-success" role="status">') == 1
     assert '<span class="who">bob</span>' in page.text
     assert '<ul class="messages">' not in bob_client.get("/categories/devops/").text
+
+
+@pytest.mark.parametrize("url", ["/", "/categories/devops/", "/status/"])
+def test_a_kind_of_readers_frame_is_rendered_once_then_kept(catalog, bob, bob_client, url):
+    bob_client.get(url)
+    rendered = []
+
+    def note(sender, template, context, **kwargs):
+        rendered.append(template.name)
+
+    template_rendered.connect(note)
+    try:
+        # Another reader of bob's kind, on the same page: only the frame's slots are new.
+        again = client_for(bob).get(url)
+    finally:
+        template_rendered.disconnect(note)
+    assert again.status_code == 200
+    assert "portal/page.html" not in rendered
