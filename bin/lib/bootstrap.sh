@@ -34,6 +34,18 @@ ensure_browser() {
   fi
 }
 
+# ensure_gettext: GNU gettext, with which the tests make the translation catalog afresh
+# and check that every marked word has its translation (tests/aixops/test_translations.py).
+ensure_gettext() {
+  if ! command -v msgattrib >/dev/null || ! command -v xgettext >/dev/null; then
+    echo "==> installing gettext (apt)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq gettext >/dev/null
+  fi
+}
+
 # ensure_npm_packages DIR WHAT: DIR's Node packages, installed from its lock file once per
 # lock-file content; WHAT names what needs them in the message when Node.js is missing.
 ensure_npm_packages() {
