@@ -175,7 +175,7 @@ def _slide(checks: list[HealthCheck], hour: datetime) -> None:
     counts = {
         row[0]: row[1:]
         for row in HealthRollup.objects.filter(
-            health_check_id__in=[check.pk for check in checks],
+            json_rows.AmongKeys(F("health_check"), [check.pk for check in checks]),
             hour__in=[closed, left_day, left_week],
         )
         .order_by()
@@ -216,7 +216,9 @@ def closed_hours(check_ids: list[int], hour: datetime) -> dict[int, list[int]]:
     day, week = hour - timedelta(hours=23), hour - timedelta(hours=7 * 24 - 1)
     in_day = Q(hour__gte=day)
     rows = (
-        HealthRollup.objects.filter(health_check_id__in=check_ids, hour__gte=week, hour__lt=hour)
+        HealthRollup.objects.filter(
+            json_rows.AmongKeys(F("health_check"), check_ids), hour__gte=week, hour__lt=hour
+        )
         .order_by()
         .values("health_check_id")
         .annotate(

@@ -29,7 +29,7 @@ import redis
 import redis.lock
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from . import json_rows, rollups
@@ -290,14 +290,16 @@ def _record(
     `checks` are those probed, or None for a finishing task, which reads them here."""
     now = timezone.now()
     # Checks deleted while we probed are left out; the rest are locked until we commit
-    # (on PostgreSQL), so none is deleted between here and the write below.
+    # (on PostgreSQL), so none is deleted between here and the write below. Their ids go
+    # as one parameter, and they are locked in the order of their ids.
     locked = (
         HealthCheck.objects.select_for_update()
-        .filter(pk__in=[outcome.key for outcome in outcomes])
+        .filter(json_rows.AmongKeys(F("pk"), [outcome.key for outcome in outcomes]))
         .with_maintenance(now)
+        .order_by("pk")
     )
     if checks is None:
-        checks = list(locked.order_by("pk"))
+        checks = list(locked)
         in_maintenance = {check.pk: check.in_maintenance for check in checks}
     else:
         in_maintenance = dict(locked.values_list("pk", "in_maintenance"))
