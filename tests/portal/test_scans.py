@@ -329,6 +329,21 @@ def test_prune_keeps_recent_results_and_the_latest_scan(checks, settings):
     assert tasks.prune_health.apply().result["scans_deleted"] == 0
 
 
+def test_deleting_a_check_or_a_scan_deletes_their_results(checks):
+    first = scan_run()["scan"]
+    second = scan_run()["scan"]
+    assert CheckResult.objects.count() == 6
+
+    checks["flower"].delete()
+    assert set(CheckResult.objects.values_list("health_check__slug", flat=True)) == {
+        "gitlab-ok",
+        "jenkins-slow",
+    }
+    Scan.objects.filter(pk=first).delete()
+    assert set(CheckResult.objects.values_list("scan", flat=True)) == {second}
+    assert CheckResult.objects.count() == 2
+
+
 def test_beat_schedules_the_scan_with_an_expiry_and_an_hourly_prune():
     schedule = settings.CELERY_BEAT_SCHEDULE
     scan = schedule["refresh-health"]
