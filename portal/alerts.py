@@ -73,6 +73,8 @@ def changes_of(
         by_item.setdefault(item_of(check), []).append(check)
     changes = {}
     for item, item_checks in by_item.items():
+        if all(check.status == check.reported_status for check in item_checks):
+            continue  # as last alerted: most items in most scans, told without ranking
         status = worst(check.status for check in item_checks)
         reported = worst(check.reported_status for check in item_checks)
         if status in (HealthStatus.UNKNOWN, reported) or any(

@@ -87,7 +87,7 @@ def add_results(results: Iterable) -> dict[int, HourCounts]:
         row = added.setdefault(
             result.health_check_id, [result.health_check_id, 0, 0, 0, 0, 0, 0, 0.0, None]
         )
-        row[1 + _COUNTS.index(result.status)] += 1
+        row[_COLUMN[result.status]] += 1
         if result.latency_ms is not None:
             row[6] += 1
             row[7] += result.latency_ms
@@ -97,9 +97,11 @@ def add_results(results: Iterable) -> dict[int, HourCounts]:
             _add_statement(),
             [connection.ops.adapt_datetimefield_value(hour), json_rows.document(added.values())],
         )
-        return {check_id: HourCounts(total, down) for check_id, total, down in cursor}
+        return {check_id: HourCounts(total, down) for check_id, total, down in cursor.fetchall()}
 
 
+# Where add_results counts a result of each status in a check's row.
+_COLUMN = {status: 1 + index for index, status in enumerate(_COUNTS)}
 # The columns add_results sends for each check, in order, and their SQL types.
 _ADDED = [
     ("health_check_id", "integer"),
