@@ -308,16 +308,17 @@ def _record(
     counts: Counter[str] = Counter()
     results = []
     for check in checks:
-        probe = by_key[check.pk]
+        check_id = check.pk
+        probe = by_key[check_id]
         status = check.record(
             probe.outcome, latency_ms=probe.latency_ms, detail=probe.detail, at=now
         )
-        shown = shown_status(status, in_maintenance=in_maintenance[check.pk])
+        shown = shown_status(status, in_maintenance=in_maintenance[check_id])
         counts[shown] += 1
         results.append(
             ResultRow(
                 scan_id=scan.pk,
-                health_check_id=check.pk,
+                health_check_id=check_id,
                 checked_at=now,
                 outcome=probe.outcome,
                 status=shown,
