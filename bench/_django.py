@@ -1,8 +1,10 @@
 """Set up Django for a bench script on a fresh SQLite database (or DATABASE_URL if set)."""
 
 import os
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,4 +43,20 @@ def machine() -> str:
     else:
         database = f"{connection.vendor} {connection.Database.sqlite_version}"
     load = os.getloadavg()[0]
-    return f"{os.cpu_count()} cores (load average {load:.1f}), {database}"
+    return (
+        f"{os.cpu_count()} cores (load average {load:.1f}, {cpu_reference()}), {database}"
+    )
+
+
+def cpu_reference() -> str:
+    """How fast this machine's CPU runs Python now: the median CPU time of a fixed loop.
+    A shared machine's speed drifts from minute to minute; figures measured a while
+    apart compare only next to this."""
+    times = []
+    for _ in range(9):
+        started = time.process_time()
+        total = 0
+        for number in range(300_000):
+            total += number * number
+        times.append(time.process_time() - started)
+    return f"reference loop {statistics.median(times) * 1000:.1f} ms CPU"

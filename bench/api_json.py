@@ -2,21 +2,22 @@
 cold, after a scan and warm, in-process; and what gzip makes of them.
 
     .venv/bin/python bench/api_json.py [--services 2000] [--stores 1000] [--calls 50]
+                                       [--rounds 3]
 
 Runs with Django's test client on a fresh SQLite database (or DATABASE_URL), the cache as
 configured (CACHE_URL; local memory by default), tasks in-process. One category of
 `--services` services and `--stores` data stores, each with a check, and a finished scan.
-A signed-in member reads each URL three times with every cache emptied (cold: the catalog
-rendered too); three times right after a scan no page was rendered ahead of (the reader
-builds what the scan changed); for the overview, three times right after a scan whose
-prerender task ran (portal.prerender: what the first reader pays when a worker rendered
-the pages readers asked for) and three times right after a catalog change whose
-prerender ran (the task's own times are printed too); then `--calls` times (warm: from
-the cache).
+A signed-in member reads each URL `--rounds` times with every cache emptied (cold: the
+catalog rendered too); as many times right after a scan no page was rendered ahead of (the
+reader builds what the scan changed); for the overview, as many times right after a scan
+whose prerender task ran (portal.prerender: what the first reader pays when a worker
+rendered the pages readers asked for) and right after a catalog change whose prerender
+ran (the task's own times are printed too); then `--calls` times (warm: from the cache).
 Prints medians of the wall time and of this process's CPU time (the machine is often
 shared: the CPU time leaves out the waits for other processes, and PostgreSQL's work),
 the raw figures, bytes and gzipped bytes (nginx gzips pages and JSON in production), and
-the load average before and after.
+the load average and a reference loop's CPU time (how fast the shared machine runs just
+then: it drifts by half from one minute to the next) before and after.
 Goals at 2,000 services: the overview ≤ 5 ms warm, ≤ 200 ms after a scan, ≤ 300 ms cold;
 the JSON ≤ 50 ms warm.
 """
@@ -28,7 +29,7 @@ import os
 import statistics
 import time
 
-from _django import machine, setup
+from _django import cpu_reference, machine, setup
 
 
 def main() -> None:
@@ -36,6 +37,9 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=2000)
     parser.add_argument("--stores", type=int, default=1000)
     parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="cold and after-a-scan views of each kind"
+    )
     args = parser.parse_args()
     setup()
     from django.conf import settings
@@ -108,21 +112,21 @@ def main() -> None:
             "prerender task, catalog change": [],
             "warm": [],
         }
-        for _ in range(3):
+        for _ in range(args.rounds):
             scan_nobody_asked_for()
             empty_every_cache()
             figures["cold"].append(timed(url)[0])
-        for _ in range(3):
+        for _ in range(args.rounds):
             scan_nobody_asked_for()
             figures["after a scan"].append(timed(url)[0])
         if url.startswith("/categories/"):
             empty_every_cache()
             timed(url)  # asked for (and rendered) once, as a reader before the scans would
-            for _ in range(3):
+            for _ in range(args.rounds):
                 # Tasks run in-process: the scan's commit runs its prerender, here.
                 figures["prerender task"].append(timed_call(make_finished_scan))
                 figures["after a scan, pre-rendered"].append(timed(url)[0])
-            for _ in range(3):
+            for _ in range(args.rounds):
                 # A catalog write: the catalog part too is rendered again, by the task.
                 figures["prerender task, catalog change"].append(timed_call(CatalogRevision.bump))
                 figures["after a catalog change, pre-rendered"].append(timed(url)[0])
@@ -132,9 +136,9 @@ def main() -> None:
         print(f"{url}  {len(body):,} B, gzipped {len(gzip.compress(body, 6)):,} B")
         for what, times in figures.items():
             if times:
-                shown = raw(times) if len(times) <= 3 else f"{len(times)} calls"
+                shown = raw(times) if len(times) <= 9 else f"{len(times)} calls"
                 print(f"  {what:37} {median(times)}   raw wall/CPU ms: {shown}")
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}, {cpu_reference()}")
 
 
 if __name__ == "__main__":
