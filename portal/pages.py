@@ -203,16 +203,16 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
     )
     # This process's own copy first, as for whole pages (`category_part`): the catalog
     # part of a large category is megabytes too, the same under its key until the catalog
-    # changes, and every scan needs it again.
+    # changes, and every scan needs it again; kept split at its slots, as every scan
+    # splices it.
     catalog = page_copies.get(catalog_key)
     overview: CategoryOverview | CategoryHealthOverview | None = None
     if catalog is None:
-        catalog = cache.get(catalog_key)
-        if catalog is None:
+        part = cache.get(catalog_key)
+        if part is None:
             overview = category_overview(slug=slug, reader=reader, scan=state.scan)
-            catalog = cached_once(
-                catalog_key, lambda: category_catalog(overview, staff=reader.staff)
-            )
+            part = cached_once(catalog_key, lambda: category_catalog(overview, staff=reader.staff))
+        catalog = SplitCatalog(replace(part, body=b""), slots.split(part.body))
         page_copies.set(catalog_key, catalog)
     if overview is None:  # the catalog part was cached: only the health is read
         overview = category_health_overview(slug=slug, reader=reader, scan=state.scan)
@@ -230,8 +230,20 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
     )
     times = rendered("portal/_category_times.html")()
     banner = incident_banner(open_incidents(reader=reader, category=overview.category))
-    body = slots.splice(catalog.body, {**slots.fragments(health), **slots.fragments(times)})
-    return replace(catalog, body=banner.encode() + body)
+    body = slots.fill(
+        catalog.pieces,
+        {**slots.fragments(health), **slots.fragments(times)},
+        before=banner.encode(),
+    )
+    return replace(catalog.part, body=body)
+
+
+class SplitCatalog(NamedTuple):
+    """A category's catalog part as a process keeps it (`category_page`): its title and
+    links, and its body split at its slots (portal/slots.py)."""
+
+    part: CatalogPart  # without its body
+    pieces: list[bytes]
 
 
 def category_catalog(overview: CategoryOverview, *, staff: bool) -> CatalogPart:

@@ -34,6 +34,19 @@ def fragments(rendered: bytes) -> dict[bytes, bytes]:
 
 def splice(body: bytes, fragments: dict[bytes, bytes]) -> bytes:
     """`body` with each slot replaced by its fragment, in one pass."""
-    pieces = body.split(_MARK)
-    pieces[1::2] = [fragments[name] for name in pieces[1::2]]
-    return b"".join(pieces)
+    return fill(split(body), fragments)
+
+
+def split(body: bytes) -> list[bytes]:
+    """`body` as its text between slots and its slots' names, alternating (text, name,
+    text, …, text): what `fill` fills. A body spliced again and again (a large category's
+    catalog layer, after every scan) is split once and kept so."""
+    return body.split(_MARK)
+
+
+def fill(pieces: list[bytes], fragments: dict[bytes, bytes], *, before: bytes = b"") -> bytes:
+    """The body `pieces` were split from (`split`), each slot replaced by its fragment and
+    `before` ahead of it: one copy of a body of megabytes, however many parts go in."""
+    filled = [before, *pieces]
+    filled[2::2] = [fragments[name] for name in pieces[1::2]]
+    return b"".join(filled)
