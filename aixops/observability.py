@@ -14,6 +14,22 @@ _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 current_request = ContextVar("current_request", default=None)
 
+audit_logger = logging.getLogger("aixops.audit")
+
+
+def audit_line(action: str, *, actor: str, **fields) -> None:
+    """One line of the audit log stream (the `aixops.audit` logger), for the log shipper
+    and its alerts: `action`, who did it, and each of `fields` as `audit_<name>`."""
+    audit_logger.info(
+        "audit %s",
+        action,
+        extra={
+            "audit_action": action,
+            "audit_actor": actor,
+            **{f"audit_{name}": value for name, value in fields.items()},
+        },
+    )
+
 
 class RequestIdMiddleware:
     """Takes the proxy's X-Request-ID (or makes one), exposes it to logs and the response."""

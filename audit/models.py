@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -10,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-audit_logger = logging.getLogger("aixops.audit")
+from aixops.observability import audit_line
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -110,17 +109,13 @@ class AuditEvent(models.Model):
 
     def log(self) -> None:
         """Every audit event is also a log line, for the log shipper and its alerts."""
-        audit_logger.info(
-            "audit %s",
+        audit_line(
             self.action,
-            extra={
-                "audit_action": self.action,
-                "audit_actor": self.actor_name or ("automatic" if self.automatic else "system"),
-                "audit_target_id": self.target_id,
-                "audit_workspace_id": self.workspace_id,
-                "audit_reason": self.reason,
-                "audit_client_ip": self.client_ip,
-            },
+            actor=self.actor_name or ("automatic" if self.automatic else "system"),
+            target_id=self.target_id,
+            workspace_id=self.workspace_id,
+            reason=self.reason,
+            client_ip=self.client_ip,
         )
 
     def delete(self, *args, **kwargs):

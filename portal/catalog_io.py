@@ -41,7 +41,6 @@ has none and shows a monogram.
 
 from __future__ import annotations
 
-import logging
 import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
 
 from aixops import bounded_yaml
+from aixops.observability import audit_line
 
 from .models import (
     CatalogRevision,
@@ -64,8 +64,6 @@ from .models import (
     validate_talks_to,
 )
 from .signals import revision_moved_by_caller
-
-audit_log = logging.getLogger("aixops.audit")
 
 FORMAT_VERSION = 1
 POSITION_STEP = 10
@@ -460,16 +458,12 @@ def apply_import(plan: ImportPlan, *, dry_run: bool = False) -> list[str]:
 
 
 def _audit_import(changes: list[str]) -> None:
-    audit_log.info(
-        "audit %s",
+    audit_line(
         "catalog.import",
-        extra={
-            "audit_action": "catalog.import",
-            "audit_actor": "system",
-            # How many rows were added (+), changed (~) and deleted (-), and each line.
-            "audit_counts": {mark: sum(line[0] == mark for line in changes) for mark in "+~-"},
-            "audit_changes": changes,
-        },
+        actor="system",
+        # How many rows were added (+), changed (~) and deleted (-), and each line.
+        counts={mark: sum(line[0] == mark for line in changes) for mark in "+~-"},
+        changes=changes,
     )
 
 

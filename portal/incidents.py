@@ -8,18 +8,16 @@ every audit event is), since the audit table records events about members.
 
 from __future__ import annotations
 
-import logging
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from aixops.observability import audit_line
+
 from .alerts import deliveries_queue
 from .models import AlertEvent, Incident, IncidentState, IncidentUpdate
 from .state_cache import page_state_moved
-
-audit_log = logging.getLogger("aixops.audit")
 
 
 def incident_post_update(
@@ -68,17 +66,13 @@ def incident_post_update(
         deliveries_queue([alert])
         # The banner on every page says the new state once this commits.
         page_state_moved()
-    audit_log.info(
-        "audit %s",
+    audit_line(
         "incident.update",
-        extra={
-            "audit_action": "incident.update",
-            "audit_actor": update.by_name or "system",
-            "audit_incident_id": incident.pk,
-            "audit_state": state,
-            "audit_reason": text,
-            "audit_client_ip": ip,
-        },
+        actor=update.by_name or "system",
+        incident_id=incident.pk,
+        state=state,
+        reason=text,
+        client_ip=ip,
     )
     for field, value in changes.items():
         setattr(incident, field, value)

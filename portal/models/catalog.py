@@ -1,6 +1,5 @@
 """The catalog: platform tools grouped by category, with what an operator needs to know."""
 
-import logging
 import re
 import zlib
 from typing import NamedTuple
@@ -14,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from aixops.observability import audit_line
 from aixops.outbox import Job, queue_after_commit
 
 from ..icons import validate_icon
@@ -25,7 +25,6 @@ GROUP_PATH = re.compile(r"^(/[^/\s][^/]*)+$")
 GROUP_PATH_MAX_LENGTH = 150
 GROUPS_PER_ITEM = 20
 
-audit_log = logging.getLogger("aixops.audit")
 
 
 def validate_group_paths(value) -> None:
@@ -359,16 +358,7 @@ class Service(GroupLimited, StatusPublishing):
                 self.save(update_fields=["location"])
             changes += moved
         if changes:
-            audit_log.info(
-                "audit %s",
-                "catalog.locate",
-                extra={
-                    "audit_action": "catalog.locate",
-                    "audit_actor": "system",
-                    "audit_service": self.slug,
-                    "audit_changes": changes,
-                },
-            )
+            audit_line("catalog.locate", actor="system", service=self.slug, changes=changes)
         return changes
 
 
