@@ -269,7 +269,7 @@ def page_response(request, part: CatalogPart, **context) -> HttpResponse:
     them. The frame comes from this process's memory (`kind_frame`), or, when the reader
     has messages to see, is rendered for this request."""
     if get_messages(request):
-        head, tail = rendered_frame(request, part, context)
+        head, tail = rendered_frame({"page": replace(part, body=BODY_SLOT), **context}, request)
     else:
         head, tail = kind_frame(request, part, context)
     body = part.body.encode() if isinstance(part.body, str) else part.body
@@ -280,12 +280,10 @@ def page_response(request, part: CatalogPart, **context) -> HttpResponse:
     return response
 
 
-def rendered_frame(request, part: CatalogPart, context: dict) -> tuple[bytes, bytes]:
-    """portal/page.html for this request, before and after the part's body."""
-    page = render_to_string(
-        "portal/page.html", {"page": replace(part, body=BODY_SLOT), **context}, request
-    )
-    head, tail = page.split(BODY_SLOT)
+def rendered_frame(context: dict, request=None) -> tuple[bytes, bytes]:
+    """portal/page.html with `context` (for `request`, with its context processors, when
+    given), before and after the page's body (BODY_SLOT)."""
+    head, tail = render_to_string("portal/page.html", context, request).split(BODY_SLOT)
     return head.encode(), tail.encode()
 
 
@@ -335,8 +333,7 @@ def kind_frame(request, part: CatalogPart, context: dict) -> tuple[bytes, bytes]
     frames = caches["fragments"]
     frame = frames.get(key)
     if frame is None:
-        head, tail = render_to_string("portal/page.html", shown).split(BODY_SLOT)
-        frame = (head.encode(), tail.encode())
+        frame = rendered_frame(shown)
         frames.set(key, frame, None)
     own = {
         b"csrf": get_token(request),
