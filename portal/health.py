@@ -265,7 +265,7 @@ class ItemHealth:
         deciding = checks[shown.index(status)]
         return cls(
             status=status,
-            unconfirmed=_unconfirmed(checks) if status == HealthStatus.UNKNOWN else "",
+            unconfirmed=_unconfirmed(status, checks),
             latency_ms=deciding.latency_ms,
             uptime_24h=_lowest(check.uptime_24h for check in checks),
             uptime_7d=_lowest(check.uptime_7d for check in checks),
@@ -281,8 +281,7 @@ class ItemHealth:
         if not checks:
             return cls()
         status = worst(_shown_status(check) for check in checks)
-        unconfirmed = _unconfirmed(checks) if status == HealthStatus.UNKNOWN else ""
-        return cls(status=status, unconfirmed=unconfirmed, checked=True)
+        return cls(status=status, unconfirmed=_unconfirmed(status, checks), checked=True)
 
     def as_dict(self) -> dict:
         return {
@@ -300,9 +299,12 @@ def _lowest(values: Iterable[float | None]) -> float | None:
     return min((value for value in values if value is not None), default=None)
 
 
-def _unconfirmed(checks: list[HealthCheck]) -> str:
-    """Of checks none of which has a status yet: down if one has failed, up if one has
-    answered, "" if none has been probed."""
+def _unconfirmed(status: str, checks: list[HealthCheck]) -> str:
+    """The outcome waiting to be confirmed of an item whose checks show `status`: only
+    when none of them has a status yet, down if one has failed, up if one has answered,
+    "" if none has been probed."""
+    if status != HealthStatus.UNKNOWN:
+        return ""
     probed = [check for check in checks if check.checked_at is not None]
     if any(check.consecutive_failures for check in probed):
         return HealthStatus.DOWN
