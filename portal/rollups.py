@@ -145,8 +145,8 @@ def set_uptimes(
     the closed hours, kept on the check (`uptime_base`) by the hour's first scan, plus
     this hour's row (`hour_rows`, from add_results). Most scans read nothing; the first
     of each hour moves the closed hours on by one (`_slide`: three hours' rows a check),
-    or sums them (`closed_hours`: 167 rows a check) for a check not scanned the hour
-    before."""
+    or, for a check not scanned the hour before, reads them at the windows' ends
+    (`closed_hours`: a few rows a check, whatever the history)."""
     hour = hour_of(at)
     stale = [check for check in checks if check.uptime_base_hour != hour]
     previous = hour - timedelta(hours=1)
@@ -214,31 +214,13 @@ def _slide(checks: list[HealthCheck], hour: datetime) -> None:
 
 
 def closed_hours(check_ids: list[int], hour: datetime) -> dict[int, list[int]]:
-    """[results, down] over the 23 and the 167 clock hours before `hour`, per check."""
-    day, week = hour - timedelta(hours=23), hour - timedelta(hours=7 * 24 - 1)
-    in_day = Q(hour__gte=day)
-    rows = (
-        HealthRollup.objects.filter(
-            json_rows.AmongKeys(F("health_check"), check_ids), hour__gte=week, hour__lt=hour
-        )
-        .order_by()
-        .values("health_check_id")
-        .annotate(
-            day_total=Sum(RESULTS, filter=in_day, default=0),
-            day_down=Sum("down", filter=in_day, default=0),
-            week_total=Sum(RESULTS),
-            week_down=Sum("down"),
-        )
-    )
-    return {
-        row["health_check_id"]: [
-            row["day_total"],
-            row["day_down"],
-            row["week_total"],
-            row["week_down"],
-        ]
-        for row in rows
-    }
+    """[results, down] over the 23 and the 167 clock hours before `hour`, per check (checks
+    with no rows there left out): read at the windows' ends from the running totals, as
+    `counts_since` reads, not summed over their rows."""
+    counted = counted_through()
+    day = counts_between(check_ids, hour - timedelta(hours=23), hour, counted=counted)
+    week = counts_between(check_ids, hour - timedelta(hours=7 * 24 - 1), hour, counted=counted)
+    return {pk: [*day.get(pk, (0, 0)), *counts] for pk, counts in week.items()}
 
 
 def uptime_over_days(check_ids: list[int], days: int, *, today: date | None = None) -> dict:
@@ -251,16 +233,28 @@ def uptime_over_days(check_ids: list[int], days: int, *, today: date | None = No
 
 def counts_since(check_ids: list[int], since: datetime) -> dict[int, tuple[int, int]]:
     """Each check's (results, down) in its rollups from `since` on; checks with none are
-    left out. The same figures as summing those rows, in four queries of a few rows a
-    check however long ago `since` is: the running totals of each check's first row from
-    `since` and of its last counted one tell what lies between them (any time zone: the
-    rows are found by instant), and the rows not counted yet (the last hours) are summed."""
-    counted = counted_through()
+    left out (`counts_between`)."""
+    return counts_between(check_ids, since, None, counted=counted_through())
+
+
+def counts_between(
+    check_ids: list[int], since: datetime, until: datetime | None, *, counted: datetime | None
+) -> dict[int, tuple[int, int]]:
+    """Each check's (results, down) in its rollups from `since` up to `until` (the hour it
+    names left out; None: up to now); checks with none are left out. `counted`: what
+    `counted_through` says. The same figures as summing those rows, in three queries of a
+    few rows a check however long the window: the running totals of each check's first
+    row from `since` and of its last counted one before `until` tell what lies between
+    them (any time zone: the rows are found by instant), and the rows not counted yet
+    (the last hours) are summed."""
+    before_until = Q() if until is None else Q(hour__lt=until)
+    if until is not None and counted is not None:
+        counted = min(counted, until - timedelta(hours=1))
     if counted is None or since > counted:
-        return _summed(check_ids, Q(hour__gte=since))
+        return _summed(check_ids, Q(hour__gte=since) & before_until)
     firsts, lasts, uncounted = _edges(check_ids, since=since, counted=counted)
-    tail = _summed(check_ids, Q(hour__gt=counted))
-    counts = _summed(uncounted, Q(hour__gte=since)) if uncounted else {}
+    tail = _summed(check_ids, Q(hour__gt=counted) & before_until)
+    counts = _summed(uncounted, Q(hour__gte=since) & before_until) if uncounted else {}
     for pk in (lasts.keys() | tail.keys()) - set(uncounted):
         end_results, end_down = lasts.get(pk, (0, 0))
         # No counted row from `since` on: nothing counted between them.

@@ -137,14 +137,30 @@ def uptimes_read(check_ids, now):
     return {check.pk: (check.uptime_24h, check.uptime_7d) for check in checks}
 
 
-def test_the_hours_later_scans_add_to_the_closed_hours_summed_by_its_first(
-    three_checks, django_assert_num_queries
+@pytest.mark.parametrize(
+    ("counted_until", "queries"),
+    [
+        # As the hourly job leaves the running totals: the last counted hour, then each
+        # window's ends and the hour after the last counted one.
+        (timedelta(0), 5),
+        # Counted a day behind (the job stopped): the rows since summed at each end.
+        (timedelta(days=1), 5),
+        # None counted yet (just after the upgrade): each window's rows summed.
+        (None, 4),
+    ],
+)
+def test_the_hours_later_scans_add_to_the_closed_hours_read_by_its_first(
+    three_checks, django_assert_num_queries, counted_until, queries
 ):
     now = timezone.now()
-    results = record_history(three_checks, now=now - timedelta(minutes=1), days=8)
+    results = record_history(three_checks, now=now - timedelta(minutes=1), days=9)
+    if counted_until is not None:
+        assert rollups.count_running_totals(now=now - counted_until) > 0
     checks = list(HealthCheck.objects.filter(pk__in=[check.pk for check in three_checks]))
     hour_rows = {row.health_check_id: row for row in HealthRollup.objects.filter(hour=hour_of(now))}
-    with django_assert_num_queries(1):
+    # The first scan after a gap: the closed hours read in a few queries, whatever the
+    # history's length.
+    with django_assert_num_queries(queries):
         set_uptimes(checks, hour_rows, now)
     assert {check.uptime_base_hour for check in checks} == {hour_of(now)}
     # A later scan in the same hour: its own results added, nothing read.
@@ -217,19 +233,29 @@ def scan_write(checks, *, down=()):
 
 
 def test_a_scan_writes_in_the_same_queries_whatever_the_history(three_checks):
-    first_of_the_hour = scan_write(three_checks)
-    # Later scans of the hour add to the closed hours' sums the first one read.
-    assert scan_write(three_checks) == first_of_the_hour - 1
-    record_history(three_checks, now=timezone.now() - timedelta(hours=1), days=3)
-    HealthCheck.objects.update(uptime_base_hour=None)  # as at the next hour's first scan
-    assert scan_write(three_checks) == first_of_the_hour
-    assert scan_write(three_checks) == first_of_the_hour - 1
-    # Neither does it grow with the checks.
+    def after_a_gap(checks, *, days):
+        """The write of a scan after a gap of an hour, with `days` of history before."""
+        HealthRollup.objects.all().delete()
+        record_history(checks, now=timezone.now() - timedelta(hours=1), days=days)
+        rollups.count_running_totals()  # as the hourly job leaves them
+        HealthCheck.objects.update(uptime_base_hour=None)  # not scanned the hour before
+        return scan_write(checks)
+
+    # The hour's first scan reads the closed hours (rollups.closed_hours): the last
+    # counted hour, each window's ends and the hour after the last counted one; with
+    # a day of history, the week's start is looked for one query more. Later scans of
+    # the hour add to what the first one read.
+    reads = after_a_gap(three_checks, days=1) - scan_write(three_checks)
+    assert reads == 6
+    first_of_the_hour = after_a_gap(three_checks, days=9)
+    assert first_of_the_hour - scan_write(three_checks) == 5
+    assert after_a_gap(three_checks, days=14) == first_of_the_hour
+    # Neither do they grow with the checks.
     more = [
         HealthCheck.objects.create(slug=f"more-{n}", service=three_checks[0].service, target="/")
         for n in range(5)
     ]
-    assert scan_write([*three_checks, *more]) == first_of_the_hour
+    assert after_a_gap([*three_checks, *more], days=9) == first_of_the_hour
 
 
 def test_a_scan_adds_its_results_to_the_hours_rollup_and_reads_uptime_from_it(

@@ -11,6 +11,7 @@ from django.utils import timezone
 from portal.models import HealthCheck, HealthRollup, Service
 from portal.rollups import (
     HOURLY_DAYS,
+    closed_hours,
     compact,
     count_running_totals,
     counts_since,
@@ -171,3 +172,28 @@ def test_a_row_written_after_its_hour_was_counted_is_summed_not_misread(checks):
             for pk in ids
             for rows in [HealthRollup.objects.filter(health_check_id=pk, hour__gte=since)]
         }
+
+
+def test_the_closed_hours_read_after_a_gap_are_the_rows_summed(checks):
+    """What the hour's first scan after a gap reads (the 23 and 167 hours before it, from
+    the running totals at their ends) equals summing those rows, with the hourly job hours
+    behind and a check missing the week's first hours; the hour itself left out."""
+    _steady, gappy, _other = checks
+    now = timezone.now()
+    hour = hour_of(now)
+    record_history(checks, now=now, days=9, every=timedelta(minutes=25))
+    assert count_running_totals(now=now - timedelta(hours=5)) > 0
+    HealthRollup.objects.filter(health_check=gappy, hour__lt=hour - timedelta(hours=160)).delete()
+    expected = {}
+    for check in checks:
+        rows = HealthRollup.objects.filter(health_check=check, hour__lt=hour)
+        day = rows.filter(hour__gte=hour - timedelta(hours=23))
+        week = rows.filter(hour__gte=hour - timedelta(hours=167))
+        expected[check.pk] = [
+            sum(row.total for row in day),
+            sum(row.down for row in day),
+            sum(row.total for row in week),
+            sum(row.down for row in week),
+        ]
+    assert HealthRollup.objects.filter(hour=hour).exists()
+    assert closed_hours([check.pk for check in checks], hour) == expected
