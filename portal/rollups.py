@@ -279,7 +279,7 @@ def counted_through() -> datetime | None:
 
 def _summed(check_ids: list[int], hours: Q) -> dict[int, tuple[int, int]]:
     rows = (
-        HealthRollup.objects.filter(hours, health_check_id__in=check_ids)
+        HealthRollup.objects.filter(hours, json_rows.AmongKeys(F("health_check"), check_ids))
         .order_by()
         .values("health_check_id")
         .annotate(results=Sum(RESULTS), summed_down=Sum("down"))
@@ -300,7 +300,7 @@ def _edges(
     at_start = Q(hour__gte=since, hour__lt=since + timedelta(hours=1), hour__lte=counted)
     at_end = Q(hour__gt=counted - timedelta(hours=1), hour__lte=counted)
     near = (
-        HealthRollup.objects.filter(health_check_id__in=check_ids)
+        HealthRollup.objects.filter(json_rows.AmongKeys(F("health_check"), check_ids))
         .filter(at_start | at_end)
         .order_by("hour")
         # Which end a row is at, as flags: cheaper to read than its time.
