@@ -296,7 +296,8 @@ def _edges(
     and the checks where such a row has none (added to after it was counted, by a scan
     over an hour late: those are to be summed row by row). Looked for in the hour from
     `since` and the one up to `counted` first (where nearly every check has one: one
-    query), then, for the others, one by one."""
+    query), then, for the others (checks younger than the window, or that missed its
+    first hour), by two lookups of the index a check and their rows in one query."""
     at_start = Q(hour__gte=since, hour__lt=since + timedelta(hours=1), hour__lte=counted)
     at_end = Q(hour__gt=counted - timedelta(hours=1), hour__lte=counted)
     near = (
@@ -324,42 +325,39 @@ def _edges(
     missing = [pk for pk in check_ids if pk not in firsts or pk not in lasts]
     uncounted: list[int] = []
     if missing:
+        # Each one's first row from `since` and last up to `counted`, by id (two lookups
+        # of the check-and-hour index a check), then those rows in one query.
         first = HealthRollup.objects.filter(
             health_check=OuterRef("pk"), hour__gte=since, hour__lte=counted
         ).order_by("hour")
         last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lte=counted).order_by(
             "-hour"
         )
-        rows = (
-            HealthCheck.objects.filter(pk__in=missing)
+        ends = list(
+            HealthCheck.objects.filter(json_rows.AmongKeys(F("pk"), missing))
             .annotate(
-                first_hour=Subquery(first.values("hour")[:1]),
-                first_results=Subquery(first.values("results_before")[:1]),
-                first_down=Subquery(first.values("down_before")[:1]),
-                last_hour=Subquery(last.values("hour")[:1]),
-                last_results=Subquery(last.values(total=F("results_before") + RESULTS)[:1]),
-                last_down=Subquery(last.values(total=F("down_before") + F("down"))[:1]),
+                first_id=Subquery(first.values("pk")[:1]), last_id=Subquery(last.values("pk")[:1])
             )
-            .values_list(
-                "pk",
-                "first_hour",
-                "first_results",
-                "first_down",
-                "last_hour",
-                "last_results",
-                "last_down",
-            )
+            .values_list("pk", "first_id", "last_id")
         )
-        for pk, first_hour, first_results, first_down, last_hour, last_results, last_down in rows:
+        found = [row_id for _pk, *ids in ends for row_id in ids if row_id is not None]
+        rows = {
+            row_id: (results_before, down_before, results, down)
+            for row_id, results_before, down_before, results, down in HealthRollup.objects.filter(
+                json_rows.AmongKeys(F("pk"), found)
+            ).values_list("pk", "results_before", "down_before", RESULTS, "down")
+        }
+        for pk, first_id, last_id in ends:
             firsts.pop(pk, None)
             lasts.pop(pk, None)
-            if (first_hour and first_results is None) or (last_hour and last_results is None):
+            first_row, last_row = rows.get(first_id), rows.get(last_id)
+            if (first_row and first_row[0] is None) or (last_row and last_row[0] is None):
                 uncounted.append(pk)
                 continue
-            if first_hour:
-                firsts[pk] = (first_results, first_down)
-            if last_hour:
-                lasts[pk] = (last_results, last_down)
+            if first_row:
+                firsts[pk] = (first_row[0], first_row[1])
+            if last_row:
+                lasts[pk] = (last_row[0] + last_row[2], last_row[1] + last_row[3])
     return firsts, lasts, uncounted
 
 
