@@ -115,7 +115,9 @@ class Fetched:
 
 
 # The certificate of the connection the current task's request opened: the connector sets
-# it, `fetch` reads it. A context variable, because each probe runs in its own task.
+# it, `fetch` reads it. A context variable, because probes run at once, each in a task of
+# its own (one of probe_all's workers, which runs its probes one after another: `fetch`
+# clears it before each request).
 _served_certificate: ContextVar[dict | None] = ContextVar("served_certificate", default=None)
 
 
