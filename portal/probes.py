@@ -79,8 +79,9 @@ async def probe_all(
     if not specs:
         return []
     outcomes: list[ProbeOutcome | None] = [None] * len(specs)
-    # `concurrency` workers take the specs in turn from one iterator: a task per spec,
-    # each waiting on a semaphore, costs more CPU than the probe's own work in Python.
+    # `concurrency` workers take the specs in turn from one iterator, rather than a task
+    # per spec each waiting its turn on a semaphore: creating, scheduling and waking
+    # those tasks cost CPU for every probe.
     waiting = iter(enumerate(specs))
     # One session for every HTTP probe, its connections capped at the concurrency
     # (portal/probe_net.py says why none is kept). Redirects are not followed: a probe
@@ -106,7 +107,7 @@ async def probe_all(
             await asyncio.wait(running)
     cut = f"cut at the scan deadline ({deadline:g} s)"
     return [
-        outcome or ProbeOutcome(spec.key, DOWN, None, cut)
+        outcome if outcome is not None else ProbeOutcome(spec.key, DOWN, None, cut)
         for outcome, spec in zip(outcomes, specs, strict=True)
     ]
 
