@@ -40,7 +40,7 @@ async def probe_oidc(spec: ProbeSpec, client: aiohttp.ClientSession, deny: Seque
     issuer_url = spec.target.removesuffix(WELL_KNOWN).rstrip("/")
 
     async def get(url: str) -> Fetched:
-        fetched = await fetch(client, url, deny=deny, timeout=spec.timeout, read_body=True)
+        fetched = await fetch(client, url, deny=deny, read_body=True)
         answers.append(fetched)
         return fetched
 
@@ -162,9 +162,7 @@ async def probe_sso_redirect(
     own page: `not protected`."""
     if not spec.target:
         raise Refused("PLATFORM_BASE_URL is not set, so a relative URL cannot be probed")
-    answer = await fetch(
-        client, spec.target, deny=deny, timeout=spec.timeout, method=spec.method, read_body=True
-    )
+    answer = await fetch(client, spec.target, deny=deny, method=spec.method, read_body=True)
     status, expires = answer.status, answer.certificate_expires
     expected = urljoin(spec.target, spec.expected)
     if 300 <= status < 400:

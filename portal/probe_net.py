@@ -115,7 +115,9 @@ class Fetched:
 
 
 # The certificate of the connection the current task's request opened: the connector sets
-# it, `fetch` reads it. A context variable, because each probe runs in its own task.
+# it, `fetch` reads it. A context variable, because probes run at once, each in a task of
+# its own (one of probe_all's workers, which runs its probes one after another: `fetch`
+# clears it before each request).
 _served_certificate: ContextVar[dict | None] = ContextVar("served_certificate", default=None)
 
 
@@ -142,7 +144,9 @@ def http_client(
     A scan asks each target once, so there is nothing to reuse, and a kept connection made
     for one host name must never serve another that has the same address (probes connect
     by address). Environment proxies are ignored on purpose: probes of internal hosts
-    must go direct. Cookies one target sets are never sent to the next.
+    must go direct. Cookies one target sets are never sent to the next. No timeout of
+    aiohttp's own: every request is made within its probe's timeout (`probe_one`), which
+    bounds it already; a second timer per request would only cost CPU.
     """
     connector = _ProbeConnector(
         limit=concurrency, force_close=True, ssl=ssl_context if ssl_context else True
@@ -152,6 +156,7 @@ def http_client(
         headers={"User-Agent": USER_AGENT},
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
+        timeout=aiohttp.ClientTimeout(),
     )
 
 
@@ -160,13 +165,13 @@ async def fetch(
     url: str | URL,
     *,
     deny: Sequence,
-    timeout: float,
     method: str = "GET",
     read_body: bool = False,
 ) -> Fetched:
     """One request to `url`'s vetted address, redirects not followed, the body read (up
-    to BODY_LIMIT) only when asked. Denied before connecting to a denied address or when
-    the URL carries credentials; CertificateInvalid when TLS refuses the certificate."""
+    to BODY_LIMIT) only when asked, within the caller's timeout (its probe's). Denied
+    before connecting to a denied address or when the URL carries credentials;
+    CertificateInvalid when TLS refuses the certificate."""
     url = URL(url)
     if url.scheme not in ("http", "https"):
         raise Denied(f"refused: {url.scheme}:// URLs are not probed")
@@ -184,7 +189,6 @@ async def fetch(
             headers={"Host": url.host_port_subcomponent or host},
             server_hostname=host,
             allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:
             body = b""
             while read_body and len(body) < BODY_LIMIT:

@@ -69,41 +69,47 @@ async def probe_all(
     specs: Iterable[ProbeSpec], *, concurrency: int, deadline: float, deny: Sequence
 ) -> list[ProbeOutcome]:
     """Probe every spec, at most `concurrency` at a time, all within `deadline` seconds,
-    none to an address in the `deny` networks.
+    none to an address in the `deny` networks; the outcomes in the order of the specs.
 
-    A probe still running at the deadline is cancelled and reported down, so a scan
-    always ends before its task's soft time limit, whatever the network does.
+    A probe still running at the deadline is cancelled and reported down, and so is one
+    not started by then, so a scan always ends before its task's soft time limit,
+    whatever the network does.
     """
     specs = list(specs)
     if not specs:
         return []
-    gate = asyncio.Semaphore(concurrency)
+    outcomes: list[ProbeOutcome | None] = [None] * len(specs)
+    # `concurrency` workers take the specs in turn from one iterator, rather than a task
+    # per spec each waiting its turn on a semaphore: creating, scheduling and waking
+    # those tasks cost CPU for every probe.
+    waiting = iter(enumerate(specs))
     # One session for every HTTP probe, its connections capped at the concurrency
     # (portal/probe_net.py says why none is kept). Redirects are not followed: a probe
     # reports the 3xx it got.
     async with http_client(concurrency=concurrency) as client:
 
-        async def guarded(spec: ProbeSpec) -> ProbeOutcome:
-            async with gate:
-                return await probe_one(spec, client, deny=deny)
+        async def work() -> None:
+            for index, spec in waiting:
+                try:
+                    outcomes[index] = await probe_one(spec, client, deny=deny)
+                except Exception as error:
+                    outcomes[index] = ProbeOutcome(spec.key, DOWN, None, f"probe failed: {error}")
 
-        tasks = {asyncio.create_task(guarded(spec)): spec for spec in specs}
-        done, pending = await asyncio.wait(tasks, timeout=deadline)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-    outcomes = []
-    for task, spec in tasks.items():
-        if task in done and not task.cancelled() and task.exception() is None:
-            outcomes.append(task.result())
-        elif task in done and not task.cancelled():
-            outcomes.append(ProbeOutcome(spec.key, DOWN, None, f"probe failed: {task.exception()}"))
-        else:
-            outcomes.append(
-                ProbeOutcome(spec.key, DOWN, None, f"cut at the scan deadline ({deadline:g} s)")
-            )
-    return outcomes
+        workers = [asyncio.create_task(work()) for _ in range(min(concurrency, len(specs)))]
+        _done, running = await asyncio.wait(workers, timeout=deadline)
+        # Taken from the iterator, the specs left are never started, even by a worker
+        # whose probe swallowed its cancellation.
+        for _spec in waiting:
+            pass
+        for worker in running:
+            worker.cancel()
+        if running:
+            await asyncio.wait(running)
+    cut = f"cut at the scan deadline ({deadline:g} s)"
+    return [
+        outcome if outcome is not None else ProbeOutcome(spec.key, DOWN, None, cut)
+        for outcome, spec in zip(outcomes, specs, strict=True)
+    ]
 
 
 async def probe_one(
@@ -167,28 +173,23 @@ async def _http(spec: ProbeSpec, client: aiohttp.ClientSession, deny: Sequence) 
         raise Refused("PLATFORM_BASE_URL is not set, so a relative URL cannot be probed")
     started = time.perf_counter()
     wants_body = any(condition.placeholder == "BODY" for condition in spec.conditions)
-    fetched = await fetch(
-        client,
-        spec.target,
-        deny=deny,
-        timeout=spec.timeout,
-        method=spec.method,
-        read_body=wants_body,
-    )
+    fetched = await fetch(client, spec.target, deny=deny, method=spec.method, read_body=wants_body)
     if not any(low <= fetched.status <= high for low, high in spec.accepted):
         raise Refused(f"HTTP {fetched.status}")
     expires = fetched.certificate_expires
-    answer = Answer(
-        status=fetched.status,
-        response_time_ms=_ms(started),
-        body=fetched.body,
-        certificate_expiration_ms=(
-            (expires - datetime.now(UTC)).total_seconds() * 1000 if expires else None
-        ),
-    )
-    for condition in spec.conditions:
-        if not condition.evaluate(answer):
-            raise Refused(f"condition failed: {condition.text}")
+    # Most checks have no conditions: the answer they would read is not built for them.
+    if spec.conditions:
+        answer = Answer(
+            status=fetched.status,
+            response_time_ms=_ms(started),
+            body=fetched.body,
+            certificate_expiration_ms=(
+                (expires - datetime.now(UTC)).total_seconds() * 1000 if expires else None
+            ),
+        )
+        for condition in spec.conditions:
+            if not condition.evaluate(answer):
+                raise Refused(f"condition failed: {condition.text}")
     return Finding(f"HTTP {fetched.status}", certificate_expires=expires)
 
 

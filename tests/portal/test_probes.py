@@ -17,6 +17,7 @@ import pytest
 import trustme
 from django.conf import settings
 
+from portal import probes
 from portal.conditions import parse_conditions
 from portal.probe_net import http_client
 from portal.probes import ProbeSpec, probe_all, probe_one
@@ -196,6 +197,64 @@ def test_concurrency_is_bounded(http_server):
     )
     # Two at a time: three rounds of 0.3 s.
     assert time.monotonic() - started >= 0.85
+
+
+def test_probes_not_started_by_the_deadline_are_reported_cut_in_the_order_given(http_server):
+    specs = [
+        ProbeSpec(1, "http", http_server.url("/hang"), 30.0),
+        ProbeSpec(2, "http", http_server.url("/ok"), 2.0),
+        ProbeSpec(3, "http", http_server.url("/ok"), 2.0),
+    ]
+    started = time.monotonic()
+    outcomes = asyncio.run(
+        probe_all(specs, concurrency=1, deadline=0.5, deny=settings.HEALTH_CHECK_DENY_NETWORKS)
+    )
+    assert time.monotonic() - started < 2
+    # One at a time: the hanging probe holds the only place until the deadline, so the
+    # two behind it never start, and none of the three is left without an outcome.
+    assert [(o.key, o.outcome, o.detail) for o in outcomes] == [
+        (key, "down", "cut at the scan deadline (0.5 s)") for key in (1, 2, 3)
+    ]
+
+
+def test_a_probe_that_fails_is_reported_and_the_probes_after_it_still_run(http_server, monkeypatch):
+    real_probe_one = probes.probe_one
+
+    async def failing_for_key_1(spec, client, *, deny):
+        if spec.key == 1:
+            raise RuntimeError("a bug in a kind of probe")
+        return await real_probe_one(spec, client, deny=deny)
+
+    monkeypatch.setattr(probes, "probe_one", failing_for_key_1)
+    specs = [ProbeSpec(key, "http", http_server.url("/ok"), 2.0) for key in (1, 2, 3)]
+    outcomes = asyncio.run(
+        probe_all(specs, concurrency=1, deadline=10, deny=settings.HEALTH_CHECK_DENY_NETWORKS)
+    )
+    assert [(o.key, o.outcome) for o in outcomes] == [(1, "down"), (2, "up"), (3, "up")]
+    assert outcomes[0].detail == "probe failed: a bug in a kind of probe"
+
+
+def test_no_probe_starts_after_the_deadline_even_when_one_ignores_its_cancellation(
+    monkeypatch,
+):
+    started = []
+
+    async def ignoring_cancellation(spec, client, *, deny):
+        started.append(spec.key)
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            return probes.ProbeOutcome(spec.key, "up", 1.0, "finished anyway")
+        raise AssertionError("the deadline never came")
+
+    monkeypatch.setattr(probes, "probe_one", ignoring_cancellation)
+    specs = [ProbeSpec(key, "http", "http://127.0.0.1:9/", 2.0) for key in (1, 2)]
+    outcomes = asyncio.run(
+        probe_all(specs, concurrency=1, deadline=0.2, deny=settings.HEALTH_CHECK_DENY_NETWORKS)
+    )
+    assert started == [1]
+    assert [(o.key, o.outcome) for o in outcomes] == [(1, "up"), (2, "down")]
+    assert outcomes[1].detail == "cut at the scan deadline (0.2 s)"
 
 
 @pytest.mark.parametrize(
