@@ -1,8 +1,8 @@
 """The seed catalog as rows: what `loaddata catalog` writes, read once per test session and
 written back in a few statements for each test that asks for the catalog (tests/conftest.py).
 
-The command validates every row and resolves natural keys, some 330 queries for 46 rows;
-writing its result back costs a statement per table.
+The command validates every row and looks up its natural keys, several queries a row;
+writing its result back costs a statement a table.
 """
 
 from django.apps import apps
@@ -16,7 +16,8 @@ Rows = dict[type[Model], list[dict]]
 
 def every_row() -> dict[type[Model], dict[object, dict]]:
     """Every row of every table, by model and primary key: many-to-many tables too, proxy
-    models once (through the model whose table they share)."""
+    models once (through the model whose table they share), read by each model's base
+    manager, which no custom default manager can filter."""
     return {
         model: {
             row[model._meta.pk.attname]: row
