@@ -10,12 +10,15 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 from django.core.cache import cache, caches
-from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from devtools.processes import free_port
+from portal.models import CatalogRevision
 from portal.page_copies import page_copies
+from portal.state_cache import page_state_moved
+from tests.catalog_rows import load_catalog_and_roll_back, write_rows
 from tests.live_worker import worker, worker_env  # noqa: F401  (fixtures)
 from tests.servers import HttpServer, TcpServer
 from tests.subprocesses import TEST_REDIS_URL
@@ -69,10 +72,24 @@ def empty_cache():
         each.clear()
 
 
+@pytest.fixture(scope="session")
+def catalog_rows(django_db_setup, django_db_blocker):
+    """The rows `loaddata catalog` writes (tests/catalog_rows.py), by model: loaded once with
+    the real command, in a transaction rolled back at once, so the test database stays as
+    pytest-django made it."""
+    with django_db_blocker.unblock():
+        return load_catalog_and_roll_back()
+
+
 @pytest.fixture
-def catalog(db):
-    """The shipped seed catalog, loaded the way operators load it."""
-    call_command("loaddata", "catalog", verbosity=0)
+def catalog(db, catalog_rows):
+    """The shipped seed catalog: the rows `loaddata catalog` writes (the catalog, its
+    many-to-many rows, the catalog revision), written back with their ids in a statement
+    per table. The revision is stamped now, as the command stamps it when it loads, and the
+    page state forgotten, as every catalog write does (portal.signals)."""
+    write_rows(catalog_rows)
+    CatalogRevision.objects.update(changed_at=timezone.now())
+    page_state_moved()
 
 
 @pytest.fixture
