@@ -12,8 +12,9 @@ timeout. The script prints the machine's cores and load, then:
 1. CPU per request of the two HTTP clients considered, httpx and aiohttp, each asking
    the server's /ok the same number of times, no connection kept (as probes do);
 2. the probing pass (`probe_all`, the client the scans use) over every check in this
-   process: wall and CPU time, CPU per probe, outcomes and false downs (a check that
-   answers, reported down);
+   process, its garbage collector tuned as a worker process's is
+   (`aixops.celery.tune_the_collector`): wall and CPU time, CPU per probe, outcomes and
+   false downs (a check that answers, reported down);
 3. for each number of worker processes, a real scan: `celery worker` (prefork) on a
    queue of its own, Redis database 10 (BENCH_REDIS_URL) for the broker, results and lock
    (emptied before and after), SQLite in a temporary directory or the PostgreSQL database
@@ -137,7 +138,10 @@ def client_cpu(base: str, requests: int, concurrency: int) -> None:
 
 
 def probing_pass(base: str, count: int, concurrency: int) -> None:
+    from aixops.celery import tune_the_collector
     from portal.probes import ProbeSpec, probe_all
+
+    tune_the_collector()
 
     specs = [
         ProbeSpec(key=n, kind="http", target=f"{base}{path_for(n)}", timeout=TIMEOUT)
