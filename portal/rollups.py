@@ -242,11 +242,12 @@ def counts_between(
 ) -> dict[int, tuple[int, int]]:
     """Each check's (results, down) in its rollups from `since` up to `until` (the hour it
     names left out; None: up to now); checks with none are left out. `counted`: what
-    `counted_through` says. The same figures as summing those rows, in three queries of a
-    few rows a check however long the window: the running totals of each check's first
-    row from `since` and of its last counted one before `until` tell what lies between
-    them (any time zone: the rows are found by instant), and the rows not counted yet
-    (the last hours) are summed."""
+    `counted_through` says. The same figures as summing those rows, in two queries of a
+    few rows a check however long the window (up to five when checks lack a row at an
+    edge, `_edges`, or have one written after it was counted): the running totals of
+    each check's first row from `since` and of its last counted one before `until` tell
+    what lies between them (any time zone: the rows are found by instant), and the rows
+    not counted yet (the last hours) are summed."""
     before_until = Q() if until is None else Q(hour__lt=until)
     if until is not None and counted is not None:
         counted = min(counted, until - timedelta(hours=1))
