@@ -15,7 +15,8 @@ timeout. The script prints the machine's cores and load, then:
    process, its garbage collector tuned as a worker process's is
    (`aixops.celery.tune_the_collector`): wall and CPU time, CPU per probe, outcomes and
    false downs (a check that answers, reported down);
-3. for each number of worker processes, a real scan: `celery worker` (prefork) on a
+3. for each number of worker processes, a real scan, after a first one (a scan probes
+   first the checks slowest or silent in the scan before): `celery worker` (prefork) on a
    queue of its own, Redis database 10 (BENCH_REDIS_URL) for the broker, results and lock
    (emptied before and after), SQLite in a temporary directory or the PostgreSQL database
    DATABASE_URL names (emptied: one of its own); the scan queued as beat queues it, split
@@ -274,7 +275,7 @@ def phases(events: TaskEvents, queued: float, finished: float, log: str) -> str:
 
 
 def scan_on_workers(
-    env: dict, processes: int, chunk_size: int, concurrency: int, server_pid: int
+    env: dict, processes: int, chunk_size: int, concurrency: int, server_pid: int, note: str = ""
 ) -> None:
     import redis
     from django.db.models import Q
@@ -325,7 +326,7 @@ def scan_on_workers(
             .count()
         )
         print(
-            f"   {processes} worker process{'es' if processes > 1 else ''}: {scan.state}, "
+            f"   {processes} worker process{'es' if processes > 1 else ''}{note}: {scan.state}, "
             f"{chunks} chunk task(s) of up to {chunk_size}, concurrency {concurrency} each; "
             f"wall {wall:.2f} s = {wall / TIMEOUT:.2f} x the timeout "
             f"(finishing task {float(write.group(1)):.2f} s); "
@@ -382,7 +383,12 @@ def main() -> None:
             f"3. scans of {args.checks} HTTP checks (timeout {TIMEOUT:g} s: 89% fast, "
             f"10% 1 s, 1% hang) on real workers, {database_url().split('://')[0]}, {REDIS_URL}"
         )
-        for processes in [int(p) for p in args.processes.split(",")]:
+        counts = [int(p) for p in args.processes.split(",")]
+        # As beat's scans follow one another, each scan probes first the checks that were
+        # slowest (or silent) in the one before; the very first has nothing to go by.
+        first = " (the checks' first scan: probed in the order of their ids)"
+        scan_on_workers(env, max(counts), args.chunk_size, args.concurrency, server.pid, first)
+        for processes in counts:
             scan_on_workers(env, processes, args.chunk_size, args.concurrency, server.pid)
     finally:
         server.terminate()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from collections import Counter
@@ -147,14 +148,19 @@ def scan_run(
     handed_over = False
     try:
         enabled = _enabled_checks(check_ids)
-        # Only the ids to plan with: the chunks load their own checks.
-        ids = list(enabled.values_list("pk", flat=True))
+        # Only what planning needs: the chunks load their own checks.
+        planned = sorted(
+            enabled.values_list("pk", "latency_ms"), key=lambda row: _slowest_first(row[1])
+        )
         size = settings.HEALTH_SCAN_CHUNK_SIZE
-        if fan_out is None or len(ids) <= size:
+        if fan_out is None or len(planned) <= size:
             return _scan(task_id=task_id, checks=list(enabled)).summary()
+        # Dealt in turn, as cards are, so that every chunk gets its share of the slow
+        # checks, and no chunk (so no scan) waits on a cluster of them.
+        count = math.ceil(len(planned) / size)
         plan = ScanPlan(
             scan=_begin(task_id).pk,
-            chunks=[ids[start : start + size] for start in range(0, len(ids), size)],
+            chunks=[[pk for pk, _latency in planned[start::count]] for start in range(count)],
             lock_token=token,
             probe_until=time.time() + settings.HEALTH_SCAN_DEADLINE,
         )
@@ -190,7 +196,16 @@ def _scan(*, task_id: str, checks: list[HealthCheck]) -> Scan:
     return scan
 
 
+def _slowest_first(latency_ms: float | None) -> tuple[bool, float]:
+    """The order a scan probes its checks in, by each one's last latency: those that gave
+    no answer last time (a timeout, most often) or were never probed, then the slowest to
+    answer. A scan lasts until its last probe ends, so a slow probe started last holds the
+    whole scan up; started first, it waits while the quick ones run."""
+    return latency_ms is not None, -(latency_ms or 0)
+
+
 def _probe(checks: list[HealthCheck], *, deadline: float) -> list[ProbeOutcome]:
+    checks = sorted(checks, key=lambda check: _slowest_first(check.latency_ms))
     return asyncio.run(
         probe_all(
             [probe_spec(check) for check in checks],

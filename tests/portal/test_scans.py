@@ -376,6 +376,42 @@ def test_a_queued_scan_larger_than_a_chunk_is_probed_in_chunks_and_recorded_once
     assert scan_lock().acquire(blocking=False)  # the finishing task gave the lock back
 
 
+def test_a_scan_probes_first_the_checks_that_were_slowest_or_silent_the_scan_before(
+    checks, monkeypatch
+):
+    probed = []
+    probe_all = scans.probe_all
+
+    async def watched(specs, **options):
+        probed.append([spec.key for spec in specs])
+        return await probe_all(specs, **options)
+
+    monkeypatch.setattr(scans, "probe_all", watched)
+    gitlab, jenkins, flower = checks["gitlab"].pk, checks["jenkins"].pk, checks["flower"].pk
+    HealthCheck.objects.filter(pk=gitlab).update(latency_ms=900.0)
+    HealthCheck.objects.filter(pk=jenkins).update(latency_ms=1.0)
+    HealthCheck.objects.filter(pk=flower).update(latency_ms=5.0)
+    scan_run()
+    # Then by what this scan measured: Flower refused (no answer), Jenkins 0.2 s, GitLab.
+    scan_run()
+    assert probed == [[gitlab, flower, jenkins], [flower, jenkins, gitlab]]
+
+
+def test_a_scan_deals_its_checks_into_chunks_in_turn_slowest_first(checks, settings, http_server):
+    gitlab, jenkins, flower = checks["gitlab"].pk, checks["jenkins"].pk, checks["flower"].pk
+    more = [add_check(f"more-{n}", "gitlab", http_server.url("/ok")).pk for n in range(3)]
+    latencies = {gitlab: 40.0, jenkins: 700.0, flower: None, more[0]: 5.0, more[1]: 300.0}
+    for pk, latency_ms in latencies.items():
+        HealthCheck.objects.filter(pk=pk).update(latency_ms=latency_ms)
+    settings.HEALTH_SCAN_CHUNK_SIZE = 2
+    plans = []
+    scan_run(fan_out=plans.append)
+    # No answer (Flower) and never probed (more[2]) first, then the slowest answers: dealt
+    # in turn, every chunk gets its share of the slow ones, none more than a chunk's size.
+    assert plans[0].chunks == [[flower, more[1]], [more[2], gitlab], [jenkins, more[0]]]
+    assert scans.scan_abandon(plans[0].scan, lock_token=plans[0].lock_token)["abandoned"]
+
+
 def test_a_scan_of_one_chunk_or_by_the_command_runs_in_one_task(checks, settings):
     settings.HEALTH_SCAN_CHUNK_SIZE = 3
     assert tasks.refresh_health.apply().result["checked"] == 3
