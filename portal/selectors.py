@@ -848,13 +848,7 @@ def item_statuses() -> dict[tuple[str, int], health.ItemHealth]:
     """Each item's status now (ItemHealth.status_of) from its enabled checks, in one query
     of a few columns: what the status page shows of the latest scan. Items of the same
     status share one ItemHealth (a page has thousands): read them, never change them."""
-    rows = (
-        health.checks_with_maintenance()
-        .order_by()
-        .values_list(
-            "service_id", "data_store_id", "in_maintenance", *health.STATUS_FIELDS, named=True
-        )
-    )
+    rows = health.item_rows(health.checks_with_maintenance().order_by(), health.STATUS_FIELDS)
     checks: dict[tuple[str, int], list] = {}
     for row in rows:
         key = ("service", row.service_id) if row.service_id else ("data_store", row.data_store_id)
