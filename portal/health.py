@@ -261,15 +261,23 @@ class ItemHealth:
         sparkline of the check that decided the status."""
         if not checks:
             return cls()
-        shown = [_shown_status(check) for check in checks]
-        status = worst(shown)
-        deciding = checks[shown.index(status)]
+        if len(checks) == 1:
+            # Most items have one check, which decides everything.
+            deciding = checks[0]
+            status = _shown_status(deciding)
+            uptime_24h, uptime_7d = deciding.uptime_24h, deciding.uptime_7d
+        else:
+            shown = [_shown_status(check) for check in checks]
+            status = worst(shown)
+            deciding = checks[shown.index(status)]
+            uptime_24h = _lowest(check.uptime_24h for check in checks)
+            uptime_7d = _lowest(check.uptime_7d for check in checks)
         return cls(
             status=status,
             unconfirmed=_unconfirmed(status, checks),
             latency_ms=deciding.latency_ms,
-            uptime_24h=_lowest(check.uptime_24h for check in checks),
-            uptime_7d=_lowest(check.uptime_7d for check in checks),
+            uptime_24h=uptime_24h,
+            uptime_7d=uptime_7d,
             detail=deciding.detail,
             checked=True,
             sparkline=Sparkline.stored(deciding.sparkline_points, deciding.sparkline_peak_ms),
