@@ -13,13 +13,14 @@ from django.db.models import (
     CharField,
     ExpressionWrapper,
     F,
+    JSONField,
     OuterRef,
     Q,
     Subquery,
     Sum,
     Value,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import NullIf, TruncDate
 from django.http import Http404
 from django.utils import timezone
 
@@ -316,7 +317,7 @@ class HealthItem:
 
     kind: str  # "service" or "data_store", as rollups name items
     pk: int
-    visible_to_groups: list[str]
+    visible_to_groups: list[str] | None  # None when it has no limit (`_ITEM_HEALTH_FIELDS`)
     position: int
     slug: str
     slo_target: float | None
@@ -331,7 +332,9 @@ class HealthItem:
 
 _ITEM_HEALTH_FIELDS = (
     "pk",
-    "visible_to_groups",
+    # NULL for an item with no limit, as most have: only the limits there are are parsed
+    # from JSON, not thousands of empty lists.
+    NullIf("visible_to_groups", Value([], output_field=JSONField())),
     "position",
     "slug",
     "slo_target",
