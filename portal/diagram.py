@@ -90,6 +90,8 @@ class Node(NamedTuple):
     def short_label(self) -> str:
         """The label, cut with an ellipsis where it would run out of the box."""
         fits = ICON_LABEL_FITS if self.icon else LABEL_FITS
+        if 2 * len(self.label) <= fits:
+            return self.label  # fits even if every character is wide, as most labels do
         widths = [2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in self.label]
         if sum(widths) <= fits:
             return self.label
