@@ -81,17 +81,20 @@ class CatalogHtml:
         self._kinds = choice_labels(DataStore.Kind)
         self._static: dict[str, str] = {}
         self._icons: dict[int, Icon] = {}
+        self._choices: dict[str, str] = {}
 
     def service_cards(self, services: Iterable) -> SafeString:
         """Each service's card, with the slot its health goes in (portal/slots.py) and its
         pin button, which submits the page's one form (portal/page.html) with the reader's
         CSRF token: the cards are cached for every reader of a kind."""
         category, back, pin_label = self._category, self._back, self._pin_label
+        # Slots told apart by an item's id alone are written from one format each.
+        health_slot = slots.slot("health", "service", "{}")
         cards = []
         for service in services:
             slug = escape(service.slug)
             name = escape(service.name)
-            role = escape(service.role)
+            role = self._choice(service.role)
             role_label = self._label(self._roles, role)
             location = service.location
             heading = f'<a href="{escape(location)}">{name}</a>' if location else name
@@ -107,7 +110,7 @@ class CatalogHtml:
                 f"          {hidden}{self.limited_badge(service)}\n"
                 "        </div>\n"
                 f"        <p>{escape(service.summary)}</p>\n"
-                f"        {slots.slot('health', 'service', service.pk)}\n"
+                f"        {health_slot.format(service.pk)}\n"
                 f'        <div class="pin-form" id="pin-{slug}" data-pin="{slug}"'
                 f' data-unpin-action="{self._unpin(service.slug)}">'
                 '<button type="submit" form="page-post"'
@@ -122,10 +125,11 @@ class CatalogHtml:
     def store_cards(self, stores: Iterable) -> SafeString:
         """Each data store's card, with the slot its health goes in."""
         category = self._category
+        health_slot = slots.slot("health", "store", "{}")
         cards = []
         for store in stores:
             slug = escape(store.slug)
-            kind = escape(store.kind)
+            kind = self._choice(store.kind)
             remark = f'<p class="remark">{escape(store.remark)}</p>' if store.remark else ""
             users = store.users_shown
             used_by = (
@@ -146,7 +150,7 @@ class CatalogHtml:
                 f"        <p>{escape(store.description)}</p>\n"
                 f"        {remark}\n"
                 f"        {used_by}\n"
-                f"        {slots.slot('health', 'store', store.pk)}\n"
+                f"        {health_slot.format(store.pk)}\n"
                 "      </article>\n"
                 "    "
             )
@@ -159,9 +163,9 @@ class CatalogHtml:
         for service in services:
             location = escape(service.location)
             path = f'<a class="path" href="{location}">{location}</a>' if location else ""
-            role = escape(service.role)
+            role = self._choice(service.role)
             role_label = self._label(self._roles, role)
-            access = escape(service.access)
+            access = self._choice(service.access)
             items.append(
                 "\n"
                 "      <li>\n"
@@ -217,6 +221,7 @@ class CatalogHtml:
     def map_nodes(self, architecture_map: ArchitectureMap) -> SafeString:
         """The map's nodes, each with the slots of its status dot and its words (filled in
         per scan, as the cards' health)."""
+        dot_slot, label_slot = slots.slot("dot", "{}"), slots.slot("dot-label", "{}")
         nodes = []
         for node in architecture_map.nodes:
             # Its key (of ids) and kind are the map's own, as an edge's (`map_edges`); its
@@ -226,8 +231,8 @@ class CatalogHtml:
                 f'<g class="node node-{node.kind}" data-node="{node.key}">'
                 f'<rect x="{node.x}" y="{node.y}" width="{node.width}" height="{node.height}"'
                 ' rx="8"/>'
-                f'<circle class="dot status-{slots.slot("dot", node.key)}" cx="{node.dot_x}"'
-                f' cy="{node.dot_y}" r="5"><title>{slots.slot("dot-label", node.key)}</title>'
+                f'<circle class="dot status-{dot_slot.format(node.key)}" cx="{node.dot_x}"'
+                f' cy="{node.dot_y}" r="5"><title>{label_slot.format(node.key)}</title>'
                 f"</circle>{icon}"
                 f'<text class="node-label" x="{node.text_x}" y="{node.text_y}">'
                 f"{escape(node.short_label)}</text></g>"
@@ -270,6 +275,14 @@ class CatalogHtml:
         if path not in self._static:
             self._static[path] = escape(static(path))
         return self._static[path]
+
+    def _choice(self, value: str) -> str:
+        """A choice's value (a role, an access, a kind), escaped: one of a few, each
+        escaped once however many items have it."""
+        escaped = self._choices.get(value)
+        if escaped is None:
+            escaped = self._choices[value] = escape(value)
+        return escaped
 
     @staticmethod
     def _label(labels: dict[str, str], value: str) -> str:
