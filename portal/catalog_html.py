@@ -26,7 +26,7 @@ from django.utils.translation import gettext
 
 from . import slots
 from .diagram import ArchitectureMap
-from .icons import Icon, icon_of
+from .icons import Icon
 from .models import DataStore, Service
 
 # Catalog text is plain str from the database: escaped with what django.utils.html.escape
@@ -65,7 +65,7 @@ class CatalogHtml:
     language. Each part is one f-string per item: str.format and an include alike cost
     more per item than the text they write."""
 
-    def __init__(self, category, *, staff: bool):
+    def __init__(self, category, *, staff: bool, icons: dict[int, Icon]):
         self._category = escape(category.slug)
         self._back = escape(category.get_absolute_url())
         self._staff = staff
@@ -80,7 +80,7 @@ class CatalogHtml:
         self._access = choice_labels(Service.Access)
         self._kinds = choice_labels(DataStore.Kind)
         self._static: dict[str, str] = {}
-        self._icons: dict[int, Icon] = {}
+        self._icons = icons
         self._choices: dict[str, str] = {}
 
     def service_cards(self, services: Iterable) -> SafeString:
@@ -258,9 +258,7 @@ class CatalogHtml:
     def _icon(self, service, size: str) -> str:
         """The service's logo or monogram, as portal/_service_icon.html writes it (with
         `size`, its size class, or "")."""
-        icon = self._icons.get(service.pk)
-        if icon is None:
-            icon = self._icons[service.pk] = icon_of(service)
+        icon = self._icons[service.pk]
         if icon.logo:
             return (
                 f'<img class="service-icon{size}" src="{self._static_url(icon.logo)}" alt=""'

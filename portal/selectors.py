@@ -27,6 +27,7 @@ from django.utils import timezone
 from . import health, rollups
 from . import status as item_status
 from .diagram import ArchitectureMap, layout_architecture_map
+from .icons import Icon, icon_of
 from .models import (
     Category,
     ChecklistItem,
@@ -116,7 +117,12 @@ class CategoryOverview:
         """The map of its services and stores, laid out when a page or answer draws it: a
         category's catalog part does, once per catalog revision; the health a scan
         renders again does not (portal.templatetags.portal_cards)."""
-        return layout_architecture_map(self.services, self.data_stores)
+        return layout_architecture_map(self.services, self.data_stores, icons=self.icons)
+
+    @functools.cached_property
+    def icons(self) -> dict[int, Icon]:
+        """Each shown service's icon, by id: made once for the map and the cards alike."""
+        return {service.pk: icon_of(service) for service in self.services}
 
     @property
     def item_count(self) -> int:
