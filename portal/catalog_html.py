@@ -81,7 +81,7 @@ class CatalogHtml:
         self._kinds = choice_labels(DataStore.Kind)
         self._static: dict[str, str] = {}
         self._icons = icons
-        self._choices: dict[str, str] = {}
+        self._escaped: dict[str, str] = {}
 
     def service_cards(self, services: Iterable) -> SafeString:
         """Each service's card, with the slot its health goes in (portal/slots.py) and its
@@ -93,11 +93,11 @@ class CatalogHtml:
         cards = []
         for service in services:
             slug = escape(service.slug)
-            name = escape(service.name)
-            role = self._choice(service.role)
+            name = self._repeated(service.name)
+            role = self._repeated(service.role)
             role_label = self._label(self._roles, role)
             location = service.location
-            heading = f'<a href="{escape(location)}">{name}</a>' if location else name
+            heading = f'<a href="{self._repeated(location)}">{name}</a>' if location else name
             hidden = self._hidden if service.hidden else ""
             cards.append(
                 "\n"
@@ -109,7 +109,7 @@ class CatalogHtml:
                 f'          <span class="badge badge-{role}">{role_label}</span>\n'
                 f"          {hidden}{self.limited_badge(service)}\n"
                 "        </div>\n"
-                f"        <p>{escape(service.summary)}</p>\n"
+                f"        <p>{self._repeated(service.summary)}</p>\n"
                 f"        {health_slot.format(service.pk)}\n"
                 f'        <div class="pin-form" id="pin-{slug}" data-pin="{slug}"'
                 f' data-unpin-action="{self._unpin(service.slug)}">'
@@ -129,12 +129,12 @@ class CatalogHtml:
         cards = []
         for store in stores:
             slug = escape(store.slug)
-            kind = self._choice(store.kind)
+            kind = self._repeated(store.kind)
             remark = f'<p class="remark">{escape(store.remark)}</p>' if store.remark else ""
             users = store.users_shown
             used_by = (
                 f'\n          <p class="used-by">{self._used_by}: '
-                f"{', '.join(escape(user.name) for user in users)}</p>\n        "
+                f"{', '.join(self._repeated(user.name) for user in users)}</p>\n        "
                 if users
                 else ""
             )
@@ -161,22 +161,22 @@ class CatalogHtml:
         its access protection."""
         items = []
         for service in services:
-            location = escape(service.location)
+            location = self._repeated(service.location)
             path = f'<a class="path" href="{location}">{location}</a>' if location else ""
-            role = self._choice(service.role)
+            role = self._repeated(service.role)
             role_label = self._label(self._roles, role)
-            access = self._choice(service.access)
+            access = self._repeated(service.access)
             items.append(
                 "\n"
                 "      <li>\n"
                 '        <div class="component-name">\n'
                 f"          {self._icon(service, ' service-icon-small')}"
-                f"<strong>{escape(service.name)}</strong>\n"
+                f"<strong>{self._repeated(service.name)}</strong>\n"
                 f"          {path}\n"
                 f'          <span class="badge badge-{role}">{role_label}</span>\n'
                 f'          <span class="access">{self._label(self._access, access)}</span>\n'
                 "        </div>\n"
-                f"        <p>{escape(service.summary)}</p>\n"
+                f"        <p>{self._repeated(service.summary)}</p>\n"
                 "      </li>\n"
                 "    "
             )
@@ -235,7 +235,7 @@ class CatalogHtml:
                 f' cy="{node.dot_y}" r="5"><title>{label_slot.format(node.key)}</title>'
                 f"</circle>{icon}"
                 f'<text class="node-label" x="{node.text_x}" y="{node.text_y}">'
-                f"{escape(node.short_label)}</text></g>"
+                f"{self._repeated(node.short_label)}</text></g>"
             )
         return mark_safe("".join(nodes))  # noqa: S308 (catalog text escaped above)
 
@@ -246,13 +246,13 @@ class CatalogHtml:
             return (
                 f'<rect class="map-icon-tile" x="{x}" y="{y}" width="{size}" height="{size}"'
                 f' rx="3"/><image href="{self._static_url(icon.logo)}" x="{x + 2}" y="{y + 2}"'
-                f' width="{size - 4}" height="{size - 4}" data-icon="{escape(icon.logo)}"/>'
+                f' width="{size - 4}" height="{size - 4}" data-icon="{self._repeated(icon.logo)}"/>'
             )
         return (
             f'<g class="map-monogram monogram-{icon.colour}" data-icon="monogram">'
             f'<rect x="{x}" y="{y}" width="{size}" height="{size}" rx="3"/>'
             f'<text x="{node.icon_text_x}" y="{node.icon_text_y}" text-anchor="middle">'
-            f"{escape(icon.initials)}</text></g>"
+            f"{self._repeated(icon.initials)}</text></g>"
         )
 
     def _icon(self, service, size: str) -> str:
@@ -262,11 +262,11 @@ class CatalogHtml:
         if icon.logo:
             return (
                 f'<img class="service-icon{size}" src="{self._static_url(icon.logo)}" alt=""'
-                f' width="24" height="24" data-icon="{escape(service.icon)}">'
+                f' width="24" height="24" data-icon="{self._repeated(service.icon)}">'
             )
         return (
             f'<span class="service-icon monogram monogram-{icon.colour}{size}"'
-            f' aria-hidden="true" data-icon="monogram">{escape(icon.initials)}</span>'
+            f' aria-hidden="true" data-icon="monogram">{self._repeated(icon.initials)}</span>'
         )
 
     def _static_url(self, path: str) -> str:
@@ -274,12 +274,14 @@ class CatalogHtml:
             self._static[path] = escape(static(path))
         return self._static[path]
 
-    def _choice(self, value: str) -> str:
-        """A choice's value (a role, an access, a kind), escaped: one of a few, each
-        escaped once however many items have it."""
-        escaped = self._choices.get(value)
+    def _repeated(self, text: str) -> str:
+        """Text the page shows many times, escaped once: a choice's value (a role, an
+        access, a kind, each one of a few), a service's name, summary and location (on
+        its card, in the components, on the map and as a store's user), an icon's name or
+        initials."""
+        escaped = self._escaped.get(text)
         if escaped is None:
-            escaped = self._choices[value] = escape(value)
+            escaped = self._escaped[text] = escape(text)
         return escaped
 
     @staticmethod
