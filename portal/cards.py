@@ -65,6 +65,8 @@ CHECKED_CARD = (
     "  {{}}\n"
     "</div>\n"
 )
+# Between a sparkline's segments (`HealthCards._sparkline`), each a polyline.
+POLYLINES_BETWEEN = '"/><polyline points="'
 SPARKLINE_HEAD = (
     f'\n  <svg class="sparkline" viewBox="0 0 {Sparkline.WIDTH} {Sparkline.HEIGHT}"'
     f' width="{Sparkline.WIDTH}" height="{Sparkline.HEIGHT}" role="img" aria-label="'
@@ -88,10 +90,12 @@ class HealthCards:
         )
         self._peak = gettext("Latency of recent scans, peak %(peak)s ms")
         self._depends = gettext("depends on %(name)s: %(status)s")
-        self._labels: dict[object, str] = {}
+        # Each escaped once, and kept as plain str: formatting a SafeString into a card
+        # calls its __str__, in Python, thousands of times a page.
+        self._labels: dict[tuple[str, str], str] = {}
         self._statuses: dict[str, str] = {}
-        self._peak_labels: dict[str, str] = {}
-        self._figures: dict[tuple[float, str], str] = {}
+        self._peak_labels: dict[float, str] = {}
+        self._figures: dict[tuple[float, str, str], str] = {}
 
     def card(self, item) -> SafeString:
         """The card of `item`, a service or data store with its `health` (and `slo`, when
@@ -100,7 +104,9 @@ class HealthCards:
         # format_html would escape every piece again, already safe or not, which is most
         # of the cost of a page of cards.
         health: ItemHealth = item.health
-        title = format_html(' title="{}"', health.detail) if health.detail else ""
+        # html.escape is what Django's escape does to a str, without its check for lazy
+        # text (here and below).
+        title = f' title="{html.escape(health.detail)}"' if health.detail else ""
         slo = getattr(item, "slo", None)
         slo_line = (
             format_html(
@@ -134,10 +140,10 @@ class HealthCards:
                 self.status(health),
                 title,
                 self.label(health),
-                *(
+                *[
                     self._figure(getattr(health, attribute), digits, unit)
                     for _name, attribute, digits, unit in CARD_FIGURES
-                ),
+                ],
                 self._sparkline(health.sparkline) if health.sparkline else "",
                 slo_line,
                 dependencies,
@@ -145,35 +151,37 @@ class HealthCards:
         )
 
     def _sparkline(self, sparkline: Sparkline) -> str:
-        peak = self._number(sparkline.peak_ms, "0")
-        if peak not in self._peak_labels:
-            self._peak_labels[peak] = self._words(self._peak, peak=peak)
-        # html.escape is what Django's escape does to a str, without its check for lazy
-        # text (points are numbers a scan wrote, escaped all the same).
-        lines = "".join(f'<polyline points="{html.escape(s)}"/>' for s in sparkline.segments)
-        return f'{SPARKLINE_HEAD}{self._peak_labels[peak]}">{lines}</svg>'
+        peak_label = self._peak_labels.get(sparkline.peak_ms)
+        if peak_label is None:
+            peak = escape(floatformat(sparkline.peak_ms, "0"))
+            peak_label = self._peak_labels[sparkline.peak_ms] = self._words(self._peak, peak=peak)
+        # Points are numbers a scan wrote, escaped all the same.
+        lines = POLYLINES_BETWEEN.join(map(html.escape, sparkline.segments))
+        return f'{SPARKLINE_HEAD}{peak_label}"><polyline points="{lines}"/></svg>'
 
     def status(self, health: ItemHealth) -> str:
         """The item's status, escaped (one of a few words, escaped once each)."""
-        if health.status not in self._statuses:
-            self._statuses[health.status] = escape(health.status)
-        return self._statuses[health.status]
+        status = self._statuses.get(health.status)
+        if status is None:
+            status = self._statuses[health.status] = html.escape(health.status)
+        return status
 
     def label(self, health: ItemHealth) -> str:
         """The item's status in words, escaped."""
         key = (health.status, health.unconfirmed)
-        if key not in self._labels:
-            self._labels[key] = escape(str(health.label))
-        return self._labels[key]
+        label = self._labels.get(key)
+        if label is None:
+            label = self._labels[key] = html.escape(str(health.label))
+        return label
 
     def _figure(self, value: float | None, digits: str, unit: str) -> str:
-        return NO_FIGURE if value is None else f"{self._number(value, digits)}{unit}"
-
-    def _number(self, value: float, digits: str) -> str:
-        key = (value, digits)
-        if key not in self._figures:
-            self._figures[key] = escape(floatformat(value, digits))
-        return self._figures[key]
+        if value is None:
+            return NO_FIGURE
+        key = (value, digits, unit)
+        figure = self._figures.get(key)
+        if figure is None:
+            figure = self._figures[key] = f"{html.escape(floatformat(value, digits))}{unit}"
+        return figure
 
     @staticmethod
     def _words(translated: str, **values) -> SafeString:

@@ -26,7 +26,7 @@ from django.utils.translation import gettext
 
 from . import slots
 from .diagram import ArchitectureMap
-from .icons import Icon, icon_of
+from .icons import Icon
 from .models import DataStore, Service
 
 # Catalog text is plain str from the database: escaped with what django.utils.html.escape
@@ -65,7 +65,7 @@ class CatalogHtml:
     language. Each part is one f-string per item: str.format and an include alike cost
     more per item than the text they write."""
 
-    def __init__(self, category, *, staff: bool):
+    def __init__(self, category, *, staff: bool, icons: dict[int, Icon]):
         self._category = escape(category.slug)
         self._back = escape(category.get_absolute_url())
         self._staff = staff
@@ -80,21 +80,24 @@ class CatalogHtml:
         self._access = choice_labels(Service.Access)
         self._kinds = choice_labels(DataStore.Kind)
         self._static: dict[str, str] = {}
-        self._icons: dict[int, Icon] = {}
+        self._icons = icons
+        self._escaped: dict[str, str] = {}
 
     def service_cards(self, services: Iterable) -> SafeString:
         """Each service's card, with the slot its health goes in (portal/slots.py) and its
         pin button, which submits the page's one form (portal/page.html) with the reader's
         CSRF token: the cards are cached for every reader of a kind."""
         category, back, pin_label = self._category, self._back, self._pin_label
+        # Slots told apart by an item's id alone are written from one format each.
+        health_slot = slots.slot("health", "service", "{}")
         cards = []
         for service in services:
             slug = escape(service.slug)
-            name = escape(service.name)
-            role = escape(service.role)
+            name = self._repeated(service.name)
+            role = self._repeated(service.role)
             role_label = self._label(self._roles, role)
             location = service.location
-            heading = f'<a href="{escape(location)}">{name}</a>' if location else name
+            heading = f'<a href="{self._repeated(location)}">{name}</a>' if location else name
             hidden = self._hidden if service.hidden else ""
             cards.append(
                 "\n"
@@ -106,8 +109,8 @@ class CatalogHtml:
                 f'          <span class="badge badge-{role}">{role_label}</span>\n'
                 f"          {hidden}{self.limited_badge(service)}\n"
                 "        </div>\n"
-                f"        <p>{escape(service.summary)}</p>\n"
-                f"        {slots.slot('health', 'service', service.pk)}\n"
+                f"        <p>{self._repeated(service.summary)}</p>\n"
+                f"        {health_slot.format(service.pk)}\n"
                 f'        <div class="pin-form" id="pin-{slug}" data-pin="{slug}"'
                 f' data-unpin-action="{self._unpin(service.slug)}">'
                 '<button type="submit" form="page-post"'
@@ -122,15 +125,16 @@ class CatalogHtml:
     def store_cards(self, stores: Iterable) -> SafeString:
         """Each data store's card, with the slot its health goes in."""
         category = self._category
+        health_slot = slots.slot("health", "store", "{}")
         cards = []
         for store in stores:
             slug = escape(store.slug)
-            kind = escape(store.kind)
+            kind = self._repeated(store.kind)
             remark = f'<p class="remark">{escape(store.remark)}</p>' if store.remark else ""
             users = store.users_shown
             used_by = (
                 f'\n          <p class="used-by">{self._used_by}: '
-                f"{', '.join(escape(user.name) for user in users)}</p>\n        "
+                f"{', '.join(self._repeated(user.name) for user in users)}</p>\n        "
                 if users
                 else ""
             )
@@ -146,7 +150,7 @@ class CatalogHtml:
                 f"        <p>{escape(store.description)}</p>\n"
                 f"        {remark}\n"
                 f"        {used_by}\n"
-                f"        {slots.slot('health', 'store', store.pk)}\n"
+                f"        {health_slot.format(store.pk)}\n"
                 "      </article>\n"
                 "    "
             )
@@ -157,22 +161,22 @@ class CatalogHtml:
         its access protection."""
         items = []
         for service in services:
-            location = escape(service.location)
+            location = self._repeated(service.location)
             path = f'<a class="path" href="{location}">{location}</a>' if location else ""
-            role = escape(service.role)
+            role = self._repeated(service.role)
             role_label = self._label(self._roles, role)
-            access = escape(service.access)
+            access = self._repeated(service.access)
             items.append(
                 "\n"
                 "      <li>\n"
                 '        <div class="component-name">\n'
                 f"          {self._icon(service, ' service-icon-small')}"
-                f"<strong>{escape(service.name)}</strong>\n"
+                f"<strong>{self._repeated(service.name)}</strong>\n"
                 f"          {path}\n"
                 f'          <span class="badge badge-{role}">{role_label}</span>\n'
                 f'          <span class="access">{self._label(self._access, access)}</span>\n'
                 "        </div>\n"
-                f"        <p>{escape(service.summary)}</p>\n"
+                f"        <p>{self._repeated(service.summary)}</p>\n"
                 "      </li>\n"
                 "    "
             )
@@ -217,6 +221,7 @@ class CatalogHtml:
     def map_nodes(self, architecture_map: ArchitectureMap) -> SafeString:
         """The map's nodes, each with the slots of its status dot and its words (filled in
         per scan, as the cards' health)."""
+        dot_slot, label_slot = slots.slot("dot", "{}"), slots.slot("dot-label", "{}")
         nodes = []
         for node in architecture_map.nodes:
             # Its key (of ids) and kind are the map's own, as an edge's (`map_edges`); its
@@ -226,11 +231,11 @@ class CatalogHtml:
                 f'<g class="node node-{node.kind}" data-node="{node.key}">'
                 f'<rect x="{node.x}" y="{node.y}" width="{node.width}" height="{node.height}"'
                 ' rx="8"/>'
-                f'<circle class="dot status-{slots.slot("dot", node.key)}" cx="{node.dot_x}"'
-                f' cy="{node.dot_y}" r="5"><title>{slots.slot("dot-label", node.key)}</title>'
+                f'<circle class="dot status-{dot_slot.format(node.key)}" cx="{node.dot_x}"'
+                f' cy="{node.dot_y}" r="5"><title>{label_slot.format(node.key)}</title>'
                 f"</circle>{icon}"
                 f'<text class="node-label" x="{node.text_x}" y="{node.text_y}">'
-                f"{escape(node.short_label)}</text></g>"
+                f"{self._repeated(node.short_label)}</text></g>"
             )
         return mark_safe("".join(nodes))  # noqa: S308 (catalog text escaped above)
 
@@ -241,35 +246,43 @@ class CatalogHtml:
             return (
                 f'<rect class="map-icon-tile" x="{x}" y="{y}" width="{size}" height="{size}"'
                 f' rx="3"/><image href="{self._static_url(icon.logo)}" x="{x + 2}" y="{y + 2}"'
-                f' width="{size - 4}" height="{size - 4}" data-icon="{escape(icon.logo)}"/>'
+                f' width="{size - 4}" height="{size - 4}" data-icon="{self._repeated(icon.logo)}"/>'
             )
         return (
             f'<g class="map-monogram monogram-{icon.colour}" data-icon="monogram">'
             f'<rect x="{x}" y="{y}" width="{size}" height="{size}" rx="3"/>'
             f'<text x="{node.icon_text_x}" y="{node.icon_text_y}" text-anchor="middle">'
-            f"{escape(icon.initials)}</text></g>"
+            f"{self._repeated(icon.initials)}</text></g>"
         )
 
     def _icon(self, service, size: str) -> str:
         """The service's logo or monogram, as portal/_service_icon.html writes it (with
         `size`, its size class, or "")."""
-        icon = self._icons.get(service.pk)
-        if icon is None:
-            icon = self._icons[service.pk] = icon_of(service)
+        icon = self._icons[service.pk]
         if icon.logo:
             return (
                 f'<img class="service-icon{size}" src="{self._static_url(icon.logo)}" alt=""'
-                f' width="24" height="24" data-icon="{escape(service.icon)}">'
+                f' width="24" height="24" data-icon="{self._repeated(service.icon)}">'
             )
         return (
             f'<span class="service-icon monogram monogram-{icon.colour}{size}"'
-            f' aria-hidden="true" data-icon="monogram">{escape(icon.initials)}</span>'
+            f' aria-hidden="true" data-icon="monogram">{self._repeated(icon.initials)}</span>'
         )
 
     def _static_url(self, path: str) -> str:
         if path not in self._static:
             self._static[path] = escape(static(path))
         return self._static[path]
+
+    def _repeated(self, text: str) -> str:
+        """Text the page shows many times, escaped once: a choice's value (a role, an
+        access, a kind, each one of a few), a service's name, summary and location (on
+        its card, in the components, on the map and as a store's user), an icon's name or
+        initials."""
+        escaped = self._escaped.get(text)
+        if escaped is None:
+            escaped = self._escaped[text] = escape(text)
+        return escaped
 
     @staticmethod
     def _label(labels: dict[str, str], value: str) -> str:

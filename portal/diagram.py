@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from django.utils.translation import gettext_lazy as _
 
-from .icons import Icon, icon_of
+from .icons import Icon
 
 NODE_WIDTH = 220
 NODE_HEIGHT = 40
@@ -90,6 +90,8 @@ class Node(NamedTuple):
     def short_label(self) -> str:
         """The label, cut with an ellipsis where it would run out of the box."""
         fits = ICON_LABEL_FITS if self.icon else LABEL_FITS
+        if 2 * len(self.label) <= fits:
+            return self.label  # fits even if every character is wide, as most labels do
         widths = [2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in self.label]
         if sum(widths) <= fits:
             return self.label
@@ -127,10 +129,11 @@ class ArchitectureMap:
     headings: list[ColumnHeading]
 
 
-def layout_architecture_map(services, data_stores) -> ArchitectureMap:
+def layout_architecture_map(services, data_stores, *, icons: dict[int, Icon]) -> ArchitectureMap:
     """Place services and stores in columns and route an edge for each relation.
 
-    `services` carry `stores_used` and `talks_to_shown`, as the overview selector sets them.
+    `services` carry `stores_used` and `talks_to_shown`, as the overview selector sets them;
+    `icons` has each one's icon by id (CategoryOverview.icons).
     """
     columns = map_columns(services, data_stores)
     nodes: dict[str, Node] = {}
@@ -150,7 +153,7 @@ def layout_architecture_map(services, data_stores) -> ArchitectureMap:
                 if said not in words:
                     words[said] = str(health.label)
                 status = (health.status, words[said])
-            icon = None if kind == "store" else icon_of(item)
+            icon = None if kind == "store" else icons[item.pk]
             nodes[key] = Node(key, item.name, kind, x, y, *status, icon=icon)
 
     edges = []

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import re
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -45,10 +45,10 @@ def validate_icon(value: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Icon:
+class Icon(NamedTuple):
     """What stands next to a service's name: a logo (`logo`, a static file path), or
-    else its `initials` on monogram colour number `colour`."""
+    else its `initials` on monogram colour number `colour`. A NamedTuple, as the map's
+    nodes (portal/diagram.py): a large category's page makes thousands."""
 
     logo: str
     initials: str

@@ -13,19 +13,21 @@ from django.db.models import (
     CharField,
     ExpressionWrapper,
     F,
+    JSONField,
     OuterRef,
     Q,
     Subquery,
     Sum,
     Value,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import NullIf, TruncDate
 from django.http import Http404
 from django.utils import timezone
 
 from . import health, rollups
 from . import status as item_status
 from .diagram import ArchitectureMap, layout_architecture_map
+from .icons import Icon, icon_of
 from .models import (
     Category,
     ChecklistItem,
@@ -115,7 +117,12 @@ class CategoryOverview:
         """The map of its services and stores, laid out when a page or answer draws it: a
         category's catalog part does, once per catalog revision; the health a scan
         renders again does not (portal.templatetags.portal_cards)."""
-        return layout_architecture_map(self.services, self.data_stores)
+        return layout_architecture_map(self.services, self.data_stores, icons=self.icons)
+
+    @functools.cached_property
+    def icons(self) -> dict[int, Icon]:
+        """Each shown service's icon, by id: made once for the map and the cards alike."""
+        return {service.pk: icon_of(service) for service in self.services}
 
     @property
     def item_count(self) -> int:
@@ -316,7 +323,7 @@ class HealthItem:
 
     kind: str  # "service" or "data_store", as rollups name items
     pk: int
-    visible_to_groups: list[str]
+    visible_to_groups: list[str] | None  # None when it has no limit (`_ITEM_HEALTH_FIELDS`)
     position: int
     slug: str
     slo_target: float | None
@@ -331,7 +338,9 @@ class HealthItem:
 
 _ITEM_HEALTH_FIELDS = (
     "pk",
-    "visible_to_groups",
+    # NULL for an item with no limit, as most have: only the limits there are are parsed
+    # from JSON, not thousands of empty lists.
+    NullIf("visible_to_groups", Value([], output_field=JSONField())),
     "position",
     "slug",
     "slo_target",
@@ -848,13 +857,7 @@ def item_statuses() -> dict[tuple[str, int], health.ItemHealth]:
     """Each item's status now (ItemHealth.status_of) from its enabled checks, in one query
     of a few columns: what the status page shows of the latest scan. Items of the same
     status share one ItemHealth (a page has thousands): read them, never change them."""
-    rows = (
-        health.checks_with_maintenance()
-        .order_by()
-        .values_list(
-            "service_id", "data_store_id", "in_maintenance", *health.STATUS_FIELDS, named=True
-        )
-    )
+    rows = health.item_rows(health.checks_with_maintenance().order_by(), health.STATUS_FIELDS)
     checks: dict[tuple[str, int], list] = {}
     for row in rows:
         key = ("service", row.service_id) if row.service_id else ("data_store", row.data_store_id)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Between the stored points of the line's segments (points are digits, "," and " ").
 SEGMENT_SEPARATOR = "|"
 
 
-@dataclass(frozen=True)
-class Sparkline:
-    """A small latency chart as SVG polyline points, drawn on the server."""
+class Sparkline(NamedTuple):
+    """A small latency chart as SVG polyline points, drawn on the server. A NamedTuple, as
+    the map's nodes (portal/diagram.py): a large category's page reads thousands."""
 
     WIDTH = 120
     HEIGHT = 28

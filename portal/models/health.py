@@ -377,6 +377,12 @@ class HealthCheck(models.Model):
         options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
         return options.get("global_keyprefix", "")
 
+    @property
+    def probed(self) -> bool:
+        """Whether a probe has run: rows of checks read it as an annotation instead
+        (portal.health.item_rows)."""
+        return self.checked_at is not None
+
     def accepts(self, status_code: int) -> bool:
         """Whether an HTTP status code counts as an answer."""
         return any(

@@ -18,16 +18,18 @@ def health_fragments(overview) -> SafeString:
     slower."""
     cards = HealthCards()
     pieces = []
+    # Slots told apart by an item's id or key alone are written from one format each.
     for kind, items in (("service", overview.services), ("store", overview.data_stores)):
+        card_slot = slot("health", kind, "{}")
         for item in items:
-            pieces += [slot("health", kind, item.pk), cards.card(item)]
+            pieces += [card_slot.format(item.pk), cards.card(item)]
     # The map's dots from its items, in its order, without laying it out (only the
     # catalog part draws the map).
+    dot = f"{slot('dot', '{0}')}{{1}}{slot('dot-label', '{0}')}{{2}}"  # key, status, words
     for _heading, kind, items in map_columns(overview.services, overview.data_stores):
         for item in items:
-            key = node_key(kind, item)
             status = cards.status(item.health)
             words = cards.label(item.health) or status
-            pieces += [slot("dot", key), status, slot("dot-label", key), words]
+            pieces.append(dot.format(node_key(kind, item), status, words))
     # Slots are the templates' own words; cards and words are escaped as they are written.
     return mark_safe("".join(pieces))  # noqa: S308

@@ -12,9 +12,9 @@ register = template.Library()
 
 
 @register.simple_tag
-def catalog_html(category, staff) -> CatalogHtml:
-    """The writer of a page's repeated parts: `{% catalog_html category staff as catalog %}`."""
-    return CatalogHtml(category, staff=staff)
+def catalog_html(overview, staff) -> CatalogHtml:
+    """The writer of a page's repeated parts: `{% catalog_html overview staff as catalog %}`."""
+    return CatalogHtml(overview.category, staff=staff, icons=overview.icons)
 
 
 @register.simple_tag
