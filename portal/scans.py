@@ -331,8 +331,11 @@ def _record(
     # changes they tell of, or not at all. Sending waits for the commit.
     alerts_record(scan, checks, in_maintenance, at=now)
     # Figures from the rollups, never from the results table: the same cost whatever
-    # the history.
-    rollups.set_uptimes(checks, rollups.add_results(results), now)
+    # the history. Checks whose uptime is based on this hour were scanned in it, and
+    # that scan wrote their rows of the hour.
+    hour = rollups.hour_of(now)
+    rows_exist = all(check.uptime_base_hour == hour for check in checks)
+    rollups.set_uptimes(checks, rollups.add_results(results, rows_exist=rows_exist), now)
     # Only the columns a scan changes (portal/json_rows.py): admin edits to a check's
     # configuration made during the scan are kept.
     json_rows.update(HealthCheck, checks, CHECK_STATE_FIELDS)
