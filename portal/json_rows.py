@@ -65,6 +65,10 @@ class AmongKeys(models.Lookup):
         return f"{lhs} IN (SELECT value FROM json_each(%s))", [*params, json.dumps(self.rhs)]  # noqa: S608 - a column
 
 
+# Field names and the value every row shares.
+Shared = dict[str, Any] | None
+
+
 def insert(
     model: type[models.Model], objects: list[Any], names: list[str], *, same: Shared = None
 ) -> None:
@@ -115,10 +119,6 @@ def update(
             f"WHERE {table}.{quote(fields[0].column)} = {_field_value(0, fields[0])}",
             [*shared_params, _document(objects, fields)],
         )
-
-
-# Field names and the value every row shares.
-Shared = dict[str, Any] | None
 
 
 def _shared(

@@ -51,6 +51,10 @@ _SUMMED = [*_COUNTS, "latency_count", "latency_sum_ms"]
 RESULTS = F("up") + F("degraded") + F("down") + F("maintenance") + F("unknown")
 
 
+# Per check, (results, down).
+Totals = dict[int, tuple[int, int]]
+
+
 def hour_of(at: datetime) -> datetime:
     """The start of the clock hour `at` falls in (UTC)."""
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -291,14 +295,14 @@ def windows_between(
     until: datetime | None,
     *,
     counted: datetime | None,
-) -> list[dict[int, tuple[int, int]]]:
+) -> list[Totals]:
     """`counts_between` for windows from each of `starts` up to the same `until`, in the
     same queries as one window: their last counted rows and the hours not counted yet
     are the same, read once."""
     before_until = Q() if until is None else Q(hour__lt=until)
     if until is not None and counted is not None:
         counted = min(counted, until - timedelta(hours=1))
-    windows: list[dict[int, tuple[int, int]]] = [{} for _since in starts]
+    windows: list[Totals] = [{} for _since in starts]
     read_at_edges = []
     for window, since in zip(windows, starts, strict=True):
         if counted is None or since > counted:
@@ -345,9 +349,6 @@ def _summed(check_ids: list[int], hours: Q) -> dict[int, tuple[int, int]]:
     return {pk: (results, down) for pk, results, down in rows}
 
 
-Totals = dict[int, tuple[int, int]]
-
-
 def _edges(
     check_ids: list[int], *, starts: list[datetime], counted: datetime
 ) -> list[tuple[Totals, Totals, list[int]]]:
@@ -357,7 +358,7 @@ def _edges(
     by a scan over an hour late: those are to be summed row by row). Looked for in the
     hour from each start and the one up to `counted` first (where nearly every check has
     one: one query), then, for the others (checks younger than a window, or that missed
-    its first hour), by a lookup of the index a check and end and their rows in one
+    its first hour), by a lookup of the index a check and end, then their rows in one
     query."""
     at_starts = [
         Q(hour__gte=since, hour__lt=since + timedelta(hours=1), hour__lte=counted)
