@@ -68,6 +68,9 @@ def changes_of(
 ) -> dict[Item, Change]:
     """The alertable changes among `checks` (their status just recorded), by item; moves
     each changed item's checks' `reported_status` along (the scan saves it)."""
+    checks = list(checks)
+    if all(check.status == check.reported_status for check in checks):
+        return {}  # all as last alerted, as in most scans: told without grouping them
     by_item: dict[Item, list[HealthCheck]] = {}
     for check in checks:
         by_item.setdefault(item_of(check), []).append(check)

@@ -65,38 +65,73 @@ class AmongKeys(models.Lookup):
         return f"{lhs} IN (SELECT value FROM json_each(%s))", [*params, json.dumps(self.rhs)]  # noqa: S608 - a column
 
 
-def insert(model: type[models.Model], objects: list[Any], names: list[str]) -> None:
+# Field names and the value every row shares.
+Shared = dict[str, Any] | None
+
+
+def insert(
+    model: type[models.Model], objects: list[Any], names: list[str], *, same: Shared = None
+) -> None:
     """INSERT the `names` fields of `objects` (their primary keys left to the database):
-    model instances, or any objects with those fields' attributes (`attname`)."""
+    model instances, or any objects with those fields' attributes (`attname`). `same`:
+    fields whose value every row shares (a scan's, its time), sent once, not once a row."""
     fields = [model._meta.get_field(name) for name in names]
+    shared, shared_params = _shared(model, same)
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join(_field_value(index, field) for index, field in enumerate(fields))
+    columns = ", ".join(quote(field.column) for field in [*fields, *(f for f, _sql in shared)])
+    values = ", ".join(
+        [
+            *(_field_value(index, field) for index, field in enumerate(fields)),
+            *(sql for _field, sql in shared),
+        ]
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
             f"SELECT {values} FROM {source()}",
-            [_document(objects, fields)],
+            [*shared_params, _document(objects, fields)],
         )
 
 
-def update(model: type[models.Model], objects: list[models.Model], names: list[str]) -> None:
+def update(
+    model: type[models.Model], objects: list[models.Model], names: list[str], *, same: Shared = None
+) -> None:
     """UPDATE the `names` fields of `objects`, each row by its primary key; the other
-    columns are left as the database has them."""
+    columns are left as the database has them. `same`: fields set to the same value in
+    every row, sent once."""
     fields = [model._meta.pk, *(model._meta.get_field(name) for name in names)]
+    shared, shared_params = _shared(model, same)
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     assignments = ", ".join(
-        f"{quote(field.column)} = {_field_value(index, field)}"
-        for index, field in enumerate(fields)
-        if index
+        [
+            *(
+                f"{quote(field.column)} = {_field_value(index, field)}"
+                for index, field in enumerate(fields)
+                if index
+            ),
+            *(f"{quote(field.column)} = {sql}" for field, sql in shared),
+        ]
     )
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {assignments} FROM {source()} "  # noqa: S608 - names from the model
             f"WHERE {table}.{quote(fields[0].column)} = {_field_value(0, fields[0])}",
-            [_document(objects, fields)],
+            [*shared_params, _document(objects, fields)],
         )
+
+
+def _shared(
+    model: type[models.Model], same: Shared
+) -> tuple[list[tuple[models.Field, str]], list[Any]]:
+    """The fields of `same`, each with its placeholder's SQL, and their parameters."""
+    fields = [model._meta.get_field(name) for name in same or {}]
+    if connection.vendor == "postgresql":
+        sql = ["CAST(%s AS " + field.db_type(connection) + ")" for field in fields]
+    else:
+        sql = ["%s" for _field in fields]  # SQLite stores what it is given, as value()
+    params = [field.get_db_prep_save(same[field.name], connection) for field in fields]
+    return list(zip(fields, sql, strict=True)), params
 
 
 def _field_value(index: int, field: models.Field) -> str:

@@ -13,7 +13,9 @@ two ends plus the last hours' (`counts_since`), not summed over all its rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import operator
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
@@ -49,6 +51,10 @@ _SUMMED = [*_COUNTS, "latency_count", "latency_sum_ms"]
 RESULTS = F("up") + F("degraded") + F("down") + F("maintenance") + F("unknown")
 
 
+# Per check, (results, down).
+Totals = dict[int, tuple[int, int]]
+
+
 def hour_of(at: datetime) -> datetime:
     """The start of the clock hour `at` falls in (UTC)."""
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -66,7 +72,7 @@ class HourCounts(NamedTuple):
     down: int
 
 
-def add_results(results: Iterable) -> dict[int, HourCounts]:
+def add_results(results: Iterable, *, rows_exist: bool = False) -> dict[int, HourCounts]:
     """Count a scan's results (all checked at the same time; CheckResults or what a scan
     writes of them) in their checks' rollups of that hour; returns each row's counts so
     far, by check.
@@ -74,12 +80,15 @@ def add_results(results: Iterable) -> dict[int, HourCounts]:
     One statement, adding in the database (INSERT … ON CONFLICT DO UPDATE SET up = up +
     excluded.up) what this scan counted, sent as one JSON document: nothing is read
     first and no row is rebuilt in Python, where a bulk upsert of whole rows must read
-    them and build the statement value by value.
+    them and build the statement value by value. With `rows_exist` (a later scan of the
+    hour, whose first wrote every row), an UPDATE of those rows instead, cheaper than an
+    upsert, which probes for a conflict and locks each row before it updates it; rows
+    it finds missing are upserted after it.
     """
     results = list(results)
     if not results:
         return {}
-    hour = hour_of(results[0].checked_at)
+    hour = connection.ops.adapt_datetimefield_value(hour_of(results[0].checked_at))
     # [check, up, degraded, down, maintenance, unknown, latency_count, latency_sum_ms,
     # latency_max_ms]: _ADDED's order.
     added: dict[int, list] = {}
@@ -92,12 +101,16 @@ def add_results(results: Iterable) -> dict[int, HourCounts]:
             row[6] += 1
             row[7] += result.latency_ms
             row[8] = max(row[8] or 0.0, result.latency_ms)
+    counts: dict[int, HourCounts] = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            _add_statement(),
-            [connection.ops.adapt_datetimefield_value(hour), json_rows.document(added.values())],
-        )
-        return {check_id: HourCounts(total, down) for check_id, total, down in cursor.fetchall()}
+        if rows_exist:
+            cursor.execute(_add_to_statement(), [json_rows.document(added.values()), hour])
+            counts = {pk: HourCounts(total, down) for pk, total, down in cursor.fetchall()}
+            added = {pk: row for pk, row in added.items() if pk not in counts}
+        if added:
+            cursor.execute(_add_statement(), [hour, json_rows.document(added.values())])
+            counts |= {pk: HourCounts(total, down) for pk, total, down in cursor.fetchall()}
+    return counts
 
 
 # Where add_results counts a result of each status in a check's row.
@@ -118,19 +131,40 @@ def _add_statement() -> str:
     values = ", ".join(
         json_rows.value(index, sql_type) for index, (_name, sql_type) in enumerate(_ADDED)
     )
-    added_to = ", ".join(
-        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in _SUMMED
-    )
     columns = ", ".join(quote(name) for name, _sql_type in _ADDED)
     # WHERE true: SQLite reads an ON after a bare FROM as a join's.
     return (
         f"INSERT INTO {table} (hour, hours, {columns}) "  # noqa: S608 - names from the model
         f"SELECT %s, 1, {values} FROM {json_rows.source()} WHERE true "
-        f"ON CONFLICT (health_check_id, hour) DO UPDATE SET {added_to}, "
-        f"latency_max_ms = CASE WHEN {table}.latency_max_ms IS NULL "
-        f"OR excluded.latency_max_ms > {table}.latency_max_ms "
-        f"THEN excluded.latency_max_ms ELSE {table}.latency_max_ms END "
+        f"ON CONFLICT (health_check_id, hour) DO UPDATE SET "
+        f"{_added_to(lambda name: f'excluded.{quote(name)}')} "
         f"RETURNING health_check_id, {' + '.join(map(quote, _COUNTS))}, down"
+    )
+
+
+def _add_to_statement() -> str:
+    """add_results' UPDATE of rows that exist: the same additions as the upsert's."""
+    quote = connection.ops.quote_name
+    table = quote(HealthRollup._meta.db_table)
+    sent = {name: json_rows.value(index, sql_type) for index, (name, sql_type) in enumerate(_ADDED)}
+    return (
+        f"UPDATE {table} SET {_added_to(sent.get)} "  # noqa: S608 - names from the model
+        f"FROM {json_rows.source()} "
+        f"WHERE {table}.health_check_id = {sent['health_check_id']} AND {table}.hour = %s "
+        f"RETURNING health_check_id, {' + '.join(map(quote, _COUNTS))}, down"
+    )
+
+
+def _added_to(added: Callable[[str], str]) -> str:
+    """The SET list that adds a scan's counts to a row: `added(column)` is the expression
+    of what it adds to that column."""
+    quote = connection.ops.quote_name
+    table = quote(HealthRollup._meta.db_table)
+    summed = ", ".join(f"{quote(name)} = {table}.{quote(name)} + {added(name)}" for name in _SUMMED)
+    latest = added("latency_max_ms")
+    return (
+        f"{summed}, latency_max_ms = CASE WHEN {table}.latency_max_ms IS NULL "
+        f"OR {latest} > {table}.latency_max_ms THEN {latest} ELSE {table}.latency_max_ms END"
     )
 
 
@@ -216,10 +250,14 @@ def _slide(checks: list[HealthCheck], hour: datetime) -> None:
 def closed_hours(check_ids: list[int], hour: datetime) -> dict[int, list[int]]:
     """[results, down] over the 23 and the 167 clock hours before `hour`, per check (checks
     with no rows there left out): read at the windows' ends from the running totals, as
-    `counts_since` reads, not summed over their rows."""
-    counted = counted_through()
-    day = counts_between(check_ids, hour - timedelta(hours=23), hour, counted=counted)
-    week = counts_between(check_ids, hour - timedelta(hours=7 * 24 - 1), hour, counted=counted)
+    `counts_since` reads, not summed over their rows; both windows in one pass, as they
+    end at the same rows."""
+    day, week = windows_between(
+        check_ids,
+        [hour - timedelta(hours=23), hour - timedelta(hours=7 * 24 - 1)],
+        hour,
+        counted=counted_through(),
+    )
     return {pk: [*day.get(pk, (0, 0)), *counts] for pk, counts in week.items()}
 
 
@@ -248,23 +286,45 @@ def counts_between(
     each check's first row from `since` and of its last counted one before `until` tell
     what lies between them (any time zone: the rows are found by instant), and the rows
     not counted yet (the last hours) are summed."""
+    return windows_between(check_ids, [since], until, counted=counted)[0]
+
+
+def windows_between(
+    check_ids: list[int],
+    starts: list[datetime],
+    until: datetime | None,
+    *,
+    counted: datetime | None,
+) -> list[Totals]:
+    """`counts_between` for windows from each of `starts` up to the same `until`, in the
+    same queries as one window: their last counted rows and the hours not counted yet
+    are the same, read once."""
     before_until = Q() if until is None else Q(hour__lt=until)
     if until is not None and counted is not None:
         counted = min(counted, until - timedelta(hours=1))
-    if counted is None or since > counted:
-        return _summed(check_ids, Q(hour__gte=since) & before_until)
-    firsts, lasts, uncounted = _edges(check_ids, since=since, counted=counted)
+    windows: list[Totals] = [{} for _since in starts]
+    read_at_edges = []
+    for window, since in zip(windows, starts, strict=True):
+        if counted is None or since > counted:
+            window |= _summed(check_ids, Q(hour__gte=since) & before_until)
+        else:
+            read_at_edges.append((window, since))
+    if not read_at_edges:
+        return windows
+    edges = _edges(check_ids, starts=[since for _window, since in read_at_edges], counted=counted)
     tail = _summed(check_ids, Q(hour__gt=counted) & before_until)
-    counts = _summed(uncounted, Q(hour__gte=since) & before_until) if uncounted else {}
-    for pk in (lasts.keys() | tail.keys()) - set(uncounted):
-        end_results, end_down = lasts.get(pk, (0, 0))
-        # No counted row from `since` on: nothing counted between them.
-        start_results, start_down = firsts.get(pk, (end_results, end_down))
-        tail_results, tail_down = tail.get(pk, (0, 0))
-        results = end_results - start_results + tail_results
-        if results:
-            counts[pk] = (results, end_down - start_down + tail_down)
-    return counts
+    for (window, since), (firsts, lasts, uncounted) in zip(read_at_edges, edges, strict=True):
+        if uncounted:
+            window |= _summed(uncounted, Q(hour__gte=since) & before_until)
+        for pk in (lasts.keys() | tail.keys()) - set(uncounted):
+            end_results, end_down = lasts.get(pk, (0, 0))
+            # No counted row from `since` on: nothing counted between them.
+            start_results, start_down = firsts.get(pk, (end_results, end_down))
+            tail_results, tail_down = tail.get(pk, (0, 0))
+            results = end_results - start_results + tail_results
+            if results:
+                window[pk] = (results, end_down - start_down + tail_down)
+    return windows
 
 
 def counted_through() -> datetime | None:
@@ -290,56 +350,67 @@ def _summed(check_ids: list[int], hours: Q) -> dict[int, tuple[int, int]]:
 
 
 def _edges(
-    check_ids: list[int], *, since: datetime, counted: datetime
-) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]], list[int]]:
-    """The running totals (results, down) before each check's first row from `since`
-    and after its last row up to `counted` (counted_through), of checks with rows there,
-    and the checks where such a row has none (added to after it was counted, by a scan
-    over an hour late: those are to be summed row by row). Looked for in the hour from
-    `since` and the one up to `counted` first (where nearly every check has one: one
-    query), then, for the others (checks younger than the window, or that missed its
-    first hour), by two lookups of the index a check and their rows in one query."""
-    at_start = Q(hour__gte=since, hour__lt=since + timedelta(hours=1), hour__lte=counted)
+    check_ids: list[int], *, starts: list[datetime], counted: datetime
+) -> list[tuple[Totals, Totals, list[int]]]:
+    """For each of `starts`: the running totals (results, down) before each check's first
+    row from it and after its last row up to `counted` (counted_through), of checks with
+    rows there, and the checks where such a row has none (added to after it was counted,
+    by a scan over an hour late: those are to be summed row by row). Looked for in the
+    hour from each start and the one up to `counted` first (where nearly every check has
+    one: one query), then, for the others (checks younger than a window, or that missed
+    its first hour), by a lookup of the index a check and end, then their rows in one
+    query."""
+    at_starts = [
+        Q(hour__gte=since, hour__lt=since + timedelta(hours=1), hour__lte=counted)
+        for since in starts
+    ]
     at_end = Q(hour__gt=counted - timedelta(hours=1), hour__lte=counted)
+    # Which end a row is at, as flags: cheaper to read than its time.
+    flags = {
+        f"first_{index}": ExpressionWrapper(at_start, output_field=BooleanField())
+        for index, at_start in enumerate(at_starts)
+    }
     near = (
         HealthRollup.objects.filter(json_rows.AmongKeys(F("health_check"), check_ids))
-        .filter(at_start | at_end)
+        .filter(functools.reduce(operator.or_, at_starts, at_end))
         .order_by("hour")
-        # Which end a row is at, as flags: cheaper to read than its time.
-        .annotate(
-            first=ExpressionWrapper(at_start, output_field=BooleanField()),
-            last=ExpressionWrapper(at_end, output_field=BooleanField()),
-        )
+        .annotate(**flags, last=ExpressionWrapper(at_end, output_field=BooleanField()))
         .values_list(
-            "health_check_id", "first", "last", "results_before", "down_before", RESULTS, "down"
+            "health_check_id", "results_before", "down_before", RESULTS, "down", "last", *flags
         )
     )
-    firsts: dict[int, tuple[int, int]] = {}
-    lasts: dict[int, tuple[int, int]] = {}
-    for pk, first, last, results_before, down_before, results, down in near:
+    firsts: list[Totals] = [{} for _since in starts]
+    lasts: Totals = {}
+    for pk, results_before, down_before, results, down, last, *at_start in near:
         if results_before is None:
             continue  # looked for one by one below
-        if first and pk not in firsts:
-            firsts[pk] = (results_before, down_before)
+        for first, found in zip(at_start, firsts, strict=True):
+            if first and pk not in found:
+                found[pk] = (results_before, down_before)
         if last:
             lasts[pk] = (results_before + results, down_before + down)
-    missing = [pk for pk in check_ids if pk not in firsts or pk not in lasts]
-    uncounted: list[int] = []
+    missing = [pk for pk in check_ids if pk not in lasts or any(pk not in f for f in firsts)]
+    uncounted: list[list[int]] = [[] for _since in starts]
     if missing:
-        # Each one's first row from `since` and last up to `counted`, by id (two lookups
-        # of the check-and-hour index a check), then those rows in one query.
-        first = HealthRollup.objects.filter(
-            health_check=OuterRef("pk"), hour__gte=since, hour__lte=counted
-        ).order_by("hour")
+        # Each one's first row from each start and last up to `counted`, by id (a lookup
+        # of the check-and-hour index a check and end), then those rows in one query.
         last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lte=counted).order_by(
             "-hour"
         )
+        first_ids = {
+            f"first_id_{index}": Subquery(
+                HealthRollup.objects.filter(
+                    health_check=OuterRef("pk"), hour__gte=since, hour__lte=counted
+                )
+                .order_by("hour")
+                .values("pk")[:1]
+            )
+            for index, since in enumerate(starts)
+        }
         ends = list(
             HealthCheck.objects.filter(json_rows.AmongKeys(F("pk"), missing))
-            .annotate(
-                first_id=Subquery(first.values("pk")[:1]), last_id=Subquery(last.values("pk")[:1])
-            )
-            .values_list("pk", "first_id", "last_id")
+            .annotate(last_id=Subquery(last.values("pk")[:1]), **first_ids)
+            .values_list("pk", "last_id", *first_ids)
         )
         found = [row_id for _pk, *ids in ends for row_id in ids if row_id is not None]
         rows = {
@@ -348,18 +419,19 @@ def _edges(
                 json_rows.AmongKeys(F("pk"), found)
             ).values_list("pk", "results_before", "down_before", RESULTS, "down")
         }
-        for pk, first_id, last_id in ends:
-            firsts.pop(pk, None)
+        for pk, last_id, *first_row_ids in ends:
             lasts.pop(pk, None)
-            first_row, last_row = rows.get(first_id), rows.get(last_id)
-            if (first_row and first_row[0] is None) or (last_row and last_row[0] is None):
-                uncounted.append(pk)
-                continue
-            if first_row:
-                firsts[pk] = (first_row[0], first_row[1])
-            if last_row:
+            last_row = rows.get(last_id)
+            for index, first_id in enumerate(first_row_ids):
+                firsts[index].pop(pk, None)
+                first_row = rows.get(first_id)
+                if (first_row and first_row[0] is None) or (last_row and last_row[0] is None):
+                    uncounted[index].append(pk)
+                elif first_row:
+                    firsts[index][pk] = (first_row[0], first_row[1])
+            if last_row and last_row[0] is not None:
                 lasts[pk] = (last_row[0] + last_row[2], last_row[1] + last_row[3])
-    return firsts, lasts, uncounted
+    return [(found, lasts, pks) for found, pks in zip(firsts, uncounted, strict=True)]
 
 
 def daily_uptime(

@@ -59,17 +59,17 @@ CHECK_STATE_FIELDS = [
     "sparkline_peak_ms",
     "reported_status",
 ]
-# The fields of a check's result in a scan.
-RESULT_FIELDS = ["scan", "health_check", "checked_at", "outcome", "status", "latency_ms", "detail"]
+# The fields of a check's result in a scan that are its own: its scan and time are every
+# result's of the scan.
+RESULT_FIELDS = ["health_check", "outcome", "status", "latency_ms", "detail"]
 
 
 class ResultRow(NamedTuple):
     """A check's result in a scan (a CheckResult row) as `_record` writes it: its
-    RESULT_FIELDS by their column attributes, as json_rows.insert and rollups.add_results
-    read them. A scan writes one per check, and a model instance each cost more than the
-    rest of the finishing write together."""
+    RESULT_FIELDS by their column attributes and its time, as json_rows.insert and
+    rollups.add_results read them. A scan writes one per check, and a model instance each
+    cost more than the rest of the finishing write together."""
 
-    scan_id: int
     health_check_id: int
     checked_at: datetime
     outcome: str
@@ -332,7 +332,6 @@ def _record(
         counts[shown] += 1
         results.append(
             ResultRow(
-                scan_id=scan.pk,
                 health_check_id=check_id,
                 checked_at=now,
                 outcome=probe.outcome,
@@ -341,16 +340,23 @@ def _record(
                 detail=probe.detail[:500],
             )
         )
-    json_rows.insert(CheckResult, results, RESULT_FIELDS)
+    json_rows.insert(CheckResult, results, RESULT_FIELDS, same={"scan": scan.pk, "checked_at": now})
     # In this transaction: the alerts (and their deliveries) commit with the status
     # changes they tell of, or not at all. Sending waits for the commit.
     alerts_record(scan, checks, in_maintenance, at=now)
     # Figures from the rollups, never from the results table: the same cost whatever
-    # the history.
-    rollups.set_uptimes(checks, rollups.add_results(results), now)
+    # the history. Checks whose uptime is based on this hour were scanned in it, and
+    # that scan wrote their rows of the hour.
+    hour = rollups.hour_of(now)
+    rows_exist = all(check.uptime_base_hour == hour for check in checks)
+    rollups.set_uptimes(checks, rollups.add_results(results, rows_exist=rows_exist), now)
     # Only the columns a scan changes (portal/json_rows.py): admin edits to a check's
-    # configuration made during the scan are kept.
-    json_rows.update(HealthCheck, checks, CHECK_STATE_FIELDS)
+    # configuration made during the scan are kept. Every check was recorded now and has
+    # its uptime based on this hour (set_uptimes): those are sent once, not once a check.
+    same = {"checked_at": now, "uptime_base_hour": hour}
+    json_rows.update(
+        HealthCheck, checks, [name for name in CHECK_STATE_FIELDS if name not in same], same=same
+    )
     # Claim the finish: if another scan marked this one abandoned meanwhile (our lock
     # lapsed), roll everything back rather than show two scans' worth of results.
     finished = Scan.objects.filter(pk=scan.pk, state=Scan.State.RUNNING).update(

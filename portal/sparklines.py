@@ -28,15 +28,18 @@ class Sparkline(NamedTuple):
     def from_latencies(cls, latencies: Iterable[float | None]) -> Sparkline | None:
         """Points scaled to the box; a failed probe (no latency) breaks the line."""
         values = list(latencies)
+        if None not in values and len(values) >= 2:
+            # No failed probe, as most: one line, written in one format call (a scan draws
+            # one per check).
+            peak = max(values) or 1.0
+            top, span = cls.HEIGHT - 2, cls.HEIGHT - 4
+            ys = [top - span * value / peak for value in values]
+            line = _sparkline_format(len(values), cls.WIDTH).format(*ys)
+            return cls(segments=(line,), peak_ms=peak)
         known = [value for value in values if value is not None]
         if len(known) < 2:
             return None
         peak = max(known) or 1.0
-        if len(known) == len(values):
-            # No failed probe, as most: one line, written in one format call.
-            ys = [cls.HEIGHT - 2 - (cls.HEIGHT - 4) * value / peak for value in values]
-            line = _sparkline_format(len(values), cls.WIDTH).format(*ys)
-            return cls(segments=(line,), peak_ms=peak)
         xs = _sparkline_xs(len(values), cls.WIDTH)
         segments, current = [], []
         for x, value in zip(xs, values, strict=True):

@@ -140,9 +140,10 @@ def uptimes_read(check_ids, now):
 @pytest.mark.parametrize(
     ("counted_until", "queries"),
     [
-        # As the hourly job leaves the running totals: the last counted hour, then each
-        # window's ends and the hour after the last counted one.
-        (timedelta(0), 5),
+        # As the hourly job leaves the running totals: the last counted hour, then both
+        # windows' ends (one query: they end at the same rows) and the hour after the
+        # last counted one.
+        (timedelta(0), 3),
         # Counted a day behind (the job stopped): the rows since summed at each end.
         (timedelta(days=1), 5),
         # None counted yet (just after the upgrade): each window's rows summed.
@@ -242,13 +243,13 @@ def test_a_scan_writes_in_the_same_queries_whatever_the_history(three_checks):
         return scan_write(checks)
 
     # The hour's first scan reads the closed hours (rollups.closed_hours): the last
-    # counted hour, each window's ends and the hour after the last counted one; with
-    # a day of history, the week's start is looked for in two queries more. Later scans
-    # of the hour add to what the first one read.
+    # counted hour, both windows' ends in one query and the hour after the last counted
+    # one; with a day of history, the week's start is looked for in two queries more.
+    # Later scans of the hour add to what the first one read.
     reads = after_a_gap(three_checks, days=1) - scan_write(three_checks)
-    assert reads == 7
+    assert reads == 5
     first_of_the_hour = after_a_gap(three_checks, days=9)
-    assert first_of_the_hour - scan_write(three_checks) == 5
+    assert first_of_the_hour - scan_write(three_checks) == 3
     assert after_a_gap(three_checks, days=14) == first_of_the_hour
     # Neither do they grow with the checks.
     more = [
@@ -275,6 +276,19 @@ def test_a_scan_adds_its_results_to_the_hours_rollup_and_reads_uptime_from_it(
     gitlab.refresh_from_db()
     assert (gitlab.uptime_24h, gitlab.uptime_7d) == (100.0, 100.0)
     assert HealthRollup.objects.get(health_check=gitlab).up == 3
+
+
+def test_a_later_scan_of_the_hour_writes_a_row_of_the_hour_gone_missing(three_checks):
+    gitlab, jenkins, _flower = three_checks
+    scan_write(three_checks)
+    # Later scans of the hour only add to the rows its first one wrote; one deleted
+    # meanwhile is written again rather than its results lost.
+    HealthRollup.objects.filter(health_check=jenkins).delete()
+    scan_write(three_checks)
+    assert HealthRollup.objects.get(health_check=jenkins).up == 1
+    assert HealthRollup.objects.get(health_check=gitlab).up == 2
+    jenkins.refresh_from_db()
+    assert jenkins.uptime_24h == 100.0
 
 
 def test_pruning_keeps_recent_results_and_rollups_deleting_in_batches(

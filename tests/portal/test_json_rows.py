@@ -7,7 +7,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from portal import json_rows
-from portal.models import HealthCheck
+from portal.models import CheckResult, HealthCheck, Scan
 from tests.factories import make_category
 
 
@@ -44,6 +44,40 @@ def test_update_writes_the_named_columns_json_as_it_was_and_leaves_the_others(ch
     assert (second.status, second.checked_at) == ("up", None)
     assert (second.recent_latencies, second.uptime_base) == ("a string", 7)
     assert (third.recent_latencies, third.uptime_base) == ([], [0, 0, 0, 0])
+
+
+def test_values_every_row_shares_are_sent_once_and_written_to_each(checks):
+    first, second, _third = checks
+    at = timezone.now()
+    scan = Scan.objects.create()
+    first.status, second.status = "down", "up"
+    rows = [
+        CheckResult(health_check=check, outcome=check.status, status=check.status, detail="")
+        for check in (first, second)
+    ]
+    sent = []
+
+    def count_parameters(execute, sql, params, many, context):
+        sent.append(len(params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count_parameters):
+        json_rows.insert(
+            CheckResult,
+            rows,
+            ["health_check", "outcome", "status", "detail"],
+            same={"scan": scan.pk, "checked_at": at},
+        )
+        json_rows.update(HealthCheck, [first, second], ["status"], same={"checked_at": at})
+
+    assert sent == [3, 2]  # the shared values, then the rows' document
+    assert set(scan.results.values_list("health_check", "status", "checked_at")) == {
+        (first.pk, "down", at),
+        (second.pk, "up", at),
+    }
+    assert set(
+        HealthCheck.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", "checked_at")
+    ) == {("down", at), ("up", at)}
 
 
 def test_among_keys_finds_the_rows_listed_and_sends_them_as_one_parameter(checks):

@@ -200,3 +200,33 @@ def test_the_closed_hours_read_after_a_gap_are_the_rows_summed(checks):
         ]
     assert HealthRollup.objects.filter(hour=hour).exists()
     assert closed_hours([check.pk for check in checks], hour) == expected
+
+
+def test_both_windows_read_in_one_pass_are_each_the_rows_summed(checks):
+    """The closed hours' two windows are read together: a check missing the day's first
+    hours (looked for by id in both) and one whose row at the week's start was written
+    after its hour was counted (summed row by row in that window only) read as alone."""
+    _steady, gappy, late = checks
+    now = timezone.now()
+    hour = hour_of(now)
+    record_history(checks, now=now, days=9, every=timedelta(minutes=25))
+    record_history(checks, now=now, days=0)
+    day_start_hour, week_start_hour = hour - timedelta(hours=23), hour - timedelta(hours=167)
+    HealthRollup.objects.filter(
+        health_check=gappy, hour__gte=day_start_hour, hour__lt=day_start_hour + timedelta(hours=3)
+    ).delete()
+    assert count_running_totals(now=now) > 0
+    HealthRollup.objects.filter(health_check=late, hour=week_start_hour).delete()
+    HealthRollup.objects.create(health_check=late, hour=week_start_hour, up=3, down=2)
+    expected = {}
+    for check in checks:
+        rows = HealthRollup.objects.filter(health_check=check, hour__lt=hour)
+        day = rows.filter(hour__gte=day_start_hour)
+        week = rows.filter(hour__gte=week_start_hour)
+        expected[check.pk] = [
+            sum(row.total for row in day),
+            sum(row.down for row in day),
+            sum(row.total for row in week),
+            sum(row.down for row in week),
+        ]
+    assert closed_hours([check.pk for check in checks], hour) == expected
