@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
@@ -72,7 +72,7 @@ class HourCounts(NamedTuple):
     down: int
 
 
-def add_results(results: Iterable, *, rows_exist: bool = False) -> dict[int, HourCounts]:
+def add_results(results: Iterable) -> dict[int, HourCounts]:
     """Count a scan's results (all checked at the same time; CheckResults or what a scan
     writes of them) in their checks' rollups of that hour; returns each row's counts so
     far, by check.
@@ -80,15 +80,12 @@ def add_results(results: Iterable, *, rows_exist: bool = False) -> dict[int, Hou
     One statement, adding in the database (INSERT … ON CONFLICT DO UPDATE SET up = up +
     excluded.up) what this scan counted, sent as one JSON document: nothing is read
     first and no row is rebuilt in Python, where a bulk upsert of whole rows must read
-    them and build the statement value by value. With `rows_exist` (a later scan of the
-    hour, whose first wrote every row), an UPDATE of those rows instead, cheaper than an
-    upsert, which probes for a conflict and locks each row before it updates it; rows
-    it finds missing are upserted after it.
+    them and build the statement value by value.
     """
     results = list(results)
     if not results:
         return {}
-    hour = connection.ops.adapt_datetimefield_value(hour_of(results[0].checked_at))
+    hour = hour_of(results[0].checked_at)
     # [check, up, degraded, down, maintenance, unknown, latency_count, latency_sum_ms,
     # latency_max_ms]: _ADDED's order.
     added: dict[int, list] = {}
@@ -101,16 +98,12 @@ def add_results(results: Iterable, *, rows_exist: bool = False) -> dict[int, Hou
             row[6] += 1
             row[7] += result.latency_ms
             row[8] = max(row[8] or 0.0, result.latency_ms)
-    counts: dict[int, HourCounts] = {}
     with connection.cursor() as cursor:
-        if rows_exist:
-            cursor.execute(_add_to_statement(), [json_rows.document(added.values()), hour])
-            counts = {pk: HourCounts(total, down) for pk, total, down in cursor.fetchall()}
-            added = {pk: row for pk, row in added.items() if pk not in counts}
-        if added:
-            cursor.execute(_add_statement(), [hour, json_rows.document(added.values())])
-            counts |= {pk: HourCounts(total, down) for pk, total, down in cursor.fetchall()}
-    return counts
+        cursor.execute(
+            _add_statement(),
+            [connection.ops.adapt_datetimefield_value(hour), json_rows.document(added.values())],
+        )
+        return {check_id: HourCounts(total, down) for check_id, total, down in cursor.fetchall()}
 
 
 # Where add_results counts a result of each status in a check's row.
@@ -131,40 +124,19 @@ def _add_statement() -> str:
     values = ", ".join(
         json_rows.value(index, sql_type) for index, (_name, sql_type) in enumerate(_ADDED)
     )
+    added_to = ", ".join(
+        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in _SUMMED
+    )
     columns = ", ".join(quote(name) for name, _sql_type in _ADDED)
     # WHERE true: SQLite reads an ON after a bare FROM as a join's.
     return (
         f"INSERT INTO {table} (hour, hours, {columns}) "  # noqa: S608 - names from the model
         f"SELECT %s, 1, {values} FROM {json_rows.source()} WHERE true "
-        f"ON CONFLICT (health_check_id, hour) DO UPDATE SET "
-        f"{_added_to(lambda name: f'excluded.{quote(name)}')} "
+        f"ON CONFLICT (health_check_id, hour) DO UPDATE SET {added_to}, "
+        f"latency_max_ms = CASE WHEN {table}.latency_max_ms IS NULL "
+        f"OR excluded.latency_max_ms > {table}.latency_max_ms "
+        f"THEN excluded.latency_max_ms ELSE {table}.latency_max_ms END "
         f"RETURNING health_check_id, {' + '.join(map(quote, _COUNTS))}, down"
-    )
-
-
-def _add_to_statement() -> str:
-    """add_results' UPDATE of rows that exist: the same additions as the upsert's."""
-    quote = connection.ops.quote_name
-    table = quote(HealthRollup._meta.db_table)
-    sent = {name: json_rows.value(index, sql_type) for index, (name, sql_type) in enumerate(_ADDED)}
-    return (
-        f"UPDATE {table} SET {_added_to(sent.get)} "  # noqa: S608 - names from the model
-        f"FROM {json_rows.source()} "
-        f"WHERE {table}.health_check_id = {sent['health_check_id']} AND {table}.hour = %s "
-        f"RETURNING health_check_id, {' + '.join(map(quote, _COUNTS))}, down"
-    )
-
-
-def _added_to(added: Callable[[str], str]) -> str:
-    """The SET list that adds a scan's counts to a row: `added(column)` is the expression
-    of what it adds to that column."""
-    quote = connection.ops.quote_name
-    table = quote(HealthRollup._meta.db_table)
-    summed = ", ".join(f"{quote(name)} = {table}.{quote(name)} + {added(name)}" for name in _SUMMED)
-    latest = added("latency_max_ms")
-    return (
-        f"{summed}, latency_max_ms = CASE WHEN {table}.latency_max_ms IS NULL "
-        f"OR {latest} > {table}.latency_max_ms THEN {latest} ELSE {table}.latency_max_ms END"
     )
 
 

@@ -345,15 +345,12 @@ def _record(
     # changes they tell of, or not at all. Sending waits for the commit.
     alerts_record(scan, checks, in_maintenance, at=now)
     # Figures from the rollups, never from the results table: the same cost whatever
-    # the history. Checks whose uptime is based on this hour were scanned in it, and
-    # that scan wrote their rows of the hour.
-    hour = rollups.hour_of(now)
-    rows_exist = all(check.uptime_base_hour == hour for check in checks)
-    rollups.set_uptimes(checks, rollups.add_results(results, rows_exist=rows_exist), now)
+    # the history.
+    rollups.set_uptimes(checks, rollups.add_results(results), now)
     # Only the columns a scan changes (portal/json_rows.py): admin edits to a check's
     # configuration made during the scan are kept. Every check was recorded now and has
     # its uptime based on this hour (set_uptimes): those are sent once, not once a check.
-    same = {"checked_at": now, "uptime_base_hour": hour}
+    same = {"checked_at": now, "uptime_base_hour": rollups.hour_of(now)}
     json_rows.update(
         HealthCheck, checks, [name for name in CHECK_STATE_FIELDS if name not in same], same=same
     )

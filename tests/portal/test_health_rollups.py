@@ -278,19 +278,6 @@ def test_a_scan_adds_its_results_to_the_hours_rollup_and_reads_uptime_from_it(
     assert HealthRollup.objects.get(health_check=gitlab).up == 3
 
 
-def test_a_later_scan_of_the_hour_writes_a_row_of_the_hour_gone_missing(three_checks):
-    gitlab, jenkins, _flower = three_checks
-    scan_write(three_checks)
-    # Later scans of the hour only add to the rows its first one wrote; one deleted
-    # meanwhile is written again rather than its results lost.
-    HealthRollup.objects.filter(health_check=jenkins).delete()
-    scan_write(three_checks)
-    assert HealthRollup.objects.get(health_check=jenkins).up == 1
-    assert HealthRollup.objects.get(health_check=gitlab).up == 2
-    jenkins.refresh_from_db()
-    assert jenkins.uptime_24h == 100.0
-
-
 def test_pruning_keeps_recent_results_and_rollups_deleting_in_batches(
     three_checks, settings, monkeypatch
 ):
