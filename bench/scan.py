@@ -284,7 +284,7 @@ def scan_on_workers(
     from portal.models import CheckResult, Scan
 
     queue = f"aixops-bench-{uuid.uuid4().hex[:8]}"
-    log_path = Path(env["DATA_DIR"]) / f"worker-{processes}.log"
+    log_path = Path(env["DATA_DIR"]) / f"{queue}.log"
     worker_env = {
         **os.environ,
         **env,
@@ -314,7 +314,11 @@ def scan_on_workers(
         server_cpu = process_cpu(server_pid) - cpu[1]
         finished = re.compile(r"portal\.tasks\.finish_scan\[[^]]+\] succeeded in ([\d.]+)s")
         # The worker logs the finishing task once it returned, just after the commit.
-        write = wait_for("the finishing task's log", lambda: finished.search(log_path.read_text()))
+        write = wait_for(
+            f"the finishing task's log (the scan {scan.state})",
+            lambda: finished.search(log_path.read_text()),
+            explain=lambda: log_path.read_text()[-3000:],
+        )
         finished_at = wait_for(
             "the finishing task's event", lambda: events.times("finish_scan", "succeeded")
         )[0]
