@@ -149,14 +149,14 @@ def scan_run(
     try:
         enabled = _enabled_checks(check_ids)
         # Only what planning needs: the chunks load their own checks.
-        planned = sorted(
-            enabled.values_list("pk", "latency_ms"), key=lambda row: _slowest_first(row[1])
-        )
+        planned = list(enabled.values_list("pk", "latency_ms"))
         size = settings.HEALTH_SCAN_CHUNK_SIZE
         if fan_out is None or len(planned) <= size:
             return _scan(task_id=task_id, checks=list(enabled)).summary()
-        # Dealt in turn, as cards are, so that every chunk gets its share of the slow
-        # checks, and no chunk (so no scan) waits on a cluster of them.
+        # Dealt in turn, as cards are, in the order they are probed in, so that every
+        # chunk gets its share of the slow checks, and no chunk (so no scan) waits on a
+        # cluster of them.
+        planned.sort(key=lambda row: _slowest_first(row[1]))
         count = math.ceil(len(planned) / size)
         plan = ScanPlan(
             scan=_begin(task_id).pk,
