@@ -65,7 +65,9 @@ def test_long_windows_equal_the_raw_results_in_each_time_zone(checks, settings, 
         # Kolkata's midnight falls in a clock hour's row: that hour counts whole or not
         # at all, so only the compacted days' windows are exactly the raw results there.
         if since.astimezone(UTC).minute == 0 or since < now - timedelta(days=HOURLY_DAYS + 1):
-            expected = {check.pk: raw_share(results, check, since) for check in checks}
+            # Just after midnight today may hold no result yet: its checks are left out.
+            shares = {check.pk: raw_share(results, check, since) for check in checks}
+            expected = {pk: share for pk, share in shares.items() if share is not None}
             assert uptime_over_days(ids, days) == expected, days
     # The day's bounds are local: another zone's midnight falls inside a day's row,
     # which then counts whole or not at all, as summing the rows does.
