@@ -46,6 +46,7 @@ from .selectors import (
     hours_counts,
     open_incidents,
     status_history,
+    status_history_layout,
     status_listing,
     status_now,
 )
@@ -393,7 +394,11 @@ def status_part(*, user) -> CatalogPart:
     part = cache.get(key)
     if part is None:
         frame = cached_status_frame(reader=reader, today=today, revision=state.revision)
-        now = status_now(frame.items, today=today, today_counts=status_today_counts(today))
+        now = status_now(
+            frame.items,
+            today=today,
+            today_counts=status_today_counts(today, revision=state.revision),
+        )
         part = CatalogPart(
             title=gettext("Status"),
             nav=list(frame.nav),
@@ -415,9 +420,11 @@ def status_part(*, user) -> CatalogPart:
 
 def cached_status_frame(*, reader: Reader, today, revision: Revision) -> StatusFrame:
     """The status page's list of categories and items as `reader` may see them, with
-    their days before today, rendered for the day: from the cache, or in three queries
-    (six when the days are not cached either, `cached_status_history`). Keyed as that
-    history, and by the reader's visibility class."""
+    their days before today, rendered for the day by one reader at a time: from the
+    cache, or in three queries, and after a catalog write three more for what the days
+    are drawn from and three more should that have changed (`cached_status_history`).
+    Keyed by the day, the catalog revision, the reader's visibility class, language and
+    time zone."""
     key = ":".join(
         [
             "portal:status-frame",
@@ -441,7 +448,7 @@ def cached_status_frame(*, reader: Reader, today, revision: Revision) -> StatusF
             ),
         )
 
-    return cache.get_or_set(key, frame, PAGE_CACHE_SECONDS)
+    return cached_once(key, frame)
 
 
 def cached_json(what: str, user, build: Callable[[Reader, Limits, ScanInfo | None], str]) -> str:
@@ -493,10 +500,13 @@ def cached_once(key: str, build: Callable[[], T], *, timeout: int = PAGE_CACHE_S
     return value
 
 
-def status_today_counts(today, *, now: datetime | None = None) -> dict[tuple[str, int], Counts]:
+def status_today_counts(
+    today, *, revision: Revision, now: datetime | None = None
+) -> dict[tuple[str, int], Counts]:
     """Each item's results today: those of today's hours before the last two, from the
-    cache (they no longer change), plus those of the last two hours, read at each scan
-    (a scan adds to the hour its probes started in, so one finishing just after the hour
+    cache (they no longer change, unless a check moves to another item: keyed as
+    `cached_status_history`), plus those of the last two hours, read at each scan (a
+    scan adds to the hour its probes started in, so one finishing just after the hour
     turns may still add to the one before). In one query, two once an hour."""
     day = rollups.day_start(today)
     live = max(day, rollups.hour_of(now or timezone.now()) - timedelta(hours=1))
@@ -506,6 +516,7 @@ def status_today_counts(today, *, now: datetime | None = None) -> dict[tuple[str
             today.isoformat(),
             timezone.get_current_timezone_name(),
             live.isoformat(),
+            status_layout(revision),
         ]
     )
 
@@ -521,18 +532,27 @@ def status_today_counts(today, *, now: datetime | None = None) -> dict[tuple[str
 
 def cached_status_history(*, today, revision: Revision) -> StatusHistory:
     """Every item's bars and SLO results before `today` (selectors.status_history), from
-    the cache: the same for every reader (the page picks the items each may see), until
-    the day or the catalog (an SLO's window) changes. Keyed by the time zone too: the
-    day's bounds are local. Nothing in it is translated."""
+    the cache, built by one reader at a time: the same for every reader (the page picks
+    the items each may see), until the day changes or a catalog write changes what it is
+    drawn from (`status_history_layout`: which item a check counts for, an SLO's window).
+    Other catalog writes keep it: it sums every item's rollups of three months, which a
+    renamed service does not change. Keyed by the time zone too: the day's bounds are
+    local. Nothing in it is translated."""
     key = ":".join(
         [
             "portal:status-history",
             today.isoformat(),
             timezone.get_current_timezone_name(),
-            revision.cache_key,
+            status_layout(revision),
         ]
     )
-    return cache.get_or_set(key, lambda: status_history(today=today), PAGE_CACHE_SECONDS)
+    return cached_once(key, lambda: status_history(today=today))
+
+
+def status_layout(revision: Revision) -> str:
+    """`status_history_layout` of the catalog at `revision`, from the cache."""
+    key = f"portal:status-layout:{revision.cache_key}"
+    return cache.get_or_set(key, status_history_layout, PAGE_CACHE_SECONDS)
 
 
 def incident_banner(incidents: list[Incident]) -> str:

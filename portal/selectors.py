@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -34,6 +35,7 @@ from .models import (
     ConfigNote,
     DataStore,
     FocusArea,
+    HealthCheck,
     HealthRollup,
     HealthStatus,
     Incident,
@@ -803,14 +805,28 @@ def status_history(*, today: date) -> item_status.StatusHistory:
     per item and day, and the services' and data stores' SLO windows."""
     yesterday = today - timedelta(days=1)
     counts = daily_counts(days=item_status.STATUS_DAYS - 1, today=yesterday)
-    windows = {
-        (kind, pk): window
+    return item_status.status_history(counts, dict(_slo_windows()), today=today)
+
+
+def status_history_layout() -> str:
+    """A digest of what `status_history` draws from besides the rollups and the day: the
+    item each check counts for and the items' SLO windows, in three queries of a few
+    columns. Most catalog writes (a name, a summary, a limit, a new item) leave it as it
+    was, and with it the history."""
+    checks = HealthCheck.objects.order_by("pk").values_list("pk", "service_id", "data_store_id")
+    layout = repr((list(checks), _slo_windows())).encode()
+    return hashlib.blake2b(layout, digest_size=16).hexdigest()
+
+
+def _slo_windows() -> list[tuple[tuple[str, int], int]]:
+    """Each item with an SLO target and its window in days, in a stable order."""
+    return [
+        ((kind, pk), window)
         for kind, model in (("service", Service), ("data_store", DataStore))
-        for pk, window in model.objects.exclude(slo_target=None).values_list(
-            "pk", "slo_window_days"
-        )
-    }
-    return item_status.status_history(counts, windows, today=today)
+        for pk, window in model.objects.exclude(slo_target=None)
+        .order_by("pk")
+        .values_list("pk", "slo_window_days")
+    ]
 
 
 # What the status page reads of a service or data store: what it shows, and what

@@ -2,6 +2,7 @@
 from the daily rollups, against the target it promises."""
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
+from portal import pages
 from portal.models import (
     CatalogRevision,
     DataStore,
@@ -22,13 +24,14 @@ from portal.models import (
     IncidentUpdate,
     Service,
 )
-from portal.pages import status_today_counts
+from portal.pages import page_state, status_today_counts
 from portal.rollups import day_start, hour_of
 from portal.selectors import category_overview, status_history, status_report
 from portal.status import Slo, render_badge, text_width, uptime_band
 from portal.visibility import Reader
 from tests.factories import client_for, day_rollup, make_category, make_finished_scan
 from tests.portal.test_admin import service_form
+from tests.portal.test_page_renders import in_threads
 
 
 def english(user=None) -> Client:
@@ -211,17 +214,16 @@ def test_todays_bar_keeps_the_closed_hours_and_reads_the_last_two_at_each_scan(p
         )
     gitlab = ("service", published.service_id)
     at_half_past_ten = day + timedelta(hours=10, minutes=30)
-    assert status_today_counts(today, now=at_half_past_ten)[gitlab] == (240, 0)
+    revision = page_state().revision
+    assert status_today_counts(today, revision=revision, now=at_half_past_ten)[gitlab] == (240, 0)
     HealthRollup.objects.filter(
         hour__in=[day + timedelta(hours=1), day + timedelta(hours=10)]
     ).update(down=F("down") + 6)
     # The hour from 9 and the one from 10 are read again, the ones before from the cache.
-    assert status_today_counts(today, now=at_half_past_ten)[gitlab] == (246, 6)
+    assert status_today_counts(today, revision=revision, now=at_half_past_ten)[gitlab] == (246, 6)
     # Past 11, the hour from 9 is closed too, and the closed hours read once more.
-    assert status_today_counts(today, now=at_half_past_ten + timedelta(hours=1))[gitlab] == (
-        252,
-        12,
-    )
+    past_eleven = at_half_past_ten + timedelta(hours=1)
+    assert status_today_counts(today, revision=revision, now=past_eleven)[gitlab] == (252, 12)
 
 
 def test_after_a_scan_the_page_reads_only_what_a_scan_changes_whatever_the_catalogs_size(
@@ -248,7 +250,8 @@ def test_after_a_scan_the_page_reads_only_what_a_scan_changes_whatever_the_catal
 
 def test_the_days_before_today_are_kept_for_the_day_a_scan_renews_only_today(published, bob):
     """A past day's rollups change only by compaction (the same figures) or pruning, so
-    the page keeps its bars until the day or the catalog changes."""
+    the page keeps its bars until the day changes or the catalog changes what they are
+    drawn from: which item a check counts for, an SLO's window."""
     client = english(bob)
     client.get("/status/")
     yesterday = timezone.localdate() - timedelta(days=1)
@@ -257,11 +260,76 @@ def test_the_days_before_today_are_kept_for_the_day_a_scan_renews_only_today(pub
     gitlab = item_html(client.get("/status/").content.decode(), "gitlab")
     assert bars(gitlab)[-2:] == [("ok", "99.9"), ("ok", "99.9")]
     assert gitlab_days(client)[-2:] == [99.9, 99.9]
-    CatalogRevision.bump()
+    # Renamed: the page shows the new name, over the bars it had.
+    service = Service.objects.get(slug="gitlab")
+    service.name = "GitLab CE"
+    service.save()
+    gitlab = item_html(client.get("/status/").content.decode(), "gitlab")
+    assert bar_label(gitlab).startswith("GitLab CE: ")
+    assert bars(gitlab)[-2:] == [("ok", "99.9"), ("ok", "99.9")]
+    # A shorter SLO window: the days are summed again.
+    service.slo_window_days = 7
+    service.save()
     gitlab = item_html(client.get("/status/").content.decode(), "gitlab")
     assert bars(gitlab)[-2:] == [("bad", "0"), ("ok", "99.9")]
     assert f"the lowest 0% on {yesterday.isoformat()}" in bar_label(gitlab)
     assert gitlab_days(client)[-2:] == [0.0, 99.9]
+
+
+def test_a_catalog_write_that_leaves_the_days_layout_does_not_sum_them_again(published, bob):
+    client = english(bob)
+    client.get("/status/")
+    service = Service.objects.get(slug="jenkins")
+    service.summary = "Pipelines"
+    service.save()
+    with CaptureQueriesContext(connection) as after_write:
+        client.get("/status/")
+    # The user, the page state, the catalog's group limits, what the days are drawn from
+    # (checks, services' and data stores' SLO windows), the items (categories, services,
+    # data stores), the checks' statuses, today's rollups per item, the open incidents:
+    # never the rollups of the days before today.
+    assert len(after_write) == 12
+    summed_days = [q for q in after_write if "GROUP BY" in q["sql"] and "hour" in q["sql"]]
+    assert len(summed_days) == 1  # today's
+
+
+def test_a_check_moved_or_deleted_takes_its_days_with_it(published, bob):
+    client = english(bob)
+    client.get("/status/")
+    published.service = Service.objects.get(slug="jenkins")
+    published.save()
+    body = client.get("/status/").content.decode()
+    assert bars(item_html(body, "jenkins"))[-30:] == [("ok", "99.9")] * 30
+    assert bars(item_html(body, "gitlab")) == [("none", "-")] * 90
+    published.delete()
+    body = client.get("/status/").content.decode()
+    assert bars(item_html(body, "jenkins")) == [("none", "-")] * 90
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readers_arriving_together_sum_the_days_and_draw_the_page_once(published, bob, monkeypatch):
+    built = []
+
+    def slow(build):
+        def counted(**kwargs):
+            built.append(build.__name__)
+            time.sleep(0.3)  # long enough for the other reader to miss the cache
+            return build(**kwargs)
+
+        return counted
+
+    monkeypatch.setattr(pages, "status_history", slow(pages.status_history))
+    monkeypatch.setattr(pages, "status_listing", slow(pages.status_listing))
+
+    def get():
+        try:
+            return item_html(english(bob).get("/status/").content.decode(), "gitlab")
+        finally:
+            connection.close()  # each thread's own connection
+
+    first, second = in_threads(2, get)
+    assert sorted(built) == ["status_history", "status_listing"]
+    assert first == second and bars(first)[-1] == ("ok", "99.9")
 
 
 def gitlab_days(client) -> list:
