@@ -22,7 +22,8 @@ this hour (INSERT … SELECT), then times, best of five:
   and in another language (its frame rendered, the days before today kept);
 - the status page after a new scan (best and median): the frame kept, statuses and
   today's last two hours new;
-- the status page from its cache, and `/api/status/`;
+- the status page from its cache;
+- `/api/status/` after a new scan (the days before today kept) and from its cache;
 - the status page after a catalog write that leaves what the days are drawn from (a
   service renamed): its frame rendered again, the days before today kept.
 Goal: under 100 ms server time for the page and the 90-day query.
@@ -245,8 +246,22 @@ def main() -> None:
         f"its frame new, the days kept): {min(times) * 1000:.0f} ms, median "
         f"{statistics.median(times) * 1000:.0f} ms"
     )
+
+    def api_after_scan() -> float:
+        finished = timezone.now()
+        Scan.objects.create(state=Scan.State.FINISHED, started_at=finished, finished_at=finished)
+        started = time.perf_counter()
+        response = client.get("/api/status/")
+        assert response.status_code == 200
+        return time.perf_counter() - started
+
+    times = [api_after_scan() for _ in range(5)]
+    print(
+        f"/api/status/, after a scan (the days kept): {min(times) * 1000:.0f} ms, median "
+        f"{statistics.median(times) * 1000:.0f} ms"
+    )
     seconds, _ = best_of(5, lambda: client.get("/api/status/"))
-    print(f"/api/status/: {seconds * 1000:.0f} ms")
+    print(f"/api/status/, cached: {seconds * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

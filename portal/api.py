@@ -383,10 +383,16 @@ def incidents(request):
     summary="What the status page shows: each item's status, SLO and 90 days of uptime",
 )
 def status(request):
-    # The days before today as the status page caches them; statuses and today read afresh.
+    # Cached as the page is, per scan; its days end today, whose bounds are local.
     today = timezone.localdate()
-    history = cached_status_history(today=today, revision=page_state().revision)
-    return status_report(reader=_reader(request)[0], today=today, history=history).as_dict()
+
+    def build(reader, _limits, scan) -> str:
+        history = cached_status_history(today=today, revision=page_state().revision)
+        report = status_report(reader=reader, today=today, scan=scan, history=history)
+        return StatusPage.model_validate(report.as_dict()).model_dump_json()
+
+    what = f"status:{today.isoformat()}:{timezone.get_current_timezone_name()}"
+    return _json(cached_json(what, request.user, build))
 
 
 @router.api_operation(

@@ -518,6 +518,18 @@ def test_the_status_json_has_what_the_page_shows(published, bob):
     assert all(i["slug"] != "flower" for i in devops["items"])
 
 
+def test_the_status_json_is_kept_until_the_next_scan(published, bob):
+    client = english(bob)
+    client.get("/api/status/")
+    with CaptureQueriesContext(connection) as cached:
+        assert gitlab_days(client)[-1] == 99.9
+    assert len(cached) == 1  # the signed-in user: the answer comes from the cache
+    add_to_this_hour(published, up=0, down=1000)
+    assert gitlab_days(client)[-1] == 99.9
+    make_finished_scan()
+    assert gitlab_days(client)[-1] == round(100 * 999 / 2000, 2)
+
+
 def test_an_items_history_json_gives_its_daily_uptime(published, bob, sam):
     data = english(bob).get("/api/items/devops/gitlab/history/?days=7").json()
     assert data["category"] == "devops" and data["item"] == "gitlab"
