@@ -88,14 +88,77 @@ class ChecklistStep(TextItem):
         return health.worst(check.status for check in self.checks) if self.checks else ""
 
 
+@dataclass(eq=False, slots=True)
+class ServiceRow:
+    """A service as a category's overview shows it (`category_overview`): the columns its
+    page and answer read, with what the selector gives it. A plain row, not a model
+    instance: a large category has thousands, all read again by a cold page's first
+    reader."""
+
+    pk: int
+    visible_to_groups: list[str] | None  # None when it has no limit (`_ITEM_HEALTH_FIELDS`)
+    position: int
+    slug: str
+    slo_target: float | None
+    slo_window_days: int
+    name: str
+    summary: str
+    role: str
+    hidden: bool
+    location: str
+    access: str
+    icon: str
+    stores_used: list[StoreRow] = field(default_factory=list)
+    talks_to_shown: list[ServiceRow] = field(default_factory=list)
+    health: health.ItemHealth | None = None
+    slo: item_status.Slo | None = None
+
+    def get_role_display(self) -> str:
+        """Its role in words, as the model says it."""
+        return _choice_label(Service.Role, self.role)
+
+    def get_access_display(self) -> str:
+        """Its access protection in words, as the model says it."""
+        return _choice_label(Service.Access, self.access)
+
+
+@dataclass(eq=False, slots=True)
+class StoreRow:
+    """A data store as a category's overview shows it, as `ServiceRow`."""
+
+    pk: int
+    visible_to_groups: list[str] | None
+    position: int
+    slug: str
+    slo_target: float | None
+    slo_window_days: int
+    name: str
+    kind: str
+    description: str
+    remark: str
+    users_shown: list[ServiceRow] = field(default_factory=list)
+    health: health.ItemHealth | None = None
+    slo: item_status.Slo | None = None
+
+    def get_kind_display(self) -> str:
+        """Its kind in words, as the model says it."""
+        return _choice_label(DataStore.Kind, self.kind)
+
+
+def _choice_label(choices, value: str) -> str:
+    """A choice's label, or the value itself when it is none of the choices, as a model's
+    get_<field>_display gives it."""
+    return str(dict(choices.choices).get(value, value))
+
+
 @dataclass
 class CategoryOverview:
     """Everything the category overview page and its JSON show, counts computed from it."""
 
     category: Category
     categories: list[Category]
-    services: list[Service]
-    data_stores: list[DataStore]
+    services: list[ServiceRow]
+    data_stores: list[StoreRow]
     focus_areas: list[TextItem]
     checklist: list[ChecklistStep]
     config_notes: list[TextItem]
@@ -110,7 +173,8 @@ class CategoryOverview:
 
     def limit_of(self, item) -> list[str] | None:
         """The groups an item is limited to, for staff; None for members."""
-        return item.visible_to_groups if self.staff else None
+        # A row reads no limit as None (`_ITEM_HEALTH_FIELDS`), the model as [].
+        return (item.visible_to_groups or []) if self.staff else None
 
     @functools.cached_property
     def architecture_map(self) -> ArchitectureMap:
@@ -233,18 +297,21 @@ def category_overview(
     if category is None:
         raise Http404("No such category.")
 
-    stored_services = list(Service.objects.filter(category=category))
-    stored_stores = list(DataStore.objects.filter(category=category))
+    stored_services = [
+        ServiceRow(*row)
+        for row in Service.objects.filter(category=category).values_list(*_SERVICE_ROW_FIELDS)
+    ]
+    stored_stores = [
+        StoreRow(*row)
+        for row in DataStore.objects.filter(category=category).values_list(*_STORE_ROW_FIELDS)
+    ]
     all_services = [s for s in stored_services if reader.may_see(s.visible_to_groups)]
     data_stores = [s for s in stored_stores if reader.may_see(s.visible_to_groups)]
     withheld = len(all_services) + len(data_stores) < len(stored_services) + len(stored_stores)
 
     services_by_id = {service.pk: service for service in all_services}
     stores_by_id = {store.pk: store for store in data_stores}
-    for service in all_services:
-        service.stores_used = []
-        service.talks_to_shown = []
-    store_users: dict[int, list[Service]] = {store.pk: [] for store in data_stores}
+    store_users: dict[int, list[ServiceRow]] = {store.pk: [] for store in data_stores}
     for source_id, target_id, kind in _map_edges(category):
         source = services_by_id.get(source_id)
         if source is None:
@@ -348,6 +415,20 @@ _ITEM_HEALTH_FIELDS = (
 )
 
 
+# What `category_overview` reads of its services and data stores (ServiceRow, StoreRow).
+_SERVICE_ROW_FIELDS = (
+    *_ITEM_HEALTH_FIELDS,
+    "name",
+    "summary",
+    "role",
+    "hidden",
+    "location",
+    "access",
+    "icon",
+)
+_STORE_ROW_FIELDS = (*_ITEM_HEALTH_FIELDS, "name", "kind", "description", "remark")
+
+
 def category_health_overview(
     *, slug: str, reader: Reader, scan: health.ScanInfo | None
 ) -> CategoryHealthOverview:
@@ -413,7 +494,7 @@ def _checklist_step(
 
 
 def _attach_items_health(
-    category: Category, services: list[Service], stores: list[DataStore], *, scan
+    category: Category, services: list, stores: list, *, scan
 ) -> health.CategoryHealth:
     """Give the category's services and data stores a reader may see (hidden services too,
     with their `stores_used`) their health and SLO, in one query (and one for the rollups
@@ -997,7 +1078,8 @@ def item_uptime(item, *, days: int, today: date | None = None) -> float | None:
 
 
 def _key_of(item) -> tuple[str, int]:
-    """How rollups name a service or data store (a model or a HealthItem)."""
+    """How rollups name a service or data store (a model, a HealthItem or an overview's
+    row)."""
     if isinstance(item, HealthItem):
         return (item.kind, item.pk)
-    return ("service" if isinstance(item, Service) else "data_store", item.pk)
+    return ("service" if isinstance(item, Service | ServiceRow) else "data_store", item.pk)
