@@ -429,54 +429,79 @@ _SERVICE_ROW_FIELDS = (
 _STORE_ROW_FIELDS = (*_ITEM_HEALTH_FIELDS, "name", "kind", "description", "remark")
 
 
-def category_health_overview(
-    *, slug: str, reader: Reader, scan: health.ScanInfo | None
-) -> CategoryHealthOverview:
-    """What a scan changes on one category's overview, as `reader` may see it, by the
-    same rules as `category_overview` but without the catalog around it, in seven
-    queries of a few columns each:
+class HealthCatalog(NamedTuple):
+    """What of the catalog a category's health reads (`category_health_overview`), as a
+    reader may see it: the same from one scan to the next, until the catalog changes, so
+    that pages keep it by catalog revision (portal.pages) and a scan reads only the
+    checks. Plain rows, cheap to cache."""
+
+    category: Category
+    services: list[tuple]  # those the reader may see: `_ITEM_HEALTH_FIELDS`, role, hidden
+    stores: list[tuple]  # `_ITEM_HEALTH_FIELDS`, name
+    # (service id, store id) of the shown items, in the order of the stores.
+    uses: list[tuple[int, int]]
+    checklist: list[tuple[int, str, int]]  # (position, text, id) of each step, in order
+
+
+def health_catalog(*, slug: str, reader: Reader) -> HealthCatalog:
+    """What of one category's catalog its health reads, as `reader` may see it, by the
+    same rules as `category_overview`, in five queries of a few columns each:
 
     1. the category,
-    2. its services, as HealthItems,
-    3. its data stores, as HealthItems,
+    2. its services,
+    3. its data stores,
     4. which of its services use which of its stores,
-    5. its checklist,
-    6. the checks that verify its checklist steps,
-    7. the health checks of its services and stores,
+    5. its checklist.
 
-    plus one for the daily rollups when one of its items has an SLO. Http404 for a
-    category the reader may not see, as `category_overview`."""
+    Http404 for a category the reader may not see, as `category_overview`."""
     category = Category.objects.filter(slug=slug).first()
     if category is None or not reader.may_see(category.visible_to_groups):
         raise Http404("No such category.")
     service_rows = Service.objects.filter(category=category).values_list(
         *_ITEM_HEALTH_FIELDS, "role", "hidden"
     )
-    services = [HealthItem("service", *row) for row in service_rows if reader.may_see(row[1])]
+    services = [row for row in service_rows if reader.may_see(row[1])]
     store_rows = DataStore.objects.filter(category=category).values_list(
         *_ITEM_HEALTH_FIELDS, "name"
     )
-    stores = [
-        HealthItem("data_store", *row[:6], name=row[6])
-        for row in store_rows
-        if reader.may_see(row[1])
+    stores = [row for row in store_rows if reader.may_see(row[1])]
+    shown = {row[0] for row in services}
+    store_order = {row[0]: (row[2], row[3]) for row in stores}  # (position, slug) by id
+    uses = [
+        (service_id, store_id)
+        for service_id, store_id in DataStore.used_by.through.objects.filter(
+            datastore__category=category
+        ).values_list("service_id", "datastore_id")
+        if service_id in shown and store_id in store_order
     ]
+    uses.sort(key=lambda use: store_order[use[1]])
+    steps = ChecklistItem.objects.filter(category=category).order_by("position", "pk")
+    checklist = list(steps.values_list("position", "text", "pk"))
+    return HealthCatalog(category, services, stores, uses, checklist)
+
+
+def category_health_overview(
+    *, catalog: HealthCatalog, reader: Reader, scan: health.ScanInfo | None
+) -> CategoryHealthOverview:
+    """What a scan changes on one category's overview, as `reader` may see it (`catalog`:
+    what `health_catalog` read for them), by the same rules as `category_overview` but
+    without the catalog around it, in two queries:
+
+    1. the checks that verify its checklist steps,
+    2. the health checks of its services and stores,
+
+    plus one for the daily rollups when one of its items has an SLO."""
+    services = [HealthItem("service", *row) for row in catalog.services]
+    stores = [HealthItem("data_store", *row[:6], name=row[6]) for row in catalog.stores]
     services_by_id = {service.pk: service for service in services}
     stores_by_id = {store.pk: store for store in stores}
-    uses = DataStore.used_by.through.objects.filter(datastore__category=category).values_list(
-        "service_id", "datastore_id"
-    )
-    for service_id, store_id in uses:
-        if service_id in services_by_id and store_id in stores_by_id:
-            services_by_id[service_id].stores_used.append(stores_by_id[store_id])
-    for service in services:
-        service.stores_used.sort(key=lambda store: (store.position, store.slug))
+    for service_id, store_id in catalog.uses:
+        services_by_id[service_id].stores_used.append(stores_by_id[store_id])
 
+    category = catalog.category
     step_checks = _checklist_checks(category, reader=reader)
-    steps = ChecklistItem.objects.filter(category=category).order_by("position", "pk")
     checklist = [
-        _checklist_step(position, text, pk, step_checks)
-        for position, text, pk in steps.values_list("position", "text", "pk")
+        _checklist_step(position, text, pk, step_checks) for position, text, pk in catalog.checklist
     ]
     return CategoryHealthOverview(
         category=category,
