@@ -40,8 +40,10 @@ from .page_copies import page_copies
 from .selectors import (
     CategoryHealthOverview,
     CategoryOverview,
+    HealthCatalog,
     category_health_overview,
     category_overview,
+    health_catalog,
     home_categories,
     hours_counts,
     open_incidents,
@@ -216,7 +218,11 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
         catalog = SplitCatalog(replace(part, body=b""), slots.split(part.body))
         page_copies.set(catalog_key, catalog)
     if overview is None:  # the catalog part was cached: only the health is read
-        overview = category_health_overview(slug=slug, reader=reader, scan=state.scan)
+        overview = category_health_overview(
+            catalog=cached_health_catalog(slug=slug, reader=reader, revision=state.revision),
+            reader=reader,
+            scan=state.scan,
+        )
     context = {"overview": overview, "staff": reader.staff}
 
     def rendered(template: str) -> Callable[[], bytes]:
@@ -237,6 +243,17 @@ def category_page(*, slug: str, reader: Reader, state: PageState) -> CatalogPart
         before=banner.encode(),
     )
     return replace(catalog.part, body=body)
+
+
+def cached_health_catalog(*, slug: str, reader: Reader, revision: Revision) -> HealthCatalog:
+    """What of a category's catalog its health reads (selectors.health_catalog), as
+    `reader` may see it: from the cache, or in five queries. Keyed by the catalog revision
+    and the reader's visibility class, as the catalog part: every scan reads it again, and
+    only a catalog change changes it."""
+    key = ":".join(["portal:health-catalog", slug, reader.visibility_class, revision.cache_key])
+    return cache.get_or_set(
+        key, lambda: health_catalog(slug=slug, reader=reader), PAGE_CACHE_SECONDS
+    )
 
 
 class SplitCatalog(NamedTuple):

@@ -90,14 +90,77 @@ class ChecklistStep(TextItem):
         return health.worst(check.status for check in self.checks) if self.checks else ""
 
 
+@dataclass(eq=False, slots=True)
+class ServiceRow:
+    """A service as a category's overview shows it (`category_overview`): the columns its
+    page and answer read, with what the selector gives it. A plain row, not a model
+    instance: a large category has thousands, all read again by a cold page's first
+    reader."""
+
+    pk: int
+    visible_to_groups: list[str] | None  # None when it has no limit (`_ITEM_HEALTH_FIELDS`)
+    position: int
+    slug: str
+    slo_target: float | None
+    slo_window_days: int
+    name: str
+    summary: str
+    role: str
+    hidden: bool
+    location: str
+    access: str
+    icon: str
+    stores_used: list[StoreRow] = field(default_factory=list)
+    talks_to_shown: list[ServiceRow] = field(default_factory=list)
+    health: health.ItemHealth | None = None
+    slo: item_status.Slo | None = None
+
+    def get_role_display(self) -> str:
+        """Its role in words, as the model says it."""
+        return _choice_label(Service.Role, self.role)
+
+    def get_access_display(self) -> str:
+        """Its access protection in words, as the model says it."""
+        return _choice_label(Service.Access, self.access)
+
+
+@dataclass(eq=False, slots=True)
+class StoreRow:
+    """A data store as a category's overview shows it, as `ServiceRow`."""
+
+    pk: int
+    visible_to_groups: list[str] | None
+    position: int
+    slug: str
+    slo_target: float | None
+    slo_window_days: int
+    name: str
+    kind: str
+    description: str
+    remark: str
+    users_shown: list[ServiceRow] = field(default_factory=list)
+    health: health.ItemHealth | None = None
+    slo: item_status.Slo | None = None
+
+    def get_kind_display(self) -> str:
+        """Its kind in words, as the model says it."""
+        return _choice_label(DataStore.Kind, self.kind)
+
+
+def _choice_label(choices, value: str) -> str:
+    """A choice's label, or the value itself when it is none of the choices, as a model's
+    get_<field>_display gives it."""
+    return str(dict(choices.choices).get(value, value))
+
+
 @dataclass
 class CategoryOverview:
     """Everything the category overview page and its JSON show, counts computed from it."""
 
     category: Category
     categories: list[Category]
-    services: list[Service]
-    data_stores: list[DataStore]
+    services: list[ServiceRow]
+    data_stores: list[StoreRow]
     focus_areas: list[TextItem]
     checklist: list[ChecklistStep]
     config_notes: list[TextItem]
@@ -112,7 +175,8 @@ class CategoryOverview:
 
     def limit_of(self, item) -> list[str] | None:
         """The groups an item is limited to, for staff; None for members."""
-        return item.visible_to_groups if self.staff else None
+        # A row reads no limit as None (`_ITEM_HEALTH_FIELDS`), the model as [].
+        return (item.visible_to_groups or []) if self.staff else None
 
     @functools.cached_property
     def architecture_map(self) -> ArchitectureMap:
@@ -235,18 +299,21 @@ def category_overview(
     if category is None:
         raise Http404("No such category.")
 
-    stored_services = list(Service.objects.filter(category=category))
-    stored_stores = list(DataStore.objects.filter(category=category))
+    stored_services = [
+        ServiceRow(*row)
+        for row in Service.objects.filter(category=category).values_list(*_SERVICE_ROW_FIELDS)
+    ]
+    stored_stores = [
+        StoreRow(*row)
+        for row in DataStore.objects.filter(category=category).values_list(*_STORE_ROW_FIELDS)
+    ]
     all_services = [s for s in stored_services if reader.may_see(s.visible_to_groups)]
     data_stores = [s for s in stored_stores if reader.may_see(s.visible_to_groups)]
     withheld = len(all_services) + len(data_stores) < len(stored_services) + len(stored_stores)
 
     services_by_id = {service.pk: service for service in all_services}
     stores_by_id = {store.pk: store for store in data_stores}
-    for service in all_services:
-        service.stores_used = []
-        service.talks_to_shown = []
-    store_users: dict[int, list[Service]] = {store.pk: [] for store in data_stores}
+    store_users: dict[int, list[ServiceRow]] = {store.pk: [] for store in data_stores}
     for source_id, target_id, kind in _map_edges(category):
         source = services_by_id.get(source_id)
         if source is None:
@@ -350,54 +417,93 @@ _ITEM_HEALTH_FIELDS = (
 )
 
 
-def category_health_overview(
-    *, slug: str, reader: Reader, scan: health.ScanInfo | None
-) -> CategoryHealthOverview:
-    """What a scan changes on one category's overview, as `reader` may see it, by the
-    same rules as `category_overview` but without the catalog around it, in seven
-    queries of a few columns each:
+# What `category_overview` reads of its services and data stores (ServiceRow, StoreRow).
+_SERVICE_ROW_FIELDS = (
+    *_ITEM_HEALTH_FIELDS,
+    "name",
+    "summary",
+    "role",
+    "hidden",
+    "location",
+    "access",
+    "icon",
+)
+_STORE_ROW_FIELDS = (*_ITEM_HEALTH_FIELDS, "name", "kind", "description", "remark")
+
+
+class HealthCatalog(NamedTuple):
+    """What of the catalog a category's health reads (`category_health_overview`), as a
+    reader may see it: the same from one scan to the next, until the catalog changes, so
+    that pages keep it by catalog revision (portal.pages) and a scan reads only the
+    checks. Plain rows, cheap to cache."""
+
+    category: Category
+    services: list[tuple]  # those the reader may see: `_ITEM_HEALTH_FIELDS`, role, hidden
+    stores: list[tuple]  # `_ITEM_HEALTH_FIELDS`, name
+    # (service id, store id) of the shown items, in the order of the stores.
+    uses: list[tuple[int, int]]
+    checklist: list[tuple[int, str, int]]  # (position, text, id) of each step, in order
+
+
+def health_catalog(*, slug: str, reader: Reader) -> HealthCatalog:
+    """What of one category's catalog its health reads, as `reader` may see it, by the
+    same rules as `category_overview`, in five queries of a few columns each:
 
     1. the category,
-    2. its services, as HealthItems,
-    3. its data stores, as HealthItems,
+    2. its services,
+    3. its data stores,
     4. which of its services use which of its stores,
-    5. its checklist,
-    6. the checks that verify its checklist steps,
-    7. the health checks of its services and stores,
+    5. its checklist.
 
-    plus one for the daily rollups when one of its items has an SLO. Http404 for a
-    category the reader may not see, as `category_overview`."""
+    Http404 for a category the reader may not see, as `category_overview`."""
     category = Category.objects.filter(slug=slug).first()
     if category is None or not reader.may_see(category.visible_to_groups):
         raise Http404("No such category.")
     service_rows = Service.objects.filter(category=category).values_list(
         *_ITEM_HEALTH_FIELDS, "role", "hidden"
     )
-    services = [HealthItem("service", *row) for row in service_rows if reader.may_see(row[1])]
+    services = [row for row in service_rows if reader.may_see(row[1])]
     store_rows = DataStore.objects.filter(category=category).values_list(
         *_ITEM_HEALTH_FIELDS, "name"
     )
-    stores = [
-        HealthItem("data_store", *row[:6], name=row[6])
-        for row in store_rows
-        if reader.may_see(row[1])
+    stores = [row for row in store_rows if reader.may_see(row[1])]
+    shown = {row[0] for row in services}
+    store_order = {row[0]: (row[2], row[3]) for row in stores}  # (position, slug) by id
+    uses = [
+        (service_id, store_id)
+        for service_id, store_id in DataStore.used_by.through.objects.filter(
+            datastore__category=category
+        ).values_list("service_id", "datastore_id")
+        if service_id in shown and store_id in store_order
     ]
+    uses.sort(key=lambda use: store_order[use[1]])
+    steps = ChecklistItem.objects.filter(category=category).order_by("position", "pk")
+    checklist = list(steps.values_list("position", "text", "pk"))
+    return HealthCatalog(category, services, stores, uses, checklist)
+
+
+def category_health_overview(
+    *, catalog: HealthCatalog, reader: Reader, scan: health.ScanInfo | None
+) -> CategoryHealthOverview:
+    """What a scan changes on one category's overview, as `reader` may see it (`catalog`:
+    what `health_catalog` read for them), by the same rules as `category_overview` but
+    without the catalog around it, in two queries:
+
+    1. the checks that verify its checklist steps,
+    2. the health checks of its services and stores,
+
+    plus one for the daily rollups when one of its items has an SLO."""
+    services = [HealthItem("service", *row) for row in catalog.services]
+    stores = [HealthItem("data_store", *row[:6], name=row[6]) for row in catalog.stores]
     services_by_id = {service.pk: service for service in services}
     stores_by_id = {store.pk: store for store in stores}
-    uses = DataStore.used_by.through.objects.filter(datastore__category=category).values_list(
-        "service_id", "datastore_id"
-    )
-    for service_id, store_id in uses:
-        if service_id in services_by_id and store_id in stores_by_id:
-            services_by_id[service_id].stores_used.append(stores_by_id[store_id])
-    for service in services:
-        service.stores_used.sort(key=lambda store: (store.position, store.slug))
+    for service_id, store_id in catalog.uses:
+        services_by_id[service_id].stores_used.append(stores_by_id[store_id])
 
+    category = catalog.category
     step_checks = _checklist_checks(category, reader=reader)
-    steps = ChecklistItem.objects.filter(category=category).order_by("position", "pk")
     checklist = [
-        _checklist_step(position, text, pk, step_checks)
-        for position, text, pk in steps.values_list("position", "text", "pk")
+        _checklist_step(position, text, pk, step_checks) for position, text, pk in catalog.checklist
     ]
     return CategoryHealthOverview(
         category=category,
@@ -415,7 +521,7 @@ def _checklist_step(
 
 
 def _attach_items_health(
-    category: Category, services: list[Service], stores: list[DataStore], *, scan
+    category: Category, services: list, stores: list, *, scan
 ) -> health.CategoryHealth:
     """Give the category's services and data stores a reader may see (hidden services too,
     with their `stores_used`) their health and SLO, in one query (and one for the rollups
@@ -1013,7 +1119,8 @@ def item_uptime(item, *, days: int, today: date | None = None) -> float | None:
 
 
 def _key_of(item) -> tuple[str, int]:
-    """How rollups name a service or data store (a model or a HealthItem)."""
+    """How rollups name a service or data store (a model, a HealthItem or an overview's
+    row)."""
     if isinstance(item, HealthItem):
         return (item.kind, item.pk)
-    return ("service" if isinstance(item, Service) else "data_store", item.pk)
+    return ("service" if isinstance(item, Service | ServiceRow) else "data_store", item.pk)

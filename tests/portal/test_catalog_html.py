@@ -94,3 +94,32 @@ def test_urls_reversed_once_per_page_are_those_reverse_gives():
     # What is not a slug goes through reverse, which refuses it as the template did.
     with pytest.raises(NoReverseMatch):
         pin("not a slug")
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_the_overviews_items_are_rows_that_read_as_their_models(varied_catalog, language):
+    # Plain rows, not model instances: a large category's cold page makes thousands.
+    with translation.override(language):
+        overview = category_overview(slug="devops", reader=Reader(staff=True), scan=None)
+        services = {service.slug: service for service in Service.objects.all()}
+        stores = {store.slug: store for store in DataStore.objects.all()}
+        assert len(overview.services) == Service.objects.filter(category__slug="devops").count()
+        for row in overview.services:
+            assert not isinstance(row, Service)
+            model = services[row.slug]
+            for name in ("pk", "name", "summary", "role", "hidden", "location", "access", "icon"):
+                assert getattr(row, name) == getattr(model, name), name
+            assert row.get_role_display() == model.get_role_display()
+            assert row.get_access_display() == model.get_access_display()
+            assert overview.limit_of(row) == model.visible_to_groups
+        for row in overview.data_stores:
+            assert not isinstance(row, DataStore)
+            model = stores[row.slug]
+            for name in ("pk", "name", "kind", "description", "remark"):
+                assert getattr(row, name) == getattr(model, name), name
+            assert row.get_kind_display() == model.get_kind_display()
+            assert overview.limit_of(row) == model.visible_to_groups
+    jenkins = next(row for row in overview.services if row.slug == "jenkins")
+    assert overview.limit_of(jenkins) == ["/platform/devops", "/ops/<night> & day"]
+    # An item without a limit reads as one, [] to staff, whatever the row holds.
+    assert any(row.visible_to_groups is None for row in overview.services)
