@@ -67,6 +67,9 @@ class AmongKeys(models.Lookup):
 
 # Field names and the value every row shares.
 Shared = dict[str, Any] | None
+# JSON list fields, each with the field whose new value is added at its end and how many
+# of its last items it keeps.
+Appended = dict[str, tuple[str, int]] | None
 
 
 def insert(
@@ -94,31 +97,54 @@ def insert(
 
 
 def update(
-    model: type[models.Model], objects: list[models.Model], names: list[str], *, same: Shared = None
+    model: type[models.Model],
+    objects: list[models.Model],
+    names: list[str],
+    *,
+    same: Shared = None,
+    appended: Appended = None,
 ) -> None:
     """UPDATE the `names` fields of `objects`, each row by its primary key; the other
     columns are left as the database has them. `same`: fields set to the same value in
-    every row, sent once."""
+    every row, sent once. `appended`: JSON list fields that the objects hold as the
+    database has them with the new value of another of `names` added at the end, the
+    last so many kept; PostgreSQL adds it to the list it has, so the lists are not sent
+    (parsing their numbers into jsonb cost more than the rest of a scan's document)."""
+    appended = appended or {}
+    if connection.vendor != "postgresql":
+        names, appended = [*names, *appended], {}
     fields = [model._meta.pk, *(model._meta.get_field(name) for name in names)]
     shared, shared_params = _shared(model, same)
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    assignments = ", ".join(
-        [
-            *(
-                f"{quote(field.column)} = {_field_value(index, field)}"
-                for index, field in enumerate(fields)
-                if index
-            ),
-            *(f"{quote(field.column)} = {sql}" for field, sql in shared),
-        ]
-    )
+    assignments = [
+        *(
+            f"{quote(field.column)} = {_field_value(index, field)}"
+            for index, field in enumerate(fields)
+            if index
+        ),
+        *(f"{quote(field.column)} = {sql}" for field, sql in shared),
+    ]
+    index_of = {field.name: index for index, field in enumerate(fields)}
+    for name, (added, keep) in appended.items():
+        column = quote(model._meta.get_field(name).column)
+        kept = _kept_last(f"{table}.{column}", index_of[added], keep)
+        assignments.append(f"{column} = {kept}")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {assignments} FROM {source()} "  # noqa: S608 - names from the model
+            f"UPDATE {table} SET {', '.join(assignments)} FROM {source()} "  # noqa: S608 - names from the model
             f"WHERE {table}.{quote(fields[0].column)} = {_field_value(0, fields[0])}",
             [*shared_params, _document(objects, fields)],
         )
+
+
+def _kept_last(column: str, index: int, keep: int) -> str:
+    """PostgreSQL: the JSON list in `column` with the row's `index`-th value added at its
+    end, its last `keep` items (as Python's `[*items, value][-keep:]`)."""
+    return (
+        f"jsonb_path_query_array({column} || jsonb_build_array({json_value(index)}), "
+        f"'$[last - {int(keep) - 1} to last]')"
+    )
 
 
 def _shared(

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
+    Case,
     ExpressionWrapper,
     F,
     Max,
@@ -32,6 +33,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    When,
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -364,24 +366,34 @@ def _edges(
     missing = [pk for pk in check_ids if pk not in lasts or any(pk not in f for f in firsts)]
     uncounted: list[list[int]] = [[] for _since in starts]
     if missing:
-        # Each one's first row from each start and last up to `counted`, by id (a lookup
-        # of the check-and-hour index a check and end), then those rows in one query.
+        # The edges each one lacks: its first row from each start and its last up to
+        # `counted`, by id (a lookup of the check-and-hour index a check and edge, only
+        # for the edges it lacks: a history younger than the week lacks the week's start
+        # alone), then those rows in one query.
+        def lacking(edge: Subquery, found: dict[int, tuple[int, int]]) -> Case:
+            lacked = [pk for pk in missing if pk not in found]
+            return Case(When(json_rows.AmongKeys(F("pk"), lacked), then=edge))
+
         last = HealthRollup.objects.filter(health_check=OuterRef("pk"), hour__lte=counted).order_by(
             "-hour"
         )
         first_ids = {
-            f"first_id_{index}": Subquery(
-                HealthRollup.objects.filter(
-                    health_check=OuterRef("pk"), hour__gte=since, hour__lte=counted
-                )
-                .order_by("hour")
-                .values("pk")[:1]
+            f"first_id_{index}": lacking(
+                Subquery(
+                    HealthRollup.objects.filter(
+                        health_check=OuterRef("pk"), hour__gte=since, hour__lte=counted
+                    )
+                    .order_by("hour")
+                    .values("pk")[:1]
+                ),
+                firsts[index],
             )
             for index, since in enumerate(starts)
         }
         ends = list(
             HealthCheck.objects.filter(json_rows.AmongKeys(F("pk"), missing))
-            .annotate(last_id=Subquery(last.values("pk")[:1]), **first_ids)
+            .order_by()
+            .annotate(last_id=lacking(Subquery(last.values("pk")[:1]), lasts), **first_ids)
             .values_list("pk", "last_id", *first_ids)
         )
         found = [row_id for _pk, *ids in ends for row_id in ids if row_id is not None]
@@ -389,19 +401,22 @@ def _edges(
             row_id: (results_before, down_before, results, down)
             for row_id, results_before, down_before, results, down in HealthRollup.objects.filter(
                 json_rows.AmongKeys(F("pk"), found)
-            ).values_list("pk", "results_before", "down_before", RESULTS, "down")
+            )
+            .order_by()
+            .values_list("pk", "results_before", "down_before", RESULTS, "down")
         }
         for pk, last_id, *first_row_ids in ends:
-            lasts.pop(pk, None)
             last_row = rows.get(last_id)
+            # A last row written after it was counted: every window of it is summed.
+            late = last_row is not None and last_row[0] is None
             for index, first_id in enumerate(first_row_ids):
-                firsts[index].pop(pk, None)
                 first_row = rows.get(first_id)
-                if (first_row and first_row[0] is None) or (last_row and last_row[0] is None):
+                if late or (first_row and first_row[0] is None):
+                    firsts[index].pop(pk, None)
                     uncounted[index].append(pk)
                 elif first_row:
                     firsts[index][pk] = (first_row[0], first_row[1])
-            if last_row and last_row[0] is not None:
+            if last_row and not late:
                 lasts[pk] = (last_row[0] + last_row[2], last_row[1] + last_row[3])
     return [(found, lasts, pks) for found, pks in zip(firsts, uncounted, strict=True)]
 

@@ -36,7 +36,7 @@ from django.utils import timezone
 from . import json_rows, rollups
 from .alerts import alerts_record
 from .models import CheckResult, HealthCheck, HealthStatus, Scan
-from .models.health import parse_status_codes, shown_status
+from .models.health import SPARKLINE_POINTS, parse_status_codes, shown_status
 from .probes import ProbeOutcome, ProbeSpec, probe_all
 from .state_cache import page_state_moved
 
@@ -350,9 +350,16 @@ def _record(
     # Only the columns a scan changes (portal/json_rows.py): admin edits to a check's
     # configuration made during the scan are kept. Every check was recorded now and has
     # its uptime based on this hour (set_uptimes): those are sent once, not once a check.
+    # Its recent latencies are those it had with this one added (HealthCheck.record):
+    # the database adds it rather than read them all again.
     same = {"checked_at": now, "uptime_base_hour": rollups.hour_of(now)}
+    appended = {"recent_latencies": ("latency_ms", SPARKLINE_POINTS)}
     json_rows.update(
-        HealthCheck, checks, [name for name in CHECK_STATE_FIELDS if name not in same], same=same
+        HealthCheck,
+        checks,
+        [name for name in CHECK_STATE_FIELDS if name not in same and name not in appended],
+        same=same,
+        appended=appended,
     )
     # Claim the finish: if another scan marked this one abandoned meanwhile (our lock
     # lapsed), roll everything back rather than show two scans' worth of results.

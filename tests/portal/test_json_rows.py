@@ -97,3 +97,31 @@ def test_among_keys_finds_the_rows_listed_and_sends_them_as_one_parameter(checks
 
     assert found == {first.slug, third.slug}
     assert sent == [1]
+
+
+def test_an_appended_list_is_written_as_its_objects_hold_it_and_not_sent_to_postgresql(checks):
+    first, second, third = checks
+    HealthCheck.objects.filter(pk=first.pk).update(recent_latencies=[])
+    HealthCheck.objects.filter(pk=second.pk).update(recent_latencies=[1, 2, 3, 1234.5])
+    HealthCheck.objects.filter(pk=third.pk).update(recent_latencies=[None, *range(8)])
+    for check, latency in zip(checks, [7.5, None, 9], strict=True):
+        check.refresh_from_db()
+        check.latency_ms = latency
+        check.recent_latencies = [*check.recent_latencies, latency][-4:]
+    sent = []
+
+    def keep_parameters(execute, sql, params, many, context):
+        sent.extend(params)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep_parameters):
+        json_rows.update(
+            HealthCheck, checks, ["latency_ms"], appended={"recent_latencies": ("latency_ms", 4)}
+        )
+
+    assert [
+        HealthCheck.objects.values_list("recent_latencies", flat=True).get(pk=check.pk)
+        for check in checks
+    ] == [[7.5], [2, 3, 1234.5, None], [5, 6, 7, 9]]
+    # PostgreSQL adds each check's latency to the list it has: the lists are not sent.
+    assert ("1234.5" in sent[-1]) == (connection.vendor != "postgresql")

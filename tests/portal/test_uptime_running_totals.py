@@ -3,9 +3,11 @@ totals: the same figures as summing every row of the window (and as counting the
 results), in any time zone, whether the last hours are counted yet or not, before and
 after compacting and pruning, in a few queries whatever the window's length."""
 
+import re
 from datetime import UTC, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from portal.models import HealthCheck, HealthRollup, Service
@@ -232,3 +234,41 @@ def test_both_windows_read_in_one_pass_are_each_the_rows_summed(checks):
             sum(row.down for row in week),
         ]
     assert closed_hours([check.pk for check in checks], hour) == expected
+
+
+def test_checks_younger_than_the_week_are_looked_up_at_its_start_alone(checks):
+    """Two days of history: every check has its rows at the day's start and at the end,
+    and none at the week's start. That edge alone is looked up by id, a row a check, and
+    the rows found are read without their checks, whose order nothing reads."""
+    now = timezone.now()
+    hour = hour_of(now)
+    record_history(checks, now=now, days=2, every=timedelta(minutes=25))
+    record_history(checks, now=now, days=0)
+    assert count_running_totals(now=now) > 0
+    ids = [check.pk for check in checks]
+    expected = {}
+    for pk in ids:
+        rows = HealthRollup.objects.filter(health_check_id=pk, hour__lt=hour)
+        day = rows.filter(hour__gte=hour - timedelta(hours=23))
+        expected[pk] = [
+            sum(row.total for row in day),
+            sum(row.down for row in day),
+            sum(row.total for row in rows),
+            sum(row.down for row in rows),
+        ]
+    statements = []
+
+    def keep(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        assert closed_hours(ids, hour) == expected
+
+    [(sql, params)] = [
+        (sql, params)
+        for sql, params in statements
+        if sql.startswith('SELECT "portal_healthrollup"."id"')
+    ]
+    assert "portal_healthcheck" not in sql
+    assert len(re.findall(r"\d+", params[-1])) == len(ids)
