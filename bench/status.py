@@ -215,46 +215,34 @@ def main() -> None:
     seconds, _ = best_of(1, lambda: korean.get("/status/"))
     print(f"/status/ in another language (its frame new, the days kept): {seconds * 1000:.0f} ms")
 
-    def after_scan() -> float:
-        make_finished_scan()
+    def get_after(change, url: str) -> float:
+        """Seconds a GET of `url` takes right after `change`."""
+        change()
         started = time.perf_counter()
-        response = client.get("/status/")
+        response = client.get(url)
         assert response.status_code == 200
         return time.perf_counter() - started
 
-    after_scan()
-    times = [after_scan() for _ in range(5)]
+    def rename_a_service() -> None:
+        service = Service.objects.order_by("pk").first()
+        service.name = f"{service.name[:60]}'"
+        service.save()
+
+    get_after(make_finished_scan, "/status/")
+    times = [get_after(make_finished_scan, "/status/") for _ in range(5)]
     print(
         f"/status/, after a scan (frame kept, statuses and today new): {min(times) * 1000:.0f} "
         f"ms, median {statistics.median(times) * 1000:.0f} ms"
     )
     seconds, _ = best_of(5, lambda: client.get("/status/"))
     print(f"/status/, cached: {seconds * 1000:.0f} ms")
-
-    def after_a_rename() -> float:
-        service = Service.objects.order_by("pk").first()
-        service.name = f"{service.name[:60]}'"
-        service.save()
-        started = time.perf_counter()
-        response = client.get("/status/")
-        assert response.status_code == 200
-        return time.perf_counter() - started
-
-    times = [after_a_rename() for _ in range(3)]
+    times = [get_after(rename_a_service, "/status/") for _ in range(3)]
     print(
         "/status/, after a catalog write that leaves the days' layout (a service renamed: "
         f"its frame new, the days kept): {min(times) * 1000:.0f} ms, median "
         f"{statistics.median(times) * 1000:.0f} ms"
     )
-
-    def api_after_scan() -> float:
-        make_finished_scan()
-        started = time.perf_counter()
-        response = client.get("/api/status/")
-        assert response.status_code == 200
-        return time.perf_counter() - started
-
-    times = [api_after_scan() for _ in range(5)]
+    times = [get_after(make_finished_scan, "/api/status/") for _ in range(5)]
     print(
         f"/api/status/, after a scan (the days kept): {min(times) * 1000:.0f} ms, median "
         f"{statistics.median(times) * 1000:.0f} ms"
