@@ -530,6 +530,21 @@ def test_the_status_json_is_kept_until_the_next_scan(published, bob):
     assert gitlab_days(client)[-1] == round(100 * 999 / 2000, 2)
 
 
+def test_a_member_after_staff_gets_the_status_json_without_hidden_items(published, bob, sam):
+    staff = {
+        item["slug"]
+        for c in english(sam).get("/api/status/").json()["categories"]
+        for item in c["items"]
+    }
+    member = {
+        item["slug"]
+        for c in english(bob).get("/api/status/").json()["categories"]
+        for item in c["items"]
+    }
+    assert "flower" in staff and "flower" not in member
+    assert member == staff - {"flower"}
+
+
 def test_an_items_history_json_gives_its_daily_uptime(published, bob, sam):
     data = english(bob).get("/api/items/devops/gitlab/history/?days=7").json()
     assert data["category"] == "devops" and data["item"] == "gitlab"
