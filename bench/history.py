@@ -12,9 +12,11 @@ length of history the script prints the median wall time of the scan's write
 one transaction), its query count and its CPU time (this process and its database
 backend), for the hour's first scan (which moves the uptime windows' closed hours on by
 an hour), for a first scan after a gap (which reads them at the windows' ends from the
-running totals) and for the later ones; then the 90-day daily uptime read for every
-check (the status page's bars); then the bytes a row of results and of
-rollups take, and the disk at steady state (HEALTH_RETENTION_HOURS of results,
+running totals) and for the later ones; then the hourly prune of results past
+HEALTH_RETENTION_HOURS, with the scans' writes made meanwhile (what deleting in
+batches, rather than dropping a day's partition, costs them); then the 90-day daily
+uptime read for every check (the status page's bars); then the bytes a row of results
+and of rollups take, and the disk at steady state (HEALTH_RETENTION_HOURS of results,
 HEALTH_ROLLUP_RETENTION_DAYS of rollups).
 Goals: the write <= 200 ms and the same for both lengths; 90-day read < 100 ms;
 steady-state disk <= 2 GiB.
@@ -24,6 +26,7 @@ import argparse
 import os
 import statistics
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -68,6 +71,7 @@ def main() -> None:
         first, after_gap, later = time_write(check_ids, runs=args.runs)
         raw_rows = table_rows("portal_checkresult")
         print(f"{days:>8} d {raw_rows:>10} {first:>24} {after_gap:>22} {later:>20}")
+    time_prune(check_ids, runs=args.runs)
     print(f"90-day daily uptime of {len(check_ids)} checks: {time_daily(check_ids):.0f} ms")
     print_sizes(len(check_ids))
 
@@ -95,7 +99,9 @@ def generate_history(check_ids: list[int], *, since_day: int, days: int) -> None
 
     raw_days = min(days, -(-settings.HEALTH_RETENTION_HOURS // 24))
     if raw_days > since_day:
-        generate_results(check_ids, since_day=since_day, days=raw_days)
+        generate_results(
+            check_ids, newest=timedelta(days=since_day), oldest=timedelta(days=raw_days)
+        )
     first, last = check_ids[0], check_ids[-1]
     with connection.cursor() as cursor:
         # One row an hour per check, 60 results each, one down in 97 hours.
@@ -132,22 +138,23 @@ def generate_history(check_ids: list[int], *, since_day: int, days: int) -> None
         print(f"  (compacting {compacted} days of hourly rollups: {seconds / compacted:.2f} s/day)")
 
 
-def generate_results(check_ids: list[int], *, since_day: int, days: int) -> None:
-    """Scans and raw results, one scan a minute, from `since_day` to `days` days ago."""
+def generate_results(check_ids: list[int], *, newest: timedelta, oldest: timedelta) -> None:
+    """Scans and raw results, one scan a minute, from `oldest` ago to `newest` ago."""
     from django.db import connection
 
     first, last = check_ids[0], check_ids[-1]
+    span = {"newest": newest.total_seconds(), "oldest": oldest.total_seconds()}
     with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO portal_scan (state, started_at, finished_at, task_id, checked, up,
                                      degraded, down, maintenance, unknown, duration_ms)
             SELECT 'finished', at, at, '', %(n)s, %(n)s, 0, 0, 0, 0, 100
-            FROM generate_series(now() - make_interval(days => %(days)s),
-                                 now() - make_interval(days => %(since)s) - interval '1 minute',
+            FROM generate_series(now() - make_interval(secs => %(oldest)s),
+                                 now() - make_interval(secs => %(newest)s) - interval '1 minute',
                                  interval '1 minute') AS at
             """,
-            {"n": len(check_ids), "days": days, "since": since_day},
+            {"n": len(check_ids), **span},
         )
         cursor.execute(
             """
@@ -158,10 +165,10 @@ def generate_results(check_ids: list[int], *, since_day: int, days: int) -> None
                    CASE WHEN (s.id + c) %% 97 = 0 THEN 'down' ELSE 'up' END,
                    20 + (s.id + c) %% 50, ''
             FROM portal_scan s, generate_series(%(first)s, %(last)s) AS c
-            WHERE s.started_at >= now() - make_interval(days => %(days)s)
-              AND s.started_at < now() - make_interval(days => %(since)s)
+            WHERE s.started_at >= now() - make_interval(secs => %(oldest)s)
+              AND s.started_at < now() - make_interval(secs => %(newest)s)
             """,
-            {"first": first, "last": last, "days": days, "since": since_day},
+            {"first": first, "last": last, **span},
         )
         cursor.execute("VACUUM ANALYZE portal_checkresult")
 
@@ -172,18 +179,11 @@ def time_write(check_ids: list[int], *, runs: int) -> list[str]:
     waits for the others; the CPU does not): the hour's first scan, which moves the
     uptime windows' closed hours on by one hour; the same after a gap of an hour or
     more, which reads them from the running totals; then the hour's later ones."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from portal.models import HealthCheck, Scan
-    from portal.probes import ProbeOutcome
+    from portal.models import HealthCheck
     from portal.rollups import hour_of
-    from portal.scans import _record
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
     figures = []
     previous_hour = hour_of(timezone.now()) - timedelta(hours=1)
     for summed_in in (previous_hour, None, "this hour"):
@@ -194,28 +194,86 @@ def time_write(check_ids: list[int], *, runs: int) -> list[str]:
                 HealthCheck.objects.filter(pk__in=check_ids).update(
                     uptime_base_hour=summed_in, uptime_base=[0, 0, 0, 0]
                 )
-            checks = list(HealthCheck.objects.filter(pk__in=check_ids).order_by("pk"))
-            outcomes = [
-                ProbeOutcome(
-                    key=check.pk,
-                    outcome="down" if (check.pk + run) % 97 == 0 else "up",
-                    latency_ms=20.0 + (check.pk % 50),
-                    detail="",
-                )
-                for check in checks
-            ]
-            scan = Scan.objects.create()
-            with CaptureQueriesContext(connection) as captured:
-                cpu = time.process_time() + backend_cpu(backend)
-                started = time.perf_counter()
-                _record(scan, checks, outcomes, duration=1.0)
-                walls.append((time.perf_counter() - started) * 1000)
-                cpus.append((time.process_time() + backend_cpu(backend) - cpu) * 1000)
-            queries = len(captured)
+            wall, cpu, queries = write_once(check_ids, run)
+            walls.append(wall)
+            cpus.append(cpu)
         figures.append(
             f"{statistics.median(walls):.0f} ({queries}, CPU {statistics.median(cpus):.0f})"
         )
     return figures
+
+
+def write_once(check_ids: list[int], run: int) -> tuple[float, float, int]:
+    """One scan's write (`portal.scans._record`) of every check, one in 97 down: its wall
+    and CPU ms (this process and its database backend) and its query count."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.models import HealthCheck, Scan
+    from portal.probes import ProbeOutcome
+    from portal.scans import _record
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    checks = list(HealthCheck.objects.filter(pk__in=check_ids).order_by("pk"))
+    outcomes = [
+        ProbeOutcome(
+            key=check.pk,
+            outcome="down" if (check.pk + run) % 97 == 0 else "up",
+            latency_ms=20.0 + (check.pk % 50),
+            detail="",
+        )
+        for check in checks
+    ]
+    scan = Scan.objects.create()
+    with CaptureQueriesContext(connection) as captured:
+        cpu = time.process_time() + backend_cpu(backend)
+        started = time.perf_counter()
+        _record(scan, checks, outcomes, duration=1.0)
+        wall = (time.perf_counter() - started) * 1000
+        cpu = (time.process_time() + backend_cpu(backend) - cpu) * 1000
+    return wall, cpu, len(captured)
+
+
+def time_prune(check_ids: list[int], *, runs: int) -> None:
+    """The hourly prune at steady state, as beat runs it: an hour of results just past
+    HEALTH_RETENTION_HOURS deleted in batches (`portal.scans.results_prune`), and scans'
+    writes made meanwhile next to the same writes made alone. A DROP of a day's
+    partition would make the prune itself free; this says what the batches cost the
+    scans."""
+    from django.conf import settings
+    from django.db import connection
+
+    from portal.rollups import PRUNE_BATCH
+    from portal.scans import results_prune
+
+    retention = settings.HEALTH_RETENTION_HOURS
+    alone = [write_once(check_ids, run)[0] for run in range(runs)]
+    generate_results(
+        check_ids, newest=timedelta(hours=retention), oldest=timedelta(hours=retention + 1)
+    )
+    deleted, seconds = {}, {}
+
+    def prune() -> None:
+        started = time.perf_counter()
+        deleted.update(results_prune())
+        seconds["prune"] = time.perf_counter() - started
+        connection.close()
+
+    pruning = threading.Thread(target=prune)
+    meanwhile = []
+    pruning.start()
+    while pruning.is_alive():
+        meanwhile.append(write_once(check_ids, len(meanwhile))[0])
+    pruning.join()
+    print(
+        f"hourly prune: {deleted['results_deleted']} results past {retention} h in "
+        f"{seconds['prune']:.1f} s (batches of {PRUNE_BATCH}); a scan's write "
+        f"meanwhile median {statistics.median(meanwhile):.0f} ms, at most "
+        f"{max(meanwhile):.0f} ms ({len(meanwhile)} writes), alone median "
+        f"{statistics.median(alone):.0f} ms, at most {max(alone):.0f} ms"
+    )
 
 
 def backend_cpu(pid: int) -> float:
