@@ -35,7 +35,6 @@ from django.db.models import (
     Sum,
     When,
 )
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from . import json_rows
@@ -419,29 +418,6 @@ def _edges(
             if last_row and not late:
                 lasts[pk] = (last_row[0] + last_row[2], last_row[1] + last_row[3])
     return [(found, lasts, pks) for found, pks in zip(firsts, uncounted, strict=True)]
-
-
-def daily_uptime(
-    check_ids: list[int], days: int, *, today: date | None = None
-) -> dict[int, list[float | None]]:
-    """Each check's uptime (percent) per local day for the last `days` days, oldest
-    first, today last; None for a day without results. One query (the status page's
-    90-day bars)."""
-    today = today or timezone.localdate()
-    first = today - timedelta(days=days - 1)
-    bars: dict[int, list[float | None]] = {pk: [None] * days for pk in check_ids}
-    rows = (
-        HealthRollup.objects.filter(health_check_id__in=check_ids, hour__gte=day_start(first))
-        .annotate(day=TruncDate("hour", tzinfo=timezone.get_current_timezone()))
-        .order_by()
-        .values("health_check_id", "day")
-        .annotate(total=Sum(RESULTS), down=Sum("down"))
-    )
-    for row in rows:
-        index = (row["day"] - first).days
-        if 0 <= index < days:
-            bars[row["health_check_id"]][index] = _share(row["total"], row["down"])
-    return bars
 
 
 def count_running_totals(*, now: datetime | None = None) -> int:

@@ -20,7 +20,6 @@ from portal.rollups import (
     HOURLY_DAYS,
     add_results,
     compact,
-    daily_uptime,
     day_start,
     hour_of,
     rollups_prune,
@@ -28,6 +27,8 @@ from portal.rollups import (
     uptime_over_days,
 )
 from portal.scans import _record, results_prune
+from portal.selectors import daily_counts
+from portal.status import share_up
 from tests.factories import make_finished_scan
 
 STATUSES = ["up", "up", "up", "up", "degraded", "down", "maintenance", "unknown"]
@@ -106,19 +107,25 @@ def test_figures_from_rollups_equal_figures_counted_from_raw_results(three_check
     ids = [check.pk for check in three_checks]
     uptimes = uptimes_read(ids, now)
     month = uptime_over_days(ids, 30)
-    bars = daily_uptime(ids, 14)
     today = timezone.localdate()
+    days = [today - timedelta(days=13 - n) for n in range(14)]
+    # Each check is its service's only one: the status page's bars per item are the check's.
+    daily = daily_counts(days=14, today=today)
     for check in three_checks:
+        bars = [
+            share_up(*daily.get(("service", check.service_id), {}).get(day, (0, 0)))
+            for day in days
+        ]
         assert uptimes[check.pk] == (
             raw_share(results, check, hour - timedelta(hours=23)),
             raw_share(results, check, hour - timedelta(hours=167)),
         )
         assert month[check.pk] == raw_share(results, check, now - timedelta(days=30))
-        assert bars[check.pk] == [
+        assert bars == [
             raw_share(results, check, day_start(day), day_start(day + timedelta(days=1)))
-            for day in (today - timedelta(days=13 - n) for n in range(14))
+            for day in days
         ]
-        assert bars[check.pk][0] is None  # before the history began
+        assert bars[0] is None  # before the history began
 
     # Latency is kept too: per hour and per day, the same sums and maxima as the results.
     gitlab = three_checks[0]
