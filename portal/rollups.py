@@ -8,7 +8,7 @@ not-yet-settled results count as up: they are not outages.
 
 Once an hour is closed, the hourly job gives each row its check's running totals before
 it (`count_running_totals`), so that a window of any length is read from the rows at its
-two ends plus the last hours' (`counts_since`), not summed over all its rows.
+two ends plus the last hours' (`windows_between`), not summed over all its rows.
 """
 
 from __future__ import annotations
@@ -222,8 +222,8 @@ def _slide(checks: list[HealthCheck], hour: datetime) -> None:
 
 def closed_hours(check_ids: list[int], hour: datetime) -> dict[int, list[int]]:
     """[results, down] over the 23 and the 167 clock hours before `hour`, per check (checks
-    with no rows there left out): read at the windows' ends from the running totals, as
-    `counts_since` reads, not summed over their rows; both windows in one pass, as they
+    with no rows there left out): read at the windows' ends from the running totals
+    (`windows_between`), not summed over their rows; both windows in one pass, as they
     end at the same rows."""
     day, week = windows_between(
         check_ids,
@@ -234,34 +234,6 @@ def closed_hours(check_ids: list[int], hour: datetime) -> dict[int, list[int]]:
     return {pk: [*day.get(pk, (0, 0)), *counts] for pk, counts in week.items()}
 
 
-def uptime_over_days(check_ids: list[int], days: int, *, today: date | None = None) -> dict:
-    """Each check's uptime (percent) over the last `days` local days, today included
-    (30 or 90 for SLOs and badges); checks with no results are left out."""
-    today = today or timezone.localdate()
-    counts = counts_since(check_ids, day_start(today - timedelta(days=days - 1)))
-    return {pk: _share(total, down) for pk, (total, down) in counts.items()}
-
-
-def counts_since(check_ids: list[int], since: datetime) -> dict[int, tuple[int, int]]:
-    """Each check's (results, down) in its rollups from `since` on; checks with none are
-    left out (`counts_between`)."""
-    return counts_between(check_ids, since, None, counted=counted_through())
-
-
-def counts_between(
-    check_ids: list[int], since: datetime, until: datetime | None, *, counted: datetime | None
-) -> dict[int, tuple[int, int]]:
-    """Each check's (results, down) in its rollups from `since` up to `until` (the hour it
-    names left out; None: up to now); checks with none are left out. `counted`: what
-    `counted_through` says. The same figures as summing those rows, in two queries of a
-    few rows a check however long the window (up to five when checks lack a row at an
-    edge, `_edges`, or have one written after it was counted): the running totals of
-    each check's first row from `since` and of its last counted one before `until` tell
-    what lies between them (any time zone: the rows are found by instant), and the rows
-    not counted yet (the last hours) are summed."""
-    return windows_between(check_ids, [since], until, counted=counted)[0]
-
-
 def windows_between(
     check_ids: list[int],
     starts: list[datetime],
@@ -269,9 +241,15 @@ def windows_between(
     *,
     counted: datetime | None,
 ) -> list[Totals]:
-    """`counts_between` for windows from each of `starts` up to the same `until`, in the
-    same queries as one window: their last counted rows and the hours not counted yet
-    are the same, read once."""
+    """Each check's (results, down) in its rollups from each of `starts` up to `until`
+    (the hour it names left out; None: up to now), one dict a window; checks with none
+    are left out. `counted`: what `counted_through` says. The same figures as summing
+    those rows, in two queries of a few rows a check however long the windows (up to
+    five when checks lack a row at an edge, `_edges`, or have one written after it was
+    counted): the running totals of each check's first row from a start and of its last
+    counted one before `until` tell what lies between them (any time zone: the rows are
+    found by instant), and the rows not counted yet (the last hours) are summed. The
+    windows share their last counted rows and the hours not counted yet, read once."""
     before_until = Q() if until is None else Q(hour__lt=until)
     if until is not None and counted is not None:
         counted = min(counted, until - timedelta(hours=1))

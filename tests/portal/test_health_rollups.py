@@ -20,11 +20,12 @@ from portal.rollups import (
     HOURLY_DAYS,
     add_results,
     compact,
+    counted_through,
     day_start,
     hour_of,
     rollups_prune,
     set_uptimes,
-    uptime_over_days,
+    windows_between,
 )
 from portal.scans import _record, results_prune
 from portal.selectors import daily_counts
@@ -76,6 +77,20 @@ def record_history(checks, *, now, days, every=timedelta(minutes=30), seed=17, r
         at += every
     CheckResult.objects.bulk_create(results)
     return results
+
+
+def counts_since(check_ids, since):
+    """Each check's (results, down) from `since` on, read as a scan reads its windows
+    after a gap: at the window's two ends, from the running totals."""
+    return windows_between(check_ids, [since], None, counted=counted_through())[0]
+
+
+def uptime_over_days(check_ids, days, *, today=None):
+    """Each check's uptime over the last `days` local days, today included, read at the
+    window's ends (`counts_since`); checks with no results left out."""
+    today = today or timezone.localdate()
+    counts = counts_since(check_ids, day_start(today - timedelta(days=days - 1)))
+    return {pk: share_up(total, down) for pk, (total, down) in counts.items()}
 
 
 def raw_share(results, check, since, until=None):

@@ -1,7 +1,8 @@
-"""A long window's uptime (30 and 90 days: badges, SLOs) read from the rollups' running
-totals: the same figures as summing every row of the window (and as counting the raw
-results), in any time zone, whether the last hours are counted yet or not, before and
-after compacting and pruning, in a few queries whatever the window's length."""
+"""A window's uptime read from the rollups' running totals, as a scan reads its day and
+week after a gap (`rollups.windows_between`), here up to 90 days long: the same figures
+as summing every row of the window (and as counting the raw results), in any time zone,
+whether the last hours are counted yet or not, before and after compacting and pruning,
+in a few queries whatever the window's length."""
 
 import re
 from datetime import UTC, timedelta
@@ -16,13 +17,16 @@ from portal.rollups import (
     closed_hours,
     compact,
     count_running_totals,
-    counts_since,
     day_start,
     hour_of,
     rollups_prune,
+)
+from tests.portal.test_health_rollups import (
+    counts_since,
+    raw_share,
+    record_history,
     uptime_over_days,
 )
-from tests.portal.test_health_rollups import raw_share, record_history
 
 WINDOWS = [1, 2, 7, HOURLY_DAYS + 1, 30, 90]
 
