@@ -14,9 +14,10 @@ backend), for the hour's first scan (which moves the uptime windows' closed hour
 an hour), for a first scan after a gap (which reads them at the windows' ends from the
 running totals) and for the later ones; then the hourly prune of results past
 HEALTH_RETENTION_HOURS, with the scans' writes made meanwhile (what deleting in
-batches, rather than dropping a day's partition, costs them); then the bytes a row of
-results and of rollups take, and the disk at steady state (HEALTH_RETENTION_HOURS of
-results, HEALTH_ROLLUP_RETENTION_DAYS of rollups). The status page's 90-day read is
+batches, rather than dropping a day's partition, costs them); then the admin's list of
+those results, unfiltered and narrowed; then the bytes a row of results and of rollups
+take, and the disk at steady state (HEALTH_RETENTION_HOURS of results,
+HEALTH_ROLLUP_RETENTION_DAYS of rollups). The status page's 90-day read is
 bench/status.py's.
 Goals: the write <= 200 ms and the same for both lengths; steady-state disk <= 2 GiB.
 """
@@ -71,6 +72,7 @@ def main() -> None:
         raw_rows = table_rows("portal_checkresult")
         print(f"{days:>8} d {raw_rows:>10} {first:>24} {after_gap:>22} {later:>20}")
     time_prune(check_ids, runs=args.runs)
+    time_result_admin(runs=args.runs)
     print_sizes(len(check_ids))
 
 
@@ -276,6 +278,41 @@ def time_prune(check_ids: list[int], *, runs: int) -> None:
         f"{max(meanwhile):.0f} ms ({len(meanwhile)} writes), alone median "
         f"{statistics.median(alone):.0f} ms, at most {max(alone):.0f} ms"
     )
+
+
+def time_result_admin(*, runs: int) -> None:
+    """The admin's list of results at steady state as a superuser reads it (in-process,
+    the test client): median wall ms and queries, unfiltered and narrowed the ways it
+    offers."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+
+    admin, _ = User.objects.get_or_create(
+        username="bench-history-admin",
+        defaults={"is_staff": True, "is_superuser": True, "membership": "approved"},
+    )
+    client = Client()
+    client.force_login(admin)
+    print("the admin's result list, median wall ms (queries):")
+    for label, query in [
+        ("unfiltered", {}),
+        ("page 50", {"p": 50}),
+        ("a check's slug", {"q": "history-1999"}),
+        ("slugs starting history-5", {"q": "history-5"}),
+        ("the last hour", {"within": "1h"}),
+        ("down", {"status__exact": "down"}),
+    ]:
+        walls = []
+        for _run in range(runs):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get("/admin/portal/checkresult/", query)
+                walls.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.status_code
+        print(f"  {label:>26}: {statistics.median(walls):6.0f} ({len(captured)})")
 
 
 def backend_cpu(pid: int) -> float:
