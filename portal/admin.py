@@ -5,10 +5,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from aixops.admin import ReadOnlyAdmin
 from aixops.networks import client_ip
@@ -90,6 +91,13 @@ class ConfigNoteInline(admin.TabularInline):
     extra = 0
 
 
+# A category's services and data stores are edited in its page while they are this few.
+# Beyond, their rows (a dozen fields each) would pass the fields a form may post
+# (DATA_UPLOAD_MAX_NUMBER_FIELDS: the save would fail with 400) and the page would take
+# seconds to draw; the page links to their own lists instead.
+INLINE_ITEMS_MAX = 40
+
+
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = [
@@ -114,6 +122,47 @@ class CategoryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).for_home()
+
+    def get_inlines(self, request, obj):
+        if obj is not None and self.items_listed_apart(obj):
+            return [
+                inline
+                for inline in self.inlines
+                if inline not in (ServiceInline, DataStoreInline)
+            ]
+        return self.inlines
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and self.items_listed_apart(obj):
+            return [*fields, "items"]
+        return fields
+
+    @staticmethod
+    def item_counts(category) -> tuple[int, int]:
+        """The category's services (of either role, shown or hidden) and data stores, as
+        its list counts them (`for_home`)."""
+        services = category.visible_count + category.hidden_count + category.supporting_count
+        return services, category.data_store_count
+
+    def items_listed_apart(self, category) -> bool:
+        """Whether the category's services and data stores are too many to edit in its
+        page (INLINE_ITEMS_MAX)."""
+        return sum(self.item_counts(category)) > INLINE_ITEMS_MAX
+
+    @admin.display(description=_("Services and data stores"))
+    def items(self, category):
+        services, stores = self.item_counts(category)
+        return format_html(
+            '<a href="{}?category__id__exact={}">{}</a>, '
+            '<a href="{}?category__id__exact={}">{}</a>',
+            reverse("admin:portal_service_changelist"),
+            category.pk,
+            ngettext("%(count)d service", "%(count)d services", services) % {"count": services},
+            reverse("admin:portal_datastore_changelist"),
+            category.pk,
+            ngettext("%(count)d data store", "%(count)d data stores", stores) % {"count": stores},
+        )
 
     @admin.display(description=_("Visible Apps"), ordering="visible_count")
     def visible_count(self, category):

@@ -1,8 +1,14 @@
 """Admins edit the whole catalog in the Admin UI, with validation that names the field."""
 
-import pytest
+from html.parser import HTMLParser
 
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from portal.admin import INLINE_ITEMS_MAX
 from portal.models import Category, Service
+from tests.factories import make_category
 
 
 @pytest.mark.parametrize(
@@ -25,6 +31,115 @@ def test_category_page_edits_everything_inline(catalog, alice_client):
     page = alice_client.get(f"/admin/portal/category/{devops.pk}/change/").content.decode()
     for prefix in ["services", "data_stores", "focus_areas", "checklist_items", "config_notes"]:
         assert f'name="{prefix}-TOTAL_FORMS"' in page
+
+
+class PostedFields(HTMLParser):
+    """The fields a browser posts from the form `form_id` of a page: its inputs (boxes
+    only when ticked), the chosen options of its selects and its text areas."""
+
+    def __init__(self, form_id: str):
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.select: str | None = None
+        self.textarea: list[str] | None = None
+        self.fields: dict[str, list[str]] = {}
+
+    def add(self, name: str, value: str) -> None:
+        self.fields.setdefault(name, []).append(value)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        elif not self.inside:
+            return
+        elif tag == "input" and "name" in attrs:
+            kind = attrs.get("type", "text")
+            if kind in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            if kind not in ("submit", "button", "reset", "file", "image"):
+                self.add(attrs["name"], attrs.get("value") or ("on" if kind == "checkbox" else ""))
+        elif tag == "select":
+            self.select = attrs.get("name")
+        elif tag == "option" and self.select and "selected" in attrs:
+            self.add(self.select, attrs.get("value", ""))
+        elif tag == "textarea":
+            self.textarea = [attrs["name"], ""]
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
+        elif tag == "textarea" and self.textarea:
+            name, text = self.textarea
+            # A browser drops the newline that starts a text area's content.
+            self.add(name, text.removeprefix("\n"))
+            self.textarea = None
+
+    def handle_data(self, data):
+        if self.textarea:
+            self.textarea[1] += data
+
+
+def posted(page: str, form_id: str) -> dict[str, list[str]]:
+    parser = PostedFields(form_id)
+    parser.feed(page)
+    return parser.fields
+
+
+@pytest.fixture
+def sam_client(sam):
+    client = Client()
+    client.force_login(sam)
+    return client
+
+
+def test_a_large_categorys_page_links_its_items_and_saves_as_a_browser_posts_it(
+    catalog, sam_client
+):
+    big = make_category("big", services=2 * INLINE_ITEMS_MAX, stores=INLINE_ITEMS_MAX, items=5)
+    url = f"/admin/portal/category/{big.pk}/change/"
+    page = sam_client.get(url).content.decode()
+    # Its services and data stores are edited in their own lists, which it links to.
+    assert 'name="services-TOTAL_FORMS"' not in page
+    assert 'name="data_stores-TOTAL_FORMS"' not in page
+    lists = f"?category__id__exact={big.pk}"
+    assert f'href="/admin/portal/service/{lists}">서비스 {2 * INLINE_ITEMS_MAX}개' in page
+    assert f'href="/admin/portal/datastore/{lists}">데이터 저장소 {INLINE_ITEMS_MAX}개' in page
+    for prefix in ["focus_areas", "checklist_items", "config_notes"]:
+        assert f'name="{prefix}-TOTAL_FORMS"' in page
+    form = posted(page, "category_form")
+    assert sum(len(values) for values in form.values()) < settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    form["title"] = ["The Big Guide"]
+    response = sam_client.post(url, {**form, "_save": "Save"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    big.refresh_from_db()
+    assert big.title == "The Big Guide"
+    assert big.services.count() == 2 * INLINE_ITEMS_MAX
+    listed = sam_client.get(f"/admin/portal/service/?category__id__exact={big.pk}")
+    assert listed.context["cl"].result_count == 2 * INLINE_ITEMS_MAX
+
+
+@pytest.mark.parametrize("size", ["seed", "at the most"])
+def test_a_smaller_categorys_page_saves_its_inline_rows_as_a_browser_posts_them(
+    catalog, sam_client, size
+):
+    if size == "seed":
+        category = Category.objects.get(slug="devops")
+    else:
+        stores = INLINE_ITEMS_MAX // 4
+        category = make_category(services=INLINE_ITEMS_MAX - stores, stores=stores, items=5)
+    url = f"/admin/portal/category/{category.pk}/change/"
+    form = posted(sam_client.get(url).content.decode(), "category_form")
+    assert len(form["services-TOTAL_FORMS"]) == 1
+    assert sum(len(values) for values in form.values()) < settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    first = form["services-0-id"][0]
+    form["services-0-summary"] = ["Edited in the category's page"]
+    response = sam_client.post(url, {**form, "_save": "Save"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Service.objects.get(pk=first).summary == "Edited in the category's page"
 
 
 def test_service_search_and_filter(catalog, alice_client):
