@@ -155,6 +155,7 @@ def test_running_it_twice_renders_each_page_once(scanned, bob_client, renders):
             "state": pages.page_state().cache_key,
             "pages": 1,
             "superseded": False,
+            "status_days": ["Asia/Seoul"],
         }
     )
 
@@ -188,7 +189,12 @@ def test_a_scan_during_the_render_stops_it_and_the_latest_state_is_rendered(
     monkeypatch.setattr(pages, "category_page", then_a_scan)
     summary = prerender.pages_prerender()
     # The first pass stopped after one page; the second rendered both for the new scan.
-    assert summary == {"state": pages.page_state().cache_key, "pages": 2, "superseded": False}
+    assert summary == {
+        "state": pages.page_state().cache_key,
+        "pages": 2,
+        "superseded": False,
+        "status_days": ["Asia/Seoul"],
+    }
     assert f"scan{scans[0].pk}" in summary["state"]
     assert len(renders) == 3
 
@@ -251,3 +257,36 @@ def test_a_page_read_again_and_again_is_still_rendered_after_a_scan(
     with committed():
         make_finished_scan()
     assert renders == [("devops", "member", "ko", "Asia/Seoul")]
+
+
+def test_the_status_pages_days_are_summed_ahead_in_the_zones_readers_asked_in(
+    scanned, bob_client, monkeypatch
+):
+    from django.utils import timezone
+
+    bob_client.cookies["tz"] = "America%2FNew_York"
+    bob_client.get("/categories/devops/")
+    summed = []
+    status_history = pages.status_history
+
+    def counted(**kwargs):
+        summed.append(timezone.get_current_timezone_name())
+        return status_history(**kwargs)
+
+    monkeypatch.setattr(pages, "status_history", counted)
+    # A check moved to another item: the days are summed again, as on a new day.
+    moved = HealthCheck.objects.get(service__slug="gitlab")
+    moved.service = Service.objects.get(slug="jenkins")
+    moved.save()
+    summary = prerender.pages_prerender()
+    # The zone the reader asked in, and the portal's own.
+    assert summary["status_days"] == summed == ["America/New_York", "Asia/Seoul"]
+    # The status page's first reader in either zone sums none of them.
+    for zone in ["America%2FNew_York", "Asia%2FSeoul"]:
+        bob_client.cookies["tz"] = zone
+        assert "Jenkins" in bob_client.get("/status/").text
+    assert summed == ["America/New_York", "Asia/Seoul"]
+    # Run again: a look-up a zone.
+    make_finished_scan()
+    prerender.pages_prerender()
+    assert summed == ["America/New_York", "Asia/Seoul"]
