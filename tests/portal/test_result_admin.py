@@ -112,3 +112,7 @@ def test_the_list_costs_the_same_queries_however_many_results(
         sam_client.get(RESULTS, {"q": "gitlab", "within": "24h", "status__exact": "up"})
     with django_assert_num_queries(5):
         sam_client.get(RESULTS)
+    # Nor are its filters' choices counted, each over every result, when asked to.
+    with django_assert_num_queries(5):
+        page = sam_client.get(RESULTS, {"_facets": "True"}).content.decode()
+    assert "Show counts" not in page and "개수 표시" not in page
