@@ -12,12 +12,14 @@ latency, throughput and the error count. Goal: 0 errors and p95 under 100 ms on 
 import argparse
 import os
 
+from _django import cpu_reference
 from common import gunicorn_settings, prepared_portal, wrk
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/aixops_bench"
 
 
-def ensure_database(url: str) -> None:
+def ensure_database(url: str) -> str:
+    """Create the database `url` names if it is missing; returns the server's version."""
     import psycopg
 
     name = url.rsplit("/", 1)[1]
@@ -26,6 +28,7 @@ def ensure_database(url: str) -> None:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         if exists.fetchone() is None:
             connection.execute(f'CREATE DATABASE "{name}"')
+        return connection.execute("SELECT version()").fetchone()[0].split(" on ")[0]
 
 
 def main() -> None:
@@ -43,7 +46,11 @@ def main() -> None:
     ]
 
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE)
-    ensure_database(os.environ["DATABASE_URL"])
+    database = ensure_database(os.environ["DATABASE_URL"])
+    print(
+        f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f}, {cpu_reference()}), "
+        f"{database}"
+    )
     served_by = gunicorn_settings(*gunicorn_args)
     with prepared_portal(*gunicorn_args) as (base, cookie, _env):
         url = f"{base}/categories/devops/"
