@@ -605,3 +605,28 @@ def test_an_item_limited_to_groups_is_on_the_status_page_and_badges_of_its_group
     assert "gitlab" in slugs
     assert client.get("/badges/devops/gitlab/status.svg").status_code == 200
     assert client.get("/api/items/devops/gitlab/history/").status_code == 200
+
+
+def test_a_data_stores_slo_on_its_categorys_page_is_its_own_before_and_after_a_scan(
+    published, bob
+):
+    store = DataStore.objects.get(slug="gitlab-postgresql")
+    store.slo_target = 99.0
+    store.save()
+    check = HealthCheck.objects.create(
+        slug="gitlab-postgresql-tcp",
+        data_store=store,
+        kind="tcp",
+        target="db:5432",
+        status=HealthStatus.UP,
+    )
+    rollups(check, 30, down=5)
+    client = english(bob)
+
+    def slo_lines() -> list[str]:
+        page = client.get("/categories/devops/").text
+        return re.findall(r'<p class="slo slo-\w+" data-slo>([^<]+)</p>', page)
+
+    assert "99.5% of 99% · 50% of budget left" in slo_lines()  # the page drawn whole
+    make_finished_scan()
+    assert "99.5% of 99% · 50% of budget left" in slo_lines()  # its health drawn again
