@@ -91,11 +91,9 @@ class ChecklistStep(TextItem):
 
 
 @dataclass(eq=False, slots=True)
-class ServiceRow:
-    """A service as a category's overview shows it (`category_overview`): the columns its
-    page and answer read, with what the selector gives it. A plain row, not a model
-    instance: a large category has thousands, all read again by a cold page's first
-    reader."""
+class ItemRow:
+    """What every row of a service or data store read for a page starts with, in the order
+    of `_ITEM_HEALTH_FIELDS`: its id, who may see it, its order and its SLO."""
 
     pk: int
     visible_to_groups: list[str] | None  # None when it has no limit (`_ITEM_HEALTH_FIELDS`)
@@ -103,6 +101,15 @@ class ServiceRow:
     slug: str
     slo_target: float | None
     slo_window_days: int
+
+
+@dataclass(eq=False, slots=True)
+class ServiceRow(ItemRow):
+    """A service as a category's overview shows it (`category_overview`): the columns its
+    page and answer read, with what the selector gives it. A plain row, not a model
+    instance: a large category has thousands, all read again by a cold page's first
+    reader."""
+
     name: str
     summary: str
     role: str
@@ -125,15 +132,9 @@ class ServiceRow:
 
 
 @dataclass(eq=False, slots=True)
-class StoreRow:
+class StoreRow(ItemRow):
     """A data store as a category's overview shows it, as `ServiceRow`."""
 
-    pk: int
-    visible_to_groups: list[str] | None
-    position: int
-    slug: str
-    slo_target: float | None
-    slo_window_days: int
     name: str
     kind: str
     description: str
@@ -383,7 +384,7 @@ class CategoryHealthOverview:
 
 
 @dataclass(eq=False, slots=True)
-class HealthItem:
+class HealthItem(ItemRow):
     """A service or data store as the health of a category's page reads it (beyond its id:
     who may see it, its order, for the cards' "depends on" lines, and its SLO; a
     service's part and whether it is hidden, a data store's name), with what
@@ -391,12 +392,6 @@ class HealthItem:
     has thousands, read again after every scan."""
 
     kind: str  # "service" or "data_store", as rollups name items
-    pk: int
-    visible_to_groups: list[str] | None  # None when it has no limit (`_ITEM_HEALTH_FIELDS`)
-    position: int
-    slug: str
-    slo_target: float | None
-    slo_window_days: int
     role: str = ""
     hidden: bool = False
     name: str = ""
@@ -493,8 +488,9 @@ def category_health_overview(
     2. the health checks of its services and stores,
 
     plus one for the daily rollups when one of its items has an SLO."""
-    services = [HealthItem("service", *row) for row in catalog.services]
-    stores = [HealthItem("data_store", *row[:6], name=row[6]) for row in catalog.stores]
+    base = len(_ITEM_HEALTH_FIELDS)
+    services = [HealthItem(*row[:base], "service", *row[base:]) for row in catalog.services]
+    stores = [HealthItem(*row[:base], "data_store", name=row[base]) for row in catalog.stores]
     services_by_id = {service.pk: service for service in services}
     stores_by_id = {store.pk: store for store in stores}
     for service_id, store_id in catalog.uses:
